@@ -1,0 +1,328 @@
+// Package config reads rdsgate's configuration files: the user's file
+// (~/.config/rdsgate/config.yaml, or the path in RDSGATE_CONFIG) and a project
+// file, .rdsgate.yaml, found by walking up from the working directory and meant
+// to be committed and shared by a team.
+//
+// Both files have the same shape:
+//
+//	defaults:            # apply to every target unless the target says otherwise
+//	  region: eu-west-1
+//	  profile: prod
+//	targets:
+//	  orders-prod:
+//	    identifier: orders-prod        # instance or cluster id (or endpoint:)
+//	    user: jane                     # database user
+//	    database: orders
+//	    route:
+//	      via: ssm                     # direct | ssm | ssh
+//	      bastion: i-0123456789abcdef0 # or bastion_tag: Name=db-bastion
+//	    local_port: 15432
+//
+// Precedence, highest first: command-line flags, RDSGATE_* environment
+// variables, the project file, the user file. Targets with the same name in
+// both files are merged key by key, the project file winning. Unknown keys and
+// bad values are errors that name the file and line.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ProjectFileName is the name of the team-shared file found upward from the
+// working directory.
+const ProjectFileName = ".rdsgate.yaml"
+
+// EnvConfig names the environment variable that replaces the user file's path.
+const EnvConfig = "RDSGATE_CONFIG"
+
+// Route says how bytes reach the database. The zero value means "not set here".
+type Route struct {
+	// Via is direct, ssm or ssh.
+	Via string `json:"via,omitempty"`
+	// Address (direct) is where to dial instead of the endpoint, e.g. an
+	// existing tunnel at 127.0.0.1:15432; TLS is still verified against the
+	// endpoint name.
+	Address string `json:"address,omitempty"`
+	// Bastion (ssm) is the bastion's instance id.
+	Bastion string `json:"bastion,omitempty"`
+	// BastionTag (ssm) selects an online bastion by tag, KEY=VALUE.
+	BastionTag string `json:"bastion_tag,omitempty"`
+	// SSH (ssh) is USER@HOST[:PORT], or a comma-separated jump chain.
+	SSH string `json:"ssh,omitempty"`
+	// SSHIdentity (ssh) is a private key file.
+	SSHIdentity string `json:"ssh_identity,omitempty"`
+	// SSHKnownHosts (ssh) is a known_hosts file; default ~/.ssh/known_hosts.
+	SSHKnownHosts string `json:"ssh_known_hosts,omitempty"`
+	// SSHEIC (ssh) pushes a one-minute key with EC2 Instance Connect.
+	SSHEIC bool `json:"ssh_eic,omitempty"`
+}
+
+// Target is a named database entry. Empty fields are "not set".
+type Target struct {
+	Name string `json:"name"`
+	// Identifier is an RDS instance or cluster identifier.
+	Identifier string `json:"identifier,omitempty"`
+	// Endpoint is the database's DNS name, for databases not described by
+	// the RDS API the caller can read.
+	Endpoint string `json:"endpoint,omitempty"`
+	// Port overrides the endpoint's port.
+	Port int `json:"port,omitempty"`
+	// Engine (postgres, mysql, mariadb, aurora-postgresql, aurora-mysql) is
+	// needed only with Endpoint when the API cannot be asked.
+	Engine   string `json:"engine,omitempty"`
+	Region   string `json:"region,omitempty"`
+	Profile  string `json:"profile,omitempty"`
+	User     string `json:"user,omitempty"`
+	Database string `json:"database,omitempty"`
+	Route    Route  `json:"route,omitempty"`
+	// LocalPort is the proxy's or tunnel's local port for this target.
+	LocalPort int `json:"local_port,omitempty"`
+	// CABundle is a PEM file of CAs to verify the server with.
+	CABundle string `json:"ca_bundle,omitempty"`
+
+	// Source is "file:line" of the entry, for messages.
+	Source string `json:"-"`
+}
+
+// Defaults apply to every target.
+type Defaults struct {
+	Region   string `json:"region,omitempty"`
+	Profile  string `json:"profile,omitempty"`
+	User     string `json:"user,omitempty"`
+	Database string `json:"database,omitempty"`
+	Route    Route  `json:"route,omitempty"`
+	CABundle string `json:"ca_bundle,omitempty"`
+}
+
+// File is one parsed configuration file.
+type File struct {
+	Path     string
+	Defaults Defaults
+	Targets  map[string]Target
+}
+
+// Config is the merged view of the user file and the project file.
+type Config struct {
+	// Files are the files that were read, lowest precedence first.
+	Files    []string
+	Defaults Defaults
+	Targets  map[string]Target
+}
+
+// Target returns the named entry with the defaults applied.
+func (c *Config) Target(name string) (Target, bool) {
+	t, ok := c.Targets[name]
+	if !ok {
+		return Target{}, false
+	}
+	d := c.Defaults
+	t.Region = first(t.Region, d.Region)
+	t.Profile = first(t.Profile, d.Profile)
+	t.User = first(t.User, d.User)
+	t.Database = first(t.Database, d.Database)
+	t.CABundle = first(t.CABundle, d.CABundle)
+	t.Route = mergeRoute(d.Route, t.Route)
+	return t, true
+}
+
+// Names lists the targets in order.
+func (c *Config) Names() []string {
+	names := make([]string, 0, len(c.Targets))
+	for n := range c.Targets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// UserPath is the user file's path: RDSGATE_CONFIG, else
+// $XDG_CONFIG_HOME/rdsgate/config.yaml (~/.config/rdsgate/config.yaml).
+func UserPath() string {
+	if p := os.Getenv(EnvConfig); p != "" {
+		return p
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "rdsgate", "config.yaml")
+}
+
+// FindProject walks up from dir to the filesystem root and returns the first
+// .rdsgate.yaml found, or "".
+func FindProject(dir string) string {
+	for {
+		p := filepath.Join(dir, ProjectFileName)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
+}
+
+// Load reads the user file at userPath and the project file at projectPath
+// (either may be "" or, for the user file only, missing) and merges them.
+// A project path that was named but does not exist is an error.
+func Load(userPath, projectPath string) (*Config, error) {
+	c := &Config{Targets: map[string]Target{}}
+	for i, p := range []string{userPath, projectPath} {
+		if p == "" {
+			continue
+		}
+		f, err := ReadFile(p)
+		if errors.Is(err, os.ErrNotExist) && i == 0 && os.Getenv(EnvConfig) == "" {
+			continue // no user file is the normal first-run state
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.Files = append(c.Files, p)
+		c.Defaults = mergeDefaults(c.Defaults, f.Defaults)
+		for name, t := range f.Targets {
+			if old, ok := c.Targets[name]; ok {
+				t = mergeTarget(old, t)
+			}
+			c.Targets[name] = t
+		}
+	}
+	return c, nil
+}
+
+// ReadFile parses one configuration file.
+func ReadFile(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses configuration text; path is used in error messages only.
+func Parse(path string, data []byte) (*File, error) {
+	f := &File{Path: path, Targets: map[string]Target{}}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return f, nil // empty file
+	}
+	p := parser{path: path}
+	root := doc.Content[0]
+	if err := p.mapping(root, "the top level", func(key string, v *yaml.Node) error {
+		switch key {
+		case "defaults":
+			return p.defaults(v, &f.Defaults)
+		case "targets":
+			return p.mapping(v, "targets", func(name string, tv *yaml.Node) error {
+				if err := validName(name); err != nil {
+					return p.errAt(tv, "target %q: %v", name, err)
+				}
+				t := Target{Name: name, Source: fmt.Sprintf("%s:%d", path, tv.Line)}
+				if err := p.target(tv, &t); err != nil {
+					return err
+				}
+				if t.Identifier != "" && t.Endpoint != "" {
+					return p.errAt(tv, "target %q: set identifier or endpoint, not both", name)
+				}
+				f.Targets[name] = t
+				return nil
+			})
+		default:
+			return errUnknown
+		}
+	}); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func validName(name string) error {
+	if name == "" {
+		return errors.New("empty name")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return fmt.Errorf("names use letters, digits, '-', '_' and '.' only")
+		}
+	}
+	return nil
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func mergeRoute(low, high Route) Route {
+	if high.Via != "" && high.Via != low.Via {
+		// A different route kind replaces the lower file's route whole:
+		// an ssm bastion must not linger under an ssh route.
+		return high
+	}
+	return Route{
+		Via:           first(high.Via, low.Via),
+		Address:       first(high.Address, low.Address),
+		Bastion:       first(high.Bastion, low.Bastion),
+		BastionTag:    first(high.BastionTag, low.BastionTag),
+		SSH:           first(high.SSH, low.SSH),
+		SSHIdentity:   first(high.SSHIdentity, low.SSHIdentity),
+		SSHKnownHosts: first(high.SSHKnownHosts, low.SSHKnownHosts),
+		SSHEIC:        high.SSHEIC || low.SSHEIC,
+	}
+}
+
+func mergeDefaults(low, high Defaults) Defaults {
+	return Defaults{
+		Region:   first(high.Region, low.Region),
+		Profile:  first(high.Profile, low.Profile),
+		User:     first(high.User, low.User),
+		Database: first(high.Database, low.Database),
+		Route:    mergeRoute(low.Route, high.Route),
+		CABundle: first(high.CABundle, low.CABundle),
+	}
+}
+
+func mergeTarget(low, high Target) Target {
+	out := high
+	if high.Identifier == "" && high.Endpoint == "" {
+		out.Identifier, out.Endpoint = low.Identifier, low.Endpoint
+	}
+	if out.Port == 0 {
+		out.Port = low.Port
+	}
+	if out.LocalPort == 0 {
+		out.LocalPort = low.LocalPort
+	}
+	out.Engine = first(high.Engine, low.Engine)
+	out.Region = first(high.Region, low.Region)
+	out.Profile = first(high.Profile, low.Profile)
+	out.User = first(high.User, low.User)
+	out.Database = first(high.Database, low.Database)
+	out.CABundle = first(high.CABundle, low.CABundle)
+	out.Route = mergeRoute(low.Route, high.Route)
+	return out
+}
+
+// Port parses a TCP port number, 1..65535.
+func parsePort(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("%q is not a port number (1-65535)", s)
+	}
+	return n, nil
+}

@@ -1,0 +1,172 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+const sample = `# shared by the team
+defaults:
+  region: eu-west-1
+  profile: prod
+  route:
+    via: ssm
+    bastion_tag: Name=db-bastion
+targets:
+  orders-prod:
+    identifier: orders-prod
+    user: jane
+    database: orders
+    local_port: 15432
+  legacy:
+    endpoint: legacy.abc.eu-west-1.rds.amazonaws.com
+    port: 3306
+    engine: mysql
+    route:
+      via: direct
+      address: 127.0.0.1:13306
+`
+
+func TestParseAndDefaults(t *testing.T) {
+	f, err := Parse("team.yaml", []byte(sample))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Config{Defaults: f.Defaults, Targets: f.Targets}
+	got, ok := c.Target("orders-prod")
+	if !ok {
+		t.Fatal("orders-prod not found")
+	}
+	want := Target{
+		Name: "orders-prod", Identifier: "orders-prod", Region: "eu-west-1", Profile: "prod",
+		User: "jane", Database: "orders", LocalPort: 15432,
+		Route:  Route{Via: "ssm", BastionTag: "Name=db-bastion"},
+		Source: "team.yaml:10",
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("orders-prod (-want +got):\n%s", d)
+	}
+	legacy, _ := c.Target("legacy")
+	if d := cmp.Diff(Route{Via: "direct", Address: "127.0.0.1:13306"}, legacy.Route); d != "" {
+		t.Errorf("a target's own route kind must replace the default route whole (-want +got):\n%s", d)
+	}
+	if legacy.Port != 3306 || legacy.Engine != "mysql" {
+		t.Errorf("legacy = %+v", legacy)
+	}
+	if diff := cmp.Diff([]string{"legacy", "orders-prod"}, c.Names()); diff != "" {
+		t.Error(diff)
+	}
+}
+
+func TestErrorsNameFileAndLine(t *testing.T) {
+	tests := []struct {
+		desc, text, want string
+	}{
+		{"unknown top-level key", "targets: {}\nfoo: 1\n", `f.yaml:2: unknown key "foo" in the top level`},
+		{"unknown target key", "targets:\n  a:\n    identifier: a\n    hostname: x\n", `f.yaml:4: unknown key "hostname" in target "a"`},
+		{"typo in route", "targets:\n  a:\n    route:\n      via: ssm\n      bastian: i-1\n", `f.yaml:5: unknown key "bastian" in route`},
+		{"bad port", "targets:\n  a:\n    identifier: a\n    port: 99999\n", `f.yaml:4: port: "99999" is not a port number (1-65535)`},
+		{"bad via", "targets:\n  a:\n    route:\n      via: vpn\n", `f.yaml:4: via: "vpn" is not a route: use direct, ssm or ssh`},
+		{"bastion not an id", "targets:\n  a:\n    route:\n      via: ssm\n      bastion: my-bastion\n", `f.yaml:5: bastion: "my-bastion" is not an instance id`},
+		{"route fields of another kind", "targets:\n  a:\n    route:\n      via: direct\n      bastion: i-1\n", `f.yaml:4: route: via direct takes only address`},
+		{"both identifier and endpoint", "targets:\n  a:\n    identifier: a\n    endpoint: a.b.c\n", `f.yaml:3: target "a": set identifier or endpoint, not both`},
+		{"list where a value belongs", "defaults:\n  region: [a, b]\n", `f.yaml:2: region must be a single value`},
+		{"duplicate key", "targets:\n  a:\n    user: x\n    user: y\n", `f.yaml:4: key "user" appears twice`},
+		{"bad bool", "targets:\n  a:\n    route:\n      via: ssh\n      ssh_eic: maybe\n", `f.yaml:5: ssh_eic: "maybe" is not true or false`},
+		{"not yaml", "targets: [\n", "f.yaml: line 1"},
+		{"bad engine", "targets:\n  a:\n    engine: oracle\n", `f.yaml:3: engine: "oracle" is not an engine`},
+		{"bad target name", "targets:\n  a b:\n    user: x\n", `f.yaml:3: target "a b"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			_, err := Parse("f.yaml", []byte(tc.text))
+			if err == nil {
+				t.Fatalf("no error, want %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %q\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadMergesProjectOverUser(t *testing.T) {
+	dir := t.TempDir()
+	user := filepath.Join(dir, "user.yaml")
+	write(t, user, "defaults:\n  profile: personal\n  region: us-east-1\ntargets:\n  orders:\n    identifier: orders\n    user: me\n    route:\n      via: ssh\n      ssh: me@bastion\n")
+	proj := filepath.Join(dir, "repo", "sub", ProjectFileName)
+	write(t, proj, "defaults:\n  region: eu-west-1\ntargets:\n  orders:\n    database: app\n    route:\n      via: ssm\n      bastion: i-0abc\n  other:\n    identifier: other\n")
+	found := FindProject(filepath.Join(dir, "repo", "sub"))
+	if found != proj {
+		t.Fatalf("FindProject = %q, want %q", found, proj)
+	}
+	deeper := filepath.Join(dir, "repo", "sub", "a", "b")
+	if err := os.MkdirAll(deeper, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := FindProject(deeper); got != proj {
+		t.Errorf("FindProject from a subdirectory = %q, want %q", got, proj)
+	}
+	t.Setenv(EnvConfig, "")
+	c, err := Load(user, proj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := c.Target("orders")
+	want := Target{Name: "orders", Identifier: "orders", Region: "eu-west-1", Profile: "personal", User: "me",
+		Database: "app", Route: Route{Via: "ssm", Bastion: "i-0abc"}, Source: proj + ":5"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("merged orders (-want +got):\n%s", d)
+	}
+	if _, ok := c.Target("other"); !ok {
+		t.Error("project-only target missing")
+	}
+}
+
+func TestMissingFiles(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv(EnvConfig, "")
+	c, err := Load(filepath.Join(dir, "absent.yaml"), "")
+	if err != nil {
+		t.Fatalf("a missing user file is the first-run state, not an error: %v", err)
+	}
+	if len(c.Targets) != 0 || len(c.Files) != 0 {
+		t.Errorf("unexpected %+v", c)
+	}
+	t.Setenv(EnvConfig, filepath.Join(dir, "named.yaml"))
+	if _, err := Load(UserPath(), ""); err == nil {
+		t.Error("a file named by RDSGATE_CONFIG that does not exist must be an error")
+	}
+	if _, err := Load("", filepath.Join(dir, "gone", ProjectFileName)); err == nil {
+		t.Error("a named project file that does not exist must be an error")
+	}
+}
+
+func TestEmptyFile(t *testing.T) {
+	f, err := Parse("e.yaml", []byte("# nothing yet\n"))
+	if err != nil || len(f.Targets) != 0 {
+		t.Fatalf("%+v, %v", f, err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sample))
+	f.Add([]byte("targets:\n  a: &x\n    user: b\n  c: *x\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, _ = Parse("fuzz.yaml", data) // must not panic
+	})
+}
+
+func write(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
