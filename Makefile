@@ -1,0 +1,34 @@
+# rdsgate developer tasks. `make help` lists them.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X github.com/rdsgate/rdsgate/internal/cli.version=$(VERSION)
+
+.PHONY: help build test lint bench fuzz try ci
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build bin/rdsgate (static, no cgo)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/rdsgate ./cmd/rdsgate
+
+test: ## run every test with the race detector (the README's test command)
+	$(GO) test -race -count=1 ./...
+
+lint: ## gofmt and go vet
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+bench: ## run the Go benchmarks and the peer comparisons in bench/
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@for s in bench/*.sh; do [ -x "$$s" ] && "$$s"; done
+
+fuzz: ## run each fuzz target for 20 s
+	@for p in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$p || exit 1; done; done
+
+try: ## list databases and print a token against a throwaway moto_server
+	./scripts/try-moto.sh
+
+ci: ## what CI runs
+	./.ci/run

@@ -1,0 +1,213 @@
+// Package cli builds rdsgate's command tree: flags, help, configuration
+// precedence, output formatting and exit codes. It holds no logic that a
+// library would need; commands call the feature packages.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/rdsgate/rdsgate/awsconf"
+)
+
+// Exit codes. They follow the shell's conventions so scripts can tell a
+// usage mistake from a failure.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+	ExitSIGINT  = 130
+	ExitSIGTERM = 143
+)
+
+// envPrefix is the prefix of the environment variable for every flag:
+// --ca-bundle is RDSGATE_CA_BUNDLE.
+const envPrefix = "RDSGATE_"
+
+// globals are the flags every command has.
+type globals struct {
+	profile   string
+	region    string
+	output    string
+	logFormat string
+	verbose   bool
+	quiet     bool
+	config    string
+}
+
+// app is one invocation: its streams, global flags and logger.
+type app struct {
+	g      globals
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+	// getenv reads the environment; tests replace it.
+	getenv func(string) string
+	// getwd finds the project config; tests replace it.
+	getwd func() (string, error)
+}
+
+// usageError marks errors that are the caller's mistake (exit 2).
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// Main runs rdsgate with args (without the program name) and returns the
+// process exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, getwd: os.Getwd}
+	root := a.newRoot()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	return a.report(err)
+}
+
+// report prints err for a person (one line; the cause chain with -v) and
+// picks the exit code.
+func (a *app) report(err error) int {
+	var ue usageError
+	code := ExitFailure
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		code = ExitUsage
+	}
+	fmt.Fprintf(a.stderr, "rdsgate: %v\n", err)
+	var ae *awsconf.Error
+	if a.g.verbose && errors.As(err, &ae) && ae.Err != nil {
+		fmt.Fprintf(a.stderr, "  cause: %v\n", ae.Err)
+	}
+	if code == ExitUsage {
+		fmt.Fprintln(a.stderr, "Run 'rdsgate --help' (or COMMAND --help) for usage.")
+	}
+	return code
+}
+
+// isCobraUsage recognises cobra's own argument and flag errors.
+func isCobraUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument",
+		"invalid argument", "accepts ", "requires at least", "requires at most", "required flag"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *app) newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "rdsgate",
+		Short: "Secure, keyless, audited access to databases in private AWS networks",
+		Long: `rdsgate reaches RDS and Aurora databases (PostgreSQL, MySQL, MariaDB) in private
+subnets with your own AWS identity: IAM database authentication tokens signed
+locally, TLS verified against the RDS certificate authority, and no shared
+passwords or SSH keys.
+
+Every flag can also be set in the environment as RDSGATE_<FLAG> (--ca-bundle is
+RDSGATE_CA_BUNDLE). Precedence: flags, then environment, then the project file
+.rdsgate.yaml (found upward from the working directory), then the user file
+~/.config/rdsgate/config.yaml (or the file in RDSGATE_CONFIG).
+
+Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
+		Example: `  # list the databases in a region, with IAM auth and public access shown
+  rdsgate ls --region eu-west-1
+
+  # print an IAM auth token, exactly as 'aws rds generate-db-auth-token' would
+  rdsgate token --host mydb.abc123.eu-west-1.rds.amazonaws.com --port 5432 --user jane`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := a.applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			return a.setup()
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.g.profile, "profile", "", "AWS profile (default: AWS_PROFILE, then the target's profile, then \"default\")")
+	pf.StringVar(&a.g.region, "region", "", "AWS region (default: the target's region, then AWS_REGION or the profile's)")
+	pf.StringVarP(&a.g.output, "output", "o", "text", "output format: text or json")
+	pf.StringVar(&a.g.logFormat, "log-format", "text", "log format on stderr: text (short lines for people) or json")
+	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "show debug logs and the causes of errors")
+	pf.BoolVarP(&a.g.quiet, "quiet", "q", false, "show errors only")
+	pf.StringVar(&a.g.config, "config", "", "user config file (default ~/.config/rdsgate/config.yaml)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+
+	root.AddCommand(a.newVersion(), a.newToken(), a.newLs())
+	// The completion command captures its output writer when created.
+	root.SetIn(a.stdin)
+	root.SetOut(a.stdout)
+	root.SetErr(a.stderr)
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Example = `  # bash, for this shell
+  source <(rdsgate completion bash)
+  # zsh, installed for every new shell
+  rdsgate completion zsh > "${fpath[1]}/_rdsgate"
+  # fish
+  rdsgate completion fish > ~/.config/fish/completions/rdsgate.fish`
+		}
+	}
+	return root
+}
+
+// applyEnv sets every flag the user did not pass from RDSGATE_<FLAG>.
+func (a *app) applyEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed || f.Name == "help" {
+			return
+		}
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v := a.getenv(name)
+		if v == "" {
+			return
+		}
+		if e := fs.Set(f.Name, v); e != nil {
+			err = usagef("%s=%q: %v", name, v, e)
+		}
+	})
+	return err
+}
+
+// setup validates global flags and builds the logger.
+func (a *app) setup() error {
+	switch a.g.output {
+	case "text", "json":
+	default:
+		return usagef("--output %q: use text or json", a.g.output)
+	}
+	level := slog.LevelInfo
+	switch {
+	case a.g.verbose && a.g.quiet:
+		return usagef("--verbose and --quiet contradict each other")
+	case a.g.verbose:
+		level = slog.LevelDebug
+	case a.g.quiet:
+		level = slog.LevelError
+	}
+	switch a.g.logFormat {
+	case "text":
+		a.log = slog.New(newHumanHandler(a.stderr, level))
+	case "json":
+		a.log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
+	default:
+		return usagef("--log-format %q: use text or json", a.g.logFormat)
+	}
+	return nil
+}

@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/target"
+)
+
+// loadConfig reads the user file (--config, RDSGATE_CONFIG or the default
+// path) and the project file found upward from the working directory.
+func (a *app) loadConfig() (*config.Config, error) {
+	userPath := a.g.config
+	if userPath == "" {
+		userPath = config.UserPath()
+	}
+	wd, err := a.getwd()
+	if err != nil {
+		return nil, fmt.Errorf("find project config: %w", err)
+	}
+	return config.Load(userPath, config.FindProject(wd))
+}
+
+// awsFor loads AWS configuration, preferring flags over what the config
+// entry says (profile, region) and both over the SDK's own defaults.
+func (a *app) awsFor(ctx context.Context, entry *config.Target) (aws.Config, string, error) {
+	profile, region := a.g.profile, a.g.region
+	if entry != nil {
+		if profile == "" && a.getenv("AWS_PROFILE") == "" {
+			profile = entry.Profile
+		}
+		if region == "" {
+			region = entry.Region
+		}
+	}
+	cfg, err := awsconf.Load(ctx, awsconf.Options{Profile: profile, Region: region, Stderr: a.stderr})
+	return cfg, profile, err
+}
+
+// resolver builds a target resolver over the RDS API and the config entries.
+func resolver(cfg aws.Config, c *config.Config) *target.Resolver {
+	named := map[string]target.Spec{}
+	for _, n := range c.Names() {
+		e, _ := c.Target(n)
+		named[n] = target.Spec{Name: n, Identifier: e.Identifier, Endpoint: e.Endpoint, Port: e.Port, Engine: e.Engine}
+	}
+	return &target.Resolver{API: rds.NewFromConfig(cfg), Region: cfg.Region, Named: named}
+}
