@@ -32,6 +32,11 @@ type Options struct {
 	MFAPrompt func() (string, error)
 	// Stderr receives the MFA prompt when MFAPrompt is nil; nil means os.Stderr.
 	Stderr io.Writer
+	// ConfigFiles and CredentialsFiles replace the shared files
+	// (~/.aws/config, ~/.aws/credentials, or AWS_CONFIG_FILE and
+	// AWS_SHARED_CREDENTIALS_FILE) when set, e.g. with the sandbox's.
+	ConfigFiles      []string
+	CredentialsFiles []string
 }
 
 // Load returns an aws.Config for opts. It fails early, with a hint, when the
@@ -44,6 +49,12 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	}
 	if opts.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
+	}
+	if len(opts.ConfigFiles) > 0 {
+		loadOpts = append(loadOpts, config.WithSharedConfigFiles(opts.ConfigFiles))
+	}
+	if len(opts.CredentialsFiles) > 0 {
+		loadOpts = append(loadOpts, config.WithSharedCredentialsFiles(opts.CredentialsFiles))
 	}
 	prompt := opts.MFAPrompt
 	if prompt == nil {

@@ -1,0 +1,243 @@
+// Package proxy is rdsgate's local IAM-auth proxy: loopback listeners that
+// database clients use with no password and no TLS settings, and, for each
+// connection, an upstream leg that logs in with a fresh IAM token over TLS
+// verified against the RDS CA and the endpoint name, then relays bytes.
+// The protocol-aware halves are engines: proxy/postgres and proxy/mysql.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rdsgate/rdsgate/session"
+)
+
+// Default limits.
+const (
+	DefaultHandshakeTimeout = 30 * time.Second
+	DefaultMaxConnections   = 0 // unlimited
+)
+
+// Engine speaks one database protocol on both legs of a connection.
+type Engine interface {
+	// Name is "postgres" or "mysql".
+	Name() string
+	// Serve handles one client connection: the local handshake, the
+	// upstream login, then Relay. It fills s.Record (user, database) as it
+	// learns them, and returns the end reason. It owns s.Client from the
+	// moment it is called and must close it.
+	Serve(ctx context.Context, s *Session) (reason string, err error)
+	// Refuse tells a client, in its protocol, that it cannot be served
+	// (e.g. too many connections), then closes it.
+	Refuse(c net.Conn, message string)
+}
+
+// Session is one client connection being served.
+type Session struct {
+	Client   net.Conn
+	Upstream *Upstream
+	Record   *session.Record
+	Counter  *session.Counter
+	Recorder *session.Recorder
+	// CaptureStatements asks the engine to record statements.
+	CaptureStatements bool
+	HandshakeTimeout  time.Duration
+	IdleTimeout       time.Duration
+	// Done is closed when the proxy shuts down and open sessions must end.
+	Done <-chan struct{}
+	Log  *slog.Logger
+}
+
+// Options configure a Server.
+type Options struct {
+	// MaxConnections refuses clients beyond this many open sessions; 0 = no limit.
+	MaxConnections int
+	// HandshakeTimeout bounds the local and upstream handshakes.
+	HandshakeTimeout time.Duration
+	// IdleTimeout ends sessions with no traffic for this long; 0 = never.
+	IdleTimeout       time.Duration
+	CaptureStatements bool
+	Recorder          *session.Recorder
+	// Principal is the AWS identity recorded with each session.
+	Principal string
+	// Route names the route in session records (direct, ssm, ssh).
+	Route string
+	Log   *slog.Logger
+}
+
+// Stats are counters for metrics and readiness.
+type Stats struct {
+	Open, Total, Failed, Refused int64
+}
+
+// Server accepts clients on one listener for one target.
+type Server struct {
+	ln     net.Listener
+	engine Engine
+	up     *Upstream
+	opts   Options
+
+	done     chan struct{}
+	doneOnce sync.Once
+	stopping atomic.Bool
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	open     atomic.Int64
+	total    atomic.Int64
+	failed   atomic.Int64
+	refused  atomic.Int64
+}
+
+// NewServer serves ln with engine for up.
+func NewServer(ln net.Listener, engine Engine, up *Upstream, opts Options) *Server {
+	if opts.HandshakeTimeout == 0 {
+		opts.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{ln: ln, engine: engine, up: up, opts: opts, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+}
+
+// Addr is the listener's address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{Open: s.open.Load(), Total: s.total.Load(), Failed: s.failed.Load(), Refused: s.refused.Load()}
+}
+
+// Serve accepts until the listener closes (Shutdown) or ctx ends.
+func (s *Server) Serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
+	defer stop()
+	var delay time.Duration
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: back off, keep serving.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.opts.Log.Warn("accept failed; retrying", "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			if s.stopping.Load() || ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("proxy: accept on %s: %w", s.ln.Addr(), err)
+		}
+		delay = 0
+		s.total.Add(1)
+		if s.opts.MaxConnections > 0 && s.open.Load() >= int64(s.opts.MaxConnections) {
+			s.refused.Add(1)
+			s.opts.Log.Warn("refusing client: too many connections", "max", s.opts.MaxConnections, "client", c.RemoteAddr())
+			go s.engine.Refuse(c, fmt.Sprintf("rdsgate: too many connections (--max-connections %d)", s.opts.MaxConnections))
+			continue
+		}
+		s.track(c, true)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.track(c, false)
+			s.serveConn(ctx, c)
+		}()
+	}
+}
+
+func (s *Server) track(c net.Conn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		s.conns[c] = struct{}{}
+		s.open.Add(1)
+	} else {
+		delete(s.conns, c)
+		s.open.Add(-1)
+	}
+}
+
+func (s *Server) serveConn(ctx context.Context, c net.Conn) {
+	rec := &session.Record{
+		ID: session.NewID(), Start: time.Now().UTC(), Principal: s.opts.Principal,
+		Target: s.up.Target.Name, Endpoint: s.up.Target.Address(), Route: s.opts.Route,
+		Engine: s.engine.Name(), Client: c.RemoteAddr().String(),
+	}
+	if rec.Target == "" {
+		rec.Target = s.up.Target.Identifier
+	}
+	counter := &session.Counter{}
+	sess := &Session{
+		Client: c, Upstream: s.up, Record: rec, Counter: counter, Recorder: s.opts.Recorder,
+		CaptureStatements: s.opts.CaptureStatements, HandshakeTimeout: s.opts.HandshakeTimeout,
+		IdleTimeout: s.opts.IdleTimeout, Done: s.done,
+		Log: s.opts.Log.With("session", rec.ID),
+	}
+	reason, err := s.engine.Serve(ctx, sess)
+	_ = c.Close()
+	rec.End = time.Now().UTC()
+	rec.BytesIn, rec.BytesOut = counter.Totals()
+	rec.EndReason = reason
+	if err != nil {
+		s.failed.Add(1)
+		rec.Error = err.Error()
+		if rec.EndReason == "" {
+			rec.EndReason = "failed"
+		}
+		sess.Log.Warn("session failed", "user", rec.DBUser, "database", rec.Database, "err", err)
+	} else {
+		sess.Log.Debug("session ended", "user", rec.DBUser, "reason", reason, "bytes_in", rec.BytesIn, "bytes_out", rec.BytesOut)
+	}
+	// Only sessions that got as far as naming a user are worth a record
+	// (port scanners and health checks are not sessions).
+	if rec.DBUser != "" {
+		s.opts.Recorder.End(*rec)
+	}
+}
+
+// Shutdown stops accepting, lets open sessions finish until ctx ends, then
+// closes them and waits for their goroutines.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
+	s.ln.Close()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for s.open.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			s.closeAll()
+			s.wg.Wait()
+			return nil
+		case <-tick.C:
+		}
+	}
+	s.closeAll()
+	s.wg.Wait()
+	return nil
+}
+
+// Close ends every session now.
+func (s *Server) Close() error {
+	s.stopping.Store(true)
+	s.ln.Close()
+	s.closeAll()
+	s.wg.Wait()
+	return nil
+}
+
+func (s *Server) closeAll() {
+	s.doneOnce.Do(func() { close(s.done) })
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}

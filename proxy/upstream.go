@@ -1,0 +1,124 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/target"
+	"github.com/rdsgate/rdsgate/tunnel"
+)
+
+// Credentials supply the upstream password for a database user.
+type Credentials interface {
+	// Password returns the password to log in as dbUser: a cached IAM
+	// token, or a static secret.
+	Password(ctx context.Context, dbUser string) (string, error)
+	// Invalidate forgets dbUser's password after the server refused it, so
+	// that the next Password is fresh.
+	Invalidate(dbUser string)
+	// IAM reports whether passwords are IAM tokens (sent only to a
+	// cleartext-password request over TLS).
+	IAM() bool
+}
+
+// IAMCredentials signs tokens for one endpoint, whatever address is dialled.
+type IAMCredentials struct {
+	Cache  *iamauth.Cache
+	Host   string
+	Port   int
+	Region string
+}
+
+func (c *IAMCredentials) endpoint(user string) iamauth.Endpoint {
+	return iamauth.Endpoint{Host: c.Host, Port: c.Port, Region: c.Region, User: user}
+}
+
+// Password returns a cached token for user.
+func (c *IAMCredentials) Password(ctx context.Context, user string) (string, error) {
+	tok, err := c.Cache.Token(ctx, c.endpoint(user))
+	if err != nil {
+		return "", fmt.Errorf("sign IAM token for %s@%s:%d: %w", user, c.Host, c.Port, err)
+	}
+	return tok, nil
+}
+
+// Invalidate drops user's cached token.
+func (c *IAMCredentials) Invalidate(user string) { c.Cache.Invalidate(c.endpoint(user)) }
+
+// IAM is true.
+func (c *IAMCredentials) IAM() bool { return true }
+
+// Upstream is how a proxy reaches and logs in to one target.
+type Upstream struct {
+	Target target.Target
+	// Dialer is the route; it is asked for Target.Address() whatever it
+	// really dials.
+	Dialer tunnel.Dialer
+	// TLS verifies the server: ServerName is the endpoint, never the
+	// dialled address. Never nil: there is no plaintext upstream.
+	TLS         *tls.Config
+	Credentials Credentials
+	// Logins limits new upstream logins (AWS advises fewer than 200 new
+	// IAM logins per second per instance); nil means no limit.
+	Logins *RateLimiter
+}
+
+// RateLimiter is a token bucket of new logins per second that waits rather
+// than refuses, and says so once in a while.
+type RateLimiter struct {
+	mu     sync.Mutex
+	rate   float64
+	burst  float64
+	tokens float64
+	last   time.Time
+	warned time.Time
+	// OnWait is called (at most every 10 s) when a login had to wait.
+	OnWait func(wait time.Duration)
+}
+
+// NewRateLimiter allows perSecond logins with bursts of burst.
+func NewRateLimiter(perSecond, burst int) *RateLimiter {
+	return &RateLimiter{rate: float64(perSecond), burst: float64(burst), tokens: float64(burst), last: time.Now()}
+}
+
+// Wait blocks until a login may start, or ctx ends.
+func (l *RateLimiter) Wait(ctx context.Context) error {
+	if l == nil || l.rate <= 0 {
+		return nil
+	}
+	l.mu.Lock()
+	now := time.Now()
+	l.tokens += now.Sub(l.last).Seconds() * l.rate
+	if l.tokens > l.burst {
+		l.tokens = l.burst
+	}
+	l.last = now
+	l.tokens--
+	var wait time.Duration
+	if l.tokens < 0 {
+		wait = time.Duration(-l.tokens / l.rate * float64(time.Second))
+	}
+	notify := wait > 0 && l.OnWait != nil && now.Sub(l.warned) > 10*time.Second
+	if notify {
+		l.warned = now
+	}
+	l.mu.Unlock()
+	if wait == 0 {
+		return nil
+	}
+	if notify {
+		l.OnWait(wait)
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,82 @@
+// Package session records who used a database through rdsgate: one record
+// per client connection (AWS principal, database user, target, route, times,
+// bytes, how it ended) and, when asked, the statements sent. Records go to
+// sinks — a JSON lines file, fsynced when a session ends, or a stream such
+// as stderr — from a queue, so recording never blocks the data path.
+//
+// Records never hold a token, a password or a secret key: they are built
+// from fields that cannot carry one, and statements are capped in length.
+package session
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"sync/atomic"
+	"time"
+)
+
+// Event types.
+const (
+	TypeStart     = "session.start"
+	TypeEnd       = "session.end"
+	TypeStatement = "session.statement"
+)
+
+// MaxStatementBytes caps a captured statement; longer ones are cut and
+// marked truncated.
+const MaxStatementBytes = 4096
+
+// Record describes one client connection.
+type Record struct {
+	ID        string    `json:"session_id"`
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end,omitzero"`
+	Principal string    `json:"aws_principal,omitempty"`
+	Target    string    `json:"target"`
+	Endpoint  string    `json:"endpoint"`
+	Route     string    `json:"route"`
+	Engine    string    `json:"engine"`
+	DBUser    string    `json:"db_user,omitempty"`
+	Database  string    `json:"database,omitempty"`
+	// Application is the client's application_name (PostgreSQL) or
+	// program_name connect attribute (MySQL), when given.
+	Application string `json:"application,omitempty"`
+	Client      string `json:"client"`
+	// BytesIn counts client-to-database bytes, BytesOut database-to-client.
+	BytesIn   int64  `json:"bytes_in"`
+	BytesOut  int64  `json:"bytes_out"`
+	EndReason string `json:"end_reason,omitempty"`
+	// Error is a message safe to show (never a credential).
+	Error string `json:"error,omitempty"`
+}
+
+// Event is one line of the session log.
+type Event struct {
+	Type string    `json:"type"`
+	Time time.Time `json:"time"`
+	Record
+	Statement string `json:"statement,omitempty"`
+	Truncated bool   `json:"statement_truncated,omitempty"`
+}
+
+// NewID returns a random session id.
+func NewID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Counter is a pair of byte counters safe for concurrent use by the two
+// relay directions.
+type Counter struct {
+	in, out atomic.Int64
+}
+
+// AddIn counts client-to-database bytes.
+func (c *Counter) AddIn(n int) { c.in.Add(int64(n)) }
+
+// AddOut counts database-to-client bytes.
+func (c *Counter) AddOut(n int) { c.out.Add(int64(n)) }
+
+// Totals returns the bytes counted so far.
+func (c *Counter) Totals() (in, out int64) { return c.in.Load(), c.out.Load() }

@@ -1,0 +1,25 @@
+// Package tunnel defines how rdsgate reaches a database's network: a Dialer.
+// The routes live in subpackages — tunnel/direct (plain TCP, optionally to a
+// fixed address such as an existing tunnel), tunnel/ssm (Session Manager
+// port forwarding) and tunnel/ssh (an SSH bastion) — and are chosen by
+// configuration, never by sniffing. Dialers know nothing of database
+// protocols: TLS to the database runs over whatever conn they return.
+package tunnel
+
+import (
+	"context"
+	"net"
+)
+
+// Dialer opens connections to addresses reachable through a route.
+type Dialer interface {
+	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// DialerFunc adapts a function to a Dialer.
+type DialerFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// DialContext calls f.
+func (f DialerFunc) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	return f(ctx, network, address)
+}
