@@ -1,0 +1,5 @@
+package pgfront
+
+import "runtime"
+
+func runtimeNumGoroutine() int { return runtime.NumGoroutine() }
