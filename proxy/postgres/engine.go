@@ -1,0 +1,409 @@
+// Package postgres is the proxy's PostgreSQL engine. On the local leg it
+// declines TLS and GSSAPI encryption (the client is on loopback), reads the
+// client's startup packet as is — any 3.x protocol version and every
+// parameter, so libpq's protocol "grease" passes through — and never asks
+// for a password. On the upstream leg it opens the route, upgrades to TLS
+// verified against the RDS CA with the endpoint as server name, forwards
+// the startup, and answers the server's cleartext password request (the only
+// request RDS makes of IAM users) with a token; any other request means the
+// user is not IAM-enabled, and the token is never handed to it. It then
+// hands the client the server's session parameters with a proxy-issued
+// cancel key, and relays.
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/rdsgate/rdsgate/pgwire"
+	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/rdsca"
+)
+
+// maxStartupMessage bounds a server message during the startup phase.
+const maxStartupMessage = 1 << 20
+
+// Engine serves PostgreSQL clients. Its zero value is not usable; use New.
+type Engine struct {
+	mu      sync.Mutex
+	cancels map[cancelKey]cancelTarget
+}
+
+// New returns a PostgreSQL engine.
+func New() *Engine { return &Engine{cancels: map[cancelKey]cancelTarget{}} }
+
+// cancelKey is what the proxy handed a client as BackendKeyData.
+type cancelKey struct {
+	pid uint32
+	key string
+}
+
+// cancelTarget is the server's BackendKeyData behind a proxy-issued key,
+// with the upstream it belongs to.
+type cancelTarget struct {
+	pid uint32
+	key []byte
+	up  *proxy.Upstream
+}
+
+// Name is "postgres".
+func (e *Engine) Name() string { return "postgres" }
+
+// Refuse sends a FATAL too_many_connections error and closes c.
+func (e *Engine) Refuse(c net.Conn, message string) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	// Read the startup so the client sees the error rather than a reset.
+	for range 3 {
+		p, err := pgwire.ReadStartup(c)
+		if err != nil {
+			return
+		}
+		if _, ok := p.(*pgwire.StartupMessage); ok {
+			break
+		}
+		if _, ok := p.(*pgwire.CancelRequest); ok {
+			return
+		}
+		if _, err := c.Write([]byte{'N'}); err != nil {
+			return
+		}
+	}
+	_, _ = c.Write(pgwire.ErrorResponse(&pgwire.Error{Severity: pgwire.SeverityFatal, Code: pgwire.CodeTooManyConnections, Message: message}))
+}
+
+// Serve handles one client connection.
+func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
+	client := s.Client
+	_ = client.SetDeadline(time.Now().Add(s.HandshakeTimeout))
+	var startup *pgwire.StartupMessage
+	for startup == nil {
+		p, err := pgwire.ReadStartup(client)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return proxy.EndClientClosed, nil
+			}
+			e.fatal(client, pgwire.CodeProtocolViolation, "rdsgate: invalid startup packet", "")
+			return "", fmt.Errorf("read client startup: %w", err)
+		}
+		switch p := p.(type) {
+		case *pgwire.SSLRequest, *pgwire.GSSENCRequest:
+			// The local leg is loopback: no encryption. The upstream leg is
+			// always TLS.
+			if _, err := client.Write([]byte{'N'}); err != nil {
+				return "", fmt.Errorf("answer encryption request: %w", err)
+			}
+		case *pgwire.CancelRequest:
+			return "cancel request", e.forwardCancel(ctx, p, s)
+		case *pgwire.StartupMessage:
+			startup = p
+		}
+	}
+	user := startup.User()
+	s.Record.DBUser, s.Record.Database = user, startup.Database()
+	if app, ok := startup.Param("application_name"); ok {
+		s.Record.Application = app
+	}
+	log := s.Log.With("user", user, "database", s.Record.Database)
+
+	up, err := e.login(ctx, s, startup, log)
+	if err != nil {
+		var pgErr *pgwire.Error
+		if errors.As(err, &pgErr) {
+			_, _ = client.Write(pgwire.ErrorResponse(pgErr))
+		} else {
+			e.fatal(client, pgwire.CodeConnectionFailure, "rdsgate: "+err.Error(), "")
+		}
+		return "", err
+	}
+	defer up.conn.Close()
+
+	key, err := e.finishStartup(s, up)
+	if err != nil {
+		return "", err
+	}
+	defer e.forget(key)
+	_ = client.SetDeadline(time.Time{})
+	_ = up.conn.SetDeadline(time.Time{})
+	s.Recorder.Start(*s.Record)
+	log.Info("session started", "client", s.Record.Client)
+
+	var inspect proxy.Inspector
+	if s.CaptureStatements {
+		inspect = newStatementCapture(func(stmt string) { s.Recorder.Statement(*s.Record, stmt) }).feed
+	}
+	reason := proxy.Relay(proxy.Leg{R: client, Conn: client}, proxy.Leg{R: up.r, Conn: up.conn}, s.Counter, inspect, s.IdleTimeout, s.Done)
+	return reason, nil
+}
+
+// upstreamConn is a logged-in upstream session: the TLS conn and the reader
+// that owns its read-ahead.
+type upstreamConn struct {
+	conn net.Conn
+	r    *bufio.Reader
+	// pending are server messages read during login that the client must
+	// see, in order, before AuthenticationOk (NegotiateProtocolVersion,
+	// notices).
+	pending []byte
+}
+
+// login opens the upstream and authenticates; a refused cached token is
+// replaced by a fresh one and the login retried once (RDS sometimes refuses
+// a valid new token transiently, and a cached one may predate a change).
+func (e *Engine) login(ctx context.Context, s *proxy.Session, startup *pgwire.StartupMessage, log interface {
+	Warn(string, ...any)
+}) (*upstreamConn, error) {
+	user := startup.User()
+	for attempt := 1; ; attempt++ {
+		up, err := e.tryLogin(ctx, s, startup)
+		if err == nil {
+			return up, nil
+		}
+		var pgErr *pgwire.Error
+		authFailed := errors.As(err, &pgErr) && (pgErr.Code == pgwire.CodeInvalidAuthorization || pgErr.Code == pgwire.CodeInvalidPassword)
+		if !authFailed || attempt == 2 || !s.Upstream.Credentials.IAM() {
+			if authFailed && s.Upstream.Credentials.IAM() {
+				pgErr.Hint = loginHint(s, user)
+			}
+			return nil, err
+		}
+		log.Warn("login refused; retrying once with a fresh token", "err", pgErr.Message)
+		s.Upstream.Credentials.Invalidate(user)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Second): // a new token needs a new signing second
+		}
+	}
+}
+
+// loginHint says what usually causes a refused IAM login, with the policy
+// resource to check.
+func loginHint(s *proxy.Session, user string) string {
+	t := s.Upstream.Target
+	arn := fmt.Sprintf("arn:aws:rds-db:%s:<account>:dbuser:%s/%s", t.Region, t.ResourceID, user)
+	return fmt.Sprintf("rdsgate signed a valid IAM token for %s@%s. Check that the user is granted rds_iam (GRANT rds_iam TO %q), that IAM authentication is enabled on %s, and that your IAM policy allows rds-db:connect on %s; `rdsgate doctor %s` checks each.",
+		user, t.Address(), user, t.Identifier, arn, t.Identifier)
+}
+
+func (e *Engine) tryLogin(ctx context.Context, s *proxy.Session, startup *pgwire.StartupMessage) (_ *upstreamConn, err error) {
+	up := s.Upstream
+	if err := up.Logins.Wait(ctx); err != nil {
+		return nil, err
+	}
+	conn, err := e.dialTLS(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			conn.Close()
+		}
+	}()
+	pkt, err := startup.AppendTo(nil)
+	if err != nil {
+		return nil, fmt.Errorf("encode startup: %w", err)
+	}
+	if _, err := conn.Write(pkt); err != nil {
+		return nil, fmt.Errorf("send startup to %s: %w", up.Target.Address(), err)
+	}
+	r := bufio.NewReaderSize(conn, 32<<10)
+	user := startup.User()
+	var pending []byte
+	for {
+		typ, body, err := pgwire.ReadMessage(r, maxStartupMessage)
+		if err != nil {
+			return nil, fmt.Errorf("read login response from %s: %w", up.Target.Address(), err)
+		}
+		switch typ {
+		case pgwire.MsgErrorResponse:
+			pgErr, perr := pgwire.ParseErrorResponse(body)
+			if perr != nil {
+				return nil, fmt.Errorf("server error during login: %w", perr)
+			}
+			return nil, pgErr
+		case pgwire.MsgNegotiateProtocolVersion, pgwire.MsgNoticeResponse:
+			// Relayed once the login succeeds, in order.
+			pending = pgwire.AppendMessage(pending, typ, body)
+		case pgwire.MsgAuthentication:
+			code, _, err := pgwire.ParseAuthentication(body)
+			if err != nil {
+				return nil, err
+			}
+			switch code {
+			case pgwire.AuthOk:
+				return &upstreamConn{conn: conn, r: r, pending: pending}, nil
+			case pgwire.AuthCleartextPassword:
+				pw, err := up.Credentials.Password(ctx, user)
+				if err != nil {
+					return nil, err
+				}
+				if err := pgwire.WriteMessage(conn, pgwire.MsgPassword, passwordBody(pw)); err != nil {
+					return nil, fmt.Errorf("send token: %w", err)
+				}
+			case pgwire.AuthMD5Password, pgwire.AuthSASL:
+				if up.Credentials.IAM() {
+					return nil, &pgwire.Error{Severity: pgwire.SeverityFatal, Code: pgwire.CodeInvalidAuthorization,
+						Message: fmt.Sprintf("rdsgate: database user %q is not IAM-enabled: %s asked for a %s password, not an IAM token", user, up.Target.Identifier, authName(code)),
+						Hint:    fmt.Sprintf("as an admin: GRANT rds_iam TO %q; (or `rdsgate grant %s %s`)", user, up.Target.Identifier, user)}
+				}
+				return nil, fmt.Errorf("%s authentication needs a password source; only IAM tokens are supported for %s", authName(code), up.Target.Identifier)
+			default:
+				return nil, fmt.Errorf("server asked for unsupported authentication (code %d)", code)
+			}
+		default:
+			return nil, fmt.Errorf("unexpected message %q during login", typ)
+		}
+	}
+}
+
+func authName(code uint32) string {
+	if code == pgwire.AuthMD5Password {
+		return "MD5"
+	}
+	return "SCRAM (SASL)"
+}
+
+func passwordBody(pw string) []byte {
+	b := make([]byte, 0, len(pw)+1)
+	b = append(b, pw...)
+	return append(b, 0)
+}
+
+// dialTLS opens the route to the endpoint and upgrades to verified TLS.
+func (e *Engine) dialTLS(ctx context.Context, s *proxy.Session) (net.Conn, error) {
+	up := s.Upstream
+	addr := up.Target.Address()
+	dctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
+	defer cancel()
+	raw, err := up.Dialer.DialContext(dctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("open route to %s: %w", addr, err)
+	}
+	_ = raw.SetDeadline(time.Now().Add(s.HandshakeTimeout))
+	ssl, _ := (&pgwire.SSLRequest{}).AppendTo(nil)
+	if _, err := raw.Write(ssl); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("request TLS from %s: %w", addr, err)
+	}
+	var answer [1]byte
+	if _, err := io.ReadFull(raw, answer[:]); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("request TLS from %s: %w", addr, err)
+	}
+	if answer[0] != 'S' {
+		raw.Close()
+		return nil, fmt.Errorf("%s refused TLS (answered %q); rdsgate never sends credentials in the clear", addr, answer[0])
+	}
+	tc := tls.Client(raw, up.TLS)
+	if err := tc.HandshakeContext(dctx); err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("TLS to %s: %w", addr, rdsca.ExplainVerifyError(err, up.TLS.ServerName))
+	}
+	return tc, nil
+}
+
+// finishStartup forwards the server's messages up to ReadyForQuery to the
+// client, with the BackendKeyData replaced by a proxy-issued key.
+func (e *Engine) finishStartup(s *proxy.Session, up *upstreamConn) (cancelKey, error) {
+	out := append(up.pending, pgwire.AuthenticationOk()...)
+	var key cancelKey
+	for {
+		typ, body, err := pgwire.ReadMessage(up.r, maxStartupMessage)
+		if err != nil {
+			return key, fmt.Errorf("read session start from server: %w", err)
+		}
+		switch typ {
+		case pgwire.MsgBackendKeyData:
+			pid, secret, err := pgwire.ParseBackendKeyData(body)
+			if err != nil {
+				return key, err
+			}
+			key = e.issue(pid, secret, s.Upstream)
+			out = append(out, pgwire.BackendKeyData(key.pid, []byte(key.key))...)
+		case pgwire.MsgErrorResponse:
+			out = pgwire.AppendMessage(out, typ, body)
+			_, _ = s.Client.Write(out)
+			pgErr, _ := pgwire.ParseErrorResponse(body)
+			if pgErr != nil {
+				return key, pgErr
+			}
+			return key, errors.New("server refused the session after login")
+		default:
+			out = pgwire.AppendMessage(out, typ, body)
+		}
+		if typ == pgwire.MsgReadyForQuery {
+			if _, err := s.Client.Write(out); err != nil {
+				return key, fmt.Errorf("write session start to client: %w", err)
+			}
+			return key, nil
+		}
+	}
+}
+
+// issue makes a proxy cancel key standing for the server's, of the same
+// length (protocol 3.2 keys are longer than 4 bytes).
+func (e *Engine) issue(pid uint32, secret []byte, up *proxy.Upstream) cancelKey {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		b := make([]byte, 4+len(secret))
+		_, _ = rand.Read(b)
+		k := cancelKey{pid: binary.BigEndian.Uint32(b[:4]) & 0x7fffffff, key: string(b[4:])}
+		if _, taken := e.cancels[k]; !taken && k.pid != 0 {
+			e.cancels[k] = cancelTarget{pid: pid, key: append([]byte(nil), secret...), up: up}
+			return k
+		}
+	}
+}
+
+func (e *Engine) forget(k cancelKey) {
+	e.mu.Lock()
+	delete(e.cancels, k)
+	e.mu.Unlock()
+}
+
+// forwardCancel sends the server's cancel key, over a new TLS connection
+// through the same route, for a proxy-issued key. Unknown keys are ignored,
+// as PostgreSQL does.
+func (e *Engine) forwardCancel(ctx context.Context, req *pgwire.CancelRequest, s *proxy.Session) error {
+	e.mu.Lock()
+	t, ok := e.cancels[cancelKey{pid: req.ProcessID, key: string(req.SecretKey)}]
+	e.mu.Unlock()
+	if !ok {
+		s.Log.Debug("cancel request with an unknown key ignored")
+		return nil
+	}
+	sess := *s
+	sess.Upstream = t.up
+	conn, err := e.dialTLS(ctx, &sess)
+	if err != nil {
+		return fmt.Errorf("forward cancel: %w", err)
+	}
+	defer conn.Close()
+	pkt, err := (&pgwire.CancelRequest{ProcessID: t.pid, SecretKey: t.key}).AppendTo(nil)
+	if err != nil {
+		return err
+	}
+	if _, err := conn.Write(pkt); err != nil {
+		return fmt.Errorf("forward cancel: %w", err)
+	}
+	// The server closes the connection when done; wait briefly for that so
+	// the cancel is delivered before we close.
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	_, _ = io.Copy(io.Discard, conn)
+	return nil
+}
+
+func (e *Engine) fatal(c net.Conn, code, msg, hint string) {
+	_, _ = c.Write(pgwire.ErrorResponse(&pgwire.Error{Severity: pgwire.SeverityFatal, Code: code, Message: msg, Hint: hint}))
+}
