@@ -147,7 +147,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
 	pf.StringVar(&a.g.config, "config", "", "user config file (default ~/.config/rdsgate/config.yaml)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
-	root.AddCommand(a.newVersion(), a.newToken(), a.newLs())
+	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy())
 	// The completion command captures its output writer when created.
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)

@@ -1,0 +1,260 @@
+package cli
+
+import (
+	"context"
+
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/proxy/postgres"
+	"github.com/rdsgate/rdsgate/session"
+	"github.com/rdsgate/rdsgate/target"
+)
+
+type proxyFlags struct {
+	route            routeFlags
+	listen           string
+	unixDir          string
+	allowNonLoopback bool
+	maxConns         int
+	idle             time.Duration
+	logStatements    bool
+	sessionLog       string
+	loginsPerSecond  int
+}
+
+func (a *app) newProxy() *cobra.Command {
+	var f proxyFlags
+	cmd := &cobra.Command{
+		Use:   "proxy TARGET[=PORT]...",
+		Short: "Give GUI tools and apps a local port with no password and no TLS settings",
+		Long: `Listen on a local port per target. Clients (psql, mysql, DBeaver, DataGrip,
+TablePlus, pgAdmin, MySQL Workbench, your app) connect with just a database user
+name: no password, no TLS settings, nothing that expires. For every connection,
+rdsgate opens the route, upgrades to TLS verified against the RDS CA with the
+endpoint as server name, logs in with a fresh IAM token signed for the endpoint,
+and relays. It records every session (who, as which database user, when, bytes).
+
+The port is TARGET=PORT, else the target's local_port in the config file, else
+the engine's usual port (5432, 3306). Listeners bind to 127.0.0.1 unless
+--listen names another address and --allow-non-loopback accepts the exposure.
+On SIGINT/SIGTERM the proxy stops accepting, lets open sessions finish for up
+to 30 s, then closes them.`,
+		Example: `  # one database on its usual port
+  rdsgate proxy orders-prod
+
+  # two databases, explicit ports, statements recorded to a file
+  rdsgate proxy orders-prod=15432 billing=13306 --log-statements --session-log ~/rdsgate-sessions.jsonl
+
+  # through an existing tunnel on 127.0.0.1:15000, still verifying TLS for the real endpoint
+  rdsgate proxy orders-prod --via direct --address 127.0.0.1:15000`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runProxy(cmd.Context(), args, f)
+		},
+	}
+	fl := cmd.Flags()
+	f.route.register(fl)
+	fl.StringVar(&f.listen, "listen", "127.0.0.1", "local address to listen on")
+	fl.StringVar(&f.unixDir, "unix-socket", "", "also listen on a unix socket in this directory (psql: .s.PGSQL.PORT; mysql: TARGET.sock)")
+	fl.BoolVar(&f.allowNonLoopback, "allow-non-loopback", false, "allow --listen on a non-loopback address: anyone who reaches it uses the database as your AWS identity")
+	fl.IntVar(&f.maxConns, "max-connections", 0, "refuse clients beyond this many open connections per target (0: no limit)")
+	fl.DurationVar(&f.idle, "idle-timeout", 0, "close connections idle for this long (0: never)")
+	fl.BoolVar(&f.logStatements, "log-statements", false, "record each statement (PostgreSQL Query/Parse, MySQL COM_QUERY/COM_STMT_PREPARE) in the session log")
+	fl.StringVar(&f.sessionLog, "session-log", "", "append session records as JSON lines to this file (- for stderr)")
+	fl.IntVar(&f.loginsPerSecond, "logins-per-second", 100, "limit new upstream logins per target (AWS advises under 200 new IAM logins/s per instance; 0: no limit)")
+	return cmd
+}
+
+// proxyTarget is one TARGET[=PORT] argument.
+type proxyTarget struct {
+	name    string
+	port    int
+	hasPort bool // TARGET=0 asks for any free port
+}
+
+func parseProxyArgs(args []string) ([]proxyTarget, error) {
+	var out []proxyTarget
+	for _, arg := range args {
+		name, portStr, hasPort := strings.Cut(arg, "=")
+		t := proxyTarget{name: name, hasPort: hasPort}
+		if hasPort {
+			p, err := strconv.Atoi(portStr)
+			if err != nil || p < 0 || p > 65535 {
+				return nil, usagef("%q: the port after = must be a number 0-65535", arg)
+			}
+			t.port = p
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
+	targets, err := parseProxyArgs(args)
+	if err != nil {
+		return err
+	}
+	rec, err := a.sessionRecorder(f.sessionLog)
+	if err != nil {
+		return err
+	}
+	defer rec.Close(context.Background())
+
+	var servers []*proxy.Server
+	defer func() {
+		for _, s := range servers {
+			_ = s.Close()
+		}
+	}()
+	for _, pt := range targets {
+		p, err := a.resolvePath(ctx, pt.name, f.route)
+		if err != nil {
+			return fmt.Errorf("%s: %w", pt.name, err)
+		}
+		port := pt.port
+		if !pt.hasPort {
+			port = p.entry.LocalPort
+			if port == 0 {
+				port = target.DefaultPort(p.target.Engine)
+			}
+		}
+		tokens := iamauth.NewCache(p.aws.Credentials, iamauth.CacheOptions{})
+		up := p.upstream(tokens, f.loginsPerSecond)
+		if up.Logins != nil {
+			name := pt.name
+			up.Logins.OnWait = func(d time.Duration) {
+				a.log.Warn("new logins are being rate-limited to stay under AWS's advice for IAM authentication", "target", name,
+					"limit_per_second", f.loginsPerSecond, "wait", d.Round(time.Millisecond))
+			}
+		}
+		engine, err := engineFor(p.target)
+		if err != nil {
+			return err
+		}
+		opts := proxy.Options{MaxConnections: f.maxConns, IdleTimeout: f.idle, CaptureStatements: f.logStatements,
+			Recorder: rec, Principal: p.identity.ARN, Route: p.route.Via, Log: a.log.With("target", pt.name)}
+		ln, err := proxy.Listen(proxy.ListenConfig{Address: net.JoinHostPort(f.listen, strconv.Itoa(port)), AllowNonLoopback: f.allowNonLoopback})
+		if err != nil {
+			if isAddrInUse(err) {
+				return fmt.Errorf("%s: port %d is in use (another database?): pick one with %s=PORT", pt.name, port, pt.name)
+			}
+			return err
+		}
+		srv := proxy.NewServer(ln, engine, up, opts)
+		servers = append(servers, srv)
+		var socket string
+		if f.unixDir != "" {
+			socket = filepath.Join(f.unixDir, socketName(p.target, pt.name, port))
+			uln, err := proxy.Listen(proxy.ListenConfig{Network: "unix", Address: socket})
+			if err != nil {
+				return err
+			}
+			servers = append(servers, proxy.NewServer(uln, engine, up, opts))
+		}
+		a.printConnectionInfo(p, srv.Addr().(*net.TCPAddr), socket)
+	}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, len(servers))
+	for _, s := range servers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Serve(ctx); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	a.log.Info("proxy ready; press Ctrl-C to stop")
+	select {
+	case <-ctx.Done():
+	case err := <-errs:
+		a.log.Error("listener failed", "err", err)
+	}
+	a.log.Info("stopping: no new connections; open sessions may finish", "timeout", drainTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(sctx)
+	}
+	wg.Wait()
+	servers = nil
+	return nil
+}
+
+func engineFor(t target.Target) (proxy.Engine, error) {
+	switch t.Family() {
+	case target.FamilyPostgres:
+		return postgres.New(), nil
+	}
+	return nil, fmt.Errorf("%s: the %s proxy engine is not available in this build yet", t.Identifier, t.Engine)
+}
+
+func socketName(t target.Target, name string, port int) string {
+	if t.Family() == target.FamilyPostgres {
+		return fmt.Sprintf(".s.PGSQL.%d", port)
+	}
+	return name + ".sock"
+}
+
+func isAddrInUse(err error) bool { return strings.Contains(err.Error(), "address already in use") }
+
+// sessionRecorder opens the session log: a file, "-" for stderr, or none.
+func (a *app) sessionRecorder(path string) (*session.Recorder, error) {
+	switch path {
+	case "":
+		return session.NewRecorder(a.log), nil
+	case "-":
+		return session.NewRecorder(a.log, session.NewWriterSink(a.stderr)), nil
+	}
+	if strings.HasPrefix(path, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			path = filepath.Join(home, path[2:])
+		}
+	}
+	fs, err := session.OpenFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return session.NewRecorder(a.log, fs), nil
+}
+
+// printConnectionInfo prints ready-to-paste connection details.
+func (a *app) printConnectionInfo(p *path, addr *net.TCPAddr, socket string) {
+	user := first(p.user, "DBUSER")
+	db := p.database
+	host, port := addr.IP.String(), addr.Port
+	w := a.stdout
+	fmt.Fprintf(w, "%s (%s) on %s -> %s via %s, as %s\n", p.name, p.target.Engine, addr, p.target.Address(), p.route.Via, p.identity.ARN)
+	if p.target.Family() == target.FamilyPostgres {
+		dbPart := first(db, "postgres")
+		fmt.Fprintf(w, "  psql \"host=%s port=%d user=%s dbname=%s\"\n", host, port, user, dbPart)
+		fmt.Fprintf(w, "  URL:  postgres://%s@%s:%d/%s?sslmode=disable\n", user, host, port, dbPart)
+		fmt.Fprintf(w, "  JDBC: jdbc:postgresql://%s:%d/%s?user=%s&sslmode=disable\n", host, port, dbPart, user)
+		if socket != "" {
+			fmt.Fprintf(w, "  socket: psql \"host=%s port=%d user=%s dbname=%s\"\n", filepath.Dir(socket), port, user, dbPart)
+		}
+	} else {
+		dbArg := ""
+		if db != "" {
+			dbArg = " " + db
+		}
+		fmt.Fprintf(w, "  mysql -h %s -P %d -u %s%s\n", host, port, user, dbArg)
+		fmt.Fprintf(w, "  JDBC: jdbc:mysql://%s:%d/%s?user=%s&sslMode=DISABLED\n", host, port, db, user)
+		if socket != "" {
+			fmt.Fprintf(w, "  socket: mysql -S %s -u %s%s\n", socket, user, dbArg)
+		}
+	}
+	fmt.Fprintf(w, "  GUI tools (DBeaver, DataGrip, TablePlus, ...): host %s, port %d, user %s, no password, SSL off (rdsgate does verify-full TLS upstream)\n", host, port, user)
+}

@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/spf13/pflag"
+
+	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/rdsca"
+	"github.com/rdsgate/rdsgate/target"
+	"github.com/rdsgate/rdsgate/tunnel"
+	"github.com/rdsgate/rdsgate/tunnel/direct"
+)
+
+// routeFlags are shared by every command that reaches a database; they
+// override the config file.
+type routeFlags struct {
+	via        string
+	address    string
+	bastion    string
+	bastionTag string
+	ssh        string
+	user       string
+	db         string
+	caBundle   string
+}
+
+func (r *routeFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&r.via, "via", "", "route to the database: direct, ssm or ssh (default: the config file's, else direct)")
+	fs.StringVar(&r.address, "address", "", "direct route: dial HOST:PORT instead of the endpoint (an existing tunnel); TLS is still verified against the endpoint name")
+	fs.StringVar(&r.bastion, "bastion", "", "ssm route: bastion instance id")
+	fs.StringVar(&r.bastionTag, "bastion-tag", "", "ssm route: pick an online bastion by tag, KEY=VALUE")
+	fs.StringVar(&r.ssh, "ssh", "", "ssh route: USER@HOST[:PORT] of the bastion")
+	fs.StringVar(&r.user, "user", "", "database user (default: the config file's)")
+	fs.StringVar(&r.db, "db", "", "database name (default: the config file's)")
+	fs.StringVar(&r.caBundle, "ca-bundle", "", "PEM file of CAs to verify the server with (default: RDS's bundle, downloaded once and cached)")
+}
+
+// path is everything needed to reach one target.
+type path struct {
+	name     string
+	entry    config.Target
+	target   target.Target
+	aws      aws.Config
+	profile  string
+	identity awsconf.Identity
+	route    config.Route
+	user     string
+	database string
+	bundle   *rdsca.Bundle
+	dialer   tunnel.Dialer
+}
+
+// resolvePath resolves name with flags over the config entry, checks
+// credentials, finds the target, the CA bundle and the route.
+func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*path, error) {
+	c, err := a.loadConfig()
+	if err != nil {
+		return nil, err
+	}
+	p := &path{name: name}
+	var entryPtr *config.Target
+	if e, ok := c.Target(name); ok {
+		p.entry, entryPtr = e, &e
+	}
+	if p.aws, p.profile, err = a.awsFor(ctx, entryPtr); err != nil {
+		return nil, err
+	}
+	if _, err := awsconf.Check(ctx, p.aws, p.profile); err != nil {
+		return nil, err
+	}
+	if p.identity, err = awsconf.WhoAmI(ctx, p.aws, p.profile); err != nil {
+		return nil, err
+	}
+	if p.target, err = resolver(p.aws, c).Resolve(ctx, name); err != nil {
+		return nil, err
+	}
+	if p.target.Family() == "" {
+		return nil, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.target.Identifier, p.target.Engine)
+	}
+	p.user, p.database = first(rf.user, p.entry.User), first(rf.db, p.entry.Database)
+	p.route = p.entry.Route
+	if rf.via != "" {
+		if err := config.CheckVia(rf.via); err != nil {
+			return nil, usagef("--via: %v", err)
+		}
+		if rf.via != p.route.Via {
+			p.route = config.Route{Via: rf.via}
+		}
+	}
+	if rf.address != "" {
+		p.route.Address = rf.address
+	}
+	if rf.bastion != "" {
+		p.route.Bastion = rf.bastion
+	}
+	if rf.bastionTag != "" {
+		p.route.BastionTag = rf.bastionTag
+	}
+	if rf.ssh != "" {
+		p.route.SSH = rf.ssh
+	}
+	if p.route.Via == "" {
+		p.route.Via = "direct"
+	}
+	if err := p.route.Validate(); err != nil {
+		return nil, usagef("route: %v", err)
+	}
+	switch p.route.Via {
+	case "direct":
+		p.dialer = &direct.Dialer{Address: p.route.Address}
+	default:
+		return nil, fmt.Errorf("the %s route is not available in this build yet; use --via direct (with --address HOST:PORT for an existing tunnel)", p.route.Via)
+	}
+	caFile := first(rf.caBundle, p.entry.CABundle)
+	if p.bundle, err = rdsca.Load(ctx, rdsca.Options{File: caFile, Getenv: a.getenv, Region: p.target.Region, Log: a.log}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// upstream builds the proxy's upstream for p with a token cache.
+func (p *path) upstream(tokens *iamauth.Cache, loginsPerSecond int) *proxy.Upstream {
+	up := &proxy.Upstream{
+		Target:      p.target,
+		Dialer:      p.dialer,
+		TLS:         p.bundle.TLSConfig(p.target.Host),
+		Credentials: &proxy.IAMCredentials{Cache: tokens, Host: p.target.Host, Port: p.target.Port, Region: p.target.Region},
+	}
+	if loginsPerSecond > 0 {
+		up.Logins = proxy.NewRateLimiter(loginsPerSecond, loginsPerSecond)
+	}
+	return up
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// drainTimeout is how long a stopping proxy lets open sessions finish.
+const drainTimeout = 30 * time.Second

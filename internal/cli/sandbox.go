@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdsgate/rdsgate/sandbox"
+)
+
+type sandboxFlags struct {
+	dir     string
+	engines []string
+	faults  []string
+}
+
+func (a *app) newSandbox() *cobra.Command {
+	var f sandboxFlags
+	cmd := &cobra.Command{
+		Use:   "sandbox",
+		Short: "Run a local stand-in for the AWS side: IAM-checked databases and AWS APIs",
+		Long: `Run, on loopback and in the foreground until Ctrl-C, the AWS side of the path to a
+private database, so that rdsgate (and your own IAM-auth code) can be tried and
+tested with no AWS account:
+
+  * demo-pg (PostgreSQL) and demo-mysql (MariaDB), each behind a front that acts
+    like RDS: TLS with a certificate for its endpoint name, and IAM database
+    authentication that checks the token's signature, expiry, host:port, user,
+    region and the caller's rds-db:connect permission. Refusals read like RDS's;
+    the sandbox log says the precise reason. The IAM database user is app_user.
+  * an AWS API endpoint (STS, RDS, EC2, SSM, IAM, Secrets Manager) that checks
+    every request's SigV4 signature.
+
+The servers behind the fronts are real PostgreSQL and MariaDB started from the
+installed packages (postgresql, mariadb-server).
+
+It writes into --dir: aws-config and aws-credentials (profile rdsgate-sandbox,
+allowed everything; rdsgate-sandbox-intern, allowed nothing), ca.pem,
+rdsgate.yaml (targets demo-pg and demo-mysql), env (source it), sandbox.json,
+and last of all ready.
+
+Faults (--fault, repeatable) make the sandbox wrong in one way, to see what
+rdsgate says: ` + strings.Join(sandbox.AllFaults, ", ") + `.`,
+		Example: `  # terminal 1
+  rdsgate sandbox --dir /tmp/sb
+  # terminal 2
+  . /tmp/sb/env
+  rdsgate ls
+  aws rds generate-db-auth-token --hostname demo-pg.c0sandbox.us-east-1.rds.amazonaws.com --port 5432 --username app_user
+
+  # only PostgreSQL, with IAM authentication switched off on the instance
+  rdsgate sandbox --dir /tmp/sb --engine postgres --fault iam-auth-disabled`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runSandbox(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.dir, "dir", "", "directory for the client files (default ~/.cache/rdsgate/sandbox)")
+	fl.StringSliceVar(&f.engines, "engine", []string{"all"}, "engines to run: postgres, mysql or all")
+	fl.StringSliceVar(&f.faults, "fault", nil, "fault to switch on (repeatable): "+strings.Join(sandbox.AllFaults, ", "))
+	return cmd
+}
+
+func defaultSandboxDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "rdsgate-sandbox")
+	}
+	return filepath.Join(dir, "rdsgate", "sandbox")
+}
+
+func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
+	if f.dir == "" {
+		f.dir = defaultSandboxDir()
+	}
+	dir, err := filepath.Abs(f.dir)
+	if err != nil {
+		return err
+	}
+	a.log.Info("starting sandbox", "dir", dir)
+	sb, err := sandbox.Start(ctx, sandbox.Options{Dir: dir, Engines: f.engines, Faults: f.faults, Log: a.log})
+	if err != nil {
+		return err
+	}
+	defer sb.Close()
+	if !a.g.quiet {
+		fmt.Fprintf(a.stdout, "Sandbox running. In another shell:\n\n  . %s\n  rdsgate ls\n", filepath.Join(dir, "env"))
+		for _, inst := range sb.World.Instances {
+			fmt.Fprintf(a.stdout, "  rdsgate token --target %s --user %s\n", inst.Identifier, sandbox.IAMUser)
+		}
+		fmt.Fprintf(a.stdout, "\nPress Ctrl-C to stop.\n")
+	}
+	<-ctx.Done()
+	a.log.Info("stopping sandbox")
+	return sb.Close()
+}

@@ -1,0 +1,138 @@
+package sandbox
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"strings"
+
+	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
+	"github.com/rdsgate/rdsgate/sandbox/world"
+)
+
+// Names of the sandbox's default objects; tests and docs rely on them.
+const (
+	ProfileAdmin   = "rdsgate-sandbox"
+	ProfileIntern  = "rdsgate-sandbox-intern"
+	InstancePG     = "demo-pg"
+	InstanceMySQL  = "demo-mysql"
+	IAMUser        = "app_user"
+	DemoDatabase   = "demo"
+	BastionID      = "i-0sandbox00000000b1"
+	BastionName    = "rdsgate-sandbox-bastion"
+	VPCID          = "vpc-0sandbox0000000001"
+	subnetID       = "subnet-0sandbox000000001"
+	bastionSG      = "sg-0sandbox0000bastion"
+	masterUserPG   = "dbadmin"
+	masterUserMy   = "admin"
+	sgPrefixDB     = "sg-0sandbox00000db"
+	resourcePrefix = "db-"
+)
+
+// Faults the sandbox can switch on, for tests and for trying `doctor`.
+const (
+	FaultIAMAuthDisabled = "iam-auth-disabled"
+	FaultAgentOffline    = "agent-offline"
+	FaultSGBlocksBastion = "sg-blocks-bastion"
+	FaultUserNotIAM      = "user-not-iam"
+	FaultNoPolicy        = "no-policy"
+	FaultWrongCA         = "wrong-ca"
+	FaultExpiredCert     = "expired-cert"
+)
+
+// AllFaults lists every fault name.
+var AllFaults = []string{FaultIAMAuthDisabled, FaultAgentOffline, FaultSGBlocksBastion, FaultUserNotIAM, FaultNoPolicy, FaultWrongCA, FaultExpiredCert}
+
+// checkFaults refuses unknown fault names with the list of known ones.
+func checkFaults(faults []string) (map[string]bool, error) {
+	set := map[string]bool{}
+	for _, f := range faults {
+		ok := false
+		for _, k := range AllFaults {
+			ok = ok || f == k
+		}
+		if !ok {
+			return nil, fmt.Errorf("sandbox: unknown fault %q (known: %s)", f, strings.Join(AllFaults, ", "))
+		}
+		set[f] = true
+	}
+	return set, nil
+}
+
+// adminPolicy lets the default principal do what an account administrator
+// could: everything, including rds-db:connect as any user. With the
+// no-policy fault it can do everything but connect to databases.
+func adminPolicy(noConnect bool) iampolicy.Document {
+	d := iampolicy.Document{Version: "2012-10-17", Statement: []iampolicy.Statement{
+		{Sid: "Administrator", Effect: "Allow", Action: iampolicy.StringList{"*"}, Resource: iampolicy.StringList{"*"}},
+	}}
+	if noConnect {
+		d.Statement[0] = iampolicy.Statement{Sid: "AdministratorWithoutDatabaseLogin", Effect: "Allow",
+			NotAction: iampolicy.StringList{"rds-db:*"}, Resource: iampolicy.StringList{"*"}}
+	}
+	return d
+}
+
+// newWorld builds the default account: two principals, the instances for
+// engines, a bastion, and the security groups between them.
+func newWorld(region string, engines []string, faults map[string]bool) *world.World {
+	w := &world.World{Account: world.DefaultAccount, Region: region}
+	w.Principals = []world.Principal{
+		{Name: "rdsgate-sandbox-admin", ARN: "arn:aws:iam::" + w.Account + ":user/rdsgate-sandbox-admin", UserID: "AIDA" + randUpper(17),
+			AccessKeyID: "AKIA" + randUpper(16), SecretAccessKey: randSecret(), Policies: []iampolicy.Document{adminPolicy(faults[FaultNoPolicy])}},
+		{Name: "rdsgate-sandbox-intern", ARN: "arn:aws:iam::" + w.Account + ":user/rdsgate-sandbox-intern", UserID: "AIDA" + randUpper(17),
+			AccessKeyID: "AKIA" + randUpper(16), SecretAccessKey: randSecret()},
+	}
+	w.Bastions = []world.Bastion{{
+		InstanceID: BastionID, Name: BastionName, AgentOnline: !faults[FaultAgentOffline], AgentVersion: "3.3.1957.0",
+		PlatformName: "Amazon Linux", VPC: VPCID, Subnet: subnetID, AvailabilityZone: region + "a", PrivateIP: "10.0.1.10",
+		SecurityGroups: []string{bastionSG}, Tags: map[string]string{"Name": BastionName},
+	}}
+	w.SecurityGroups = []world.SecurityGroup{{ID: bastionSG, Name: "bastion", Description: "Session Manager bastion: no inbound", VPC: VPCID}}
+	for i, e := range engines {
+		id, port, master := InstancePG, 5432, masterUserPG
+		engine, version := "postgres", "15.8"
+		if e == "mysql" {
+			id, port, master = InstanceMySQL, 3306, masterUserMy
+			engine, version = "mariadb", "10.11.9"
+		}
+		sg := fmt.Sprintf("%s%04d", sgPrefixDB, i+1)
+		rule := world.Rule{Protocol: "tcp", FromPort: port, ToPort: port, SourceGroups: []string{bastionSG}}
+		if faults[FaultSGBlocksBastion] {
+			rule = world.Rule{Protocol: "tcp", FromPort: port, ToPort: port, CIDRs: []string{"10.99.0.0/16"}}
+		}
+		w.SecurityGroups = append(w.SecurityGroups, world.SecurityGroup{ID: sg, Name: id, Description: id + " database", VPC: VPCID, Ingress: []world.Rule{rule}})
+		secretARN := fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:rds!db-%s-%s", region, w.Account, id, randLower(6))
+		w.Instances = append(w.Instances, world.Instance{
+			Identifier: id, Engine: engine, EngineVersion: version, Endpoint: world.Endpoint(id, region), Port: port,
+			ResourceID: resourcePrefix + randUpper(26), IAMAuth: !faults[FaultIAMAuthDisabled], Status: "available",
+			VPC: VPCID, Subnets: []string{subnetID}, SecurityGroups: []string{sg}, CAIdentifier: "rdsgate-sandbox-ca",
+			MasterUser: master, MasterSecretARN: secretARN,
+		})
+	}
+	return w
+}
+
+// masterSecret is the SecretString RDS stores for a managed master password.
+func masterSecret(user, password string) string {
+	b, _ := json.Marshal(map[string]string{"username": user, "password": password})
+	return string(b)
+}
+
+const upper = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+
+func randUpper(n int) string { return randFrom(upper, n) }
+func randLower(n int) string { return randFrom("abcdefghijklmnopqrstuvwxyz0123456789", n) }
+func randSecret() string {
+	return randFrom("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
+}
+
+func randFrom(alphabet string, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		k, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))
+		b[i] = alphabet[k.Int64()]
+	}
+	return string(b)
+}

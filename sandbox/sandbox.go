@@ -1,0 +1,383 @@
+// Package sandbox is rdsgate's local stand-in for the AWS side of the path to
+// a private database: RDS-like database fronts that check IAM tokens exactly
+// as RDS does (signature, expiry, host:port, user, region, policy), real
+// PostgreSQL and MariaDB servers behind them, and a SigV4-checked subset of
+// the AWS APIs (STS, RDS, EC2, SSM, IAM, Secrets Manager). Everything listens
+// on loopback; the databases' endpoint names do not resolve, as private RDS
+// addresses do not from a laptop.
+//
+// It is what `rdsgate sandbox` and `rdsgate demo` run, and the backbone of
+// rdsgate's end-to-end tests. It is never used by the real path.
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rdsgate/rdsgate/dbserver"
+	"github.com/rdsgate/rdsgate/sandbox/awsapi"
+	"github.com/rdsgate/rdsgate/sandbox/mysqlfront"
+	"github.com/rdsgate/rdsgate/sandbox/pgfront"
+	"github.com/rdsgate/rdsgate/sandbox/world"
+)
+
+// Options configure a sandbox.
+type Options struct {
+	// Dir receives the files clients use (see WriteFiles); created 0700.
+	Dir string
+	// Engines to run: "postgres", "mysql" (MariaDB). Empty means both.
+	Engines []string
+	// Faults to switch on (see AllFaults).
+	Faults []string
+	// Region of the sandbox account; default us-east-1.
+	Region string
+	// Log receives the sandbox's log, including the precise reason of every
+	// refused login. Default: discard.
+	Log *slog.Logger
+	// Now is the sandbox's clock (tests move it); default time.Now.
+	Now func() time.Time
+}
+
+// Sandbox is a running sandbox.
+type Sandbox struct {
+	Dir    string
+	World  *world.World
+	APIURL string
+	// CAFile is the PEM file of the CA that issued the fronts' certificates.
+	CAFile string
+
+	log      *slog.Logger
+	api      *awsapi.Server
+	closers  []func() error
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeErr error
+	once     sync.Once
+}
+
+// Start runs a sandbox and returns once every listener accepts and the
+// client files are written (DIR/ready last).
+func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
+	if opts.Dir == "" {
+		return nil, errors.New("sandbox: no directory given for the client files")
+	}
+	if opts.Region == "" {
+		opts.Region = world.DefaultRegion
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	engines, err := normalizeEngines(opts.Engines)
+	if err != nil {
+		return nil, err
+	}
+	faults, err := checkFaults(opts.Faults)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("sandbox: %w", err)
+	}
+	_ = os.Remove(filepath.Join(opts.Dir, readyFile))
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	sb = &Sandbox{Dir: opts.Dir, log: opts.Log, cancel: cancel, CAFile: filepath.Join(opts.Dir, caFile)}
+	defer func() {
+		if err != nil {
+			_ = sb.Close()
+			sb = nil
+		}
+	}()
+	w := newWorld(opts.Region, engines, faults)
+	sb.World = w
+
+	now := opts.Now()
+	ca, err := newAuthority("rdsgate sandbox CA", now)
+	if err != nil {
+		return sb, err
+	}
+	if err := os.WriteFile(sb.CAFile, ca.pem, 0o644); err != nil {
+		return sb, fmt.Errorf("sandbox: %w", err)
+	}
+	issuer := ca
+	if faults[FaultWrongCA] {
+		if issuer, err = newAuthority("some other CA", now); err != nil {
+			return sb, err
+		}
+	}
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+
+	for i := range w.Instances {
+		inst := &w.Instances[i]
+		notBefore, notAfter := now.Add(-time.Hour), now.Add(365*24*time.Hour)
+		if faults[FaultExpiredCert] {
+			notBefore, notAfter = now.Add(-400*24*time.Hour), now.Add(-24*time.Hour)
+		}
+		cert, err := issuer.leaf(inst.Endpoint, notBefore, notAfter)
+		if err != nil {
+			return sb, err
+		}
+		tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		auth := &iamAuthenticator{w: w, inst: inst, now: opts.Now}
+		masterPW := randLower(24)
+		if err := sb.startInstance(ctx, runCtx, inst, tlsConf, auth, secret, masterPW, faults); err != nil {
+			return sb, err
+		}
+		w.Secrets = append(w.Secrets, world.Secret{ARN: inst.MasterSecretARN, Name: secretName(inst.MasterSecretARN),
+			SecretString: masterSecret(inst.MasterUser, masterPW)})
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return sb, fmt.Errorf("sandbox: API listener: %w", err)
+	}
+	sb.APIURL = "http://" + ln.Addr().String()
+	sb.api = awsapi.New(awsapi.Options{World: w, Now: opts.Now, Log: opts.Log.With("component", "api")})
+	sb.serve("api", func() error { return sb.api.Serve(runCtx, ln) })
+	sb.closers = append(sb.closers, sb.api.Close)
+
+	if err := sb.WriteFiles(); err != nil {
+		return sb, err
+	}
+	opts.Log.Info("sandbox ready", "dir", opts.Dir, "api", sb.APIURL)
+	return sb, nil
+}
+
+// API is the sandbox's AWS API server (for mounting the Session Manager
+// data channel and for inspecting sessions in tests).
+func (sb *Sandbox) API() *awsapi.Server { return sb.api }
+
+// Instance returns the named instance.
+func (sb *Sandbox) Instance(id string) (*world.Instance, bool) { return sb.World.Instance(id) }
+
+// Principal returns the principal named by a profile (ProfileAdmin, ProfileIntern).
+func (sb *Sandbox) Principal(profile string) *world.Principal {
+	if profile == ProfileIntern {
+		return &sb.World.Principals[1]
+	}
+	return &sb.World.Principals[0]
+}
+
+// Close stops every listener and backend and removes DIR/ready. It is safe
+// to call more than once.
+func (sb *Sandbox) Close() error {
+	sb.once.Do(func() {
+		_ = os.Remove(filepath.Join(sb.Dir, readyFile))
+		sb.cancel()
+		var errs []error
+		for i := len(sb.closers) - 1; i >= 0; i-- {
+			if err := sb.closers[i](); err != nil && !errors.Is(err, net.ErrClosed) {
+				errs = append(errs, err)
+			}
+		}
+		sb.wg.Wait()
+		sb.closeErr = errors.Join(errs...)
+	})
+	return sb.closeErr
+}
+
+// serve runs fn in a goroutine owned by the sandbox.
+func (sb *Sandbox) serve(name string, fn func() error) {
+	sb.wg.Add(1)
+	go func() {
+		defer sb.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, context.Canceled) {
+			sb.log.Error("sandbox listener stopped", "listener", name, "err", err)
+		}
+	}()
+}
+
+// startInstance starts the backend for inst, seeds it and puts a front
+// before it.
+func (sb *Sandbox) startInstance(ctx, runCtx context.Context, inst *world.Instance, tlsConf *tls.Config, auth *iamAuthenticator,
+	secret []byte, masterPW string, faults map[string]bool) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("sandbox: front listener for %s: %w", inst.Identifier, err)
+	}
+	inst.FrontAddr = ln.Addr().String()
+	log := sb.log
+	switch inst.Engine {
+	case "postgres":
+		srv, err := dbserver.StartPostgres(ctx, dbserver.Options{})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
+		}
+		sb.closers = append(sb.closers, srv.Close)
+		if err := seedPostgres(ctx, srv, inst.MasterUser, masterPW, faults[FaultUserNotIAM]); err != nil {
+			ln.Close()
+			return err
+		}
+		front, err := pgfront.New(pgfront.Config{
+			Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, ForceSSL: true,
+			BackendSocketDir: srv.Socket, BackendAddr: srv.Addr(), Auth: pgAuth{auth}, Log: log,
+		})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		sb.closers = append(sb.closers, front.Close)
+		sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
+	default:
+		srv, err := dbserver.StartMariaDB(ctx, dbserver.Options{})
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
+		}
+		sb.closers = append(sb.closers, srv.Close)
+		if err := seedMariaDB(ctx, srv, secret, inst.MasterUser, masterPW, faults[FaultUserNotIAM]); err != nil {
+			ln.Close()
+			return err
+		}
+		front, err := mysqlfront.New(mysqlfront.Config{
+			Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, BackendAddr: srv.Addr(),
+			AdminDSN: srv.MySQLConfig("").FormatDSN(), Secret: secret, Auth: myAuth{auth}, Log: log,
+		})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		sb.closers = append(sb.closers, front.Close)
+		sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
+	}
+	return nil
+}
+
+// seedPostgres creates what RDS PostgreSQL has and the demo needs: the
+// rds_iam role, a master user that is not a superuser, the demo database and
+// the IAM user app_user (a password user instead with the user-not-iam fault).
+func seedPostgres(ctx context.Context, srv *dbserver.Server, master, masterPW string, notIAM bool) error {
+	c, err := pgx.Connect(ctx, srv.AdminDSN("postgres"))
+	if err != nil {
+		return fmt.Errorf("sandbox: seed postgres: %w", err)
+	}
+	defer c.Close(ctx)
+	appUser := "CREATE ROLE " + IAMUser + " LOGIN; GRANT rds_iam TO " + IAMUser
+	if notIAM {
+		appUser = "CREATE ROLE " + IAMUser + " LOGIN PASSWORD '" + randLower(24) + "'"
+	}
+	for _, q := range []string{
+		"CREATE ROLE rds_iam",
+		"CREATE ROLE " + master + " LOGIN CREATEDB CREATEROLE PASSWORD '" + masterPW + "'",
+		"GRANT rds_iam TO " + master + " WITH ADMIN OPTION",
+		appUser,
+		"CREATE DATABASE " + DemoDatabase + " OWNER " + master,
+	} {
+		if _, err := c.Exec(ctx, q); err != nil {
+			return fmt.Errorf("sandbox: seed postgres: %s: %w", strings.SplitN(q, " PASSWORD", 2)[0], err)
+		}
+	}
+	d, err := pgx.Connect(ctx, srv.AdminDSN(DemoDatabase))
+	if err != nil {
+		return fmt.Errorf("sandbox: seed postgres: %w", err)
+	}
+	defer d.Close(ctx)
+	_, err = d.Exec(ctx, `SET ROLE `+master+`;
+CREATE TABLE orders (id int PRIMARY KEY, customer text NOT NULL, total numeric(10,2) NOT NULL);
+INSERT INTO orders VALUES (1, 'Ada', 42.00), (2, 'Grace', 17.50), (3, 'Linus', 99.90);
+GRANT CONNECT ON DATABASE `+DemoDatabase+` TO `+IAMUser+`;
+GRANT USAGE ON SCHEMA public TO `+IAMUser+`;
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO `+IAMUser)
+	if err != nil {
+		return fmt.Errorf("sandbox: seed postgres demo database: %w", err)
+	}
+	return nil
+}
+
+// seedMariaDB creates the master user, the demo database and app_user as an
+// emulated AWSAuthenticationPlugin user (a password user with the fault).
+func seedMariaDB(ctx context.Context, srv *dbserver.Server, secret []byte, master, masterPW string, notIAM bool) error {
+	conn, err := mysql.NewConnector(srv.MySQLConfig(""))
+	if err != nil {
+		return err
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	appUser := mysqlfront.IAMUserSQL(secret, IAMUser, "%")
+	if notIAM {
+		appUser = "CREATE USER '" + IAMUser + "'@'%' IDENTIFIED BY '" + randLower(24) + "'"
+	}
+	for _, q := range []string{
+		"CREATE USER '" + master + "'@'%' IDENTIFIED BY '" + masterPW + "'",
+		"GRANT ALL PRIVILEGES ON *.* TO '" + master + "'@'%' WITH GRANT OPTION",
+		appUser,
+		"CREATE DATABASE " + DemoDatabase,
+		"CREATE TABLE " + DemoDatabase + ".orders (id int PRIMARY KEY, customer varchar(100) NOT NULL, total decimal(10,2) NOT NULL)",
+		"INSERT INTO " + DemoDatabase + ".orders VALUES (1, 'Ada', 42.00), (2, 'Grace', 17.50), (3, 'Linus', 99.90)",
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + DemoDatabase + ".* TO '" + IAMUser + "'@'%'",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("sandbox: seed mariadb: %s: %w", strings.SplitN(q, " IDENTIFIED", 2)[0], err)
+		}
+	}
+	return nil
+}
+
+func normalizeEngines(in []string) ([]string, error) {
+	if len(in) == 0 {
+		in = []string{"all"}
+	}
+	var out []string
+	add := func(e string) {
+		for _, x := range out {
+			if x == e {
+				return
+			}
+		}
+		out = append(out, e)
+	}
+	for _, e := range in {
+		switch strings.ToLower(e) {
+		case "all":
+			add("postgres")
+			add("mysql")
+		case "postgres", "postgresql", "pg":
+			add("postgres")
+		case "mysql", "mariadb":
+			add("mysql")
+		default:
+			return nil, fmt.Errorf("sandbox: unknown engine %q: use postgres, mysql or all", e)
+		}
+	}
+	return out, nil
+}
+
+func secretName(arn string) string {
+	if i := strings.LastIndex(arn, ":"); i >= 0 {
+		return arn[i+1:]
+	}
+	return arn
+}
+
+// CAPool returns a pool with the sandbox CA, for Go clients in tests.
+func (sb *Sandbox) CAPool() (*x509.CertPool, error) {
+	b, err := os.ReadFile(sb.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	p := x509.NewCertPool()
+	if !p.AppendCertsFromPEM(b) {
+		return nil, errors.New("sandbox: CA file has no certificate")
+	}
+	return p, nil
+}
