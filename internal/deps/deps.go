@@ -1,3 +1,5 @@
+// Package deps pins modules that packages under construction will import, so
+// that parallel work shares one go.mod. Remove an entry once real code imports it.
 package deps
 
 import (
@@ -16,6 +18,8 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/google/go-cmp/cmp"
 	_ "github.com/jackc/pgx/v5"
+	_ "github.com/gorilla/websocket"
 	_ "github.com/spf13/cobra"
+	_ "github.com/xtaci/smux"
 	_ "gopkg.in/yaml.v3"
 )
