@@ -97,6 +97,10 @@ func Check(ctx context.Context, cfg aws.Config, profile string) (aws.Credentials
 	return creds, nil
 }
 
+// ProfileName is the profile the SDK uses for p: p itself, else
+// AWS_PROFILE, AWS_DEFAULT_PROFILE or "default".
+func ProfileName(p string) string { return profileName(p) }
+
 // profileName is the profile the SDK will use when none is passed.
 func profileName(p string) string {
 	if p != "" {

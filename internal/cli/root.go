@@ -54,7 +54,15 @@ type app struct {
 	getenv func(string) string
 	// getwd finds the project config; tests replace it.
 	getwd func() (string, error)
+	// sig watches SIGINT/SIGTERM (nil in some tests).
+	sig *signals
 }
+
+// exitError carries a process exit code that is not a failure to report,
+// e.g. the database client's own exit code after connect.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 // usageError marks errors that are the caller's mistake (exit 2).
 type usageError struct{ err error }
@@ -68,10 +76,20 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, getwd: os.Getwd}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.sig = watchSignals(cancel)
+	defer a.sig.stop()
 	root := a.newRoot()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
+	var ee exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case a.sig.exitCode() != 0 && (err == nil || errors.Is(err, context.Canceled)):
+		return a.sig.exitCode()
+	case err == nil:
 		return ExitOK
 	}
 	return a.report(err)
@@ -140,14 +158,14 @@ Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.g.profile, "profile", "", "AWS profile (default: AWS_PROFILE, then the target's profile, then \"default\")")
 	pf.StringVar(&a.g.region, "region", "", "AWS region (default: the target's region, then AWS_REGION or the profile's)")
-	pf.StringVarP(&a.g.output, "output", "o", "text", "output format: text or json")
+	pf.StringVarP(&a.g.output, "output", "o", "text", "output format: text or json (connect --exec also csv)")
 	pf.StringVar(&a.g.logFormat, "log-format", "text", "log format on stderr: text (short lines for people) or json")
 	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "show debug logs and the causes of errors")
 	pf.BoolVarP(&a.g.quiet, "quiet", "q", false, "show errors only")
 	pf.StringVar(&a.g.config, "config", "", "user config file (default ~/.config/rdsgate/config.yaml)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
-	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy())
+	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor())
 	// The completion command captures its output writer when created.
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
@@ -188,9 +206,9 @@ func (a *app) applyEnv(fs *pflag.FlagSet) error {
 // setup validates global flags and builds the logger.
 func (a *app) setup() error {
 	switch a.g.output {
-	case "text", "json":
+	case "text", "json", "csv":
 	default:
-		return usagef("--output %q: use text or json", a.g.output)
+		return usagef("--output %q: use text or json (csv for connect --exec)", a.g.output)
 	}
 	level := slog.LevelInfo
 	switch {

@@ -75,9 +75,11 @@ func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*pat
 	if _, err := awsconf.Check(ctx, p.aws, p.profile); err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	if p.identity, err = awsconf.WhoAmI(ctx, p.aws, p.profile); err != nil {
 		return nil, err
 	}
+	a.stage("identity", t0, "%s (account %s, region %s)", p.identity.ARN, p.identity.Account, p.aws.Region)
 	if p.target, err = resolver(p.aws, c).Resolve(ctx, name); err != nil {
 		return nil, err
 	}
@@ -85,44 +87,64 @@ func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*pat
 		return nil, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.target.Identifier, p.target.Engine)
 	}
 	p.user, p.database = first(rf.user, p.entry.User), first(rf.db, p.entry.Database)
-	p.route = p.entry.Route
-	if rf.via != "" {
-		if err := config.CheckVia(rf.via); err != nil {
-			return nil, usagef("--via: %v", err)
-		}
-		if rf.via != p.route.Via {
-			p.route = config.Route{Via: rf.via}
-		}
+	if p.route, err = routeFor(p.entry, rf); err != nil {
+		return nil, err
 	}
-	if rf.address != "" {
-		p.route.Address = rf.address
+	if p.dialer, err = dialerFor(p.route); err != nil {
+		return nil, err
 	}
-	if rf.bastion != "" {
-		p.route.Bastion = rf.bastion
-	}
-	if rf.bastionTag != "" {
-		p.route.BastionTag = rf.bastionTag
-	}
-	if rf.ssh != "" {
-		p.route.SSH = rf.ssh
-	}
-	if p.route.Via == "" {
-		p.route.Via = "direct"
-	}
-	if err := p.route.Validate(); err != nil {
-		return nil, usagef("route: %v", err)
-	}
-	switch p.route.Via {
-	case "direct":
-		p.dialer = &direct.Dialer{Address: p.route.Address}
-	default:
-		return nil, fmt.Errorf("the %s route is not available in this build yet; use --via direct (with --address HOST:PORT for an existing tunnel)", p.route.Via)
-	}
-	caFile := first(rf.caBundle, p.entry.CABundle)
-	if p.bundle, err = rdsca.Load(ctx, rdsca.Options{File: caFile, Getenv: a.getenv, Region: p.target.Region, Log: a.log}); err != nil {
+	if p.bundle, err = a.loadBundle(ctx, first(rf.caBundle, p.entry.CABundle), p.target.Region); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+func (a *app) loadBundle(ctx context.Context, file, region string) (*rdsca.Bundle, error) {
+	return rdsca.Load(ctx, rdsca.Options{File: file, Getenv: a.getenv, Region: region, Log: a.log})
+}
+
+// routeFor applies the route flags over the config entry's route.
+func routeFor(entry config.Target, rf routeFlags) (config.Route, error) {
+	route := entry.Route
+	if rf.via != "" {
+		if err := config.CheckVia(rf.via); err != nil {
+			return route, usagef("--via: %v", err)
+		}
+		if rf.via != route.Via {
+			route = config.Route{Via: rf.via}
+		}
+	}
+	if rf.address != "" {
+		route.Address = rf.address
+	}
+	if rf.bastion != "" {
+		route.Bastion = rf.bastion
+	}
+	if rf.bastionTag != "" {
+		if err := config.CheckTagFilter(rf.bastionTag); err != nil {
+			return route, usagef("--bastion-tag: %v", err)
+		}
+		route.BastionTag = rf.bastionTag
+	}
+	if rf.ssh != "" {
+		route.SSH = rf.ssh
+	}
+	if route.Via == "" {
+		route.Via = "direct"
+	}
+	if err := route.Validate(); err != nil {
+		return route, usagef("route: %v", err)
+	}
+	return route, nil
+}
+
+// dialerFor builds the route's dialer.
+func dialerFor(route config.Route) (tunnel.Dialer, error) {
+	switch route.Via {
+	case "direct":
+		return &direct.Dialer{Address: route.Address}, nil
+	}
+	return nil, fmt.Errorf("the %s route is not available in this build yet; use --via direct (with --address HOST:PORT for an existing tunnel)", route.Via)
 }
 
 // upstream builds the proxy's upstream for p with a token cache.

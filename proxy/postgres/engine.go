@@ -135,7 +135,7 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	_ = client.SetDeadline(time.Time{})
 	_ = up.conn.SetDeadline(time.Time{})
 	s.Recorder.Start(*s.Record)
-	log.Info("session started", "client", s.Record.Client)
+	log.Debug("session started", "client", s.Record.Client)
 
 	var inspect proxy.Inspector
 	if s.CaptureStatements {

@@ -1,0 +1,134 @@
+// Package doctor runs every stage of the path to a database and checks each
+// precondition — credentials, the target's settings, the caller's IAM
+// permission, the bastion, the route, the server certificate, the login —
+// reporting pass, fail, warn or skip with the fix for each failure.
+//
+// Checks run in order and later checks are skipped when what they need
+// failed, so the first failure is the one to fix. Nothing is changed: every
+// AWS call is a read (or the IAM policy simulator).
+package doctor
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Status of a check.
+type Status string
+
+// Statuses.
+const (
+	Pass Status = "pass"
+	Fail Status = "fail"
+	Warn Status = "warn"
+	Skip Status = "skip"
+)
+
+// Result is one check's outcome.
+type Result struct {
+	ID       string        `json:"id"`
+	Title    string        `json:"title"`
+	Status   Status        `json:"status"`
+	Detail   string        `json:"detail"`
+	Fix      string        `json:"fix,omitempty"`
+	Duration time.Duration `json:"-"`
+	Millis   int64         `json:"duration_ms"`
+}
+
+// Report is every check's result for one target.
+type Report struct {
+	Target  string   `json:"target"`
+	Results []Result `json:"checks"`
+}
+
+// OK reports whether no check failed.
+func (r *Report) OK() bool {
+	for _, x := range r.Results {
+		if x.Status == Fail {
+			return false
+		}
+	}
+	return true
+}
+
+// Failed returns the failed results.
+func (r *Report) Failed() []Result {
+	var out []Result
+	for _, x := range r.Results {
+		if x.Status == Fail {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// WriteText prints the report as a checklist.
+func (r *Report) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "rdsgate doctor %s\n", r.Target)
+	for _, x := range r.Results {
+		fmt.Fprintf(w, "  %-4s  %-18s %s", strings.ToUpper(string(x.Status)), x.ID, x.Detail)
+		if x.Duration > 0 {
+			fmt.Fprintf(w, " (%s)", x.Duration.Round(time.Millisecond))
+		}
+		fmt.Fprintln(w)
+		if x.Fix != "" {
+			for i, line := range strings.Split(x.Fix, "\n") {
+				prefix := "        fix: "
+				if i > 0 {
+					prefix = "             "
+				}
+				fmt.Fprintf(w, "%s%s\n", prefix, line)
+			}
+		}
+	}
+	if r.OK() {
+		_, err := fmt.Fprintln(w, "All checks passed.")
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d check(s) failed; fix the first one first.\n", len(r.Failed()))
+	return err
+}
+
+// WriteJSON prints the report as JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	out := struct {
+		*Report
+		OK bool `json:"ok"`
+	}{r, r.OK()}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+// run times fn and appends its result.
+func (r *Report) run(id, title string, fn func() Result) Result {
+	start := time.Now()
+	res := fn()
+	res.ID, res.Title = id, title
+	res.Duration = time.Since(start)
+	res.Millis = res.Duration.Milliseconds()
+	r.Results = append(r.Results, res)
+	return res
+}
+
+func (r *Report) skip(id, title, why string) {
+	r.Results = append(r.Results, Result{ID: id, Title: title, Status: Skip, Detail: why})
+}
+
+// certSummary describes the server certificate TLS verified.
+func certSummary(st tls.ConnectionState) (string, time.Time) {
+	if len(st.PeerCertificates) == 0 {
+		return "no certificate", time.Time{}
+	}
+	leaf := st.PeerCertificates[0]
+	return fmt.Sprintf("certificate for %s from %q, valid until %s", strings.Join(leaf.DNSNames, ", "), leaf.Issuer.CommonName,
+		leaf.NotAfter.UTC().Format("2006-01-02")), leaf.NotAfter
+}
+
+// ExpiryWarning is how close to its expiry a server certificate makes the
+// tls check warn.
+const ExpiryWarning = 30 * 24 * time.Hour

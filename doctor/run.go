@@ -1,0 +1,428 @@
+package doctor
+
+import (
+	"context"
+
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/rdsca"
+	"github.com/rdsgate/rdsgate/target"
+	"github.com/rdsgate/rdsgate/tunnel"
+)
+
+// PortForwardingDocument is the Session Manager document rdsgate uses.
+const PortForwardingDocument = "AWS-StartPortForwardingSessionToRemoteHost"
+
+// Config is what doctor needs; the functions are the same steps connect
+// takes, so doctor tests the real path.
+type Config struct {
+	// Name is the target as the user named it.
+	Name string
+	// User is the database user to check.
+	User string
+	// Route is the route as configured (flags over config file).
+	Route config.Route
+	// LoadAWS loads configuration (profile, region).
+	LoadAWS func(ctx context.Context) (aws.Config, string, error)
+	// Resolve finds the target.
+	Resolve func(ctx context.Context, cfg aws.Config) (target.Target, error)
+	// Dialer opens the route; an error means the route cannot be built here.
+	Dialer func(ctx context.Context, cfg aws.Config, t target.Target) (tunnel.Dialer, error)
+	// Bundle loads the CA bundle.
+	Bundle func(ctx context.Context, t target.Target) (*rdsca.Bundle, error)
+	// Login logs in through the real proxy engine and runs a trivial query.
+	Login func(ctx context.Context, cfg aws.Config, t target.Target, d tunnel.Dialer, b *rdsca.Bundle) error
+	// Now is the clock for certificate expiry; default time.Now.
+	Now func() time.Time
+}
+
+// Run runs every check.
+func Run(ctx context.Context, c Config) *Report {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	r := &Report{Target: c.Name}
+	var cfg aws.Config
+	var profile string
+	res := r.run("credentials", "AWS credentials", func() Result {
+		var err error
+		cfg, profile, err = c.LoadAWS(ctx)
+		if err == nil {
+			_, err = awsconf.Check(ctx, cfg, profile)
+		}
+		if err != nil {
+			return failure(err)
+		}
+		return Result{Status: Pass, Detail: fmt.Sprintf("found (profile %s, region %s)", awsconf.ProfileName(profile), cfg.Region)}
+	})
+	if res.Status == Fail {
+		return r.skipRest("credentials")
+	}
+	var id awsconf.Identity
+	res = r.run("identity", "AWS identity (STS)", func() Result {
+		var err error
+		if id, err = awsconf.WhoAmI(ctx, cfg, profile); err != nil {
+			return failure(err)
+		}
+		return Result{Status: Pass, Detail: id.ARN}
+	})
+	if res.Status == Fail {
+		return r.skipRest("identity")
+	}
+	var t target.Target
+	res = r.run("target", "target exists", func() Result {
+		var err error
+		if t, err = c.Resolve(ctx, cfg); err != nil {
+			return failure(err)
+		}
+		if t.Status != "" && t.Status != "available" {
+			return Result{Status: Warn, Detail: fmt.Sprintf("%s %s is %s, not available", t.Kind, t.Identifier, t.Status)}
+		}
+		return Result{Status: Pass, Detail: fmt.Sprintf("%s %s: %s %s at %s", t.Kind, t.Identifier, t.Engine, t.EngineVersion, t.Address())}
+	})
+	if res.Status == Fail {
+		return r.skipRest("target")
+	}
+	r.run("engine", "engine supported", func() Result {
+		if t.Family() == "" {
+			return Result{Status: Fail, Detail: fmt.Sprintf("%s is not a PostgreSQL, MySQL or MariaDB engine", t.Engine)}
+		}
+		return Result{Status: Pass, Detail: fmt.Sprintf("%s (%s protocol) on port %d", t.Engine, t.Family(), t.Port)}
+	})
+	r.run("iam-auth", "IAM database authentication enabled", func() Result {
+		if t.Kind == target.KindEndpoint {
+			return Result{Status: Skip, Detail: "not described by the RDS API here; cannot tell"}
+		}
+		if !t.IAMAuth {
+			return Result{Status: Fail, Detail: fmt.Sprintf("IAM database authentication is disabled on %s", t.Identifier), Fix: enableIAMFix(t)}
+		}
+		return Result{Status: Pass, Detail: "enabled"}
+	})
+	r.run("permission", "rds-db:connect allowed", func() Result { return checkConnectPermission(ctx, cfg, id, t, c.User) })
+	if c.Route.Via == "ssm" {
+		checkBastion(ctx, r, cfg, id, t, c.Route)
+	} else {
+		r.skip("bastion", "Session Manager bastion", fmt.Sprintf("route is %s", orDirect(c.Route.Via)))
+	}
+
+	var d tunnel.Dialer
+	res = r.run("route", "route opens", func() Result {
+		var err error
+		if d, err = c.Dialer(ctx, cfg, t); err != nil {
+			return Result{Status: Skip, Detail: err.Error()}
+		}
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		conn, err := d.DialContext(dctx, "tcp", t.Address())
+		if err != nil {
+			return Result{Status: Fail, Detail: err.Error(), Fix: "check that the address is reachable from here (VPN, tunnel, --address), or use --via ssm with a bastion"}
+		}
+		conn.Close()
+		return Result{Status: Pass, Detail: fmt.Sprintf("TCP to %s via %s", t.Address(), orDirect(c.Route.Via))}
+	})
+	if res.Status != Pass {
+		r.skip("tls", "server certificate verifies", "needs the route")
+		r.skip("login", "IAM login", "needs the route")
+		return r
+	}
+	var bundle *rdsca.Bundle
+	res = r.run("tls", "server certificate verifies", func() Result {
+		var err error
+		if bundle, err = c.Bundle(ctx, t); err != nil {
+			return failure(err)
+		}
+		st, err := probeTLS(ctx, d, t, bundle.TLSConfig(t.Host))
+		if err != nil {
+			return Result{Status: Fail, Detail: rdsca.ExplainVerifyError(err, t.Host).Error(),
+				Fix: "pass the CA bundle that issued the server's certificate with --ca-bundle (RDS: the region's bundle from AWS's trust store)"}
+		}
+		summary, notAfter := certSummary(st)
+		if left := notAfter.Sub(c.Now()); left < ExpiryWarning {
+			return Result{Status: Warn, Detail: fmt.Sprintf("%s: expires in %d days", summary, int(left.Hours()/24)),
+				Fix: fmt.Sprintf("rotate the certificate: aws rds modify-db-instance --db-instance-identifier %s --ca-certificate-identifier rds-ca-rsa2048-g1 --apply-immediately", t.Identifier)}
+		}
+		return Result{Status: Pass, Detail: summary}
+	})
+	if res.Status == Fail {
+		r.skip("login", "IAM login", "needs TLS")
+		return r
+	}
+	r.run("login", "IAM login", func() Result {
+		if c.User == "" {
+			return Result{Status: Skip, Detail: "no database user: pass --user"}
+		}
+		err := c.Login(ctx, cfg, t, d, bundle)
+		if err == nil {
+			return Result{Status: Pass, Detail: fmt.Sprintf("logged in as %s and ran a query", c.User)}
+		}
+		return Result{Status: Fail, Detail: err.Error(), Fix: loginFix(t, c.User, err)}
+	})
+	return r
+}
+
+func (r *Report) skipRest(after string) *Report {
+	for _, id := range []string{"identity", "target", "engine", "iam-auth", "permission", "bastion", "route", "tls", "login"} {
+		found := false
+		for _, x := range r.Results {
+			found = found || x.ID == id
+		}
+		if !found {
+			r.skip(id, id, "needs "+after)
+		}
+	}
+	return r
+}
+
+func failure(err error) Result {
+	var ae *awsconf.Error
+	if errors.As(err, &ae) {
+		return Result{Status: Fail, Detail: ae.Summary, Fix: ae.Hint}
+	}
+	return Result{Status: Fail, Detail: err.Error()}
+}
+
+func orDirect(v string) string {
+	if v == "" {
+		return "direct"
+	}
+	return v
+}
+
+func enableIAMFix(t target.Target) string {
+	if t.Kind == target.KindCluster || t.ClusterIdentifier != "" {
+		id := t.Identifier
+		if t.ClusterIdentifier != "" {
+			id = t.ClusterIdentifier
+		}
+		return fmt.Sprintf("aws rds modify-db-cluster --db-cluster-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", id, t.Region)
+	}
+	return fmt.Sprintf("aws rds modify-db-instance --db-instance-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", t.Identifier, t.Region)
+}
+
+// PolicyStatement is the least-privilege statement that lets user log in to t.
+func PolicyStatement(account string, t target.Target, user string) string {
+	stmt := map[string]any{
+		"Effect":   "Allow",
+		"Action":   "rds-db:connect",
+		"Resource": fmt.Sprintf("arn:aws:rds-db:%s:%s:dbuser:%s/%s", t.Region, account, t.ResourceID, user),
+	}
+	b, _ := json.Marshal(stmt)
+	return string(b)
+}
+
+// principalForSimulation turns a caller ARN into the principal the policy
+// simulator takes: an assumed-role session becomes its role.
+func principalForSimulation(arn string) (string, bool) {
+	switch {
+	case strings.Contains(arn, ":assumed-role/"):
+		// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+		parts := strings.SplitN(arn, ":", 6)
+		if len(parts) < 6 {
+			return "", false
+		}
+		role := strings.SplitN(strings.TrimPrefix(parts[5], "assumed-role/"), "/", 2)[0]
+		return fmt.Sprintf("arn:%s:iam::%s:role/%s", parts[1], parts[4], role), true
+	case strings.HasSuffix(arn, ":root"):
+		return "", false
+	}
+	return arn, true
+}
+
+func simulate(ctx context.Context, cfg aws.Config, principal string, actions, resources []string) (*iam.SimulatePrincipalPolicyOutput, error) {
+	return iam.NewFromConfig(cfg).SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
+		PolicySourceArn: aws.String(principal), ActionNames: actions, ResourceArns: resources})
+}
+
+func isAccessDenied(err error) bool {
+	var apiErr smithy.APIError
+	return errors.As(err, &apiErr) && strings.Contains(apiErr.ErrorCode(), "AccessDenied")
+}
+
+func checkConnectPermission(ctx context.Context, cfg aws.Config, id awsconf.Identity, t target.Target, user string) Result {
+	if user == "" {
+		return Result{Status: Skip, Detail: "no database user: pass --user"}
+	}
+	if t.ResourceID == "" {
+		return Result{Status: Skip, Detail: "the target's resource id is unknown (not described by the RDS API)"}
+	}
+	principal, ok := principalForSimulation(id.ARN)
+	if !ok {
+		return Result{Status: Skip, Detail: fmt.Sprintf("cannot simulate policies for %s", id.ARN)}
+	}
+	resource := fmt.Sprintf("arn:aws:rds-db:%s:%s:dbuser:%s/%s", t.Region, id.Account, t.ResourceID, user)
+	out, err := simulate(ctx, cfg, principal, []string{"rds-db:connect"}, []string{resource})
+	if err != nil {
+		if isAccessDenied(err) {
+			return Result{Status: Skip, Detail: "could not check: the caller may not call iam:SimulatePrincipalPolicy",
+				Fix: "the statement that grants it: " + PolicyStatement(id.Account, t, user)}
+		}
+		return Result{Status: Skip, Detail: "could not check: " + err.Error()}
+	}
+	for _, r := range out.EvaluationResults {
+		if r.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
+			return Result{Status: Fail, Detail: fmt.Sprintf("%s may not rds-db:connect as %s on %s (%s)", principal, user, t.Identifier, r.EvalDecision),
+				Fix: "attach a policy with: " + PolicyStatement(id.Account, t, user) + "\n(rdsgate policy " + t.Identifier + " --user " + user + " prints the whole document)"}
+		}
+	}
+	return Result{Status: Pass, Detail: fmt.Sprintf("allowed on %s", resource)}
+}
+
+// checkBastion checks the Session Manager bastion: it exists, its agent is
+// online, the caller may start a port-forwarding session on it, and its
+// security groups may reach the database's port.
+func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Identity, t target.Target, route config.Route) {
+	var bastion ec2types.Instance
+	res := r.run("bastion", "Session Manager bastion exists", func() Result {
+		in := &ec2.DescribeInstancesInput{}
+		switch {
+		case route.Bastion != "":
+			in.InstanceIds = []string{route.Bastion}
+		case route.BastionTag != "":
+			k, v, _ := strings.Cut(route.BastionTag, "=")
+			in.Filters = []ec2types.Filter{{Name: aws.String("tag:" + k), Values: []string{v}}, {Name: aws.String("instance-state-name"), Values: []string{"running"}}}
+		default:
+			return Result{Status: Fail, Detail: "the ssm route needs a bastion", Fix: "pass --bastion i-... or --bastion-tag KEY=VALUE, or set route.bastion in the config file"}
+		}
+		out, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, in)
+		if err != nil {
+			return failure(err)
+		}
+		for _, res := range out.Reservations {
+			for _, inst := range res.Instances {
+				bastion = inst
+				return Result{Status: Pass, Detail: fmt.Sprintf("%s (%s) in %s", aws.ToString(inst.InstanceId), aws.ToString(inst.PrivateIpAddress), aws.ToString(inst.VpcId))}
+			}
+		}
+		return Result{Status: Fail, Detail: "no running instance matches " + first(route.Bastion, route.BastionTag)}
+	})
+	if res.Status == Fail {
+		r.skip("agent", "SSM agent online", "needs the bastion")
+		r.skip("start-session", "ssm:StartSession allowed", "needs the bastion")
+		r.skip("security-group", "bastion may reach the database", "needs the bastion")
+		return
+	}
+	bid := aws.ToString(bastion.InstanceId)
+	r.run("agent", "SSM agent online", func() Result {
+		out, err := ssm.NewFromConfig(cfg).DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{
+			Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("InstanceIds"), Values: []string{bid}}}})
+		if err != nil {
+			return failure(err)
+		}
+		if len(out.InstanceInformationList) == 0 {
+			return Result{Status: Fail, Detail: fmt.Sprintf("%s is not registered with Systems Manager", bid),
+				Fix: "install and start the SSM agent on the bastion, and give its instance profile AmazonSSMManagedInstanceCore"}
+		}
+		info := out.InstanceInformationList[0]
+		if info.PingStatus != ssmtypes.PingStatusOnline {
+			return Result{Status: Fail, Detail: fmt.Sprintf("the SSM agent on %s is %s (agent %s)", bid, info.PingStatus, aws.ToString(info.AgentVersion)),
+				Fix: "start the bastion and its agent (sudo systemctl restart amazon-ssm-agent); check its outbound HTTPS to ssm, ssmmessages and ec2messages endpoints"}
+		}
+		return Result{Status: Pass, Detail: fmt.Sprintf("online, agent %s", aws.ToString(info.AgentVersion))}
+	})
+	r.run("start-session", "ssm:StartSession allowed", func() Result {
+		principal, ok := principalForSimulation(id.ARN)
+		if !ok {
+			return Result{Status: Skip, Detail: "cannot simulate policies for " + id.ARN}
+		}
+		resources := []string{fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", cfg.Region, id.Account, bid), fmt.Sprintf("arn:aws:ssm:%s::document/%s", cfg.Region, PortForwardingDocument)}
+		out, err := simulate(ctx, cfg, principal, []string{"ssm:StartSession"}, resources)
+		if err != nil {
+			if isAccessDenied(err) {
+				return Result{Status: Skip, Detail: "could not check: the caller may not call iam:SimulatePrincipalPolicy"}
+			}
+			return Result{Status: Skip, Detail: "could not check: " + err.Error()}
+		}
+		for _, e := range out.EvaluationResults {
+			if e.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
+				return Result{Status: Fail, Detail: fmt.Sprintf("%s may not ssm:StartSession on %s", principal, aws.ToString(e.EvalResourceName)),
+					Fix: "allow ssm:StartSession on the bastion and on document " + PortForwardingDocument + " (rdsgate policy " + t.Identifier + " --via ssm --bastion " + bid + ")"}
+			}
+		}
+		return Result{Status: Pass, Detail: "allowed on the bastion and " + PortForwardingDocument}
+	})
+	r.run("security-group", "bastion may reach the database", func() Result {
+		return checkSecurityGroups(ctx, cfg, bastion, t)
+	})
+}
+
+func checkSecurityGroups(ctx context.Context, cfg aws.Config, bastion ec2types.Instance, t target.Target) Result {
+	if len(t.SecurityGroups) == 0 {
+		return Result{Status: Skip, Detail: "the database's security groups are unknown"}
+	}
+	out, err := ec2.NewFromConfig(cfg).DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: t.SecurityGroups})
+	if err != nil {
+		return failure(err)
+	}
+	bastionGroups := map[string]bool{}
+	for _, g := range bastion.SecurityGroups {
+		bastionGroups[aws.ToString(g.GroupId)] = true
+	}
+	ip := net.ParseIP(aws.ToString(bastion.PrivateIpAddress))
+	for _, g := range out.SecurityGroups {
+		for _, p := range g.IpPermissions {
+			proto := aws.ToString(p.IpProtocol)
+			if proto != "-1" && (proto != "tcp" || int(aws.ToInt32(p.FromPort)) > t.Port || int(aws.ToInt32(p.ToPort)) < t.Port) {
+				continue
+			}
+			for _, pair := range p.UserIdGroupPairs {
+				if bastionGroups[aws.ToString(pair.GroupId)] {
+					return Result{Status: Pass, Detail: fmt.Sprintf("%s admits %s on port %d", aws.ToString(g.GroupId), aws.ToString(pair.GroupId), t.Port)}
+				}
+			}
+			for _, r := range p.IpRanges {
+				if _, n, err := net.ParseCIDR(aws.ToString(r.CidrIp)); err == nil && ip != nil && n.Contains(ip) {
+					return Result{Status: Pass, Detail: fmt.Sprintf("%s admits %s on port %d", aws.ToString(g.GroupId), aws.ToString(r.CidrIp), t.Port)}
+				}
+			}
+		}
+	}
+	var bg string
+	for g := range bastionGroups {
+		bg = g
+		break
+	}
+	return Result{Status: Fail, Detail: fmt.Sprintf("no rule in %s admits the bastion (%s, %s) on port %d", strings.Join(t.SecurityGroups, ", "), aws.ToString(bastion.InstanceId), bg, t.Port),
+		Fix: fmt.Sprintf("aws ec2 authorize-security-group-ingress --group-id %s --protocol tcp --port %d --source-group %s", t.SecurityGroups[0], t.Port, bg)}
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// loginFix lists the likely causes of a refused IAM login, most likely first.
+func loginFix(t target.Target, user string, err error) string {
+	msg := err.Error()
+	if strings.Contains(msg, "not IAM-enabled") || strings.Contains(msg, "not an IAM user") {
+		if t.Family() == target.FamilyPostgres {
+			return fmt.Sprintf("as an admin: GRANT rds_iam TO %q;  (or: rdsgate grant %s %s)", user, t.Identifier, user)
+		}
+		return fmt.Sprintf("as an admin: CREATE USER '%s'@'%%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL;  (or: rdsgate grant %s %s)", user, t.Identifier, user)
+	}
+	causes := []string{"the user is not IAM-enabled (PostgreSQL: GRANT rds_iam TO " + fmt.Sprintf("%q", user) + "; MySQL: IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS')",
+		"your IAM policy does not allow rds-db:connect on this user with the resource id " + t.ResourceID + " (not the instance name)",
+		"IAM database authentication is disabled on " + t.Identifier}
+	var b strings.Builder
+	for i, c := range causes {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, c)
+	}
+	return strings.TrimSpace(b.String())
+}

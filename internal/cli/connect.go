@@ -1,0 +1,298 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/session"
+	"github.com/rdsgate/rdsgate/target"
+)
+
+type connectFlags struct {
+	route         routeFlags
+	client        string
+	exec          string
+	print         bool
+	port          int
+	sessionLog    string
+	logStatements bool
+}
+
+func (a *app) newConnect() *cobra.Command {
+	var f connectFlags
+	cmd := &cobra.Command{
+		Use:   "connect TARGET [-- CLIENT-ARGS...]",
+		Short: "Open a psql or mysql prompt on a private database, in one command",
+		Long: `Resolve the target, open the route, start rdsgate's IAM-auth proxy in-process on
+a private unix socket, check that the login works, and start the database
+client on it: psql or pgcli for PostgreSQL, mysql, mariadb or mycli for
+MySQL/MariaDB (--client, else the first installed). No token or password appears
+on the client's command line or in its environment. Ctrl-C goes to the client
+(psql cancels the running query); when the client exits, rdsgate closes the
+route and exits with the client's exit code.
+
+--exec runs one statement through the same path with Go's drivers and prints
+the result (--output text, json or csv): for scripts, and machines without a
+client installed. --print keeps the path up on a local TCP port and prints the
+connection details for GUI tools, until Ctrl-C.`,
+		Example: `  rdsgate connect orders-prod
+  rdsgate connect orders-prod --user jane --db orders -- -c 'select count(*) from orders'
+  rdsgate connect orders-prod --exec "select current_user" -o json
+  rdsgate connect billing --client mycli
+  rdsgate connect orders-prod --print --port 15432`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			extra := args[1:]
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				if dash != 1 {
+					return usagef("give one TARGET before --")
+				}
+			} else if len(extra) > 0 {
+				return usagef("unexpected arguments %q: put client arguments after --", extra)
+			}
+			return a.runConnect(cmd.Context(), args[0], extra, f)
+		},
+	}
+	fl := cmd.Flags()
+	f.route.register(fl)
+	fl.StringVar(&f.client, "client", "", "client to run: psql, pgcli, mysql, mariadb or mycli (default: the first installed for the engine)")
+	fl.StringVar(&f.exec, "exec", "", "run this SQL statement and print the result instead of starting a client")
+	fl.BoolVar(&f.print, "print", false, "keep the path up on a local TCP port and print connection details until Ctrl-C")
+	fl.IntVar(&f.port, "port", 0, "local port for --print (default: the target's local_port, else any free port)")
+	fl.StringVar(&f.sessionLog, "session-log", "", "append session records as JSON lines to this file (- for stderr)")
+	fl.BoolVar(&f.logStatements, "log-statements", false, "record each statement in the session log")
+	return cmd
+}
+
+// localPath is the proxy running for one connect.
+type localPath struct {
+	p      *path
+	srv    *proxy.Server
+	rec    *session.Recorder
+	dir    string // private socket directory (unix) or ""
+	socket string // socket path (unix) or ""
+	addr   *net.TCPAddr
+	done   chan struct{}
+}
+
+func (l *localPath) close() {
+	_ = l.srv.Close()
+	<-l.done
+	_ = l.rec.Close(context.Background())
+	if l.dir != "" {
+		_ = os.RemoveAll(l.dir)
+	}
+}
+
+// startLocal resolves the target and starts the proxy: on a unix socket in
+// a private directory (so no other local user can use the path while it is
+// up), or on a TCP loopback port for GUI tools.
+func (a *app) startLocal(ctx context.Context, name string, f connectFlags, tcpPort int, useTCP bool) (*localPath, error) {
+	t0 := time.Now()
+	p, err := a.resolvePath(ctx, name, f.route)
+	if err != nil {
+		return nil, err
+	}
+	a.stage("target", t0, "%s (%s %s) at %s, as %s", p.target.Identifier, p.target.Engine, p.target.EngineVersion, p.target.Address(), p.identity.ARN)
+	if !p.target.IAMAuth {
+		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; logins will be refused", p.target.Identifier), "fix", iamAuthFix(p.target))
+	}
+	return a.serveLocal(ctx, p, f, tcpPort, useTCP)
+}
+
+// serveLocal starts the proxy for p.
+func (a *app) serveLocal(ctx context.Context, p *path, f connectFlags, tcpPort int, useTCP bool) (*localPath, error) {
+	engine, err := engineFor(p.target)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := a.sessionRecorder(f.sessionLog)
+	if err != nil {
+		return nil, err
+	}
+	l := &localPath{p: p, rec: rec, done: make(chan struct{})}
+	var lc proxy.ListenConfig
+	if useTCP {
+		lc = proxy.ListenConfig{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(tcpPort))}
+	} else {
+		if l.dir, err = os.MkdirTemp("", "rdsgate-"); err != nil {
+			return nil, err
+		}
+		l.socket = filepath.Join(l.dir, socketName(p.target, "db", target.DefaultPort(p.target.Engine)))
+		lc = proxy.ListenConfig{Network: "unix", Address: l.socket}
+	}
+	ln, err := proxy.Listen(lc)
+	if err != nil {
+		if l.dir != "" {
+			os.RemoveAll(l.dir)
+		}
+		return nil, err
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		l.addr = a
+	}
+	tokens := iamauth.NewCache(p.aws.Credentials, iamauth.CacheOptions{})
+	l.srv = proxy.NewServer(ln, engine, p.upstream(tokens, 100), proxy.Options{Recorder: rec, CaptureStatements: f.logStatements,
+		Principal: p.identity.ARN, Route: p.route.Via, Log: a.log.With("target", p.name)})
+	go func() {
+		defer close(l.done)
+		if err := l.srv.Serve(context.WithoutCancel(ctx)); err != nil {
+			a.log.Error("local listener failed", "err", err)
+		}
+	}()
+	return l, nil
+}
+
+func (a *app) runConnect(ctx context.Context, name string, extra []string, f connectFlags) error {
+	port := f.port
+	l, err := a.startLocal(ctx, name, f, port, f.print)
+	if err != nil {
+		return err
+	}
+	defer l.close()
+	user := first(l.p.user, "")
+	if user == "" {
+		return usagef("no database user: pass --user, or set user: for %s in the config file", name)
+	}
+
+	// Log in once before handing over, so that a refused login is explained
+	// here rather than as a client's terse error.
+	t0 := time.Now()
+	db, err := l.open(ctx, user, l.p.database)
+	if err != nil {
+		return err
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return fmt.Errorf("log in to %s as %s: %w", l.p.target.Identifier, user, err)
+	}
+	a.stage("login", t0, "as %s over TLS verified for %s, via %s", user, l.p.target.Host, l.p.route.Via)
+
+	switch {
+	case f.exec != "":
+		defer db.Close()
+		return a.execSQL(ctx, db, f.exec)
+	case f.print:
+		db.Close()
+		a.printConnectionInfo(l.p, l.addr, "")
+		fmt.Fprintln(a.stderr, "Path is up; press Ctrl-C to close it.")
+		<-ctx.Done()
+		return nil
+	}
+	db.Close()
+	return a.runClient(ctx, l, f.client, user, extra)
+}
+
+// clients by engine family, in order of preference.
+var clients = map[target.Family][]string{
+	target.FamilyPostgres: {"psql", "pgcli"},
+	target.FamilyMySQL:    {"mysql", "mariadb", "mycli"},
+}
+
+func pickClient(fam target.Family, want string) (string, string, error) {
+	names := clients[fam]
+	if want != "" {
+		ok := false
+		for _, n := range names {
+			ok = ok || n == want
+		}
+		if !ok {
+			return "", "", usagef("--client %s does not speak %s: use one of %s", want, fam, strings.Join(names, ", "))
+		}
+		names = []string{want}
+	}
+	for _, n := range names {
+		if p, err := exec.LookPath(n); err == nil {
+			return n, p, nil
+		}
+	}
+	return "", "", fmt.Errorf("no %s client found (looked for %s): install one (e.g. apt-get install postgresql-client / mariadb-client), or use --exec or --print", fam, strings.Join(names, ", "))
+}
+
+// runClient starts the database client on the local socket with the
+// terminal, and returns its exit status.
+func (a *app) runClient(ctx context.Context, l *localPath, want, user string, extra []string) error {
+	name, bin, err := pickClient(l.p.target.Family(), want)
+	if err != nil {
+		return err
+	}
+	db := l.p.database
+	var args []string
+	switch name {
+	case "psql", "pgcli":
+		args = []string{"-h", filepath.Dir(l.socket), "-p", strconv.Itoa(target.DefaultPort("postgres")), "-U", user}
+		if db != "" {
+			args = append(args, "-d", db)
+		}
+	case "mysql", "mariadb":
+		args = []string{"--socket=" + l.socket, "--user=" + user}
+		if db != "" {
+			args = append(args, "--database="+db)
+		}
+	case "mycli":
+		args = []string{"-S", l.socket, "-u", user}
+		if db != "" {
+			args = append(args, "-D", db)
+		}
+	}
+	args = append(args, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.stdout, a.stderr
+	// The client's environment carries nothing secret, and nothing that
+	// would send it elsewhere or ask for a password.
+	cmd.Env = clientEnv(os.Environ())
+	a.log.Debug("starting client", "client", bin, "args", strings.Join(args, " "))
+	a.sig.passInt.Store(true)
+	defer a.sig.passInt.Store(false)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", name, err)
+	}
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- cmd.Wait() }()
+	select {
+	case err = <-waitErr:
+	case <-ctx.Done(): // SIGTERM: end the client too
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case err = <-waitErr:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill()
+			err = <-waitErr
+		}
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return exitError{code: ee.ExitCode()}
+	}
+	return err
+}
+
+// clientEnv removes variables that would make a client use another server,
+// a password or TLS settings meant for somewhere else.
+func clientEnv(env []string) []string {
+	drop := []string{"PGPASSWORD=", "PGPASSFILE=", "PGHOST=", "PGHOSTADDR=", "PGPORT=", "PGSSLMODE=", "PGSERVICE=",
+		"MYSQL_PWD=", "MYSQL_HOST=", "MYSQL_TCP_PORT=", "MYSQL_UNIX_PORT="}
+	out := env[:0:0]
+	for _, kv := range env {
+		keep := true
+		for _, d := range drop {
+			keep = keep && !strings.HasPrefix(kv, d)
+		}
+		if keep {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
