@@ -3,7 +3,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/rdsgate/rdsgate/internal/cli.version=$(VERSION)
 
-.PHONY: help build test lint bench fuzz try ci
+.PHONY: help build test lint bench fuzz demo try-moto ci
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -27,7 +27,10 @@ fuzz: ## run each fuzz target for 20 s
 	  for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$p || exit 1; done; done
 
-try: ## list databases and print a token against a throwaway moto_server
+demo: ## walk the whole path against the built-in sandbox (needs postgresql and mariadb-server)
+	$(GO) run ./cmd/rdsgate demo
+
+try-moto: ## list databases and print a token against a throwaway moto_server
 	./scripts/try-moto.sh
 
 ci: ## what CI runs
