@@ -158,14 +158,14 @@ Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.g.profile, "profile", "", "AWS profile (default: AWS_PROFILE, then the target's profile, then \"default\")")
 	pf.StringVar(&a.g.region, "region", "", "AWS region (default: the target's region, then AWS_REGION or the profile's)")
-	pf.StringVarP(&a.g.output, "output", "o", "text", "output format: text or json (connect --exec also csv)")
+	pf.StringVarP(&a.g.output, "output", "o", "text", "output format: text or json (connect --exec: csv; audit: sarif, markdown)")
 	pf.StringVar(&a.g.logFormat, "log-format", "text", "log format on stderr: text (short lines for people) or json")
 	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "show debug logs and the causes of errors")
 	pf.BoolVarP(&a.g.quiet, "quiet", "q", false, "show errors only")
 	pf.StringVar(&a.g.config, "config", "", "user config file (default ~/.config/rdsgate/config.yaml)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
-	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor())
+	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit())
 	// The completion command captures its output writer when created.
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
@@ -206,9 +206,9 @@ func (a *app) applyEnv(fs *pflag.FlagSet) error {
 // setup validates global flags and builds the logger.
 func (a *app) setup() error {
 	switch a.g.output {
-	case "text", "json", "csv":
+	case "text", "json", "csv", "sarif", "markdown":
 	default:
-		return usagef("--output %q: use text or json (csv for connect --exec)", a.g.output)
+		return usagef("--output %q: use text or json (csv for connect --exec; sarif and markdown for audit)", a.g.output)
 	}
 	level := slog.LevelInfo
 	switch {

@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/posture"
+	"github.com/rdsgate/rdsgate/posture/collect"
+	"github.com/rdsgate/rdsgate/posture/report"
+)
+
+type auditFlags struct {
+	allRegions   bool
+	targets      []string
+	checks       []string
+	failOn       string
+	input        string
+	save         string
+	all          bool
+	emitAlarms   bool
+	alarmFormat  string
+	alarmActions []string
+	concurrency  int
+}
+
+func (a *app) newAudit() *cobra.Command {
+	var f auditFlags
+	cmd := &cobra.Command{
+		Use:   "audit",
+		Short: "Check every database and the network around it against the hardening guidance",
+		Long: `Read (never change) the account around every RDS instance and Aurora cluster in
+the chosen regions — the databases, their parameter groups and snapshots,
+security groups, subnets and route tables, network ACLs, CloudTrail, CloudWatch
+Logs and alarms, IAM policies that mention rds:Delete*, Secrets Manager master
+secrets — and check it against the guidance: private subnets, tight security
+groups, encryption at rest and in transit, IAM authentication, no default master
+user, managed master passwords, backups (also in another region), deletion
+protection, audit logs exported and an alarm on connections from outside the VPC.
+
+Each finding is pass, fail, unknown (the data could not be read: the missing
+IAM action is named) or skip (does not apply), with the fix as AWS CLI and
+Terraform. Output: a table grouped by database (-o text), JSON (-o json, schema
+in docs/audit-json.md), SARIF 2.1.0 (-o sarif) or Markdown (-o markdown).
+--fail-on sets the exit code for CI: 1 when any check of that severity or
+worse fails.`,
+		Example: `  rdsgate audit --region eu-west-1
+  rdsgate audit --all-regions -o sarif > rdsgate.sarif
+  rdsgate audit --target orders-prod --fail-on high
+  rdsgate audit --save snapshot.json && rdsgate audit --input snapshot.json -o markdown
+  rdsgate audit --emit-alarms --alarm-format terraform`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runAudit(cmd.Context(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.allRegions, "all-regions", false, "audit every region enabled in the account")
+	fl.StringSliceVar(&f.targets, "target", nil, "audit only these instance or cluster identifiers (repeatable)")
+	fl.StringSliceVar(&f.checks, "check", nil, "run only these check ids (repeatable; see the checks in docs/audit-json.md)")
+	fl.StringVar(&f.failOn, "fail-on", "", "exit 1 when a check of this severity or worse fails: critical, high, medium or low")
+	fl.StringVar(&f.input, "input", "", "audit a snapshot saved with --save instead of reading the account")
+	fl.StringVar(&f.save, "save", "", "also save the collected snapshot to this file (JSON), to share or re-audit")
+	fl.BoolVar(&f.all, "all", false, "list passing and skipped checks too")
+	fl.BoolVar(&f.emitAlarms, "emit-alarms", false, "print (not apply) the metric filters and alarms that close no-outside-vpc-connection-alarm")
+	fl.StringVar(&f.alarmFormat, "alarm-format", "cli", "format of --emit-alarms: cli (AWS CLI commands) or terraform")
+	fl.StringSliceVar(&f.alarmActions, "alarm-action", nil, "SNS topic ARN the emitted alarms notify (repeatable)")
+	fl.IntVar(&f.concurrency, "concurrency", 8, "AWS API calls in flight")
+	return cmd
+}
+
+func (a *app) runAudit(ctx context.Context, f auditFlags) error {
+	format := report.Format(a.g.output)
+	switch a.g.output {
+	case "text", "json", "sarif", "markdown":
+	default:
+		return usagef("--output %s: audit prints text, json, sarif or markdown", a.g.output)
+	}
+	var failOn posture.Severity
+	if f.failOn != "" {
+		sev, err := posture.ParseSeverity(f.failOn)
+		if err != nil {
+			return usagef("--fail-on: %v", err)
+		}
+		failOn = sev
+	}
+	for _, id := range f.checks {
+		if posture.CheckByID(id) == nil {
+			return usagef("--check %q: no such check", id)
+		}
+	}
+	snap, err := a.auditSnapshot(ctx, f)
+	if err != nil {
+		return err
+	}
+	if f.save != "" {
+		out, err := os.Create(f.save)
+		if err != nil {
+			return fmt.Errorf("save snapshot: %w", err)
+		}
+		if err := snap.WriteJSON(out); err != nil {
+			out.Close()
+			return fmt.Errorf("save snapshot: %w", err)
+		}
+		if err := out.Close(); err != nil {
+			return fmt.Errorf("save snapshot: %w", err)
+		}
+	}
+	if f.emitAlarms {
+		defs := posture.AlarmKit(snap, posture.AlarmOptions{Actions: f.alarmActions, Targets: f.targets})
+		switch f.alarmFormat {
+		case "cli":
+			return posture.WriteAlarmsCLI(a.stdout, defs)
+		case "terraform":
+			return posture.WriteAlarmsTerraform(a.stdout, defs)
+		}
+		return usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
+	}
+	rep := posture.Audit(snap, posture.AuditOptions{Checks: f.checks, Targets: f.targets})
+	if err := report.Render(a.stdout, rep, format, report.Options{Color: false, All: f.all, ToolVersion: currentBuild().Version}); err != nil {
+		return err
+	}
+	if failOn != "" {
+		if code := report.ExitCode(rep, failOn); code != 0 {
+			return exitError{code: code}
+		}
+	}
+	return nil
+}
+
+// auditSnapshot reads the saved snapshot or collects one.
+func (a *app) auditSnapshot(ctx context.Context, f auditFlags) (*posture.Snapshot, error) {
+	if f.input != "" {
+		in, err := os.Open(f.input)
+		if err != nil {
+			return nil, fmt.Errorf("read snapshot: %w", err)
+		}
+		defer in.Close()
+		return posture.ReadSnapshot(in)
+	}
+	cfg, profile, err := a.awsFor(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := awsconf.Check(ctx, cfg, profile); err != nil {
+		return nil, err
+	}
+	regions := []string{cfg.Region}
+	if f.allRegions {
+		if regions, err = collect.AllRegions(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("list regions: %w", awsconf.Explain(err, profile))
+		}
+	}
+	a.log.Info("collecting", "regions", strings.Join(regions, ","))
+	snap, err := collect.Collect(ctx, cfg, collect.Options{Regions: regions, Targets: f.targets, Concurrency: f.concurrency})
+	if err != nil {
+		if snap == nil {
+			return nil, awsconf.Explain(err, profile)
+		}
+		a.log.Warn("some data could not be collected; affected checks are unknown", "err", awsconf.Explain(err, profile))
+	}
+	return snap, nil
+}

@@ -1,0 +1,162 @@
+package posture
+
+import (
+	"slices"
+	"time"
+)
+
+// ReportSchema identifies the JSON report format (docs/audit-json.md).
+const ReportSchema = "rdsgate.audit/v1"
+
+// Report is the outcome of an audit: every check on every database, plus
+// the reads that failed. It is the JSON output's schema.
+type Report struct {
+	Schema string `json:"schema"`
+	// CollectedAt is the snapshot's time (not the audit's), so that an
+	// audit of a saved snapshot is reproducible.
+	CollectedAt time.Time     `json:"collected_at"`
+	Account     string        `json:"account,omitempty"`
+	Regions     []string      `json:"regions"`
+	Summary     Summary       `json:"summary"`
+	Checks      []CheckInfo   `json:"checks"`
+	Databases   []DBReport    `json:"databases"`
+	Gaps        []RegionError `json:"collection_errors"`
+}
+
+// Summary counts results.
+type Summary struct {
+	Databases int `json:"databases"`
+	Pass      int `json:"pass"`
+	Fail      int `json:"fail"`
+	Unknown   int `json:"unknown"`
+	Skip      int `json:"skip"`
+	// FailBySeverity counts failures per severity (all four keys present).
+	FailBySeverity map[Severity]int `json:"fail_by_severity"`
+}
+
+// CheckInfo describes a check in a report (no placeholders filled).
+type CheckInfo struct {
+	ID          string      `json:"id"`
+	Title       string      `json:"title"`
+	Severity    Severity    `json:"severity"`
+	Catalog     string      `json:"catalog"`
+	Rationale   string      `json:"rationale"`
+	Remediation Remediation `json:"remediation"`
+}
+
+// DBReport is the results for one database.
+type DBReport struct {
+	Region  string    `json:"region"`
+	Kind    Kind      `json:"kind"`
+	ID      string    `json:"id"`
+	ARN     string    `json:"arn"`
+	Engine  string    `json:"engine"`
+	Results []Finding `json:"results"`
+}
+
+// Finding is one check's result on one database. Remediation is set for
+// failures only, with the database's names filled in.
+type Finding struct {
+	CheckID        string       `json:"check"`
+	Title          string       `json:"title"`
+	Severity       Severity     `json:"severity"`
+	Status         Status       `json:"status"`
+	Detail         string       `json:"detail"`
+	MissingActions []string     `json:"missing_actions,omitempty"`
+	Remediation    *Remediation `json:"remediation,omitempty"`
+}
+
+// RegionError is an [AccessError] with its region ("global" for IAM).
+type RegionError struct {
+	Region string `json:"region"`
+	AccessError
+}
+
+// AuditOptions narrows an audit.
+type AuditOptions struct {
+	// Checks are the check ids to run; empty runs all.
+	Checks []string
+	// Targets are instance or cluster identifiers (or ARNs) to audit;
+	// empty audits every database in the snapshot.
+	Targets []string
+}
+
+// Audit runs the checks over every database of s. It only reads s (after
+// building lookup tables in it, see [Snapshot.Databases]).
+func Audit(s *Snapshot, opts AuditOptions) *Report {
+	checks := Checks()
+	if len(opts.Checks) > 0 {
+		checks = slices.DeleteFunc(checks, func(c *Check) bool { return !slices.Contains(opts.Checks, c.ID) })
+	}
+	rep := &Report{
+		Schema:      ReportSchema,
+		CollectedAt: s.CollectedAt,
+		Account:     s.Account,
+		Regions:     []string{},
+		Checks:      make([]CheckInfo, 0, len(checks)),
+		Databases:   []DBReport{},
+		Gaps:        []RegionError{},
+		Summary: Summary{FailBySeverity: map[Severity]int{
+			SeverityCritical: 0, SeverityHigh: 0, SeverityMedium: 0, SeverityLow: 0,
+		}},
+	}
+	for _, c := range checks {
+		rep.Checks = append(rep.Checks, CheckInfo{ID: c.ID, Title: c.Title, Severity: c.Severity, Catalog: c.Catalog, Rationale: c.Rationale, Remediation: c.Remediation})
+	}
+	for _, r := range s.Regions {
+		rep.Regions = append(rep.Regions, r.Name)
+		for _, e := range r.Errors {
+			rep.Gaps = append(rep.Gaps, RegionError{Region: r.Name, AccessError: e})
+		}
+	}
+	for _, e := range s.IAM.Errors {
+		rep.Gaps = append(rep.Gaps, RegionError{Region: "global", AccessError: e})
+	}
+	for _, db := range s.Databases() {
+		if len(opts.Targets) > 0 && !slices.Contains(opts.Targets, db.ID()) && !slices.Contains(opts.Targets, db.ARN()) {
+			continue
+		}
+		dr := DBReport{Region: db.Region.Name, Kind: db.Kind, ID: db.ID(), ARN: db.ARN(), Engine: db.Engine(), Results: make([]Finding, 0, len(checks))}
+		for _, c := range checks {
+			res := c.Evaluate(s, db)
+			f := Finding{CheckID: c.ID, Title: c.Title, Severity: c.Severity, Status: res.Status, Detail: res.Detail, MissingActions: res.MissingActions}
+			switch res.Status {
+			case StatusPass:
+				rep.Summary.Pass++
+			case StatusFail:
+				rep.Summary.Fail++
+				rep.Summary.FailBySeverity[c.Severity]++
+				rem := c.RemediationFor(db)
+				f.Remediation = &rem
+			case StatusUnknown:
+				rep.Summary.Unknown++
+			case StatusSkip:
+				rep.Summary.Skip++
+			}
+			dr.Results = append(dr.Results, f)
+		}
+		rep.Databases = append(rep.Databases, dr)
+	}
+	rep.Summary.Databases = len(rep.Databases)
+	return rep
+}
+
+// Failing returns the failed findings at or above min, with their
+// databases, in report order.
+func (r *Report) Failing(min Severity) []DBFinding {
+	var out []DBFinding
+	for i := range r.Databases {
+		for _, f := range r.Databases[i].Results {
+			if f.Status == StatusFail && f.Severity.Rank() >= min.Rank() {
+				out = append(out, DBFinding{DB: &r.Databases[i], Finding: f})
+			}
+		}
+	}
+	return out
+}
+
+// DBFinding is a finding with its database.
+type DBFinding struct {
+	DB *DBReport
+	Finding
+}

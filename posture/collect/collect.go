@@ -1,0 +1,295 @@
+// Package collect reads, read-only, what package posture checks: RDS,
+// EC2, CloudTrail, CloudWatch Logs, CloudWatch, Secrets Manager and IAM,
+// for each region asked, into a [posture.Snapshot].
+//
+// Every list call is paginated; the calls of all regions run concurrently
+// with a bound ([Options.Concurrency]); each call retries throttling and
+// transient errors with the SDK's exponential backoff with jitter
+// ([Options.MaxAttempts], [Options.MaxBackoff]). A call that is denied
+// (AccessDenied, UnauthorizedOperation, ...) is not an error: it is
+// recorded in the snapshot as a [posture.AccessError] naming the IAM action,
+// and the checks that needed it say unknown.
+//
+// The IAM permissions used are all in the AWS-managed SecurityAudit policy;
+// see [Actions] for the exact list.
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/rdsgate/rdsgate/posture"
+)
+
+// Actions are the IAM actions the collector calls.
+var Actions = []string{
+	"rds:DescribeDBInstances", "rds:DescribeDBClusters", "rds:DescribeDBSubnetGroups",
+	"rds:DescribeDBParameters", "rds:DescribeDBClusterParameters",
+	"rds:DescribeDBSnapshots", "rds:DescribeDBSnapshotAttributes",
+	"rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterSnapshotAttributes",
+	"rds:DescribeDBInstanceAutomatedBackups",
+	"ec2:DescribeVpcs", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
+	"ec2:DescribeInternetGateways", "ec2:DescribeNetworkAcls",
+	"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
+	"logs:DescribeLogGroups", "logs:DescribeMetricFilters", "cloudwatch:DescribeAlarms",
+	"secretsmanager:ListSecrets", "iam:ListPolicies", "iam:GetPolicyVersion", "sts:GetCallerIdentity",
+}
+
+// Options configures [Collect].
+type Options struct {
+	// Regions to collect; required (see [AllRegions] for --all-regions).
+	Regions []string
+	// Targets, when set, limits the RDS part to these instance or cluster
+	// identifiers (a cluster brings its members).
+	Targets []string
+	// Concurrency bounds the API calls in flight across all regions
+	// (default 8).
+	Concurrency int
+	// MaxAttempts per call, retries included (default 5).
+	MaxAttempts int
+	// MaxBackoff caps the delay between attempts (default 20s).
+	MaxBackoff time.Duration
+	// Now stamps the snapshot (default time.Now).
+	Now func() time.Time
+}
+
+func (o *Options) defaults() {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 5
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 20 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+}
+
+// Collect builds a snapshot of opts.Regions with cfg's credentials. Denied
+// calls are recorded in the snapshot, not returned. The error is non-nil
+// when the context ended, or when calls failed for another reason after
+// their retries (those are recorded in the snapshot too, so it is still
+// usable: the affected checks say unknown); it is passed through
+// awsconf-style explanation by the caller.
+func Collect(ctx context.Context, cfg aws.Config, opts Options) (*posture.Snapshot, error) {
+	opts.defaults()
+	if len(opts.Regions) == 0 {
+		return nil, errors.New("collect: no regions given")
+	}
+	c := &collector{cfg: cfg, opts: opts, sem: make(chan struct{}, opts.Concurrency)}
+	snap := &posture.Snapshot{SchemaVersion: posture.SchemaVersion, CollectedAt: opts.Now().UTC().Truncate(time.Second)}
+	regions := make([]*regionState, len(opts.Regions))
+	var wg sync.WaitGroup
+	for i, name := range opts.Regions {
+		regions[i] = &regionState{c: c, r: &posture.Region{Name: name}}
+		wg.Go(func() { regions[i].collect(ctx) })
+	}
+	global := &regionState{c: c, r: &posture.Region{Name: "global"}}
+	wg.Go(func() { snap.Account = global.account(ctx, opts.Regions[0]) })
+	wg.Go(func() { snap.IAM.DeleteGuardPolicies = global.iamPolicies(ctx, opts.Regions[0]) })
+	wg.Wait()
+	snap.IAM.Errors = global.r.Errors
+	var errs []error
+	errs = append(errs, global.errs...)
+	for _, rs := range regions {
+		rs.finish()
+		snap.Regions = append(snap.Regions, *rs.r)
+		errs = append(errs, rs.errs...)
+	}
+	if err := ctx.Err(); err != nil {
+		return snap, fmt.Errorf("collect: %w", err)
+	}
+	if len(errs) > 0 {
+		return snap, fmt.Errorf("collect: %d calls failed: %w", len(errs), errors.Join(errs...))
+	}
+	return snap, nil
+}
+
+type collector struct {
+	cfg  aws.Config
+	opts Options
+	sem  chan struct{}
+}
+
+// regionCfg is cfg for region with the collector's retry policy.
+func (c *collector) regionCfg(region string) aws.Config {
+	cfg := c.cfg.Copy()
+	cfg.Region = region
+	cfg.RetryMaxAttempts = c.opts.MaxAttempts
+	maxAttempts, maxBackoff := c.opts.MaxAttempts, c.opts.MaxBackoff
+	cfg.Retryer = func() aws.Retryer {
+		return retry.NewStandard(func(so *retry.StandardOptions) {
+			so.MaxAttempts = maxAttempts
+			so.MaxBackoff = maxBackoff
+		})
+	}
+	return cfg
+}
+
+// regionState accumulates one region's snapshot; mu guards r's lists.
+type regionState struct {
+	c    *collector
+	mu   sync.Mutex
+	r    *posture.Region
+	errs []error
+}
+
+// call runs fn while holding a concurrency slot.
+func (rs *regionState) call(ctx context.Context, fn func() error) error {
+	select {
+	case rs.c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-rs.c.sem }()
+	return fn()
+}
+
+// deniedCodes are the error codes AWS services use for a missing permission.
+var deniedCodes = map[string]bool{
+	"AccessDenied": true, "AccessDeniedException": true, "UnauthorizedOperation": true,
+	"AuthorizationError": true, "UnauthorizedAccess": true, "Forbidden": true,
+	"AuthorizationErrorException": true, "NotAuthorized": true,
+}
+
+// record notes a failed call. It reports whether the caller may go on
+// (false only when the context ended).
+func (rs *regionState) record(ctx context.Context, action, resource string, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	e := posture.AccessError{Action: action, Resource: resource, Code: "Error", Message: err.Error()}
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		e.Code = apiErr.ErrorCode()
+		e.Message = apiErr.ErrorMessage()
+		e.Denied = deniedCodes[e.Code]
+	}
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.r.Errors = append(rs.r.Errors, e)
+	if !e.Denied {
+		rs.errs = append(rs.errs, fmt.Errorf("%s %s in %s: %w", action, resource, rs.r.Name, err))
+	}
+	return true
+}
+
+// finish sorts every list, so that one account gives one file.
+func (rs *regionState) finish() {
+	r := rs.r
+	sort.Slice(r.Instances, func(i, j int) bool { return r.Instances[i].ID < r.Instances[j].ID })
+	sort.Slice(r.Clusters, func(i, j int) bool { return r.Clusters[i].ID < r.Clusters[j].ID })
+	sort.Slice(r.SubnetGroups, func(i, j int) bool { return r.SubnetGroups[i].Name < r.SubnetGroups[j].Name })
+	sort.Slice(r.ParameterGroups, func(i, j int) bool {
+		a, b := r.ParameterGroups[i], r.ParameterGroups[j]
+		if a.Cluster != b.Cluster {
+			return !a.Cluster
+		}
+		return a.Name < b.Name
+	})
+	sort.Slice(r.Snapshots, func(i, j int) bool { return r.Snapshots[i].ID < r.Snapshots[j].ID })
+	sort.Slice(r.AutomatedBackups, func(i, j int) bool { return r.AutomatedBackups[i].SourceARN < r.AutomatedBackups[j].SourceARN })
+	sort.Slice(r.VPCs, func(i, j int) bool { return r.VPCs[i].ID < r.VPCs[j].ID })
+	sort.Slice(r.SecurityGroups, func(i, j int) bool { return r.SecurityGroups[i].ID < r.SecurityGroups[j].ID })
+	sort.Slice(r.Subnets, func(i, j int) bool { return r.Subnets[i].ID < r.Subnets[j].ID })
+	sort.Slice(r.RouteTables, func(i, j int) bool { return r.RouteTables[i].ID < r.RouteTables[j].ID })
+	sort.Slice(r.InternetGateways, func(i, j int) bool { return r.InternetGateways[i].ID < r.InternetGateways[j].ID })
+	sort.Slice(r.NetworkACLs, func(i, j int) bool { return r.NetworkACLs[i].ID < r.NetworkACLs[j].ID })
+	sort.Slice(r.Trails, func(i, j int) bool { return r.Trails[i].ARN < r.Trails[j].ARN })
+	sort.Slice(r.LogGroups, func(i, j int) bool { return r.LogGroups[i].Name < r.LogGroups[j].Name })
+	sort.Slice(r.MetricFilters, func(i, j int) bool {
+		if r.MetricFilters[i].LogGroup != r.MetricFilters[j].LogGroup {
+			return r.MetricFilters[i].LogGroup < r.MetricFilters[j].LogGroup
+		}
+		return r.MetricFilters[i].Name < r.MetricFilters[j].Name
+	})
+	sort.Slice(r.Alarms, func(i, j int) bool { return r.Alarms[i].Name < r.Alarms[j].Name })
+	sort.Slice(r.MasterSecrets, func(i, j int) bool { return r.MasterSecrets[i].ARN < r.MasterSecrets[j].ARN })
+	sort.SliceStable(r.Errors, func(i, j int) bool {
+		if r.Errors[i].Action != r.Errors[j].Action {
+			return r.Errors[i].Action < r.Errors[j].Action
+		}
+		return r.Errors[i].Resource < r.Errors[j].Resource
+	})
+}
+
+// collect runs the region's calls: first the independent lists, then the
+// calls that depend on them (parameters of the groups in use, sharing of
+// manual snapshots).
+func (rs *regionState) collect(ctx context.Context) {
+	cfg := rs.c.regionCfg(rs.r.Name)
+	rdsc := rds.NewFromConfig(cfg)
+	ec2c := ec2.NewFromConfig(cfg)
+	var wg sync.WaitGroup
+	for _, task := range []func(context.Context){
+		func(ctx context.Context) { rs.instances(ctx, rdsc) },
+		func(ctx context.Context) { rs.clusters(ctx, rdsc) },
+		func(ctx context.Context) { rs.subnetGroups(ctx, rdsc) },
+		func(ctx context.Context) { rs.dbSnapshots(ctx, rdsc) },
+		func(ctx context.Context) { rs.clusterSnapshots(ctx, rdsc) },
+		func(ctx context.Context) { rs.automatedBackups(ctx, rdsc) },
+		func(ctx context.Context) { rs.vpcs(ctx, ec2c) },
+		func(ctx context.Context) { rs.securityGroups(ctx, ec2c) },
+		func(ctx context.Context) { rs.subnets(ctx, ec2c) },
+		func(ctx context.Context) { rs.routeTables(ctx, ec2c) },
+		func(ctx context.Context) { rs.internetGateways(ctx, ec2c) },
+		func(ctx context.Context) { rs.networkACLs(ctx, ec2c) },
+		func(ctx context.Context) { rs.trails(ctx, cloudtrail.NewFromConfig(cfg)) },
+		func(ctx context.Context) { rs.logs(ctx, cloudwatchlogs.NewFromConfig(cfg)) },
+		func(ctx context.Context) { rs.alarms(ctx, cloudwatch.NewFromConfig(cfg)) },
+		func(ctx context.Context) { rs.secrets(ctx, secretsmanager.NewFromConfig(cfg)) },
+	} {
+		wg.Go(func() { task(ctx) })
+	}
+	wg.Wait()
+	rs.filterTargets()
+	rs.parameters(ctx, rdsc)
+	rs.snapshotAttributes(ctx, rdsc)
+}
+
+// account asks STS who we are; "" when it cannot.
+func (rs *regionState) account(ctx context.Context, region string) string {
+	client := sts.NewFromConfig(rs.c.regionCfg(region))
+	var out *sts.GetCallerIdentityOutput
+	err := rs.call(ctx, func() (err error) {
+		out, err = client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		return err
+	})
+	if err != nil {
+		return ""
+	}
+	return aws.ToString(out.Account)
+}
+
+// AllRegions lists the regions enabled for the account (ec2:DescribeRegions),
+// for --all-regions.
+func AllRegions(ctx context.Context, cfg aws.Config) ([]string, error) {
+	out, err := ec2.NewFromConfig(cfg).DescribeRegions(ctx, &ec2.DescribeRegionsInput{})
+	if err != nil {
+		return nil, fmt.Errorf("collect: list regions: %w", err)
+	}
+	var names []string
+	for _, r := range out.Regions {
+		names = append(names, aws.ToString(r.RegionName))
+	}
+	sort.Strings(names)
+	return names, nil
+}

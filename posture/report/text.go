@@ -1,0 +1,81 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/rdsgate/rdsgate/posture"
+)
+
+const (
+	ansiReset  = "\x1b[0m"
+	ansiRed    = "\x1b[31m"
+	ansiYellow = "\x1b[33m"
+	ansiGreen  = "\x1b[32m"
+	ansiBold   = "\x1b[1m"
+	ansiDim    = "\x1b[2m"
+)
+
+// Text writes a table per database: severity, check, status and detail of
+// each failed or unknown check (all with Options.All), then the summary
+// and the reads that failed.
+func Text(w io.Writer, rep *posture.Report, opts Options) error {
+	paint := func(code, s string) string {
+		if !opts.Color {
+			return s
+		}
+		return code + s + ansiReset
+	}
+	var b strings.Builder
+	for _, db := range rep.Databases {
+		c := counts(db)
+		fmt.Fprintf(&b, "%s  %s %s (%s): %d fail, %d unknown, %d pass\n", paint(ansiBold, db.ID), db.Region, db.Kind, db.Engine,
+			c[posture.StatusFail], c[posture.StatusUnknown], c[posture.StatusPass])
+		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+		n := 0
+		for _, f := range db.Results {
+			if !shown(f, opts) {
+				continue
+			}
+			n++
+			status := strings.ToUpper(string(f.Status))
+			switch f.Status {
+			case posture.StatusFail:
+				status = paint(ansiRed, status)
+			case posture.StatusUnknown:
+				status = paint(ansiYellow, status)
+			case posture.StatusPass:
+				status = paint(ansiGreen, status)
+			default:
+				status = paint(ansiDim, status)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s%s\n", f.Severity, f.CheckID, status, f.Detail, missing(f))
+		}
+		tw.Flush()
+		if n == 0 {
+			b.WriteString("  all checks pass\n")
+		}
+		b.WriteString("\n")
+	}
+	s := rep.Summary
+	fmt.Fprintf(&b, "%d databases: %d fail (critical %d, high %d, medium %d, low %d), %d unknown, %d pass, %d skip\n",
+		s.Databases, s.Fail, s.FailBySeverity[posture.SeverityCritical], s.FailBySeverity[posture.SeverityHigh],
+		s.FailBySeverity[posture.SeverityMedium], s.FailBySeverity[posture.SeverityLow], s.Unknown, s.Pass, s.Skip)
+	if len(rep.Gaps) > 0 {
+		b.WriteString("\nreads that failed (checks that need them say unknown):\n")
+		for _, g := range rep.Gaps {
+			res := ""
+			if g.Resource != "" {
+				res = " (" + g.Resource + ")"
+			}
+			fmt.Fprintf(&b, "  %s  %s%s: %s\n", g.Region, g.Action, res, g.Code)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	if err != nil {
+		return fmt.Errorf("report: text: %w", err)
+	}
+	return nil
+}
