@@ -47,6 +47,27 @@ func useSandbox(t *testing.T, engines []string, faults ...string) *sandbox.Sandb
 	return sb
 }
 
+func TestConnectMySQL(t *testing.T) {
+	if !dbserver.MariaDBAvailable() {
+		testpeer.Missing(t, "mariadb-server", "apt-get install mariadb-server")
+	}
+	useSandbox(t, []string{"mysql"})
+	code, out, errOut := run(t, "connect", "demo-mysql", "-q", "--exec", "select current_user() as who", "-o", "json")
+	var rows []map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &rows) != nil || len(rows) != 1 || rows[0]["who"] != "app_user@%" {
+		t.Fatalf("exec: exit %d %q %s", code, out, errOut)
+	}
+	testpeer.LookPath(t, "apt-get install mariadb-client", "mysql", "mariadb")
+	code, out, errOut = run(t, "connect", "demo-mysql", "-q", "--", "--batch", "--skip-column-names", "-e", "select count(*) from orders")
+	if code != 0 || strings.TrimSpace(out) != "3" {
+		t.Errorf("mysql client through connect: exit %d %q %s", code, out, errOut)
+	}
+	code, _, _ = run(t, "connect", "demo-mysql", "-q", "--", "-e", "select nosuchcol")
+	if code != 1 {
+		t.Errorf("the client's failure must be rdsgate's exit status: %d", code)
+	}
+}
+
 func TestConnectExec(t *testing.T) {
 	useSandbox(t, []string{"postgres"})
 	code, out, errOut := run(t, "connect", "demo-pg", "--exec", "select current_user")

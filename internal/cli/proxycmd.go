@@ -16,6 +16,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/proxy/mysql"
 	"github.com/rdsgate/rdsgate/proxy/postgres"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/target"
@@ -197,6 +198,8 @@ func engineFor(t target.Target) (proxy.Engine, error) {
 	switch t.Family() {
 	case target.FamilyPostgres:
 		return postgres.New(), nil
+	case target.FamilyMySQL:
+		return mysql.New(), nil
 	}
 	return nil, fmt.Errorf("%s: the %s proxy engine is not available in this build yet", t.Identifier, t.Engine)
 }
