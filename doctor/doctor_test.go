@@ -1,0 +1,80 @@
+package doctor
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rdsgate/rdsgate/target"
+)
+
+func TestPrincipalForSimulation(t *testing.T) {
+	tests := []struct {
+		arn, want string
+		ok        bool
+	}{
+		{"arn:aws:iam::111122223333:user/jane", "arn:aws:iam::111122223333:user/jane", true},
+		{"arn:aws:sts::111122223333:assumed-role/DBAdmins/jane@example.com", "arn:aws:iam::111122223333:role/DBAdmins", true},
+		{"arn:aws-us-gov:sts::111122223333:assumed-role/R/s", "arn:aws-us-gov:iam::111122223333:role/R", true},
+		{"arn:aws:iam::111122223333:root", "", false},
+	}
+	for _, tc := range tests {
+		got, ok := principalForSimulation(tc.arn)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("principalForSimulation(%q) = %q, %v", tc.arn, got, ok)
+		}
+	}
+}
+
+func TestPolicyStatementUsesResourceID(t *testing.T) {
+	tg := target.Target{Identifier: "orders-prod", Region: "eu-west-1", ResourceID: "db-ABCDEFGHIJKL"}
+	var stmt map[string]string
+	if err := json.Unmarshal([]byte(PolicyStatement("111122223333", tg, "jane")), &stmt); err != nil {
+		t.Fatal(err)
+	}
+	if stmt["Resource"] != "arn:aws:rds-db:eu-west-1:111122223333:dbuser:db-ABCDEFGHIJKL/jane" || stmt["Action"] != "rds-db:connect" {
+		t.Errorf("statement %v", stmt)
+	}
+}
+
+func TestLoginFix(t *testing.T) {
+	pg := target.Target{Identifier: "orders", Engine: "postgres", ResourceID: "db-X"}
+	my := target.Target{Identifier: "billing", Engine: "mysql", ResourceID: "db-Y"}
+	if fix := loginFix(pg, "jane", errors.New(`rdsgate: database user "jane" is not IAM-enabled`)); !strings.Contains(fix, `GRANT rds_iam TO "jane"`) {
+		t.Errorf("pg fix %q", fix)
+	}
+	if fix := loginFix(my, "jane", errors.New("jane is not an IAM user")); !strings.Contains(fix, "AWSAuthenticationPlugin") {
+		t.Errorf("mysql fix %q", fix)
+	}
+	if fix := loginFix(pg, "jane", errors.New("PAM authentication failed")); !strings.HasPrefix(fix, "1. ") || !strings.Contains(fix, "db-X") {
+		t.Errorf("generic fix %q", fix)
+	}
+}
+
+func TestReportOutput(t *testing.T) {
+	r := &Report{Target: "orders"}
+	r.run("a", "A", func() Result { return Result{Status: Pass, Detail: "fine"} })
+	r.run("b", "B", func() Result { return Result{Status: Fail, Detail: "broken", Fix: "line one\nline two"} })
+	r.skip("c", "C", "needs b")
+	if r.OK() || len(r.Failed()) != 1 {
+		t.Fatalf("OK=%v failed=%v", r.OK(), r.Failed())
+	}
+	var text bytes.Buffer
+	r.WriteText(&text)
+	for _, want := range []string{"PASS  a", "FAIL  b", "fix: line one", "             line two", "SKIP  c", "1 check(s) failed"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	var js bytes.Buffer
+	r.WriteJSON(&js)
+	var out struct {
+		OK     bool `json:"ok"`
+		Checks []Result
+	}
+	if err := json.Unmarshal(js.Bytes(), &out); err != nil || out.OK || len(out.Checks) != 3 {
+		t.Errorf("json %v %+v", err, out)
+	}
+}
