@@ -20,9 +20,12 @@ import (
 	_ "github.com/aws/smithy-go"
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/google/go-cmp/cmp"
-	_ "github.com/jackc/pgx/v5"
 	_ "github.com/gorilla/websocket"
+	_ "github.com/jackc/pgx/v5"
 	_ "github.com/spf13/cobra"
 	_ "github.com/xtaci/smux"
+	_ "golang.org/x/crypto/ssh"
+	_ "golang.org/x/crypto/ssh/agent"
+	_ "golang.org/x/crypto/ssh/knownhosts"
 	_ "gopkg.in/yaml.v3"
 )
