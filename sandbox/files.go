@@ -80,9 +80,9 @@ func (sb *Sandbox) WriteFiles() error {
 		w.Region, ProfileAdmin, sb.CAFile, IAMUser, DemoDatabase)
 	st := State{APIURL: sb.APIURL, Region: w.Region, Account: w.Account, CAFile: sb.CAFile, BastionID: BastionID, Users: []string{IAMUser}}
 	for _, inst := range w.Instances {
-		// Until the Session Manager route lands, the targets dial the fronts
-		// directly; TLS is still verified against the endpoint name.
-		fmt.Fprintf(&rc, "  %s:\n    identifier: %s\n    route:\n      via: direct\n      address: %s\n", inst.Identifier, inst.Identifier, inst.FrontAddr)
+		// As in AWS, the databases are reached through the bastion with
+		// Session Manager; the fronts' loopback addresses are private to it.
+		fmt.Fprintf(&rc, "  %s:\n    identifier: %s\n    route:\n      via: ssm\n      bastion: %s\n", inst.Identifier, inst.Identifier, BastionID)
 		st.Instances = append(st.Instances, StateInstance{Identifier: inst.Identifier, Engine: inst.Engine, Endpoint: inst.Endpoint,
 			Port: inst.Port, ResourceID: inst.ResourceID, FrontAddr: inst.FrontAddr, IAMAuth: inst.IAMAuth,
 			MasterUser: inst.MasterUser, MasterSecret: inst.MasterSecretARN, Database: DemoDatabase})

@@ -33,6 +33,7 @@ import (
 	"github.com/rdsgate/rdsgate/sandbox/awsapi"
 	"github.com/rdsgate/rdsgate/sandbox/mysqlfront"
 	"github.com/rdsgate/rdsgate/sandbox/pgfront"
+	"github.com/rdsgate/rdsgate/sandbox/ssmagent"
 	"github.com/rdsgate/rdsgate/sandbox/world"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	Log *slog.Logger
 	// Now is the sandbox's clock (tests move it); default time.Now.
 	Now func() time.Time
+	// Unpaced lets the Session Manager agent send as fast as it can; by
+	// default it paces like AWS's agent (1 KiB messages, about 1 MB/s).
+	Unpaced bool
 }
 
 // Sandbox is a running sandbox.
@@ -151,9 +155,15 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 		return sb, fmt.Errorf("sandbox: API listener: %w", err)
 	}
 	sb.APIURL = "http://" + ln.Addr().String()
-	sb.api = awsapi.New(awsapi.Options{World: w, Now: opts.Now, Log: opts.Log.With("component", "api")})
+	// The Session Manager data channel: the agent behind StartSession's
+	// StreamUrl, ending its streams when a session is terminated.
+	var agent *ssmagent.Agent
+	sb.api = awsapi.New(awsapi.Options{World: w, Now: opts.Now, Log: opts.Log.With("component", "api"),
+		OnTerminate: func(s awsapi.Session) { agent.Terminate(s) }})
+	agent = ssmagent.New(ssmagent.Options{API: sb.api, World: w, Unpaced: opts.Unpaced, Log: opts.Log.With("component", "ssm-agent")})
+	sb.api.HandleDataChannel(agent)
 	sb.serve("api", func() error { return sb.api.Serve(runCtx, ln) })
-	sb.closers = append(sb.closers, sb.api.Close)
+	sb.closers = append(sb.closers, sb.api.Close, agent.Close)
 
 	if err := sb.WriteFiles(); err != nil {
 		return sb, err

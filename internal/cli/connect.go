@@ -85,12 +85,17 @@ type localPath struct {
 	socket string // socket path (unix) or ""
 	addr   *net.TCPAddr
 	done   chan struct{}
+	// ownDialer: close the route with the path (connect); doctor closes its own.
+	ownDialer bool
 }
 
 func (l *localPath) close() {
 	_ = l.srv.Close()
 	<-l.done
 	_ = l.rec.Close(context.Background())
+	if l.ownDialer {
+		closeDialer(l.p.dialer)
+	}
 	if l.dir != "" {
 		_ = os.RemoveAll(l.dir)
 	}
@@ -100,16 +105,20 @@ func (l *localPath) close() {
 // a private directory (so no other local user can use the path while it is
 // up), or on a TCP loopback port for GUI tools.
 func (a *app) startLocal(ctx context.Context, name string, f connectFlags, tcpPort int, useTCP bool) (*localPath, error) {
-	t0 := time.Now()
 	p, err := a.resolvePath(ctx, name, f.route)
 	if err != nil {
 		return nil, err
 	}
-	a.stage("target", t0, "%s (%s %s) at %s, as %s", p.target.Identifier, p.target.Engine, p.target.EngineVersion, p.target.Address(), p.identity.ARN)
 	if !p.target.IAMAuth {
 		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; logins will be refused", p.target.Identifier), "fix", iamAuthFix(p.target))
 	}
-	return a.serveLocal(ctx, p, f, tcpPort, useTCP)
+	l, err := a.serveLocal(ctx, p, f, tcpPort, useTCP)
+	if err != nil {
+		closeDialer(p.dialer)
+		return nil, err
+	}
+	l.ownDialer = true
+	return l, nil
 }
 
 // serveLocal starts the proxy for p.

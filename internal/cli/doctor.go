@@ -56,6 +56,12 @@ func (a *app) runDoctor(ctx context.Context, name string, rf routeFlags) error {
 	}
 	user := first(rf.user, entry.User)
 	var identityARN string
+	var dialers []tunnel.Dialer
+	defer func() {
+		for _, d := range dialers {
+			closeDialer(d)
+		}
+	}()
 	dc := doctor.Config{
 		Name:  name,
 		User:  user,
@@ -66,8 +72,12 @@ func (a *app) runDoctor(ctx context.Context, name string, rf routeFlags) error {
 		Resolve: func(ctx context.Context, cfg aws.Config) (target.Target, error) {
 			return resolver(cfg, c).Resolve(ctx, name)
 		},
-		Dialer: func(context.Context, aws.Config, target.Target) (tunnel.Dialer, error) {
-			return dialerFor(route)
+		Dialer: func(ctx context.Context, cfg aws.Config, _ target.Target) (tunnel.Dialer, error) {
+			d, err := a.dialerFor(ctx, cfg, route)
+			if err == nil {
+				dialers = append(dialers, d)
+			}
+			return d, err
 		},
 		Bundle: func(ctx context.Context, t target.Target) (*rdsca.Bundle, error) {
 			return a.loadBundle(ctx, first(rf.caBundle, entry.CABundle), t.Region)

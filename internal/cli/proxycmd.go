@@ -123,6 +123,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", pt.name, err)
 		}
+		defer closeDialer(p.dialer)
 		port := pt.port
 		if !pt.hasPort {
 			port = p.entry.LocalPort

@@ -56,6 +56,9 @@ type app struct {
 	getwd func() (string, error)
 	// sig watches SIGINT/SIGTERM (nil in some tests).
 	sig *signals
+	// awsConfigFiles and awsCredentialsFiles replace the shared AWS files
+	// (demo points them at its sandbox's).
+	awsConfigFiles, awsCredentialsFiles []string
 }
 
 // exitError carries a process exit code that is not a failure to report,
@@ -165,7 +168,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
 	pf.StringVar(&a.g.config, "config", "", "user config file (default ~/.config/rdsgate/config.yaml)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
-	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit())
+	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit(), a.newTunnel())
 	// The completion command captures its output writer when created.
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)

@@ -3,9 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/awsconf"
@@ -16,6 +19,7 @@ import (
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
 	"github.com/rdsgate/rdsgate/tunnel/direct"
+	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
 // routeFlags are shared by every command that reaches a database; they
@@ -80,9 +84,11 @@ func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*pat
 		return nil, err
 	}
 	a.stage("identity", t0, "%s (account %s, region %s)", p.identity.ARN, p.identity.Account, p.aws.Region)
+	t0 = time.Now()
 	if p.target, err = resolver(p.aws, c).Resolve(ctx, name); err != nil {
 		return nil, err
 	}
+	a.stage("target", t0, "%s (%s %s) at %s", p.target.Identifier, p.target.Engine, p.target.EngineVersion, p.target.Address())
 	if p.target.Family() == "" {
 		return nil, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.target.Identifier, p.target.Engine)
 	}
@@ -90,10 +96,18 @@ func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*pat
 	if p.route, err = routeFor(p.entry, rf); err != nil {
 		return nil, err
 	}
-	if p.dialer, err = dialerFor(p.route); err != nil {
+	t0 = time.Now()
+	if p.dialer, err = a.dialerFor(ctx, p.aws, p.route); err != nil {
 		return nil, err
 	}
+	switch p.route.Via {
+	case "ssm":
+		a.stage("route", t0, "Session Manager port forwarding through bastion %s", p.dialer.(interface{ Target() string }).Target())
+	case "direct":
+		a.stage("route", t0, "direct TCP to %s", first(p.route.Address, p.target.Address()))
+	}
 	if p.bundle, err = a.loadBundle(ctx, first(rf.caBundle, p.entry.CABundle), p.target.Region); err != nil {
+		closeDialer(p.dialer)
 		return nil, err
 	}
 	return p, nil
@@ -138,13 +152,27 @@ func routeFor(entry config.Target, rf routeFlags) (config.Route, error) {
 	return route, nil
 }
 
-// dialerFor builds the route's dialer.
-func dialerFor(route config.Route) (tunnel.Dialer, error) {
+// dialerFor builds the route's dialer. Dialers that hold sessions are
+// io.Closers; closeDialer ends them.
+func (a *app) dialerFor(ctx context.Context, cfg aws.Config, route config.Route) (tunnel.Dialer, error) {
 	switch route.Via {
 	case "direct":
 		return &direct.Dialer{Address: route.Address}, nil
+	case "ssm":
+		bastion, err := ssmtunnel.FindBastion(ctx, ssmtunnel.BastionAPIs{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}, route.Bastion, route.BastionTag)
+		if err != nil {
+			return nil, err
+		}
+		return ssmtunnel.NewFromClient(ssm.NewFromConfig(cfg), ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Log: a.log.With("route", "ssm")})
 	}
-	return nil, fmt.Errorf("the %s route is not available in this build yet; use --via direct (with --address HOST:PORT for an existing tunnel)", route.Via)
+	return nil, fmt.Errorf("the %s route is not available in this build yet; use --via direct or --via ssm", route.Via)
+}
+
+// closeDialer ends a dialer's sessions (Session Manager: TerminateSession).
+func closeDialer(d tunnel.Dialer) {
+	if c, ok := d.(io.Closer); ok {
+		_ = c.Close()
+	}
 }
 
 // upstream builds the proxy's upstream for p with a token cache.

@@ -38,7 +38,8 @@ func (a *app) awsFor(ctx context.Context, entry *config.Target) (aws.Config, str
 			region = entry.Region
 		}
 	}
-	cfg, err := awsconf.Load(ctx, awsconf.Options{Profile: profile, Region: region, Stderr: a.stderr})
+	cfg, err := awsconf.Load(ctx, awsconf.Options{Profile: profile, Region: region, Stderr: a.stderr,
+		ConfigFiles: a.awsConfigFiles, CredentialsFiles: a.awsCredentialsFiles})
 	return cfg, profile, err
 }
 

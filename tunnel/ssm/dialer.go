@@ -317,3 +317,6 @@ func (d *Dialer) Forward(ctx context.Context, ln net.Listener, address string) e
 		}()
 	}
 }
+
+// Target is the bastion's instance id.
+func (d *Dialer) Target() string { return d.cfg.Target }

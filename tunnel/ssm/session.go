@@ -114,7 +114,7 @@ func (d *Dialer) start(ctx context.Context, dest string) (*session, error) {
 			sm.Close()
 		}()
 	}
-	s.log.Info("ssm session ready", "agent_version", s.agentVersion, "mux", s.mux)
+	s.log.Debug("ssm session ready", "agent_version", s.agentVersion, "mux", s.mux)
 	return s, nil
 }
 

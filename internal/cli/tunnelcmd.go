@@ -1,0 +1,128 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/session"
+)
+
+type tunnelFlags struct {
+	route  routeFlags
+	remote string
+	port   int
+}
+
+func (a *app) newTunnel() *cobra.Command {
+	var f tunnelFlags
+	cmd := &cobra.Command{
+		Use:   "tunnel (TARGET | --remote HOST:PORT) --port LOCAL",
+		Short: "Forward a plain local port through the route, for tools rdsgate does not speak",
+		Long: `Forward 127.0.0.1:LOCAL to the database (or any HOST:PORT the bastion reaches)
+through the route — Session Manager port forwarding without AWS's plugin, many
+connections over one session — and stay up until Ctrl-C. There is no proxy in
+this path: clients do their own TLS and authentication, so give them the real
+endpoint name for TLS verification (libpq: host=ENDPOINT hostaddr=127.0.0.1) and
+a token signed for the endpoint ('rdsgate token --target TARGET').
+
+Prefer 'rdsgate proxy' for database clients: it needs no token or TLS settings.`,
+		Example: `  rdsgate tunnel orders-prod --port 15432
+  rdsgate tunnel --remote 10.0.3.12:6379 --via ssm --bastion i-0123456789abcdef0 --port 16379`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			if (name == "") == (f.remote == "") {
+				return usagef("give a TARGET or --remote HOST:PORT (one of them)")
+			}
+			return a.runTunnel(cmd.Context(), name, f)
+		},
+	}
+	f.route.register(cmd.Flags())
+	cmd.Flags().StringVar(&f.remote, "remote", "", "forward to this HOST:PORT instead of a target's endpoint")
+	cmd.Flags().IntVar(&f.port, "port", 0, "local port on 127.0.0.1 (default: the target's local_port, else any free port)")
+	return cmd
+}
+
+func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
+	var p *path
+	var err error
+	remote := f.remote
+	port := f.port
+	if name != "" {
+		if p, err = a.resolvePath(ctx, name, f.route); err != nil {
+			return err
+		}
+		remote = p.target.Address()
+		if port == 0 {
+			port = p.entry.LocalPort
+		}
+	} else {
+		if _, _, err := net.SplitHostPort(remote); err != nil {
+			return usagef("--remote %q: want HOST:PORT", remote)
+		}
+		route, err := routeFor(config.Target{}, f.route)
+		if err != nil {
+			return err
+		}
+		cfg, profile, err := a.awsFor(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := awsconf.Check(ctx, cfg, profile); err != nil {
+			return err
+		}
+		p = &path{route: route, aws: cfg}
+		if p.dialer, err = a.dialerFor(ctx, cfg, route); err != nil {
+			return err
+		}
+	}
+	defer closeDialer(p.dialer)
+	ln, err := proxy.Listen(proxy.ListenConfig{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Fprintf(a.stdout, "Forwarding %s -> %s via %s. Press Ctrl-C to stop.\n", ln.Addr(), remote, p.route.Via)
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	defer func() { close(done); wg.Wait() }()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			up, err := p.dialer.DialContext(dctx, "tcp", remote)
+			cancel()
+			if err != nil {
+				a.log.Warn("could not open the route", "remote", remote, "err", err)
+				c.Close()
+				return
+			}
+			var counter session.Counter
+			reason := proxy.Relay(proxy.Leg{R: c, Conn: c}, proxy.Leg{R: up, Conn: up}, &counter, nil, 0, done)
+			in, out := counter.Totals()
+			a.log.Debug("forwarded connection ended", "reason", reason, "bytes_in", in, "bytes_out", out)
+		}()
+	}
+}
