@@ -30,7 +30,8 @@ type Engine interface {
 	Name() string
 	// Serve handles one client connection: the local handshake, the
 	// upstream login, then Relay. It fills s.Record (user, database) as it
-	// learns them, and returns the end reason. It owns s.Client from the
+	// learns them, calls s.LoggedIn after the login, and returns the end
+	// reason. It owns s.Client from the
 	// moment it is called and must close it.
 	Serve(ctx context.Context, s *Session) (reason string, err error)
 	// Refuse tells a client, in its protocol, that it cannot be served
@@ -52,6 +53,19 @@ type Session struct {
 	// Done is closed when the proxy shuts down and open sessions must end.
 	Done <-chan struct{}
 	Log  *slog.Logger
+
+	accepted time.Time
+	server   *Server
+}
+
+// LoggedIn is what an engine calls once the upstream login succeeded: it
+// records the session's start and the login's latency.
+func (s *Session) LoggedIn() {
+	if s.server != nil {
+		s.server.logins.Add(1)
+		s.server.loginNanos.Add(int64(time.Since(s.accepted)))
+	}
+	s.Recorder.Start(*s.Record)
 }
 
 // Options configure a Server.
@@ -88,11 +102,14 @@ type Server struct {
 	stopping atomic.Bool
 	wg       sync.WaitGroup
 	mu       sync.Mutex
-	conns    map[net.Conn]struct{}
+	conns    map[net.Conn]*session.Counter
 	open     atomic.Int64
 	total    atomic.Int64
 	failed   atomic.Int64
 	refused  atomic.Int64
+	// bytes of ended sessions; open ones are summed from conns
+	bytesIn, bytesOut  atomic.Int64
+	logins, loginNanos atomic.Int64
 }
 
 // NewServer serves ln with engine for up.
@@ -103,7 +120,7 @@ func NewServer(ln net.Listener, engine Engine, up *Upstream, opts Options) *Serv
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{ln: ln, engine: engine, up: up, opts: opts, done: make(chan struct{}), conns: map[net.Conn]struct{}{}}
+	return &Server{ln: ln, engine: engine, up: up, opts: opts, done: make(chan struct{}), conns: map[net.Conn]*session.Counter{}}
 }
 
 // Addr is the listener's address.
@@ -143,29 +160,64 @@ func (s *Server) Serve(ctx context.Context) error {
 			go s.engine.Refuse(c, fmt.Sprintf("rdsgate: too many connections (--max-connections %d)", s.opts.MaxConnections))
 			continue
 		}
-		s.track(c, true)
+		counter := &session.Counter{}
+		s.track(c, counter, true)
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.track(c, false)
-			s.serveConn(ctx, c)
+			defer s.track(c, counter, false)
+			s.serveConn(ctx, c, counter)
 		}()
 	}
 }
 
-func (s *Server) track(c net.Conn, add bool) {
+func (s *Server) track(c net.Conn, counter *session.Counter, add bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if add {
-		s.conns[c] = struct{}{}
+		s.conns[c] = counter
 		s.open.Add(1)
 	} else {
 		delete(s.conns, c)
 		s.open.Add(-1)
+		in, out := counter.Totals()
+		s.bytesIn.Add(in)
+		s.bytesOut.Add(out)
 	}
 }
 
-func (s *Server) serveConn(ctx context.Context, c net.Conn) {
+// Bytes returns the bytes relayed so far, client to database and back.
+func (s *Server) Bytes() (in, out int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, out = s.bytesIn.Load(), s.bytesOut.Load()
+	for _, c := range s.conns {
+		i, o := c.Totals()
+		in, out = in+i, out+o
+	}
+	return in, out
+}
+
+// Logins returns the number of upstream logins and their total latency
+// (from accepting the client to the database's OK).
+func (s *Server) Logins() (int64, time.Duration) {
+	return s.logins.Load(), time.Duration(s.loginNanos.Load())
+}
+
+// Ready reports whether the server accepts new clients.
+func (s *Server) Ready() bool {
+	return !s.stopping.Load() && (s.opts.MaxConnections == 0 || s.open.Load() < int64(s.opts.MaxConnections))
+}
+
+// Target is the target the server serves.
+func (s *Server) Target() string {
+	if s.up.Target.Name != "" {
+		return s.up.Target.Name
+	}
+	return s.up.Target.Identifier
+}
+
+func (s *Server) serveConn(ctx context.Context, c net.Conn, counter *session.Counter) {
 	rec := &session.Record{
 		ID: session.NewID(), Start: time.Now().UTC(), Principal: s.opts.Principal,
 		Target: s.up.Target.Name, Endpoint: s.up.Target.Address(), Route: s.opts.Route,
@@ -174,8 +226,8 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	if rec.Target == "" {
 		rec.Target = s.up.Target.Identifier
 	}
-	counter := &session.Counter{}
 	sess := &Session{
+		accepted: time.Now(), server: s,
 		Client: c, Upstream: s.up, Record: rec, Counter: counter, Recorder: s.opts.Recorder,
 		CaptureStatements: s.opts.CaptureStatements, HandshakeTimeout: s.opts.HandshakeTimeout,
 		IdleTimeout: s.opts.IdleTimeout, Done: s.done,

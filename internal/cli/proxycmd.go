@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"net/http"
 
 	"fmt"
 	"net"
@@ -32,6 +33,7 @@ type proxyFlags struct {
 	logStatements    bool
 	sessionLog       string
 	loginsPerSecond  int
+	httpAddress      string
 }
 
 func (a *app) newProxy() *cobra.Command {
@@ -73,6 +75,7 @@ to 30 s, then closes them.`,
 	fl.DurationVar(&f.idle, "idle-timeout", 0, "close connections idle for this long (0: never)")
 	fl.BoolVar(&f.logStatements, "log-statements", false, "record each statement (PostgreSQL Query/Parse, MySQL COM_QUERY/COM_STMT_PREPARE) in the session log")
 	fl.StringVar(&f.sessionLog, "session-log", "", "append session records as JSON lines to this file (- for stderr)")
+	fl.StringVar(&f.httpAddress, "http-address", "", "serve /liveness, /readiness and /metrics (Prometheus) on this loopback HOST:PORT")
 	fl.IntVar(&f.loginsPerSecond, "logins-per-second", 100, "limit new upstream logins per target (AWS advises under 200 new IAM logins/s per instance; 0: no limit)")
 	return cmd
 }
@@ -112,6 +115,17 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	}
 	defer rec.Close(context.Background())
 
+	health := proxy.NewHealth()
+	if f.httpAddress != "" {
+		hln, err := proxy.Listen(proxy.ListenConfig{Address: f.httpAddress, AllowNonLoopback: f.allowNonLoopback})
+		if err != nil {
+			return fmt.Errorf("--http-address: %w", err)
+		}
+		hs := &http.Server{Handler: health.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = hs.Serve(hln) }()
+		defer hs.Close()
+		a.log.Info("health and metrics", "url", "http://"+hln.Addr().String()+"/metrics")
+	}
 	var servers []*proxy.Server
 	defer func() {
 		for _, s := range servers {
@@ -155,14 +169,18 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		}
 		srv := proxy.NewServer(ln, engine, up, opts)
 		servers = append(servers, srv)
+		health.Add(srv, tokens)
 		var socket string
 		if f.unixDir != "" {
-			socket = filepath.Join(f.unixDir, socketName(p.target, pt.name, port))
+			// psql finds the socket by the port it would use over TCP.
+			socket = filepath.Join(f.unixDir, socketName(p.target, pt.name, srv.Addr().(*net.TCPAddr).Port))
 			uln, err := proxy.Listen(proxy.ListenConfig{Network: "unix", Address: socket})
 			if err != nil {
 				return err
 			}
-			servers = append(servers, proxy.NewServer(uln, engine, up, opts))
+			usrv := proxy.NewServer(uln, engine, up, opts)
+			servers = append(servers, usrv)
+			health.Add(usrv, tokens)
 		}
 		a.printConnectionInfo(p, srv.Addr().(*net.TCPAddr), socket)
 	}

@@ -140,7 +140,7 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	}
 	_ = client.SetDeadline(time.Time{})
 	_ = up.conn.SetDeadline(time.Time{})
-	s.Recorder.Start(*s.Record)
+	s.LoggedIn()
 	log.Debug("session started", "client", s.Record.Client, "thread_id", g.ConnectionID)
 
 	cr := &clientReader{conn: client, w: commandWalker{

@@ -134,7 +134,7 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	defer e.forget(key)
 	_ = client.SetDeadline(time.Time{})
 	_ = up.conn.SetDeadline(time.Time{})
-	s.Recorder.Start(*s.Record)
+	s.LoggedIn()
 	log.Debug("session started", "client", s.Record.Client)
 
 	var inspect proxy.Inspector

@@ -1,0 +1,57 @@
+package proxy
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+func TestHealthEndpoints(t *testing.T) {
+	h := NewHealth()
+	srv := httptest.NewServer(h.Handler())
+	defer srv.Close()
+	get := func(path string) (int, string) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/readiness"); code != 503 {
+		t.Errorf("readiness before any server: %d", code)
+	}
+	p := startProxy(t, echoServer(t), Options{MaxConnections: 1})
+	h.Add(p, nil)
+	if code, _ := get("/liveness"); code != 200 {
+		t.Errorf("liveness %d", code)
+	}
+	if code, _ := get("/readiness"); code != 200 {
+		t.Errorf("readiness %d", code)
+	}
+	c, err := net.Dial("tcp", p.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Write([]byte("abcd"))
+	io.ReadFull(c, make([]byte, 4))
+	waitFor(t, func() bool { return p.Stats().Open == 1 })
+	if code, body := get("/readiness"); code != 503 || !strings.Contains(body, "max-connections") {
+		t.Errorf("readiness at max connections: %d %q", code, body)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`rdsgate_connections_open{target="echo",engine="raw"} 1`,
+		`rdsgate_bytes_total{target="echo",engine="raw",direction="to_database"} 4`,
+		"# TYPE rdsgate_connections_total counter",
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics)
+		}
+	}
+	c.Close()
+}
