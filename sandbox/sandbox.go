@@ -274,7 +274,9 @@ func (sb *Sandbox) startInstance(ctx, runCtx context.Context, inst *world.Instan
 }
 
 // seedPostgres creates what RDS PostgreSQL has and the demo needs: the
-// rds_iam role, a master user that is not a superuser, the demo database and
+// rds_iam role, a master user that is not a superuser (CREATEROLE lets it
+// grant rds_iam, as rds_superuser does on RDS, without being a member and so
+// without losing its password), the demo database and
 // the IAM user app_user (a password user instead with the user-not-iam fault).
 func seedPostgres(ctx context.Context, srv *dbserver.Server, master, masterPW string, notIAM bool) error {
 	c, err := pgx.Connect(ctx, srv.AdminDSN("postgres"))
@@ -289,7 +291,6 @@ func seedPostgres(ctx context.Context, srv *dbserver.Server, master, masterPW st
 	for _, q := range []string{
 		"CREATE ROLE rds_iam",
 		"CREATE ROLE " + master + " LOGIN CREATEDB CREATEROLE PASSWORD '" + masterPW + "'",
-		"GRANT rds_iam TO " + master + " WITH ADMIN OPTION",
 		appUser,
 		"CREATE DATABASE " + DemoDatabase + " OWNER " + master,
 	} {

@@ -168,7 +168,8 @@ Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
 	pf.StringVar(&a.g.config, "config", "", "user config file (default ~/.config/rdsgate/config.yaml)")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
-	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit(), a.newTunnel())
+	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit(), a.newTunnel(),
+		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers())
 	// The completion command captures its output writer when created.
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)

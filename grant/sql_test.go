@@ -1,0 +1,86 @@
+package grant
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/rdsgate/rdsgate/target"
+)
+
+func TestQuoting(t *testing.T) {
+	tests := []struct{ got, want string }{
+		{QuotePGIdent(`a"b`), `"a""b"`},
+		{QuotePGIdent("select"), `"select"`},
+		{QuotePGIdent("Jane-Doe"), `"Jane-Doe"`},
+		{QuotePGIdent(`x'; drop table t;--`), `"x'; drop table t;--"`},
+		{QuotePGLiteral(`it's`), `'it''s'`},
+		{QuotePGLiteral(`a\'b`), `E'a\\''b'`},
+		{QuoteMySQLIdent("a`b"), "`a``b`"},
+		{QuoteMySQLIdent("select"), "`select`"},
+		{QuoteMySQLLiteral(`x'; drop table t;--`), `'x''; drop table t;--'`},
+		{QuoteMySQLLiteral(`a\b`), `'a\\b'`},
+		{QuoteMySQLLiteral("a\x00b\n"), `'a\0b\n'`},
+		{mysqlDBPattern("my_db%"), `my\_db\%`},
+	}
+	for _, tc := range tests {
+		if tc.got != tc.want {
+			t.Errorf("got %s, want %s", tc.got, tc.want)
+		}
+	}
+}
+
+func TestSQLGolden(t *testing.T) {
+	var all strings.Builder
+	for _, tc := range []struct {
+		name   string
+		revoke bool
+		spec   Spec
+	}{
+		{"pg read-only", false, Spec{Family: target.FamilyPostgres, User: "bob", Database: "demo"}},
+		{"pg read-write hostile", false, Spec{Family: target.FamilyPostgres, User: `x'; drop table t;--`, Database: `Sales-DB`, Schemas: []string{"select", `a"b`}, Profile: ReadWrite}},
+		{"pg owner", false, Spec{Family: target.FamilyPostgres, User: "Jane", Database: "demo", Profile: Owner}},
+		{"pg custom", false, Spec{Family: target.FamilyPostgres, User: "etl", Database: "demo", Profile: Custom, Privileges: []string{"select", "insert"}}},
+		{"pg revoke", true, Spec{Family: target.FamilyPostgres, User: `a"b`, Database: "demo"}},
+		{"mysql read-only", false, Spec{Family: target.FamilyMySQL, User: "bob", Database: "demo"}},
+		{"mysql read-write hostile", false, Spec{Family: target.FamilyMySQL, User: `x'; drop table t;--`, Database: "my_db`x", Profile: ReadWrite}},
+		{"mysql owner", false, Spec{Family: target.FamilyMySQL, User: "select", Database: "demo", Profile: Owner}},
+		{"mysql revoke", true, Spec{Family: target.FamilyMySQL, User: `a\b'c`, Database: "demo"}},
+	} {
+		plan, err := GrantPlan(tc.spec)
+		if tc.revoke {
+			plan, err = RevokePlan(tc.spec)
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		all.WriteString("-- " + tc.name + "\n" + plan.SQL() + "\n")
+	}
+	golden(t, "sql.golden", all.String())
+}
+
+func TestRefusals(t *testing.T) {
+	for _, s := range []Spec{
+		{Family: target.FamilyPostgres, User: "dbadmin", Database: "demo", MasterUser: "dbadmin"},
+		{Family: target.FamilyMySQL, User: "Admin", Database: "demo", MasterUser: "admin"},
+	} {
+		if _, err := GrantPlan(s); !errors.Is(err, ErrMasterUser) || !strings.Contains(err.Error(), "master user") {
+			t.Errorf("grant to the master user: %v", err)
+		}
+		if _, err := RevokePlan(s); !errors.Is(err, ErrMasterUser) {
+			t.Errorf("revoke of the master user: %v", err)
+		}
+	}
+	for _, s := range []Spec{
+		{Family: target.FamilyPostgres, User: "rds_iam", Database: "d"},
+		{Family: target.FamilyPostgres, User: "a\x00b", Database: "d"},
+		{Family: target.FamilyPostgres, User: strings.Repeat("x", 64), Database: "d"},
+		{Family: target.FamilyMySQL, User: "u"},
+		{Family: target.FamilyMySQL, User: "u", Database: "d", Profile: Custom, Privileges: []string{"SUPER"}},
+		{Family: target.FamilyPostgres, User: "u", Database: "d", Profile: Custom, Privileges: []string{"SELECT; DROP TABLE x"}},
+	} {
+		if _, err := GrantPlan(s); err == nil {
+			t.Errorf("accepted %+v", s)
+		}
+	}
+}

@@ -1,0 +1,173 @@
+package grant
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/rdsgate/rdsgate/target"
+)
+
+// User is one database account as ListUsers sees it.
+type User struct {
+	Name string `json:"name"`
+	// Host is the MySQL account host ("" on PostgreSQL).
+	Host string `json:"host,omitempty"`
+	// Auth is how the user signs in: "iam", "password", or the MySQL
+	// plugin name when it is neither.
+	Auth string `json:"auth"`
+	// IAM is true for IAM-authenticated users (PostgreSQL: member of
+	// rds_iam; MySQL: AWSAuthenticationPlugin).
+	IAM bool `json:"iam"`
+	// RequiresTLS: "yes", "no", or "yes (rds.force_ssl)" and the like.
+	RequiresTLS string `json:"requires_tls"`
+	// Profile is the best-effort privilege profile on the database listed:
+	// admin, owner, read-write, read-only or none.
+	Profile string `json:"profile"`
+	// Master marks the master user.
+	Master bool `json:"master"`
+	// Flags are what a reviewer should look at.
+	Flags []string `json:"flags,omitempty"`
+}
+
+// ListUsers lists the login users of the database db is connected to.
+// master is the instance's master user. On MySQL an IAM user of the
+// sandbox's MariaDB emulation shows as a mysql_native_password user: its
+// marker is a password only the sandbox front can derive.
+func ListUsers(ctx context.Context, db *sql.DB, fam target.Family, master string) ([]User, error) {
+	var us []User
+	var err error
+	switch fam {
+	case target.FamilyPostgres:
+		us, err = pgUsers(ctx, db)
+	case target.FamilyMySQL:
+		us, err = mysqlUsers(ctx, db)
+	default:
+		return nil, fmt.Errorf("engine family %q is not supported", fam)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w (the administrative user needs to read the catalogs: use the master user's secret)", err)
+	}
+	for i := range us {
+		u := &us[i]
+		if master != "" && u.Name == master {
+			u.Master = true
+			u.Flags = append(u.Flags, "master user: keep it for administration, sign in as your own IAM user")
+		} else if !u.IAM {
+			u.Flags = append(u.Flags, "password user: move it to IAM with rdsgate grant, or drop it")
+		}
+		if u.RequiresTLS == "no" {
+			u.Flags = append(u.Flags, "TLS not required")
+		}
+	}
+	return us, nil
+}
+
+const pgUsersQuery = `SELECT r.rolname, r.rolsuper OR r.rolcreaterole OR r.rolcreatedb,
+  EXISTS(SELECT 1 FROM pg_auth_members m JOIN pg_roles i ON i.oid = m.roleid WHERE i.rolname = 'rds_iam' AND m.member = r.oid),
+  EXISTS(SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a WHERE a.grantee = r.oid AND a.privilege_type = 'CREATE')
+    OR EXISTS(SELECT 1 FROM pg_namespace n WHERE n.nspowner = r.oid AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'),
+  EXISTS(SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE a.grantee = r.oid AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE')),
+  EXISTS(SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE a.grantee = r.oid AND a.privilege_type = 'SELECT')
+    OR EXISTS(SELECT 1 FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname LIKE 'pg\_%' OR nspname = 'information_schema')),
+  COALESCE(current_setting('rds.force_ssl', true), '')
+FROM pg_roles r
+WHERE r.rolcanlogin AND r.rolname !~ '^(pg_|rds)'
+ORDER BY r.rolname`
+
+func pgUsers(ctx context.Context, db *sql.DB) ([]User, error) {
+	rows, err := db.QueryContext(ctx, pgUsersQuery)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var us []User
+	for rows.Next() {
+		var u User
+		var admin, iam, create, write, read bool
+		var forceSSL string
+		if err := rows.Scan(&u.Name, &admin, &iam, &create, &write, &read, &forceSSL); err != nil {
+			return nil, err
+		}
+		u.IAM = iam
+		u.Auth = "password"
+		if iam {
+			u.Auth = "iam"
+		}
+		switch {
+		case iam:
+			u.RequiresTLS = "yes (IAM)"
+		case forceSSL == "1" || strings.EqualFold(forceSSL, "on"):
+			u.RequiresTLS = "yes (rds.force_ssl)"
+		case forceSSL == "":
+			u.RequiresTLS = "unknown (no rds.force_ssl)"
+		default:
+			u.RequiresTLS = "no"
+		}
+		u.Profile = profileOf(admin, create, write, read)
+		us = append(us, u)
+	}
+	return us, rows.Err()
+}
+
+func profileOf(admin, create, write, read bool) string {
+	switch {
+	case admin:
+		return "admin"
+	case create:
+		return string(Owner)
+	case write:
+		return string(ReadWrite)
+	case read:
+		return string(ReadOnly)
+	}
+	return "none"
+}
+
+// mysqlUsersQuery reads the accounts with their global and database
+// privileges (on every database; the profile is the strongest).
+const mysqlUsersQuery = `SELECT u.User, u.Host, u.plugin, u.ssl_type,
+  (u.Super_priv = 'Y' OR u.Grant_priv = 'Y' OR u.Create_user_priv = 'Y'),
+  (u.Create_priv = 'Y' OR EXISTS(SELECT 1 FROM mysql.db d WHERE d.User = u.User AND d.Host = u.Host AND d.Create_priv = 'Y')),
+  (u.Insert_priv = 'Y' OR EXISTS(SELECT 1 FROM mysql.db d WHERE d.User = u.User AND d.Host = u.Host AND (d.Insert_priv = 'Y' OR d.Update_priv = 'Y' OR d.Delete_priv = 'Y'))),
+  (u.Select_priv = 'Y' OR EXISTS(SELECT 1 FROM mysql.db d WHERE d.User = u.User AND d.Host = u.Host AND d.Select_priv = 'Y'))
+FROM mysql.user u
+WHERE u.User <> '' AND u.User NOT IN ('rdsadmin', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'mariadb.sys')
+ORDER BY u.User, u.Host`
+
+func mysqlUsers(ctx context.Context, db *sql.DB) ([]User, error) {
+	rows, err := db.QueryContext(ctx, mysqlUsersQuery)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var us []User
+	for rows.Next() {
+		var u User
+		var plugin, sslType string
+		var admin, create, write, read bool
+		if err := rows.Scan(&u.Name, &u.Host, &plugin, &sslType, &admin, &create, &write, &read); err != nil {
+			return nil, err
+		}
+		switch {
+		case strings.EqualFold(plugin, "AWSAuthenticationPlugin"):
+			u.IAM, u.Auth = true, "iam"
+		case plugin == "mysql_native_password" || plugin == "caching_sha2_password" || plugin == "sha256_password" || plugin == "":
+			u.Auth = "password"
+		default:
+			u.Auth = plugin
+		}
+		switch {
+		case sslType != "" && sslType != "NONE":
+			u.RequiresTLS = "yes (" + sslType + ")"
+		case u.IAM:
+			u.RequiresTLS = "yes (IAM)"
+		default:
+			u.RequiresTLS = "no"
+		}
+		u.Profile = profileOf(admin, create, write, read)
+		us = append(us, u)
+	}
+	return us, rows.Err()
+}

@@ -1,0 +1,572 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
+
+	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/grant"
+	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/target"
+)
+
+// adminFlags are shared by the commands that log in as the administrative
+// user: the route (as connect's, without --user/--db) and the secret.
+type adminFlags struct {
+	route       routeFlags
+	adminSecret string
+}
+
+func (f *adminFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.route.via, "via", "", "route to the database: direct, ssm or ssh (default: the config file's, else direct)")
+	fs.StringVar(&f.route.address, "address", "", "direct route: dial HOST:PORT instead of the endpoint; TLS is still verified against the endpoint name")
+	fs.StringVar(&f.route.bastion, "bastion", "", "ssm route: bastion instance id")
+	fs.StringVar(&f.route.bastionTag, "bastion-tag", "", "ssm route: pick an online bastion by tag, KEY=VALUE")
+	fs.StringVar(&f.route.ssh, "ssh", "", "ssh route: USER@HOST[:PORT] of the bastion")
+	fs.StringVar(&f.route.caBundle, "ca-bundle", "", "PEM file of CAs to verify the server with (default: RDS's bundle)")
+	fs.StringVar(&f.adminSecret, "admin-secret", "", "Secrets Manager secret (ARN or name) with the administrative user's username and password (default: the instance's managed master secret, else a prompt)")
+}
+
+type grantFlags struct {
+	admin                    adminFlags
+	readOnly, readWrite, own bool
+	privileges               []string
+	database                 string
+	schemas                  []string
+	apply                    bool
+}
+
+func (a *app) newGrant() *cobra.Command {
+	var f grantFlags
+	cmd := &cobra.Command{
+		Use:   "grant TARGET DBUSER",
+		Short: "Create an IAM-authenticated database user with least privilege",
+		Long: `Print (or, with --apply, run) the SQL that creates DBUSER as an IAM-authenticated
+user of TARGET with one privilege profile on one database:
+
+  --read-only   SELECT on the tables (and, on PostgreSQL, on future tables)
+  --read-write  also INSERT, UPDATE, DELETE (and sequences)
+  --owner       also create and change objects in the schema/database
+  --privileges  an explicit list, e.g. SELECT,INSERT
+
+PostgreSQL: CREATE ROLE ... LOGIN, GRANT rds_iam, CONNECT, schema USAGE (--schema,
+default public), table privileges and ALTER DEFAULT PRIVILEGES. MySQL/MariaDB:
+CREATE USER ... IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL and
+GRANTs on ` + "`db`" + `.*. Names are quoted for the engine. Running it twice changes
+nothing and says so.
+
+--apply logs in as the administrative user through the same route and
+verified TLS as connect, with the password from Secrets Manager (--admin-secret,
+else the instance's managed master secret) or a prompt. The master user is
+used for this and nothing else; it is never granted, revoked or put in a policy.
+Then give people the IAM policy: rdsgate policy TARGET --user DBUSER.`,
+		Example: `  # show the SQL for a read-only user, change nothing
+  rdsgate grant orders-prod jane --read-only --database orders
+  # run it as the master user (password from the managed master secret)
+  rdsgate grant orders-prod jane --read-only --database orders --apply
+  rdsgate grant orders-prod etl --privileges SELECT,INSERT --schema sales --apply`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runGrant(cmd.Context(), args[0], args[1], f)
+		},
+	}
+	fl := cmd.Flags()
+	f.admin.register(fl)
+	fl.BoolVar(&f.readOnly, "read-only", false, "SELECT only (the default)")
+	fl.BoolVar(&f.readWrite, "read-write", false, "SELECT, INSERT, UPDATE, DELETE")
+	fl.BoolVar(&f.own, "owner", false, "everything on the schema/database, including CREATE")
+	fl.StringSliceVar(&f.privileges, "privileges", nil, "explicit table privileges, comma-separated (e.g. SELECT,INSERT)")
+	fl.StringVar(&f.database, "database", "", "database the privileges are on (default: the config file's, PostgreSQL: postgres)")
+	fl.StringSliceVar(&f.schemas, "schema", nil, "PostgreSQL schemas (default public)")
+	fl.BoolVar(&f.apply, "apply", false, "run the SQL as the administrative user (default: print it and change nothing)")
+	return cmd
+}
+
+func (f grantFlags) profile() (grant.Profile, error) {
+	n := 0
+	p := grant.ReadOnly
+	for _, c := range []struct {
+		on bool
+		p  grant.Profile
+	}{{f.readOnly, grant.ReadOnly}, {f.readWrite, grant.ReadWrite}, {f.own, grant.Owner}, {len(f.privileges) > 0, grant.Custom}} {
+		if c.on {
+			n++
+			p = c.p
+		}
+	}
+	if n > 1 {
+		return "", usagef("choose one of --read-only, --read-write, --owner and --privileges")
+	}
+	return p, nil
+}
+
+type revokeFlags struct {
+	admin    adminFlags
+	database string
+	schemas  []string
+	apply    bool
+}
+
+func (a *app) newRevoke() *cobra.Command {
+	var f revokeFlags
+	cmd := &cobra.Command{
+		Use:   "revoke TARGET DBUSER",
+		Short: "Undo rdsgate grant: revoke the user's privileges and drop it",
+		Long: `Print (or, with --apply, run) the SQL that undoes rdsgate grant for DBUSER on one
+database: every privilege a grant profile gives is revoked, then the user is
+dropped (PostgreSQL: DROP ROLE, which also ends rds_iam; MySQL: DROP USER).
+On PostgreSQL a role that owns objects is not dropped: revoke stops and says how
+to hand the objects over (REASSIGN OWNED BY), a decision for a person.
+Sessions already open stay open; the next login fails.`,
+		Example: `  rdsgate revoke orders-prod jane --database orders
+  rdsgate revoke orders-prod jane --database orders --apply`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runRevoke(cmd.Context(), args[0], args[1], f)
+		},
+	}
+	fl := cmd.Flags()
+	f.admin.register(fl)
+	fl.StringVar(&f.database, "database", "", "database the privileges are on (default: the config file's, PostgreSQL: postgres)")
+	fl.StringSliceVar(&f.schemas, "schema", nil, "PostgreSQL schemas (default public; --apply also finds the others the user has grants in)")
+	fl.BoolVar(&f.apply, "apply", false, "run the SQL as the administrative user (default: print it and change nothing)")
+	return cmd
+}
+
+type policyFlags struct {
+	user       string
+	via        string
+	bastion    string
+	format     string
+	attachTo   string
+	denyDelete bool
+	breakGlass []string
+	account    string
+}
+
+func (a *app) newPolicy() *cobra.Command {
+	var f policyFlags
+	cmd := &cobra.Command{
+		Use:   "policy TARGET --user DBUSER | policy --deny-delete TARGET...",
+		Short: "Print the least-privilege IAM policy to sign in as a database user",
+		Long: `Print the IAM policy that lets a person or program sign in to TARGET as DBUSER:
+rds-db:connect on arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE-ID/DBUSER, with
+the resource id (db-... or cluster-...) looked up, never the instance name. With
+--via ssm --bastion ID it adds what Session Manager port forwarding needs:
+StartSession on the bastion and the AWS-StartPortForwardingSessionToRemoteHost
+document, the describe calls, and Terminate/ResumeSession on the caller's own
+sessions only.
+
+--format json (default), terraform (an aws_iam_policy resource) or
+cloudformation (an AWS::IAM::ManagedPolicy template; cloudformation-json for
+JSON). --attach-to role/NAME prints the aws iam put-role-policy command
+instead; rdsgate does not change IAM itself.
+
+--deny-delete TARGET... prints a deletion guard instead: deny
+rds:DeleteDBInstance/DeleteDBCluster on those databases, and deny
+rds:ModifyDBInstance/ModifyDBCluster on them too, because IAM has no condition
+key for turning deletion protection off; --break-glass ROLE-ARN exempts the
+role that may still modify them.`,
+		Example: `  rdsgate policy orders-prod --user jane
+  rdsgate policy orders-prod --user jane --via ssm --bastion i-0123456789abcdef0 --format terraform
+  rdsgate policy orders-prod --user jane --attach-to role/data-analysts
+  rdsgate policy --deny-delete orders-prod billing --break-glass arn:aws:iam::123456789012:role/dba-break-glass`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runPolicy(cmd.Context(), args, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.user, "user", "", "database user the policy lets sign in")
+	fl.StringVar(&f.via, "via", "", "route the people will use: direct or ssm (ssm adds the Session Manager statements)")
+	fl.StringVar(&f.bastion, "bastion", "", "ssm route: bastion instance id")
+	fl.StringVarP(&f.format, "format", "f", "json", "json, terraform, cloudformation or cloudformation-json")
+	fl.StringVar(&f.attachTo, "attach-to", "", "print the aws iam command that attaches the policy to role/NAME (or user/NAME, group/NAME)")
+	fl.BoolVar(&f.denyDelete, "deny-delete", false, "print the deletion guard for the TARGETs instead")
+	fl.StringSliceVar(&f.breakGlass, "break-glass", nil, "--deny-delete: principal ARN (patterns allowed) still allowed to modify the databases")
+	fl.StringVar(&f.account, "account", "", "account id of the databases (default: the caller's)")
+	return cmd
+}
+
+func (a *app) newUsers() *cobra.Command {
+	var f adminFlags
+	var database string
+	cmd := &cobra.Command{
+		Use:   "users TARGET",
+		Short: "List a database's users: IAM or password, TLS, privileges",
+		Long: `Log in as the administrative user (as grant --apply does) and list the
+database's login users: whether each signs in with IAM or a password, whether
+TLS is required, and a best-effort privilege profile, flagging the master user
+and password users.
+
+In the sandbox, MariaDB IAM users are an emulation (a password only the sandbox
+front can derive) and show as password users.`,
+		Example: `  rdsgate users orders-prod
+  rdsgate users orders-prod --database orders -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.runUsers(cmd.Context(), args[0], database, f)
+		},
+	}
+	f.register(cmd.Flags())
+	cmd.Flags().StringVar(&database, "database", "", "database to look at privileges in (default: the config file's, PostgreSQL: postgres)")
+	return cmd
+}
+
+// grantSpec builds the spec for a resolved path.
+func grantSpec(p *path, user, database string, schemas []string, prof grant.Profile, privs []string) grant.Spec {
+	db := first(database, p.database)
+	if db == "" && p.target.Family() == target.FamilyPostgres {
+		db = "postgres"
+	}
+	return grant.Spec{Family: p.target.Family(), User: user, Database: db, Schemas: schemas, Profile: prof,
+		Privileges: privs, MasterUser: p.target.MasterUser}
+}
+
+func (a *app) runGrant(ctx context.Context, name, user string, f grantFlags) error {
+	prof, err := f.profile()
+	if err != nil {
+		return err
+	}
+	p, err := a.resolvePath(ctx, name, f.admin.route)
+	if err != nil {
+		return err
+	}
+	plan, err := grant.GrantPlan(grantSpec(p, user, f.database, f.schemas, prof, f.privileges))
+	if err != nil {
+		return usageError{err}
+	}
+	return a.runPlan(ctx, p, plan, f.apply, f.admin.adminSecret)
+}
+
+func (a *app) runRevoke(ctx context.Context, name, user string, f revokeFlags) error {
+	p, err := a.resolvePath(ctx, name, f.admin.route)
+	if err != nil {
+		return err
+	}
+	plan, err := grant.RevokePlan(grantSpec(p, user, f.database, f.schemas, "", nil))
+	if err != nil {
+		return usageError{err}
+	}
+	return a.runPlan(ctx, p, plan, f.apply, f.admin.adminSecret)
+}
+
+func (a *app) runPlan(ctx context.Context, p *path, plan *grant.Plan, apply bool, secret string) error {
+	s := plan.Spec
+	what := fmt.Sprintf("%s %s on %s (%s), database %s", plan.Action, s.User, p.target.Identifier, p.target.Engine, s.Database)
+	if plan.Action == "grant" {
+		what = fmt.Sprintf("grant %s to %s on %s (%s), database %s", s.Profile, s.User, p.target.Identifier, p.target.Engine, s.Database)
+	}
+	if !apply {
+		fmt.Fprintf(a.stdout, "-- rdsgate %s\n-- Nothing was changed: run again with --apply to execute this as the administrative user.\n%s", what, plan.SQL())
+		return nil
+	}
+	db, admin, err := a.adminDB(ctx, p, s.Database, secret)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t0 := time.Now()
+	res, err := plan.Apply(ctx, db)
+	for _, q := range res.Executed {
+		fmt.Fprintf(a.stdout, "%s;\n", q)
+	}
+	if err != nil {
+		return fmt.Errorf("%s as %s: %w", plan.Action, admin, err)
+	}
+	switch {
+	case !res.Changed():
+		fmt.Fprintf(a.stdout, "-- nothing to change: %s is already in place (%d statements checked)\n", what, len(res.Skipped))
+	case len(res.Skipped) > 0:
+		fmt.Fprintf(a.stdout, "-- applied %d statements; %d were already in place\n", len(res.Executed), len(res.Skipped))
+	}
+	a.stage(plan.Action, t0, "%s, as %s", what, admin)
+	if plan.Action == "grant" && res.Changed() {
+		fmt.Fprintf(a.stderr, "Next: give the people or programs the IAM policy: rdsgate policy %s --user %s\n", p.name, s.User)
+	}
+	if plan.Action == "revoke" && res.Changed() {
+		fmt.Fprintf(a.stderr, "Sessions already open as %s stay open until they end; remove %s from IAM policies too.\n", s.User, s.User)
+	}
+	return nil
+}
+
+func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags) error {
+	p, err := a.resolvePath(ctx, name, f.route)
+	if err != nil {
+		return err
+	}
+	db0 := grantSpec(p, "x", database, nil, grant.ReadOnly, nil).Database
+	db, _, err := a.adminDB(ctx, p, db0, f.adminSecret)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	us, err := grant.ListUsers(ctx, db, p.target.Family(), p.target.MasterUser)
+	if err != nil {
+		return err
+	}
+	if a.g.output == "json" {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(us)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER\tAUTH\tTLS REQUIRED\tPROFILE ("+db0+")\tFLAGS")
+	for _, u := range us {
+		n := u.Name
+		if u.Host != "" {
+			n += "@" + u.Host
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, u.Auth, u.RequiresTLS, u.Profile, strings.Join(u.Flags, "; "))
+	}
+	return tw.Flush()
+}
+
+// resolveTarget finds a target and the caller's identity without a route.
+func (a *app) resolveTarget(ctx context.Context, name string) (target.Target, awsconf.Identity, error) {
+	c, err := a.loadConfig()
+	if err != nil {
+		return target.Target{}, awsconf.Identity{}, err
+	}
+	var entry *config.Target
+	if e, ok := c.Target(name); ok {
+		entry = &e
+	}
+	cfg, profile, err := a.awsFor(ctx, entry)
+	if err != nil {
+		return target.Target{}, awsconf.Identity{}, err
+	}
+	id, err := awsconf.WhoAmI(ctx, cfg, profile)
+	if err != nil {
+		return target.Target{}, id, err
+	}
+	t, err := resolver(cfg, c).Resolve(ctx, name)
+	return t, id, err
+}
+
+func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error {
+	var named grant.Named
+	account := f.account
+	if f.denyDelete {
+		if f.user != "" || f.via != "" || f.bastion != "" {
+			return usagef("--deny-delete takes only TARGETs (and --break-glass, --format, --attach-to)")
+		}
+		var dbs []grant.Guarded
+		for _, n := range args {
+			t, id, err := a.resolveTarget(ctx, n)
+			if err != nil {
+				return err
+			}
+			dbs = append(dbs, grant.Guarded{Target: t, Account: first(account, id.Account)})
+		}
+		doc, err := grant.DenyDeletePolicy(dbs, f.breakGlass)
+		if err != nil {
+			return err
+		}
+		named = grant.Named{Name: grant.PolicyName(append([]string{"deny-delete"}, args...)...),
+			Description: "rdsgate deletion guard for " + strings.Join(args, ", "), Doc: doc}
+	} else {
+		if len(args) != 1 {
+			return usagef("give one TARGET (or --deny-delete with several)")
+		}
+		if f.user == "" {
+			return usagef("pass --user DBUSER: the policy allows signing in as that database user only")
+		}
+		if len(f.breakGlass) > 0 {
+			return usagef("--break-glass goes with --deny-delete")
+		}
+		bastion := ""
+		switch f.via {
+		case "", "direct":
+			if f.bastion != "" {
+				return usagef("--bastion goes with --via ssm")
+			}
+		case "ssm":
+			if f.bastion == "" {
+				return usagef("--via ssm needs --bastion INSTANCE-ID (the policy names the bastion it may start sessions on)")
+			}
+			bastion = f.bastion
+		default:
+			return usagef("--via %q: the policy knows direct and ssm (ssh needs no IAM statements beyond rds-db:connect)", f.via)
+		}
+		t, id, err := a.resolveTarget(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		doc, err := grant.Policy(grant.Access{Target: t, Account: first(account, id.Account), DBUser: f.user, Bastion: bastion})
+		if err != nil {
+			return err
+		}
+		desc := fmt.Sprintf("rdsgate: sign in to %s as database user %s", t.Identifier, f.user)
+		if bastion != "" {
+			desc += " through Session Manager bastion " + bastion
+		}
+		named = grant.Named{Name: grant.PolicyName(t.Identifier, f.user), Description: desc, Doc: doc}
+	}
+	if f.attachTo != "" {
+		if f.format != "json" {
+			return usagef("--attach-to prints an aws iam command with the JSON document: drop --format")
+		}
+		cmd, err := grant.AttachCommand(f.attachTo, named.Name, named.Doc)
+		if err != nil {
+			return usageError{err}
+		}
+		_, err = fmt.Fprint(a.stdout, cmd)
+		return err
+	}
+	out, err := named.Render(f.format)
+	if err != nil {
+		return usageError{err}
+	}
+	_, err = fmt.Fprint(a.stdout, out)
+	return err
+}
+
+// adminDB opens a database/sql handle as the administrative user over p's
+// route with verify-full TLS. The password comes from Secrets Manager or a
+// prompt, and is never logged.
+func (a *app) adminDB(ctx context.Context, p *path, database, secretID string) (*sql.DB, string, error) {
+	t0 := time.Now()
+	user, pw, source, err := a.adminCredentials(ctx, p, secretID)
+	if err != nil {
+		return nil, "", err
+	}
+	tlsConf := p.bundle.TLSConfig(p.target.Host)
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return p.dialer.DialContext(ctx, "tcp", p.target.Address())
+	}
+	var db *sql.DB
+	switch p.target.Family() {
+	case target.FamilyPostgres:
+		cfg, err := pgx.ParseConfig("sslmode=verify-full connect_timeout=30")
+		if err != nil {
+			return nil, "", err
+		}
+		cfg.Host, cfg.Port = p.target.Host, uint16(p.target.Port)
+		cfg.User, cfg.Password, cfg.Database = user, pw, database
+		cfg.TLSConfig, cfg.Fallbacks = tlsConf, nil
+		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+		cfg.DialFunc = dial
+		db = stdlib.OpenDB(*cfg)
+	case target.FamilyMySQL:
+		mc := mysql.NewConfig()
+		mc.User, mc.Passwd, mc.DBName = user, pw, database
+		mc.Net, mc.Addr, mc.TLS, mc.DialFunc, mc.Timeout = "tcp", p.target.Address(), tlsConf, dial, 30*time.Second
+		conn, err := mysql.NewConnector(mc)
+		if err != nil {
+			return nil, "", err
+		}
+		db = sql.OpenDB(conn)
+	default:
+		return nil, "", fmt.Errorf("engine %s is not supported", p.target.Engine)
+	}
+	db.SetMaxOpenConns(1)
+	err = db.PingContext(ctx)
+	if err != nil && p.target.Family() == target.FamilyPostgres && strings.Contains(err.Error(), "PAM authentication failed") {
+		// The administrative user is a member of rds_iam, so RDS accepts
+		// only an IAM token for it: sign one with the caller's identity.
+		db.Close()
+		tok, terr := iamauth.NewCache(p.aws.Credentials, iamauth.CacheOptions{}).Token(ctx,
+			iamauth.Endpoint{Host: p.target.Host, Port: p.target.Port, Region: p.target.Region, User: user})
+		if terr != nil {
+			return nil, "", fmt.Errorf("sign an IAM token for the administrative user %s: %w", user, terr)
+		}
+		cfg, _ := pgx.ParseConfig("sslmode=verify-full connect_timeout=30")
+		cfg.Host, cfg.Port = p.target.Host, uint16(p.target.Port)
+		cfg.User, cfg.Password, cfg.Database = user, tok, database
+		cfg.TLSConfig, cfg.Fallbacks = tlsConf, nil
+		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
+		cfg.DialFunc = dial
+		db = stdlib.OpenDB(*cfg)
+		db.SetMaxOpenConns(1)
+		source = "an IAM token (" + user + " is a member of rds_iam)"
+		err = db.PingContext(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, "", fmt.Errorf("log in to %s as the administrative user %s (password from %s): %w; check the secret (--admin-secret) and the route (rdsgate doctor %s)",
+			p.target.Identifier, user, source, err, p.name)
+	}
+	a.stage("admin", t0, "logged in as %s (password from %s) over TLS verified for %s, via %s", user, source, p.target.Host, p.route.Via)
+	return db, user, nil
+}
+
+// adminCredentials returns the administrative user and password: from the
+// secret named by --admin-secret, else the instance's managed master
+// secret, else a prompt on the terminal.
+func (a *app) adminCredentials(ctx context.Context, p *path, secretID string) (user, pw, source string, err error) {
+	id := first(secretID, p.target.MasterSecretARN)
+	if id != "" {
+		out, err := secretsmanager.NewFromConfig(p.aws).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+		if err != nil {
+			return "", "", "", fmt.Errorf("read the administrative secret %s: %w", id, awsconf.Explain(err, p.profile))
+		}
+		var s struct {
+			Username string `json:"username"`
+			Password string `json:"password"`
+		}
+		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &s); err != nil || s.Password == "" {
+			return "", "", "", fmt.Errorf("secret %s is not an RDS credentials secret ({\"username\":...,\"password\":...})", id)
+		}
+		return first(s.Username, p.target.MasterUser), s.Password, "secret " + id, nil
+	}
+	if p.target.MasterUser == "" {
+		return "", "", "", fmt.Errorf("%s has no managed master secret and its master user is unknown: pass --admin-secret ARN of a secret with username and password", p.target.Identifier)
+	}
+	pw, err = a.promptPassword(fmt.Sprintf("Password for the administrative user %s of %s: ", p.target.MasterUser, p.target.Identifier))
+	if err != nil {
+		return "", "", "", err
+	}
+	return p.target.MasterUser, pw, "the prompt", nil
+}
+
+// promptPassword reads a line from the terminal with echo off.
+func (a *app) promptPassword(prompt string) (string, error) {
+	in, ok := a.stdin.(*os.File)
+	if !ok {
+		return "", errors.New("no password source: pass --admin-secret ARN, or run on a terminal to be prompted")
+	}
+	fd := int(in.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return "", errors.New("no password source and stdin is not a terminal: pass --admin-secret ARN")
+	}
+	noEcho := *old
+	noEcho.Lflag &^= unix.ECHO
+	noEcho.Lflag |= unix.ICANON | unix.ISIG
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &noEcho); err != nil {
+		return "", err
+	}
+	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	fmt.Fprint(a.stderr, prompt)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	fmt.Fprintln(a.stderr)
+	if err != nil && line == "" {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// grantCommands are the commands this file adds to the root.
+func (a *app) grantCommands() []*cobra.Command {
+	return []*cobra.Command{a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers()}
+}

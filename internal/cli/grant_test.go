@@ -1,0 +1,182 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/rdsgate/rdsgate/dbserver"
+	"github.com/rdsgate/rdsgate/internal/testpeer"
+)
+
+// runG runs rdsgate in-process with the grant commands present, whether or
+// not root.go lists them yet.
+func runG(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: os.Getenv, getwd: os.Getwd}
+	root := a.newRoot()
+	for _, c := range a.grantCommands() {
+		if found, _, err := root.Find([]string{c.Name()}); err != nil || found == root {
+			root.AddCommand(c)
+		}
+	}
+	root.SetArgs(args)
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		return a.report(err), out.String(), errb.String()
+	}
+	return 0, out.String(), errb.String()
+}
+
+func TestGrantCommandsHaveExamples(t *testing.T) {
+	a := &app{getenv: os.Getenv, getwd: os.Getwd}
+	for _, c := range a.grantCommands() {
+		if strings.TrimSpace(c.Example) == "" || !strings.Contains(c.Example, "rdsgate "+c.Name()) {
+			t.Errorf("%s has no real example", c.Name())
+		}
+	}
+}
+
+func TestGrantRevokeSandboxPostgres(t *testing.T) {
+	useSandbox(t, []string{"postgres"})
+	code, out, errOut := runG(t, "grant", "demo-pg", "bob", "--read-only")
+	if code != 0 || !strings.Contains(out, `CREATE ROLE "bob" LOGIN;`) || !strings.Contains(out, "--apply") {
+		t.Fatalf("dry run: exit %d %q %s", code, out, errOut)
+	}
+	if code, _, _ := run(t, "connect", "demo-pg", "-q", "--user", "bob", "--exec", "select 1"); code == 0 {
+		t.Fatal("the dry run created bob")
+	}
+	code, out, errOut = runG(t, "grant", "demo-pg", "bob", "--read-only", "--apply")
+	if code != 0 || !strings.Contains(out, "GRANT rds_iam") {
+		t.Fatalf("apply: exit %d %q %s", code, out, errOut)
+	}
+	code, out, errOut = runG(t, "grant", "demo-pg", "bob", "--read-only", "--apply")
+	if code != 0 || !strings.Contains(out, "nothing to change") || strings.Contains(out, "GRANT") {
+		t.Errorf("second apply must change nothing and say so: exit %d %q %s", code, out, errOut)
+	}
+	code, out, errOut = run(t, "connect", "demo-pg", "-q", "--user", "bob", "--exec", "select current_user")
+	if code != 0 || !strings.Contains(out, "bob") {
+		t.Fatalf("bob's login: exit %d %q %s", code, out, errOut)
+	}
+	if code, out, errOut = run(t, "connect", "demo-pg", "-q", "--user", "bob", "--exec", "select count(*) from orders"); code != 0 || !strings.Contains(out, "3") {
+		t.Errorf("bob cannot read orders: exit %d %q %s", code, out, errOut)
+	}
+	for _, q := range []string{"create table bobs (x int)", "insert into orders values (9, 'x', 1)"} {
+		code, _, errOut = run(t, "connect", "demo-pg", "-q", "--user", "bob", "--exec", q)
+		if code == 0 || !strings.Contains(errOut, "permission denied") {
+			t.Errorf("%s as read-only bob: exit %d %q", q, code, errOut)
+		}
+	}
+	if code, _, errOut = runG(t, "grant", "demo-pg", "dbadmin", "--apply"); code != 2 || !strings.Contains(errOut, "master user") {
+		t.Errorf("grant to the master user: exit %d %q", code, errOut)
+	}
+	// users: the master user and app_user's password twin are flagged.
+	code, out, errOut = runG(t, "users", "demo-pg", "-o", "json")
+	var us []struct {
+		Name   string
+		IAM    bool
+		Master bool
+		Flags  []string
+		Auth   string
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &us) != nil {
+		t.Fatalf("users: exit %d %q %s", code, out, errOut)
+	}
+	byName := map[string]int{}
+	for i, u := range us {
+		byName[u.Name] = i
+	}
+	if i, ok := byName["dbadmin"]; !ok || !us[i].Master || len(us[i].Flags) == 0 {
+		t.Errorf("master user not flagged: %s", out)
+	}
+	if i, ok := byName["bob"]; !ok || !us[i].IAM || len(us[i].Flags) != 0 {
+		t.Errorf("bob: %s", out)
+	}
+
+	code, out, errOut = runG(t, "revoke", "demo-pg", "bob", "--apply")
+	if code != 0 || !strings.Contains(out, `DROP ROLE "bob"`) {
+		t.Fatalf("revoke: exit %d %q %s", code, out, errOut)
+	}
+	if code, _, _ = run(t, "connect", "demo-pg", "-q", "--user", "bob", "--exec", "select 1"); code == 0 {
+		t.Error("bob still logs in after revoke")
+	}
+	if code, out, _ = runG(t, "revoke", "demo-pg", "bob", "--apply"); code != 0 || !strings.Contains(out, "nothing to change") {
+		t.Errorf("second revoke: exit %d %q", code, out)
+	}
+}
+
+func TestUsersFlagsPasswordUser(t *testing.T) {
+	useSandbox(t, []string{"postgres"}, "user-not-iam")
+	code, out, errOut := runG(t, "users", "demo-pg")
+	if code != 0 {
+		t.Fatalf("users: exit %d %s", code, errOut)
+	}
+	var app, master string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "app_user ") {
+			app = l
+		}
+		if strings.HasPrefix(l, "dbadmin ") {
+			master = l
+		}
+	}
+	if !strings.Contains(app, "password user") || !strings.Contains(master, "master user") {
+		t.Errorf("flags missing:\n%s", out)
+	}
+}
+
+func TestGrantRevokeSandboxMySQL(t *testing.T) {
+	if !dbserver.MariaDBAvailable() {
+		testpeer.Missing(t, "mariadb-server", "apt-get install mariadb-server")
+	}
+	useSandbox(t, []string{"mysql"})
+	code, out, errOut := runG(t, "grant", "demo-mysql", "bob", "--read-only", "--apply")
+	if code != 0 || !strings.Contains(out, "AWSAuthenticationPlugin") {
+		t.Fatalf("apply: exit %d %q %s", code, out, errOut)
+	}
+	if code, out, _ = runG(t, "grant", "demo-mysql", "bob", "--read-only", "--apply"); code != 0 || !strings.Contains(out, "nothing to change") {
+		t.Errorf("second grant: exit %d %q", code, out)
+	}
+	code, out, errOut = run(t, "connect", "demo-mysql", "-q", "--user", "bob", "--exec", "select current_user() as who")
+	if code != 0 || !strings.Contains(out, "bob@%") {
+		t.Fatalf("bob's login: exit %d %q %s", code, out, errOut)
+	}
+	for _, q := range []string{"create table bobs (x int)", "insert into orders values (9, 'x', 1)"} {
+		code, _, errOut = run(t, "connect", "demo-mysql", "-q", "--user", "bob", "--exec", q)
+		if code == 0 || !strings.Contains(errOut, "denied") {
+			t.Errorf("%s as read-only bob: exit %d %q", q, code, errOut)
+		}
+	}
+	if code, out, errOut = runG(t, "revoke", "demo-mysql", "bob", "--apply"); code != 0 || !strings.Contains(out, "DROP USER") {
+		t.Fatalf("revoke: exit %d %q %s", code, out, errOut)
+	}
+	if code, _, _ = run(t, "connect", "demo-mysql", "-q", "--user", "bob", "--exec", "select 1"); code == 0 {
+		t.Error("bob still logs in after revoke")
+	}
+}
+
+func TestPolicySandbox(t *testing.T) {
+	sb := useSandbox(t, []string{"postgres"})
+	inst, _ := sb.Instance("demo-pg")
+	code, out, errOut := runG(t, "policy", "demo-pg", "--user", "bob", "--via", "ssm", "--bastion", "i-0123456789abcdef0")
+	if code != 0 || !strings.Contains(out, "dbuser:"+inst.ResourceID+"/bob") || strings.Contains(out, "dbuser:demo-pg") {
+		t.Fatalf("policy: exit %d %q %s", code, out, errOut)
+	}
+	if !json.Valid([]byte(out)) {
+		t.Errorf("not JSON: %s", out)
+	}
+	code, out, _ = runG(t, "policy", "demo-pg", "--user", "bob", "--attach-to", "role/analysts")
+	if code != 0 || !strings.HasPrefix(out, "aws iam put-role-policy --role-name analysts") {
+		t.Errorf("attach: %d %q", code, out)
+	}
+	code, out, _ = runG(t, "policy", "--deny-delete", "demo-pg", "--format", "terraform")
+	if code != 0 || !strings.Contains(out, ":db:demo-pg") || !strings.Contains(out, "rds:DeleteDBInstance") {
+		t.Errorf("deny-delete: %d %q", code, out)
+	}
+	if code, _, errOut = runG(t, "policy", "demo-pg", "--user", "dbadmin"); code == 0 || !strings.Contains(errOut, "master user") {
+		t.Errorf("policy for the master user: %d %q", code, errOut)
+	}
+}
