@@ -48,10 +48,11 @@ type Route struct {
 	// Via is direct, ssm or ssh.
 	Via string `json:"via,omitempty"`
 	// Address (direct) is where to dial instead of the endpoint, e.g. an
-	// existing tunnel at 127.0.0.1:15432; TLS is still verified against the
-	// endpoint name.
+	// existing tunnel at 127.0.0.1:15432; (ssh) what the bastion dials
+	// instead of the endpoint. TLS is still verified against the endpoint
+	// name.
 	Address string `json:"address,omitempty"`
-	// Bastion (ssm) is the bastion's instance id.
+	// Bastion (ssm; ssh with ssh_eic) is the bastion's instance id.
 	Bastion string `json:"bastion,omitempty"`
 	// BastionTag (ssm) selects an online bastion by tag, KEY=VALUE.
 	BastionTag string `json:"bastion_tag,omitempty"`

@@ -192,8 +192,11 @@ func (r Route) Validate() error {
 			return errors.New("via ssm takes bastion or bastion_tag")
 		}
 	case "ssh":
-		if r.Address != "" || r.Bastion != "" || r.BastionTag != "" {
-			return errors.New("via ssh takes ssh, ssh_identity, ssh_known_hosts and ssh_eic")
+		if r.SSH == "" {
+			return errors.New("via ssh needs ssh: USER@HOST[:PORT]")
+		}
+		if r.BastionTag != "" && r.Bastion != "" {
+			return errors.New("set bastion or bastion_tag, not both")
 		}
 	case "":
 	}

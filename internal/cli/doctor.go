@@ -50,6 +50,7 @@ func (a *app) runDoctor(ctx context.Context, name string, rf routeFlags) error {
 	if e, ok := c.Target(name); ok {
 		entry, entryPtr = e, &e
 	}
+	a.sshAcceptNew = rf.sshAcceptNew
 	route, err := routeFor(entry, rf)
 	if err != nil {
 		return err
@@ -72,8 +73,8 @@ func (a *app) runDoctor(ctx context.Context, name string, rf routeFlags) error {
 		Resolve: func(ctx context.Context, cfg aws.Config) (target.Target, error) {
 			return resolver(cfg, c).Resolve(ctx, name)
 		},
-		Dialer: func(ctx context.Context, cfg aws.Config, _ target.Target) (tunnel.Dialer, error) {
-			d, err := a.dialerFor(ctx, cfg, route)
+		Dialer: func(ctx context.Context, cfg aws.Config, t target.Target) (tunnel.Dialer, error) {
+			d, err := a.dialerFor(ctx, cfg, route, t.Address())
 			if err == nil {
 				dialers = append(dialers, d)
 			}

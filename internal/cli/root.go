@@ -59,6 +59,8 @@ type app struct {
 	// awsConfigFiles and awsCredentialsFiles replace the shared AWS files
 	// (demo points them at its sandbox's).
 	awsConfigFiles, awsCredentialsFiles []string
+	// sshAcceptNew is --ssh-accept-new (a route flag that is not config).
+	sshAcceptNew bool
 }
 
 // exitError carries a process exit code that is not a failure to report,

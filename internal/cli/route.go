@@ -33,6 +33,11 @@ type routeFlags struct {
 	user       string
 	db         string
 	caBundle   string
+	// ssh route
+	sshIdentity   string
+	sshKnownHosts string
+	sshAcceptNew  bool
+	sshEIC        bool
 }
 
 func (r *routeFlags) register(fs *pflag.FlagSet) {
@@ -40,7 +45,11 @@ func (r *routeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.address, "address", "", "direct route: dial HOST:PORT instead of the endpoint (an existing tunnel); TLS is still verified against the endpoint name")
 	fs.StringVar(&r.bastion, "bastion", "", "ssm route: bastion instance id")
 	fs.StringVar(&r.bastionTag, "bastion-tag", "", "ssm route: pick an online bastion by tag, KEY=VALUE")
-	fs.StringVar(&r.ssh, "ssh", "", "ssh route: USER@HOST[:PORT] of the bastion")
+	fs.StringVar(&r.ssh, "ssh", "", "ssh route: USER@HOST[:PORT] of the bastion, or a jump chain a@b1,c@b2 (hosts may be ~/.ssh/config aliases)")
+	fs.StringVar(&r.sshIdentity, "ssh-identity", "", "ssh route: private key file (default: the ssh-agent, then ~/.ssh/config's IdentityFile)")
+	fs.StringVar(&r.sshKnownHosts, "ssh-known-hosts", "", "ssh route: known_hosts file (default ~/.ssh/known_hosts)")
+	fs.BoolVar(&r.sshAcceptNew, "ssh-accept-new", false, "ssh route: record an unknown bastion host key once, like StrictHostKeyChecking=accept-new (a changed key is always refused)")
+	fs.BoolVar(&r.sshEIC, "ssh-eic", false, "ssh route: log in with a one-minute key pushed by EC2 Instance Connect for the --bastion instance (no key file anywhere)")
 	fs.StringVar(&r.user, "user", "", "database user (default: the config file's)")
 	fs.StringVar(&r.db, "db", "", "database name (default: the config file's)")
 	fs.StringVar(&r.caBundle, "ca-bundle", "", "PEM file of CAs to verify the server with (default: RDS's bundle, downloaded once and cached)")
@@ -93,11 +102,12 @@ func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*pat
 		return nil, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.target.Identifier, p.target.Engine)
 	}
 	p.user, p.database = first(rf.user, p.entry.User), first(rf.db, p.entry.Database)
+	a.sshAcceptNew = rf.sshAcceptNew
 	if p.route, err = routeFor(p.entry, rf); err != nil {
 		return nil, err
 	}
 	t0 = time.Now()
-	if p.dialer, err = a.dialerFor(ctx, p.aws, p.route); err != nil {
+	if p.dialer, err = a.dialerFor(ctx, p.aws, p.route, p.target.Address()); err != nil {
 		return nil, err
 	}
 	switch p.route.Via {
@@ -143,6 +153,13 @@ func routeFor(entry config.Target, rf routeFlags) (config.Route, error) {
 	if rf.ssh != "" {
 		route.SSH = rf.ssh
 	}
+	if rf.sshIdentity != "" {
+		route.SSHIdentity = rf.sshIdentity
+	}
+	if rf.sshKnownHosts != "" {
+		route.SSHKnownHosts = rf.sshKnownHosts
+	}
+	route.SSHEIC = route.SSHEIC || rf.sshEIC
 	if route.Via == "" {
 		route.Via = "direct"
 	}
@@ -154,7 +171,7 @@ func routeFor(entry config.Target, rf routeFlags) (config.Route, error) {
 
 // dialerFor builds the route's dialer. Dialers that hold sessions are
 // io.Closers; closeDialer ends them.
-func (a *app) dialerFor(ctx context.Context, cfg aws.Config, route config.Route) (tunnel.Dialer, error) {
+func (a *app) dialerFor(ctx context.Context, cfg aws.Config, route config.Route, target string) (tunnel.Dialer, error) {
 	switch route.Via {
 	case "direct":
 		return &direct.Dialer{Address: route.Address}, nil
@@ -164,6 +181,8 @@ func (a *app) dialerFor(ctx context.Context, cfg aws.Config, route config.Route)
 			return nil, err
 		}
 		return ssmtunnel.NewFromClient(ssm.NewFromConfig(cfg), ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Log: a.log.With("route", "ssm")})
+	case "ssh":
+		return a.sshDialer(ctx, cfg, route, target)
 	}
 	return nil, fmt.Errorf("the %s route is not available in this build yet; use --via direct or --via ssm", route.Via)
 }

@@ -72,6 +72,7 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 		if _, _, err := net.SplitHostPort(remote); err != nil {
 			return usagef("--remote %q: want HOST:PORT", remote)
 		}
+		a.sshAcceptNew = f.route.sshAcceptNew
 		route, err := routeFor(config.Target{}, f.route)
 		if err != nil {
 			return err
@@ -84,7 +85,7 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 			return err
 		}
 		p = &path{route: route, aws: cfg}
-		if p.dialer, err = a.dialerFor(ctx, cfg, route); err != nil {
+		if p.dialer, err = a.dialerFor(ctx, cfg, route, remote); err != nil {
 			return err
 		}
 	}
