@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/rdsgate/rdsgate/internal/testharness"
 )
 
 func TestHealthEndpoints(t *testing.T) {
@@ -25,7 +27,7 @@ func TestHealthEndpoints(t *testing.T) {
 	if code, _ := get("/readiness"); code != 503 {
 		t.Errorf("readiness before any server: %d", code)
 	}
-	p := startProxy(t, echoServer(t), Options{MaxConnections: 1})
+	p := startProxy(t, testharness.EchoServer(t), Options{MaxConnections: 1})
 	h.Add(p, nil)
 	if code, _ := get("/liveness"); code != 200 {
 		t.Errorf("liveness %d", code)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel/direct"
@@ -37,34 +38,6 @@ func (rawEngine) Serve(ctx context.Context, s *Session) (string, error) {
 func (rawEngine) Refuse(c net.Conn, msg string) {
 	c.Write([]byte(msg))
 	c.Close()
-}
-
-// echoServer echoes until the client closes.
-func echoServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				io.Copy(c, c)
-				c.Close()
-			}()
-		}
-	}()
-	return ln.Addr().String()
 }
 
 func startProxy(t *testing.T, upAddr string, opts Options) *Server {
@@ -151,7 +124,7 @@ func TestUnixSocketIsPrivate(t *testing.T) {
 }
 
 func TestRelayIntactAndCounted(t *testing.T) {
-	s := startProxy(t, echoServer(t), Options{})
+	s := startProxy(t, testharness.EchoServer(t), Options{})
 	c, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +147,7 @@ func TestRelayIntactAndCounted(t *testing.T) {
 }
 
 func TestMaxConnections(t *testing.T) {
-	s := startProxy(t, echoServer(t), Options{MaxConnections: 2})
+	s := startProxy(t, testharness.EchoServer(t), Options{MaxConnections: 2})
 	var held []net.Conn
 	for i := 0; i < 2; i++ {
 		c, err := net.Dial("tcp", s.Addr().String())
@@ -203,7 +176,7 @@ func TestMaxConnections(t *testing.T) {
 }
 
 func TestShutdownDrainsThenCloses(t *testing.T) {
-	s := startProxy(t, echoServer(t), Options{})
+	s := startProxy(t, testharness.EchoServer(t), Options{})
 	c, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +199,7 @@ func TestShutdownDrainsThenCloses(t *testing.T) {
 }
 
 func TestIdleTimeout(t *testing.T) {
-	s := startProxy(t, echoServer(t), Options{IdleTimeout: 200 * time.Millisecond})
+	s := startProxy(t, testharness.EchoServer(t), Options{IdleTimeout: 200 * time.Millisecond})
 	c, err := net.Dial("tcp", s.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +213,7 @@ func TestIdleTimeout(t *testing.T) {
 func TestNoGoroutineLeak(t *testing.T) {
 	base := runtime.NumGoroutine()
 	func() {
-		s := startProxy(t, echoServer(t), Options{})
+		s := startProxy(t, testharness.EchoServer(t), Options{})
 		var conns []net.Conn
 		for i := 0; i < 500; i++ {
 			c, err := net.Dial("tcp", s.Addr().String())
@@ -265,7 +238,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 func TestRecordsEveryNamedSession(t *testing.T) {
 	var buf safeBuffer
 	rec := session.NewRecorder(nil, session.NewWriterSink(&buf))
-	s := startProxy(t, echoServer(t), Options{Recorder: rec, Principal: "arn:aws:iam::1:user/jane", Route: "direct"})
+	s := startProxy(t, testharness.EchoServer(t), Options{Recorder: rec, Principal: "arn:aws:iam::1:user/jane", Route: "direct"})
 	for i := 0; i < 3; i++ {
 		c, _ := net.Dial("tcp", s.Addr().String())
 		c.Write([]byte("abc"))

@@ -59,7 +59,7 @@ func TestAuthAgent(t *testing.T) {
 	needSSHD(t)
 	priv, _, pub := newEd25519(t)
 	s := testharness.StartSSHD(t, testharness.SSHDOptions{AuthorizedKeys: []string{pub}})
-	echo := echoServer(t)
+	echo := testharness.EchoServer(t)
 
 	opts := baseOptions(t, s)
 	opts.NoAgent = false
@@ -88,7 +88,7 @@ func TestAuthIdentityFile(t *testing.T) {
 	needSSHD(t)
 	priv, _, pub := newEd25519(t)
 	s := testharness.StartSSHD(t, testharness.SSHDOptions{AuthorizedKeys: []string{pub}})
-	echo := echoServer(t)
+	echo := testharness.EchoServer(t)
 	dir := t.TempDir()
 
 	plainFile := filepath.Join(dir, "id_plain")
@@ -260,7 +260,7 @@ func (p *recordingPusher) SendSSHPublicKey(ctx context.Context, in *ec2instancec
 func TestAuthEC2InstanceConnect(t *testing.T) {
 	t.Parallel()
 	e := startEIC(t)
-	echo := echoServer(t)
+	echo := testharness.EchoServer(t)
 	rp := &recordingPusher{KeyPusher: e.pusher}
 	opts := baseOptions(t, e.sshd) // no identities, no agent, empty home
 	opts.EIC = &EIC{Pusher: rp, InstanceID: eicBastion, AvailabilityZone: eicAZ}

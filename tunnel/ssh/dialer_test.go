@@ -19,7 +19,7 @@ import (
 func TestEchoThroughSSHD(t *testing.T) {
 	t.Parallel()
 	s, key := sshdWithKey(t, testharness.SSHDOptions{})
-	echo := echoServer(t)
+	echo := testharness.EchoServer(t)
 	d := newDialer(t, baseOptions(t, s, key))
 
 	c, err := d.DialContext(testCtx(t), "tcp", echo)
@@ -127,7 +127,7 @@ func TestTLSThroughTunnelVerifiesEndpoint(t *testing.T) {
 func TestConcurrentChannelsAndReconnect(t *testing.T) {
 	t.Parallel()
 	s, key := sshdWithKey(t, testharness.SSHDOptions{})
-	echo := echoServer(t)
+	echo := testharness.EchoServer(t)
 	cd := &countingDial{}
 	opts := baseOptions(t, s, key)
 	opts.NetDial = cd.dial
@@ -190,7 +190,7 @@ func TestConcurrentChannelsAndReconnect(t *testing.T) {
 func TestKeepaliveDetectsDeadPath(t *testing.T) {
 	t.Parallel()
 	s, key := sshdWithKey(t, testharness.SSHDOptions{})
-	echo := echoServer(t)
+	echo := testharness.EchoServer(t)
 	cd := &countingDial{}
 	opts := baseOptions(t, s, key)
 	opts.NetDial = cd.dial
@@ -232,7 +232,7 @@ func TestProxyJumpChain(t *testing.T) {
 	// The target only listens on loopback too, but is reached through jump:
 	// its sshd log shows the connection coming from the jump host's sshd.
 	target := testharness.StartSSHD(t, testharness.SSHDOptions{AuthorizedKeys: []string{pub}})
-	echo := echoServer(t)
+	echo := testharness.EchoServer(t)
 	kh := filepath.Join(t.TempDir(), "known_hosts")
 	if err := os.WriteFile(kh, []byte(jump.KnownHostsLine()+"\n"+target.KnownHostsLine()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ Host jumpbox
 func TestCloseEndsConnections(t *testing.T) {
 	t.Parallel()
 	s, key := sshdWithKey(t, testharness.SSHDOptions{})
-	echo := echoServer(t)
+	echo := testharness.EchoServer(t)
 	opts := baseOptions(t, s, key)
 	opts.Lazy = true
 	d, err := New(testCtx(t), opts)

@@ -99,29 +99,6 @@ func newDialer(t testing.TB, opts Options) *Dialer {
 	return d
 }
 
-// echoServer echoes every connection until the test ends.
-func echoServer(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // roundTrip writes n random bytes to c and reads them back, checking them.
 func roundTrip(c net.Conn, n int) error {
 	want := make([]byte, n)

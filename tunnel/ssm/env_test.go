@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/sandbox/awsapi"
 	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
 	"github.com/rdsgate/rdsgate/sandbox/ssmagent"
@@ -53,7 +54,7 @@ func newEnv(t testing.TB, opts ssmagent.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{echo: echoServer(t)}
+	e := &env{echo: testharness.EchoServer(t)}
 	e.endpoint = world.Endpoint("demo-echo", world.DefaultRegion)
 	e.world = &world.World{Account: world.DefaultAccount, Region: world.DefaultRegion,
 		Principals: []world.Principal{{Name: "admin", ARN: "arn:aws:iam::111122223333:user/admin", UserID: "AIDATESTADMIN0000001",
@@ -113,29 +114,6 @@ func (e *env) dialer(t testing.TB, cfg Config) *Dialer {
 }
 
 func (e *env) dest() string { return net.JoinHostPort(e.endpoint, "5432") }
-
-// echoServer echoes every connection until EOF.
-func echoServer(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				_, _ = io.Copy(c, c)
-			}()
-		}
-	}()
-	return ln.Addr().String()
-}
 
 // transfer writes n random bytes to c while reading n bytes back and
 // checks that the SHA-256 of both sides match (an echo path).
