@@ -50,7 +50,7 @@ func (a *app) runDoctor(ctx context.Context, name string, rf routeFlags) error {
 	if e, ok := c.Target(name); ok {
 		entry, entryPtr = e, &e
 	}
-	a.sshAcceptNew = rf.sshAcceptNew
+	a.sshAcceptNew, a.ssmPlugin = rf.sshAcceptNew, rf.ssmPlugin
 	route, err := routeFor(entry, rf)
 	if err != nil {
 		return err

@@ -59,8 +59,9 @@ type app struct {
 	// awsConfigFiles and awsCredentialsFiles replace the shared AWS files
 	// (demo points them at its sandbox's).
 	awsConfigFiles, awsCredentialsFiles []string
-	// sshAcceptNew is --ssh-accept-new (a route flag that is not config).
+	// sshAcceptNew and ssmPlugin are route flags that are not config.
 	sshAcceptNew bool
+	ssmPlugin    string
 }
 
 // exitError carries a process exit code that is not a failure to report,

@@ -38,6 +38,7 @@ type routeFlags struct {
 	sshKnownHosts string
 	sshAcceptNew  bool
 	sshEIC        bool
+	ssmPlugin     string
 }
 
 func (r *routeFlags) register(fs *pflag.FlagSet) {
@@ -45,6 +46,7 @@ func (r *routeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.address, "address", "", "direct route: dial HOST:PORT instead of the endpoint (an existing tunnel); TLS is still verified against the endpoint name")
 	fs.StringVar(&r.bastion, "bastion", "", "ssm route: bastion instance id")
 	fs.StringVar(&r.bastionTag, "bastion-tag", "", "ssm route: pick an online bastion by tag, KEY=VALUE")
+	fs.StringVar(&r.ssmPlugin, "ssm-plugin", "", "ssm route: forward through AWS's session-manager-plugin at this path instead of rdsgate's own client")
 	fs.StringVar(&r.ssh, "ssh", "", "ssh route: USER@HOST[:PORT] of the bastion, or a jump chain a@b1,c@b2 (hosts may be ~/.ssh/config aliases)")
 	fs.StringVar(&r.sshIdentity, "ssh-identity", "", "ssh route: private key file (default: the ssh-agent, then ~/.ssh/config's IdentityFile)")
 	fs.StringVar(&r.sshKnownHosts, "ssh-known-hosts", "", "ssh route: known_hosts file (default ~/.ssh/known_hosts)")
@@ -102,7 +104,7 @@ func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*pat
 		return nil, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.target.Identifier, p.target.Engine)
 	}
 	p.user, p.database = first(rf.user, p.entry.User), first(rf.db, p.entry.Database)
-	a.sshAcceptNew = rf.sshAcceptNew
+	a.sshAcceptNew, a.ssmPlugin = rf.sshAcceptNew, rf.ssmPlugin
 	if p.route, err = routeFor(p.entry, rf); err != nil {
 		return nil, err
 	}
@@ -112,7 +114,11 @@ func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*pat
 	}
 	switch p.route.Via {
 	case "ssm":
-		a.stage("route", t0, "Session Manager port forwarding through bastion %s", p.dialer.(interface{ Target() string }).Target())
+		via := "Session Manager port forwarding"
+		if a.ssmPlugin != "" {
+			via += " (AWS's session-manager-plugin)"
+		}
+		a.stage("route", t0, "%s through bastion %s", via, p.dialer.(interface{ Target() string }).Target())
 	case "direct":
 		a.stage("route", t0, "direct TCP to %s", first(p.route.Address, p.target.Address()))
 	}
@@ -180,7 +186,12 @@ func (a *app) dialerFor(ctx context.Context, cfg aws.Config, route config.Route,
 		if err != nil {
 			return nil, err
 		}
-		return ssmtunnel.NewFromClient(ssm.NewFromConfig(cfg), ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Log: a.log.With("route", "ssm")})
+		client := ssm.NewFromConfig(cfg)
+		if a.ssmPlugin != "" {
+			return ssmtunnel.NewPlugin(ssmtunnel.PluginConfig{API: client, Plugin: a.ssmPlugin, Target: bastion, Region: cfg.Region,
+				Profile: a.g.profile, Endpoint: aws.ToString(client.Options().BaseEndpoint), Log: a.log.With("route", "ssm-plugin")})
+		}
+		return ssmtunnel.NewFromClient(client, ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Log: a.log.With("route", "ssm")})
 	case "ssh":
 		return a.sshDialer(ctx, cfg, route, target)
 	}

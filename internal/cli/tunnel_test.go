@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 	"github.com/rdsgate/rdsgate/sandbox"
 )
@@ -106,5 +107,26 @@ func TestTunnelRemote(t *testing.T) {
 	c.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "ping through the bastion" {
 		t.Errorf("echo %q, %v", buf, err)
+	}
+}
+
+// connect --ssm-plugin goes through AWS's own plugin, spawned as the AWS CLI
+// spawns it, and terminates its session afterwards.
+func TestConnectThroughAWSPlugin(t *testing.T) {
+	plugin := testharness.SessionManagerPlugin(t)
+	sb := useSandbox(t, []string{"postgres"})
+	p := sb.Principal(sandbox.ProfileAdmin)
+	// The plugin calls ResumeSession/TerminateSession with the profile's
+	// credentials and the endpoint it is given.
+	t.Setenv("AWS_ACCESS_KEY_ID", p.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", p.SecretAccessKey)
+	code, out, errOut := run(t, "connect", "demo-pg", "--ssm-plugin", plugin, "--exec", "select current_user")
+	if code != 0 || !strings.Contains(out, "app_user") || !strings.Contains(errOut, "session-manager-plugin") {
+		t.Fatalf("exit %d: %s\n%s", code, out, errOut)
+	}
+	for _, s := range sb.API().Sessions() {
+		if s.Status != "Terminated" {
+			t.Errorf("session %s is %s after connect ended", s.ID, s.Status)
+		}
 	}
 }

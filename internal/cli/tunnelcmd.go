@@ -72,7 +72,7 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 		if _, _, err := net.SplitHostPort(remote); err != nil {
 			return usagef("--remote %q: want HOST:PORT", remote)
 		}
-		a.sshAcceptNew = f.route.sshAcceptNew
+		a.sshAcceptNew, a.ssmPlugin = f.route.sshAcceptNew, f.route.ssmPlugin
 		route, err := routeFor(config.Target{}, f.route)
 		if err != nil {
 			return err

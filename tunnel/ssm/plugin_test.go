@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -23,52 +22,14 @@ import (
 
 	"github.com/rdsgate/rdsgate/dbserver"
 	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 	"github.com/rdsgate/rdsgate/sandbox"
 	"github.com/rdsgate/rdsgate/sandbox/ssmagent"
 )
 
-// pluginVersion is the session-manager-plugin module version that
-// tools/ssmplugin pins; the built binary is cached under it.
-const pluginVersion = "v0.0.0-20260401221635-b79d06c1d3a2"
-
-var (
-	pluginOnce sync.Once
-	pluginBin  string
-	pluginErr  error
-)
-
-// sessionManagerPlugin builds AWS's plugin with tools/ssmplugin/build.sh
-// once, cached in the temp dir by version.
-func sessionManagerPlugin(t *testing.T) string {
-	t.Helper()
-	pluginOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "rdsgate-ssmplugin-"+pluginVersion+"-"+runtime.GOOS+"-"+runtime.GOARCH)
-		bin := filepath.Join(dir, "session-manager-plugin")
-		if fi, err := os.Stat(bin); err == nil && fi.Mode()&0o111 != 0 {
-			pluginBin = bin
-			return
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			pluginErr = err
-			return
-		}
-		script, _ := filepath.Abs("../../tools/ssmplugin/build.sh")
-		tmp := bin + ".tmp"
-		cmd := exec.Command("sh", script, tmp)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			pluginErr = fmt.Errorf("%v: %s", err, out)
-			return
-		}
-		pluginErr = os.Rename(tmp, bin)
-		pluginBin = bin
-	})
-	if pluginErr != nil {
-		testpeer.Missing(t, "session-manager-plugin", "tools/ssmplugin/build.sh needs the Go module proxy or a warm module cache: "+pluginErr.Error())
-	}
-	return pluginBin
-}
+// sessionManagerPlugin is AWS's plugin, built once by the harness.
+func sessionManagerPlugin(t *testing.T) string { return testharness.SessionManagerPlugin(t) }
 
 // runPlugin starts a port session as `aws ssm start-session` does and runs
 // AWS's plugin on it; it returns the local address the plugin listens on.
@@ -245,4 +206,61 @@ func TestAWSPluginToDemoPG(t *testing.T) {
 	defer d.Close()
 	login(d.DialContext)
 	login(d.DialContext)
+}
+
+// PluginDialer drives AWS's plugin as the AWS CLI does: two connections
+// through it log in to demo-pg with verify-full TLS, and Close terminates
+// the session.
+func TestPluginDialer(t *testing.T) {
+	bin := sessionManagerPlugin(t)
+	if !dbserver.PostgresAvailable() {
+		testpeer.Missing(t, "postgresql", "apt-get install postgresql")
+	}
+	sb, err := sandbox.Start(context.Background(), sandbox.Options{Dir: t.TempDir(), Engines: []string{"postgres"}, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sb.Close() })
+	inst, _ := sb.Instance(sandbox.InstancePG)
+	p := sb.Principal(sandbox.ProfileAdmin)
+	home := t.TempDir()
+	for k, v := range map[string]string{"HOME": home, "AWS_ACCESS_KEY_ID": p.AccessKeyID, "AWS_SECRET_ACCESS_KEY": p.SecretAccessKey,
+		"AWS_REGION": sb.World.Region, "AWS_CONFIG_FILE": filepath.Join(home, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "none"), "AWS_PROFILE": ""} {
+		t.Setenv(k, v)
+	}
+	creds := credentials.NewStaticCredentialsProvider(p.AccessKeyID, p.SecretAccessKey, "")
+	client := ssm.New(ssm.Options{Region: sb.World.Region, BaseEndpoint: aws.String(sb.APIURL), Credentials: creds})
+	d, err := NewPlugin(PluginConfig{API: client, Plugin: bin, Target: sandbox.BastionID, Region: sb.World.Region, Endpoint: sb.APIURL, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, _ := sb.CAPool()
+	for i := 0; i < 2; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		tok, _ := iamauth.Build(ctx, iamauth.Endpoint{Host: inst.Endpoint, Port: inst.Port, Region: sb.World.Region, User: sandbox.IAMUser}, creds, time.Now())
+		cfg, _ := pgx.ParseConfig("sslmode=verify-full")
+		cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = inst.Endpoint, uint16(inst.Port), sandbox.IAMUser, tok, sandbox.DemoDatabase
+		cfg.TLSConfig, cfg.Fallbacks, cfg.DialFunc = &tls.Config{ServerName: inst.Endpoint, RootCAs: pool}, nil, d.DialContext
+		cfg.LookupFunc = func(_ context.Context, h string) ([]string, error) { return []string{h}, nil }
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err != nil {
+			cancel()
+			t.Fatalf("login %d through the plugin: %v", i, err)
+		}
+		var who string
+		if err := c.QueryRow(ctx, "select current_user").Scan(&who); err != nil || who != sandbox.IAMUser {
+			t.Errorf("current_user %q, %v", who, err)
+		}
+		c.Close(ctx)
+		cancel()
+	}
+	if n := len(sb.API().Sessions()); n != 1 {
+		t.Errorf("%d sessions, want one plugin session for both connections", n)
+	}
+	d.Close()
+	for _, s := range sb.API().Sessions() {
+		if s.Status != "Terminated" {
+			t.Errorf("session %s is %s after Close", s.ID, s.Status)
+		}
+	}
 }
