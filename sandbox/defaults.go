@@ -79,9 +79,9 @@ func adminPolicy(noConnect bool) iampolicy.Document {
 func newWorld(region string, engines []string, faults map[string]bool) *world.World {
 	w := &world.World{Account: world.DefaultAccount, Region: region}
 	w.Principals = []world.Principal{
-		{Name: "rdsgate-sandbox-admin", ARN: "arn:aws:iam::" + w.Account + ":user/rdsgate-sandbox-admin", UserID: "AIDA" + randUpper(17),
+		{Name: "rdsgate-sandbox-admin", Profile: ProfileAdmin, ARN: "arn:aws:iam::" + w.Account + ":user/rdsgate-sandbox-admin", UserID: "AIDA" + randUpper(17),
 			AccessKeyID: "AKIA" + randUpper(16), SecretAccessKey: randSecret(), Policies: []iampolicy.Document{adminPolicy(faults[FaultNoPolicy])}},
-		{Name: "rdsgate-sandbox-intern", ARN: "arn:aws:iam::" + w.Account + ":user/rdsgate-sandbox-intern", UserID: "AIDA" + randUpper(17),
+		{Name: "rdsgate-sandbox-intern", Profile: ProfileIntern, ARN: "arn:aws:iam::" + w.Account + ":user/rdsgate-sandbox-intern", UserID: "AIDA" + randUpper(17),
 			AccessKeyID: "AKIA" + randUpper(16), SecretAccessKey: randSecret()},
 	}
 	w.Bastions = []world.Bastion{{

@@ -66,10 +66,9 @@ type StatePrincipal struct {
 func (sb *Sandbox) WriteFiles() error {
 	w := sb.World
 	var cfg, creds strings.Builder
-	profiles := []string{ProfileAdmin, ProfileIntern}
-	for i, p := range w.Principals[:2] {
-		fmt.Fprintf(&cfg, "[profile %s]\nregion = %s\nendpoint_url = %s\noutput = json\n\n", profiles[i], w.Region, sb.APIURL)
-		fmt.Fprintf(&creds, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", profiles[i], p.AccessKeyID, p.SecretAccessKey)
+	for _, p := range w.Principals {
+		fmt.Fprintf(&cfg, "[profile %s]\nregion = %s\nendpoint_url = %s\noutput = json\n\n", p.Profile, w.Region, sb.APIURL)
+		fmt.Fprintf(&creds, "[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n", p.Profile, p.AccessKeyID, p.SecretAccessKey)
 		if p.SessionToken != "" {
 			fmt.Fprintf(&creds, "aws_session_token = %s\n", p.SessionToken)
 		}
@@ -78,7 +77,7 @@ func (sb *Sandbox) WriteFiles() error {
 	var rc strings.Builder
 	fmt.Fprintf(&rc, "# Written by `rdsgate sandbox`: the sandbox's databases.\ndefaults:\n  region: %s\n  profile: %s\n  ca_bundle: %s\n  user: %s\n  database: %s\ntargets:\n",
 		w.Region, ProfileAdmin, sb.CAFile, IAMUser, DemoDatabase)
-	st := State{APIURL: sb.APIURL, Region: w.Region, Account: w.Account, CAFile: sb.CAFile, BastionID: BastionID, Users: []string{IAMUser}}
+	st := State{APIURL: sb.APIURL, Region: w.Region, Account: w.Account, CAFile: sb.CAFile, BastionID: BastionID, Users: append([]string{IAMUser}, sb.iamUsers...)}
 	for _, inst := range w.Instances {
 		// As in AWS, the databases are reached through the bastion with
 		// Session Manager; the fronts' loopback addresses are private to it.
@@ -87,8 +86,8 @@ func (sb *Sandbox) WriteFiles() error {
 			Port: inst.Port, ResourceID: inst.ResourceID, FrontAddr: inst.FrontAddr, IAMAuth: inst.IAMAuth,
 			MasterUser: inst.MasterUser, MasterSecret: inst.MasterSecretARN, Database: DemoDatabase})
 	}
-	for i, p := range w.Principals[:2] {
-		st.Principals = append(st.Principals, StatePrincipal{Profile: profiles[i], ARN: p.ARN, AccessKeyID: p.AccessKeyID})
+	for _, p := range w.Principals {
+		st.Principals = append(st.Principals, StatePrincipal{Profile: p.Profile, ARN: p.ARN, AccessKeyID: p.AccessKeyID})
 	}
 	state, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {

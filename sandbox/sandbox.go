@@ -55,6 +55,11 @@ type Options struct {
 	// Unpaced lets the Session Manager agent send as fast as it can; by
 	// default it paces like AWS's agent (1 KiB messages, about 1 MB/s).
 	Unpaced bool
+	// Principals are extra IAM identities, each with its own profile.
+	Principals []PrincipalSpec
+	// IAMUsers are extra IAM database users created in every database,
+	// with read access to the demo data.
+	IAMUsers []string
 }
 
 // Sandbox is a running sandbox.
@@ -66,6 +71,7 @@ type Sandbox struct {
 	CAFile string
 
 	log      *slog.Logger
+	iamUsers []string
 	api      *awsapi.Server
 	closers  []func() error
 	cancel   context.CancelFunc
@@ -112,6 +118,13 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	}()
 	w := newWorld(opts.Region, engines, faults)
 	sb.World = w
+	if err := addPrincipals(w, opts.Principals); err != nil {
+		return sb, err
+	}
+	if err := checkUsers(opts.IAMUsers); err != nil {
+		return sb, err
+	}
+	sb.iamUsers = opts.IAMUsers
 
 	now := opts.Now()
 	ca, err := newAuthority("rdsgate sandbox CA", now)
@@ -179,10 +192,13 @@ func (sb *Sandbox) API() *awsapi.Server { return sb.api }
 // Instance returns the named instance.
 func (sb *Sandbox) Instance(id string) (*world.Instance, bool) { return sb.World.Instance(id) }
 
-// Principal returns the principal named by a profile (ProfileAdmin, ProfileIntern).
+// Principal returns the principal of a profile (ProfileAdmin,
+// ProfileIntern, or one from the spec); an unknown profile gives the admin.
 func (sb *Sandbox) Principal(profile string) *world.Principal {
-	if profile == ProfileIntern {
-		return &sb.World.Principals[1]
+	for i := range sb.World.Principals {
+		if sb.World.Principals[i].Profile == profile {
+			return &sb.World.Principals[i]
+		}
 	}
 	return &sb.World.Principals[0]
 }
@@ -234,7 +250,7 @@ func (sb *Sandbox) startInstance(ctx, runCtx context.Context, inst *world.Instan
 			return fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
 		}
 		sb.closers = append(sb.closers, srv.Close)
-		if err := seedPostgres(ctx, srv, inst.MasterUser, masterPW, faults[FaultUserNotIAM]); err != nil {
+		if err := seedPostgres(ctx, srv, inst.MasterUser, masterPW, faults[FaultUserNotIAM], sb.iamUsers); err != nil {
 			ln.Close()
 			return err
 		}
@@ -255,7 +271,7 @@ func (sb *Sandbox) startInstance(ctx, runCtx context.Context, inst *world.Instan
 			return fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
 		}
 		sb.closers = append(sb.closers, srv.Close)
-		if err := seedMariaDB(ctx, srv, secret, inst.MasterUser, masterPW, faults[FaultUserNotIAM]); err != nil {
+		if err := seedMariaDB(ctx, srv, secret, inst.MasterUser, masterPW, faults[FaultUserNotIAM], sb.iamUsers); err != nil {
 			ln.Close()
 			return err
 		}
@@ -278,7 +294,7 @@ func (sb *Sandbox) startInstance(ctx, runCtx context.Context, inst *world.Instan
 // grant rds_iam, as rds_superuser does on RDS, without being a member and so
 // without losing its password), the demo database and
 // the IAM user app_user (a password user instead with the user-not-iam fault).
-func seedPostgres(ctx context.Context, srv *dbserver.Server, master, masterPW string, notIAM bool) error {
+func seedPostgres(ctx context.Context, srv *dbserver.Server, master, masterPW string, notIAM bool, extra []string) error {
 	c, err := pgx.Connect(ctx, srv.AdminDSN("postgres"))
 	if err != nil {
 		return fmt.Errorf("sandbox: seed postgres: %w", err)
@@ -312,12 +328,21 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO `+IAMUser
 	if err != nil {
 		return fmt.Errorf("sandbox: seed postgres demo database: %w", err)
 	}
+	for _, u := range extra {
+		q := pgx.Identifier{u}.Sanitize()
+		if _, err := c.Exec(ctx, "CREATE ROLE "+q+" LOGIN; GRANT rds_iam TO "+q); err != nil {
+			return fmt.Errorf("sandbox: create IAM user %s: %w", u, err)
+		}
+		if _, err := d.Exec(ctx, "GRANT CONNECT ON DATABASE "+DemoDatabase+" TO "+q+"; GRANT USAGE ON SCHEMA public TO "+q+"; GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+q); err != nil {
+			return fmt.Errorf("sandbox: grant IAM user %s: %w", u, err)
+		}
+	}
 	return nil
 }
 
 // seedMariaDB creates the master user, the demo database and app_user as an
 // emulated AWSAuthenticationPlugin user (a password user with the fault).
-func seedMariaDB(ctx context.Context, srv *dbserver.Server, secret []byte, master, masterPW string, notIAM bool) error {
+func seedMariaDB(ctx context.Context, srv *dbserver.Server, secret []byte, master, masterPW string, notIAM bool, extra []string) error {
 	conn, err := mysql.NewConnector(srv.MySQLConfig(""))
 	if err != nil {
 		return err
@@ -339,6 +364,13 @@ func seedMariaDB(ctx context.Context, srv *dbserver.Server, secret []byte, maste
 	} {
 		if _, err := db.ExecContext(ctx, q); err != nil {
 			return fmt.Errorf("sandbox: seed mariadb: %s: %w", strings.SplitN(q, " IDENTIFIED", 2)[0], err)
+		}
+	}
+	for _, u := range extra {
+		for _, q := range []string{mysqlfront.IAMUserSQL(secret, u, "%"), "GRANT SELECT ON " + DemoDatabase + ".* TO '" + u + "'@'%'"} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("sandbox: create IAM user %s: %w", u, err)
+			}
 		}
 	}
 	return nil

@@ -16,6 +16,8 @@ type sandboxFlags struct {
 	dir     string
 	engines []string
 	faults  []string
+	spec    string
+	unpaced bool
 }
 
 func (a *app) newSandbox() *cobra.Command {
@@ -41,7 +43,9 @@ installed packages (postgresql, mariadb-server).
 It writes into --dir: aws-config and aws-credentials (profile rdsgate-sandbox,
 allowed everything; rdsgate-sandbox-intern, allowed nothing), ca.pem,
 rdsgate.yaml (targets demo-pg and demo-mysql), env (source it), sandbox.json,
-and last of all ready.
+and last of all ready. An optional sandbox.yaml (--spec, or DIR/sandbox.yaml)
+declares engines, faults, extra IAM database users, and extra principals, each
+with an IAM policy and a profile of its own.
 
 Faults (--fault, repeatable) make the sandbox wrong in one way, to see what
 rdsgate says: ` + strings.Join(sandbox.AllFaults, ", ") + `.`,
@@ -63,6 +67,8 @@ rdsgate says: ` + strings.Join(sandbox.AllFaults, ", ") + `.`,
 	fl.StringVar(&f.dir, "dir", "", "directory for the client files (default ~/.cache/rdsgate/sandbox)")
 	fl.StringSliceVar(&f.engines, "engine", []string{"all"}, "engines to run: postgres, mysql or all")
 	fl.StringSliceVar(&f.faults, "fault", nil, "fault to switch on (repeatable): "+strings.Join(sandbox.AllFaults, ", "))
+	fl.StringVar(&f.spec, "spec", "", "sandbox.yaml declaring engines, faults, extra IAM database users and principals with policies (default DIR/sandbox.yaml when it exists)")
+	fl.BoolVar(&f.unpaced, "unpaced", false, "let the Session Manager agent send as fast as it can (by default it paces like AWS's, about 1 MB/s)")
 	return cmd
 }
 
@@ -82,8 +88,22 @@ func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
 	if err != nil {
 		return err
 	}
+	opts := sandbox.Options{Dir: dir, Engines: f.engines, Faults: f.faults, Unpaced: f.unpaced, Log: a.log}
+	specFile := f.spec
+	if specFile == "" {
+		if _, err := os.Stat(filepath.Join(dir, sandbox.SpecFileName)); err == nil {
+			specFile = filepath.Join(dir, sandbox.SpecFileName)
+		}
+	}
+	if specFile != "" {
+		spec, err := sandbox.ReadSpec(specFile)
+		if err != nil {
+			return err
+		}
+		spec.Apply(&opts)
+	}
 	a.log.Info("starting sandbox", "dir", dir)
-	sb, err := sandbox.Start(ctx, sandbox.Options{Dir: dir, Engines: f.engines, Faults: f.faults, Log: a.log})
+	sb, err := sandbox.Start(ctx, opts)
 	if err != nil {
 		return err
 	}

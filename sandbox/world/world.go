@@ -37,6 +37,8 @@ type World struct {
 type Principal struct {
 	// Name is a short name, e.g. "admin" or "intern".
 	Name string
+	// Profile is the AWS profile the sandbox writes for the principal.
+	Profile string
 	// ARN is e.g. arn:aws:iam::111122223333:user/admin.
 	ARN string
 	// UserID is what aws:userid and GetCallerIdentity's UserId say.
