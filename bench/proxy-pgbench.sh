@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # proxy-pgbench.sh — rdsgate proxy vs. a bare TCP relay vs. a direct TLS
 # connection, all to the same sandbox PostgreSQL front, measured in one run
-# with pgbench (SELECT 1). Prints a Markdown table of TPS and ratios.
+# with pgbench (SELECT 1). Prints a Markdown table of TPS and ratios. The
+# proxy takes the direct route to the front (--via direct --address), as the
+# relay does; the sandbox's rdsgate.yaml would otherwise send it over the
+# Session Manager route. --logins-per-second 0: the login limiter (default
+# 100/s) would otherwise cap the -C rows.
 #
 #   bench/proxy-pgbench.sh [SECONDS]      default 10 s per run
 set -euo pipefail
@@ -24,7 +28,7 @@ endpoint=$(python3 -c "import json,sys; print(json.load(open('$work/sb/sandbox.j
 free() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 relay=$(free); pport=$(free)
 "$work/tcprelay" -listen "127.0.0.1:$relay" -to "$front" 2>/dev/null & pids+=($!)
-"$work/rdsgate" proxy "demo-pg=$pport" -q >/dev/null 2>&1 & pids+=($!)
+"$work/rdsgate" proxy "demo-pg=$pport" --via direct --address "$front" --logins-per-second 0 -q >/dev/null 2>&1 & pids+=($!)
 sleep 1
 echo 'SELECT 1;' >"$work/select1.sql"
 export PGPASSWORD

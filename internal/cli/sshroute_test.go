@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/sandbox"
@@ -49,5 +53,29 @@ func TestConnectViaSSH(t *testing.T) {
 	code, _, errOut = run(t, append(otherArgs, "--ssh-accept-new")...)
 	if code != 1 || !strings.Contains(strings.ToLower(errOut), "changed") {
 		t.Errorf("changed host key: exit %d %s", code, errOut)
+	}
+}
+
+// An SSH bastion with a key needs no AWS credentials or region.
+func TestTunnelViaSSHNeedsNoAWS(t *testing.T) {
+	isolateAWS(t)
+	keyFile, pub := testharness.GenerateSSHKey(t)
+	sshd := testharness.StartSSHD(t, testharness.SSHDOptions{AuthorizedKeys: []string{pub}})
+	echo := testharness.EchoServer(t)
+	known := filepath.Join(t.TempDir(), "known_hosts")
+	out := startCommand(t, "tunnel", "--remote", echo, "--via", "ssh", "--ssh", sshd.User+"@127.0.0.1:"+strconv.Itoa(sshd.Port),
+		"--ssh-identity", keyFile, "--ssh-known-hosts", known, "--ssh-accept-new", "-q")
+	waitOutput(t, out, "Forwarding")
+	addr := regexp.MustCompile(`Forwarding (127\.0\.0\.1:\d+)`).FindStringSubmatch(out.String())[1]
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("hello"))
+	buf := make([]byte, 5)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "hello" {
+		t.Errorf("echo %q %v", buf, err)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/awsconf"
@@ -77,12 +78,17 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 		if err != nil {
 			return err
 		}
-		cfg, profile, err := a.awsFor(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := awsconf.Check(ctx, cfg, profile); err != nil {
-			return err
+		// Only Session Manager and EC2 Instance Connect need AWS; an SSH
+		// bastion with a key or the agent does not.
+		var cfg aws.Config
+		if route.Via == "ssm" || route.SSHEIC {
+			var profile string
+			if cfg, profile, err = a.awsFor(ctx, nil); err != nil {
+				return err
+			}
+			if _, err := awsconf.Check(ctx, cfg, profile); err != nil {
+				return err
+			}
 		}
 		p = &path{route: route, aws: cfg}
 		if p.dialer, err = a.dialerFor(ctx, cfg, route, remote); err != nil {
