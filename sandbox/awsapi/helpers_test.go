@@ -154,12 +154,16 @@ type env struct {
 	clock *testClock
 	log   *logBuffer
 	url   string
+	// transport is this test's own: connections never outlive their
+	// server or leak between tests through http.DefaultTransport.
+	transport *http.Transport
 }
 
 // start serves a test world on a loopback port until the test ends.
 func start(t testing.TB, mutate ...func(*world.World, *Options)) *env {
 	t.Helper()
-	e := &env{world: testWorld(t), clock: &testClock{}, log: &logBuffer{}}
+	e := &env{world: testWorld(t), clock: &testClock{}, log: &logBuffer{}, transport: &http.Transport{}}
+	t.Cleanup(e.transport.CloseIdleConnections)
 	opts := Options{World: e.world, Now: e.clock.now, Log: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	for _, m := range mutate {
 		m(e.world, &opts)
@@ -199,7 +203,7 @@ func (e *env) cfgKeys(akid, secret, token string) aws.Config {
 		Credentials:      credentials.NewStaticCredentialsProvider(akid, secret, token),
 		BaseEndpoint:     aws.String(e.url),
 		RetryMaxAttempts: 1,
-		HTTPClient:       &http.Client{Timeout: 30 * time.Second},
+		HTTPClient:       &http.Client{Timeout: 30 * time.Second, Transport: e.transport},
 	}
 }
 
