@@ -183,7 +183,10 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	if err != nil {
 		return err
 	}
-	if err := db.PingContext(ctx); err != nil {
+	stop := a.spin("login")
+	err = db.PingContext(ctx)
+	stop()
+	if err != nil {
 		db.Close()
 		return fmt.Errorf("log in to %s as %s: %w", l.p.target.Identifier, user, err)
 	}

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // stage prints one step of a multi-step command on stderr — "  identity
@@ -13,4 +16,37 @@ func (a *app) stage(name string, start time.Time, format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(a.stderr, "  %-9s %s (%s)\n", name, fmt.Sprintf(format, args...), time.Since(start).Round(time.Millisecond))
+}
+
+// spin shows a spinner for a stage in progress on a terminal (stderr a tty,
+// not --quiet) until stop is called; elsewhere it does nothing, so logs and
+// pipes get plain lines only.
+func (a *app) spin(name string) (stop func()) {
+	f, ok := a.stderr.(*os.File)
+	if a.g.quiet || !ok || !isTerminal(f) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		frames := `|/-\`
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			fmt.Fprintf(f, "\r  %-9s %c", name, frames[i%len(frames)])
+			select {
+			case <-done:
+				fmt.Fprint(f, "\r\033[K")
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
 }

@@ -91,12 +91,18 @@ func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*pat
 		return nil, err
 	}
 	t0 := time.Now()
-	if p.identity, err = awsconf.WhoAmI(ctx, p.aws, p.profile); err != nil {
+	stop := a.spin("identity")
+	p.identity, err = awsconf.WhoAmI(ctx, p.aws, p.profile)
+	stop()
+	if err != nil {
 		return nil, err
 	}
 	a.stage("identity", t0, "%s (account %s, region %s)", p.identity.ARN, p.identity.Account, p.aws.Region)
 	t0 = time.Now()
-	if p.target, err = resolver(p.aws, c).Resolve(ctx, name); err != nil {
+	stop = a.spin("target")
+	p.target, err = resolver(p.aws, c).Resolve(ctx, name)
+	stop()
+	if err != nil {
 		return nil, err
 	}
 	a.stage("target", t0, "%s (%s %s) at %s", p.target.Identifier, p.target.Engine, p.target.EngineVersion, p.target.Address())
