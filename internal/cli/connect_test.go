@@ -103,7 +103,7 @@ func TestConnectExec(t *testing.T) {
 func TestConnectRunsPsqlOnATerminal(t *testing.T) {
 	script := testpeer.LookPath(t, "apt-get install bsdutils", "script")
 	testpeer.LookPath(t, "apt-get install postgresql-client", "psql")
-	useSandbox(t, []string{"postgres"})
+	sb := useSandbox(t, []string{"postgres"})
 	bin := filepath.Join(t.TempDir(), "rdsgate")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/rdsgate")
 	build.Dir, build.Env = moduleRoot, startEnv // the developer's HOME, so the build cache is warm
@@ -136,6 +136,16 @@ func TestConnectRunsPsqlOnATerminal(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		cmd.Process.Kill()
 		t.Fatalf("psql did not end after \\q:\n%s", out.String())
+	}
+	// The Session Manager session that carried it is closed, not left to time out.
+	sessions := sb.API().Sessions()
+	if len(sessions) == 0 {
+		t.Error("connect did not go through the sandbox's Session Manager bastion")
+	}
+	for _, s := range sessions {
+		if s.Status != "Terminated" {
+			t.Errorf("session %s is %s after connect ended", s.ID, s.Status)
+		}
 	}
 }
 
