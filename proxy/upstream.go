@@ -62,9 +62,22 @@ type Upstream struct {
 	// dialled address. Never nil: there is no plaintext upstream.
 	TLS         *tls.Config
 	Credentials Credentials
+	// Account is the caller's AWS account, for the exact policy resource in
+	// refused-login hints; "" prints a placeholder.
+	Account string
 	// Logins limits new upstream logins (AWS advises fewer than 200 new
 	// IAM logins per second per instance); nil means no limit.
 	Logins *RateLimiter
+}
+
+// DBUserARN is the resource rds-db:connect must allow for user on the
+// target: the resource id, never the instance name.
+func (u *Upstream) DBUserARN(user string) string {
+	acct := u.Account
+	if acct == "" {
+		acct = "<account>"
+	}
+	return fmt.Sprintf("arn:aws:rds-db:%s:%s:dbuser:%s/%s", u.Target.Region, acct, u.Target.ResourceID, user)
 }
 
 // RateLimiter is a token bucket of new logins per second that waits rather

@@ -224,3 +224,14 @@ func waitOutput(t *testing.T, b *safeBuf, want string) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A refused login names the exact resource the policy must allow.
+func TestConnectRefusedNamesThePolicyResource(t *testing.T) {
+	sb := useSandbox(t, []string{"postgres"}, sandbox.FaultNoPolicy)
+	inst, _ := sb.Instance(sandbox.InstancePG)
+	code, _, errOut := run(t, "connect", "demo-pg", "--exec", "select 1")
+	want := "arn:aws:rds-db:us-east-1:111122223333:dbuser:" + inst.ResourceID + "/app_user"
+	if code != 1 || !strings.Contains(errOut, want) || !strings.Contains(errOut, "rdsgate doctor demo-pg") {
+		t.Errorf("exit %d, want the error to name %s and doctor:\n%s", code, want, errOut)
+	}
+}

@@ -218,6 +218,7 @@ func (p *path) upstream(tokens *iamauth.Cache, loginsPerSecond int) *proxy.Upstr
 		Dialer:      p.dialer,
 		TLS:         p.bundle.TLSConfig(p.target.Host),
 		Credentials: &proxy.IAMCredentials{Cache: tokens, Host: p.target.Host, Port: p.target.Port, Region: p.target.Region},
+		Account:     p.identity.Account,
 	}
 	if loginsPerSecond > 0 {
 		up.Logins = proxy.NewRateLimiter(loginsPerSecond, loginsPerSecond)

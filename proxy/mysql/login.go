@@ -310,7 +310,7 @@ func notIAMUser(s *proxy.Session, user, what string) error {
 // resource to check.
 func loginHint(s *proxy.Session, user string) string {
 	t := s.Upstream.Target
-	arn := fmt.Sprintf("arn:aws:rds-db:%s:<account>:dbuser:%s/%s", t.Region, t.ResourceID, user)
+	arn := s.Upstream.DBUserARN(user)
 	return fmt.Sprintf("rdsgate signed a valid IAM token for %s@%s. Check that the user is IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS', that IAM authentication is enabled on %s, and that your IAM policy allows rds-db:connect on %s; `rdsgate doctor %s` checks each.",
 		user, t.Address(), t.Identifier, arn, t.Identifier)
 }

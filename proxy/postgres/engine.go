@@ -190,7 +190,7 @@ func (e *Engine) login(ctx context.Context, s *proxy.Session, startup *pgwire.St
 // resource to check.
 func loginHint(s *proxy.Session, user string) string {
 	t := s.Upstream.Target
-	arn := fmt.Sprintf("arn:aws:rds-db:%s:<account>:dbuser:%s/%s", t.Region, t.ResourceID, user)
+	arn := s.Upstream.DBUserARN(user)
 	return fmt.Sprintf("rdsgate signed a valid IAM token for %s@%s. Check that the user is granted rds_iam (GRANT rds_iam TO %q), that IAM authentication is enabled on %s, and that your IAM policy allows rds-db:connect on %s; `rdsgate doctor %s` checks each.",
 		user, t.Address(), user, t.Identifier, arn, t.Identifier)
 }
