@@ -565,8 +565,3 @@ func (a *app) promptPassword(prompt string) (string, error) {
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
-
-// grantCommands are the commands this file adds to the root.
-func (a *app) grantCommands() []*cobra.Command {
-	return []*cobra.Command{a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers()}
-}

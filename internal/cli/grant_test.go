@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"strings"
@@ -10,30 +8,14 @@ import (
 
 	"github.com/rdsgate/rdsgate/dbserver"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
+	"github.com/spf13/cobra"
 )
 
 // runG runs rdsgate in-process with the grant commands present, whether or
 // not root.go lists them yet.
-func runG(t *testing.T, args ...string) (code int, stdout, stderr string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: os.Getenv, getwd: os.Getwd}
-	root := a.newRoot()
-	for _, c := range a.grantCommands() {
-		if found, _, err := root.Find([]string{c.Name()}); err != nil || found == root {
-			root.AddCommand(c)
-		}
-	}
-	root.SetArgs(args)
-	if err := root.ExecuteContext(context.Background()); err != nil {
-		return a.report(err), out.String(), errb.String()
-	}
-	return 0, out.String(), errb.String()
-}
-
 func TestGrantCommandsHaveExamples(t *testing.T) {
 	a := &app{getenv: os.Getenv, getwd: os.Getwd}
-	for _, c := range a.grantCommands() {
+	for _, c := range []*cobra.Command{a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers()} {
 		if strings.TrimSpace(c.Example) == "" || !strings.Contains(c.Example, "rdsgate "+c.Name()) {
 			t.Errorf("%s has no real example", c.Name())
 		}
@@ -42,18 +24,18 @@ func TestGrantCommandsHaveExamples(t *testing.T) {
 
 func TestGrantRevokeSandboxPostgres(t *testing.T) {
 	useSandbox(t, []string{"postgres"})
-	code, out, errOut := runG(t, "grant", "demo-pg", "bob", "--read-only")
+	code, out, errOut := run(t, "grant", "demo-pg", "bob", "--read-only")
 	if code != 0 || !strings.Contains(out, `CREATE ROLE "bob" LOGIN;`) || !strings.Contains(out, "--apply") {
 		t.Fatalf("dry run: exit %d %q %s", code, out, errOut)
 	}
 	if code, _, _ := run(t, "connect", "demo-pg", "-q", "--user", "bob", "--exec", "select 1"); code == 0 {
 		t.Fatal("the dry run created bob")
 	}
-	code, out, errOut = runG(t, "grant", "demo-pg", "bob", "--read-only", "--apply")
+	code, out, errOut = run(t, "grant", "demo-pg", "bob", "--read-only", "--apply")
 	if code != 0 || !strings.Contains(out, "GRANT rds_iam") {
 		t.Fatalf("apply: exit %d %q %s", code, out, errOut)
 	}
-	code, out, errOut = runG(t, "grant", "demo-pg", "bob", "--read-only", "--apply")
+	code, out, errOut = run(t, "grant", "demo-pg", "bob", "--read-only", "--apply")
 	if code != 0 || !strings.Contains(out, "nothing to change") || strings.Contains(out, "GRANT") {
 		t.Errorf("second apply must change nothing and say so: exit %d %q %s", code, out, errOut)
 	}
@@ -70,11 +52,11 @@ func TestGrantRevokeSandboxPostgres(t *testing.T) {
 			t.Errorf("%s as read-only bob: exit %d %q", q, code, errOut)
 		}
 	}
-	if code, _, errOut = runG(t, "grant", "demo-pg", "dbadmin", "--apply"); code != 2 || !strings.Contains(errOut, "master user") {
+	if code, _, errOut = run(t, "grant", "demo-pg", "dbadmin", "--apply"); code != 2 || !strings.Contains(errOut, "master user") {
 		t.Errorf("grant to the master user: exit %d %q", code, errOut)
 	}
 	// users: the master user and app_user's password twin are flagged.
-	code, out, errOut = runG(t, "users", "demo-pg", "-o", "json")
+	code, out, errOut = run(t, "users", "demo-pg", "-o", "json")
 	var us []struct {
 		Name   string
 		IAM    bool
@@ -96,21 +78,21 @@ func TestGrantRevokeSandboxPostgres(t *testing.T) {
 		t.Errorf("bob: %s", out)
 	}
 
-	code, out, errOut = runG(t, "revoke", "demo-pg", "bob", "--apply")
+	code, out, errOut = run(t, "revoke", "demo-pg", "bob", "--apply")
 	if code != 0 || !strings.Contains(out, `DROP ROLE "bob"`) {
 		t.Fatalf("revoke: exit %d %q %s", code, out, errOut)
 	}
 	if code, _, _ = run(t, "connect", "demo-pg", "-q", "--user", "bob", "--exec", "select 1"); code == 0 {
 		t.Error("bob still logs in after revoke")
 	}
-	if code, out, _ = runG(t, "revoke", "demo-pg", "bob", "--apply"); code != 0 || !strings.Contains(out, "nothing to change") {
+	if code, out, _ = run(t, "revoke", "demo-pg", "bob", "--apply"); code != 0 || !strings.Contains(out, "nothing to change") {
 		t.Errorf("second revoke: exit %d %q", code, out)
 	}
 }
 
 func TestUsersFlagsPasswordUser(t *testing.T) {
 	useSandbox(t, []string{"postgres"}, "user-not-iam")
-	code, out, errOut := runG(t, "users", "demo-pg")
+	code, out, errOut := run(t, "users", "demo-pg")
 	if code != 0 {
 		t.Fatalf("users: exit %d %s", code, errOut)
 	}
@@ -133,11 +115,11 @@ func TestGrantRevokeSandboxMySQL(t *testing.T) {
 		testpeer.Missing(t, "mariadb-server", "apt-get install mariadb-server")
 	}
 	useSandbox(t, []string{"mysql"})
-	code, out, errOut := runG(t, "grant", "demo-mysql", "bob", "--read-only", "--apply")
+	code, out, errOut := run(t, "grant", "demo-mysql", "bob", "--read-only", "--apply")
 	if code != 0 || !strings.Contains(out, "AWSAuthenticationPlugin") {
 		t.Fatalf("apply: exit %d %q %s", code, out, errOut)
 	}
-	if code, out, _ = runG(t, "grant", "demo-mysql", "bob", "--read-only", "--apply"); code != 0 || !strings.Contains(out, "nothing to change") {
+	if code, out, _ = run(t, "grant", "demo-mysql", "bob", "--read-only", "--apply"); code != 0 || !strings.Contains(out, "nothing to change") {
 		t.Errorf("second grant: exit %d %q", code, out)
 	}
 	code, out, errOut = run(t, "connect", "demo-mysql", "-q", "--user", "bob", "--exec", "select current_user() as who")
@@ -150,7 +132,7 @@ func TestGrantRevokeSandboxMySQL(t *testing.T) {
 			t.Errorf("%s as read-only bob: exit %d %q", q, code, errOut)
 		}
 	}
-	if code, out, errOut = runG(t, "revoke", "demo-mysql", "bob", "--apply"); code != 0 || !strings.Contains(out, "DROP USER") {
+	if code, out, errOut = run(t, "revoke", "demo-mysql", "bob", "--apply"); code != 0 || !strings.Contains(out, "DROP USER") {
 		t.Fatalf("revoke: exit %d %q %s", code, out, errOut)
 	}
 	if code, _, _ = run(t, "connect", "demo-mysql", "-q", "--user", "bob", "--exec", "select 1"); code == 0 {
@@ -161,22 +143,22 @@ func TestGrantRevokeSandboxMySQL(t *testing.T) {
 func TestPolicySandbox(t *testing.T) {
 	sb := useSandbox(t, []string{"postgres"})
 	inst, _ := sb.Instance("demo-pg")
-	code, out, errOut := runG(t, "policy", "demo-pg", "--user", "bob", "--via", "ssm", "--bastion", "i-0123456789abcdef0")
+	code, out, errOut := run(t, "policy", "demo-pg", "--user", "bob", "--via", "ssm", "--bastion", "i-0123456789abcdef0")
 	if code != 0 || !strings.Contains(out, "dbuser:"+inst.ResourceID+"/bob") || strings.Contains(out, "dbuser:demo-pg") {
 		t.Fatalf("policy: exit %d %q %s", code, out, errOut)
 	}
 	if !json.Valid([]byte(out)) {
 		t.Errorf("not JSON: %s", out)
 	}
-	code, out, _ = runG(t, "policy", "demo-pg", "--user", "bob", "--attach-to", "role/analysts")
+	code, out, _ = run(t, "policy", "demo-pg", "--user", "bob", "--attach-to", "role/analysts")
 	if code != 0 || !strings.HasPrefix(out, "aws iam put-role-policy --role-name analysts") {
 		t.Errorf("attach: %d %q", code, out)
 	}
-	code, out, _ = runG(t, "policy", "--deny-delete", "demo-pg", "--format", "terraform")
+	code, out, _ = run(t, "policy", "--deny-delete", "demo-pg", "--format", "terraform")
 	if code != 0 || !strings.Contains(out, ":db:demo-pg") || !strings.Contains(out, "rds:DeleteDBInstance") {
 		t.Errorf("deny-delete: %d %q", code, out)
 	}
-	if code, _, errOut = runG(t, "policy", "demo-pg", "--user", "dbadmin"); code == 0 || !strings.Contains(errOut, "master user") {
+	if code, _, errOut = run(t, "policy", "demo-pg", "--user", "dbadmin"); code == 0 || !strings.Contains(errOut, "master user") {
 		t.Errorf("policy for the master user: %d %q", code, errOut)
 	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -230,7 +232,7 @@ func socketName(t target.Target, name string, port int) string {
 	return name + ".sock"
 }
 
-func isAddrInUse(err error) bool { return strings.Contains(err.Error(), "address already in use") }
+func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
 
 // sessionRecorder opens the session log: a file, "-" for stderr, or none.
 func (a *app) sessionRecorder(path string) (*session.Recorder, error) {

@@ -34,7 +34,6 @@ package testharness
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -645,5 +644,3 @@ func dialBanner(ctx context.Context, addr string, check func([]byte) bool) error
 	}
 	return fmt.Errorf("unexpected banner from %s: %q", addr, buf[:got])
 }
-
-var errNotYet = errors.New("not ready yet")

@@ -222,7 +222,9 @@ func authenticate(ctx context.Context, s *proxy.Session, raw net.Conn, g *mysqlw
 		return nil, false, fmt.Errorf("send handshake response to %s: %w", addr, err)
 	}
 
-	plugin, scramble, switched := mysqlwire.PluginNativePassword, g.Scramble, false
+	// The scramble that counts is the one in the auth switch request.
+	plugin, switched := mysqlwire.PluginNativePassword, false
+	var scramble []byte
 	for range maxAuthRounds {
 		p, err := uc.ReadPacket()
 		if err != nil {

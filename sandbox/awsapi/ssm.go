@@ -118,7 +118,6 @@ const shellDocument = "SSM-SessionManagerRunShell"
 
 var (
 	documentNameRE = regexp.MustCompile(`^[a-zA-Z0-9_\-.:/]{3,128}$`)
-	sessionIDRE    = regexp.MustCompile(`^(?:[a-zA-Z0-9_\-@.]{1,78})-[a-f0-9]{17}$`)
 )
 
 type startSessionInput struct {

@@ -48,13 +48,12 @@ type tunnelConn struct {
 	buf     []byte // the buffer pending is in
 	rerr    error  // sticky
 
-	rdl, wdl    deadline
-	wmu         sync.Mutex
-	wTimedOut   bool
-	closeOnce   sync.Once
-	closed      chan struct{}
-	closeErr    error
-	writeClosed bool
+	rdl, wdl  deadline
+	wmu       sync.Mutex
+	wTimedOut bool
+	closeOnce sync.Once
+	closed    chan struct{}
+	closeErr  error
 }
 
 func newTunnelConn(ch net.Conn, sc *sshConn, address string) *tunnelConn {
