@@ -3,11 +3,17 @@
 // of jump hosts) and one direct-tcpip channel per database connection over
 // it, like `ssh -W` / `ssh -L` but in process.
 //
-// Host keys are checked strictly against known_hosts files (hashed hosts
-// and [host]:port forms included): an unknown host is refused with its
-// fingerprint and the command that trusts it, unless AcceptNew records it
-// on first use (StrictHostKeyChecking=accept-new); a changed key is always
-// refused and never overwritten.
+// Host keys are checked strictly against known_hosts files, read as
+// OpenSSH reads them (hashed hosts, patterns and negations, [host]:port
+// forms with the retry without the port): an unknown host is refused with
+// its fingerprint and the command that trusts it, unless AcceptNew records
+// it on first use (StrictHostKeyChecking=accept-new); a changed key is
+// always refused and never overwritten. Host certificates are accepted
+// when an @cert-authority line trusts their CA for the host and they are
+// valid for it (host type, the host name among the principals, validity
+// window); @revoked keys and CAs are refused. Where OpenSSH would fall back
+// to trusting a key whose certificate from a trusted CA is invalid on first
+// use, rdsgate refuses (HostCertificateError).
 //
 // Logins use the running ssh-agent, identity files (asking for a
 // passphrase through a callback), and EC2 Instance Connect: a fresh

@@ -1,16 +1,17 @@
 package ssh
 
 import (
-	"crypto/ed25519"
-	"errors"
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -25,12 +26,21 @@ type UnknownHostKeyError struct {
 	File        string // the known_hosts file to add it to
 	Command     string // the one command that trusts the host
 	Behind      string // the hop it is reached through, if any
+	// UntrustedCA is the fingerprint of the CA that signed the host
+	// certificate presented, when no @cert-authority line trusts it for
+	// the host (the key itself is then checked as a plain key).
+	UntrustedCA string
 }
 
 func (e *UnknownHostKeyError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ssh: host %s is not known: it presented %s key %s, found in no known_hosts file; refusing to connect. ",
 		e.Host, e.KeyType, e.Fingerprint)
+	if e.UntrustedCA != "" {
+		fmt.Fprintf(&b, "(Its host certificate is signed by the CA %s, which no @cert-authority line trusts for %s; "+
+			"if your organisation uses that CA, add \"@cert-authority PATTERN CA_PUBLIC_KEY\" to %s instead.) ",
+			e.UntrustedCA, e.Host, e.File)
+	}
 	b.WriteString("Check the fingerprint with the host's owner (e.g. the console output of the instance), then trust it with:\n    ")
 	b.WriteString(e.Command)
 	if e.Behind != "" {
@@ -75,10 +85,43 @@ type RevokedHostKeyError struct {
 	Host        string
 	Fingerprint string
 	Where       string // file:line
+	CA          bool   // the revoked key is the CA that signed the host's certificate
 }
 
 func (e *RevokedHostKeyError) Error() string {
+	if e.CA {
+		return fmt.Sprintf("ssh: host %s presented a host certificate signed by the CA %s, which %s marks @revoked; refusing to connect",
+			e.Host, e.Fingerprint, e.Where)
+	}
 	return fmt.Sprintf("ssh: host %s presented key %s, which %s marks @revoked; refusing to connect", e.Host, e.Fingerprint, e.Where)
+}
+
+// HostCertificateError is returned when a hop presents a host certificate
+// signed by a CA that known_hosts trusts for it (@cert-authority) but the
+// certificate is not valid for this connection (principal, validity
+// window, type, signature algorithm), and no plain key recorded for the
+// host vouches for the key instead.
+//
+// OpenSSH in this case falls back to the certified key as a plain key and,
+// with StrictHostKeyChecking=accept-new, records it on first use. rdsgate
+// refuses even with AcceptNew: an expired or misissued certificate from the
+// user's own CA is exactly what the CA arrangement is meant to catch (a
+// stolen host key with an old certificate), not a reason to trust the key
+// blindly.
+type HostCertificateError struct {
+	Host        string // known_hosts form
+	Principal   string // the name the certificate must list
+	Fingerprint string // of the certified key
+	CA          string // CA key fingerprint
+	CAWhere     string // file:line of the @cert-authority line
+	Reason      string
+}
+
+func (e *HostCertificateError) Error() string {
+	return fmt.Sprintf("ssh: host %s presented a host certificate (key %s) signed by the CA %s that %s trusts for it, "+
+		"but the certificate is not valid: %s; refusing to connect. Ask the host's owner to reissue it "+
+		"(ssh-keygen -s CA_KEY -h -n %s ...), or, once you have confirmed the key itself, record it as a plain key",
+		e.Host, e.Fingerprint, e.CA, e.CAWhere, e.Reason, shellQuote(e.Principal))
 }
 
 // hostKeys checks host keys against known_hosts files and, with
@@ -89,59 +132,63 @@ type hostKeys struct {
 	hash      bool
 	log       *slog.Logger
 	home      string
-	probe     ssh.PublicKey // a key in no file, to list a host's known keys
+	now       func() time.Time // certificate validity; time.Now
 
 	mu sync.Mutex // serialises reading-then-appending
 }
 
 func newHostKeys(files []string, acceptNew, hash bool, home string, log *slog.Logger) (*hostKeys, error) {
-	pub, _, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		return nil, err
-	}
-	probe, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	return &hostKeys{files: files, acceptNew: acceptNew, hash: hash, log: log, home: home, probe: probe}, nil
+	return &hostKeys{files: files, acceptNew: acceptNew, hash: hash, log: log, home: home, now: time.Now}, nil
 }
 
 // load reads the files afresh (so that keys recorded meanwhile count).
 // Missing files are skipped; if none exists every host is unknown.
-func (h *hostKeys) load() (ssh.HostKeyCallback, error) {
-	var existing []string
-	for _, f := range h.files {
-		if _, err := os.Stat(f); err == nil {
-			existing = append(existing, f)
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, fmt.Errorf("known_hosts: %w", err)
-		}
+func (h *hostKeys) load() (*knownHostsDB, error) {
+	return readKnownHosts(h.files, h.log)
+}
+
+// names returns the known_hosts name of hop ("host" or "[host]:port", lower
+// case) and, for a port other than 22, the name without the port, which
+// OpenSSH also consults when nothing is recorded under the first.
+func hopNames(hop Hop) (name, bare string) {
+	host := strings.ToLower(hop.Host)
+	name = knownhosts.Normalize(net.JoinHostPort(host, strconv.Itoa(hop.Port)))
+	if hop.Port != DefaultPort {
+		bare = knownhosts.Normalize(host)
 	}
-	if len(existing) == 0 {
-		return func(string, net.Addr, ssh.PublicKey) error { return &knownhosts.KeyError{} }, nil
-	}
-	cb, err := knownhosts.New(existing...)
-	if err != nil {
-		return nil, fmt.Errorf("known_hosts: %w (fix or remove the bad line)", err)
-	}
-	return cb, nil
+	return name, bare
 }
 
 // forHop returns the host key callback for hop and the host key
-// algorithms to ask for: those of the keys known for it, so that a server
-// with several host keys presents the one on record (none known: the
-// defaults).
+// algorithms to ask for: certificate algorithms first when a CA is trusted
+// for the host, then those of the plain keys known for it, so that a
+// server with several host keys presents the one on record (nothing known:
+// the defaults, which put certificates first).
 func (h *hostKeys) forHop(hop Hop, behind string) (ssh.HostKeyCallback, []string, error) {
-	cb, err := h.load()
+	db, err := h.load()
 	if err != nil {
 		return nil, nil, err
 	}
-	addr := hop.Addr()
+	name, bare := hopNames(hop)
+	keys, cas := db.forName(name)
+	if len(keys) == 0 && bare != "" {
+		keys, _ = db.forName(bare)
+	}
+	if len(cas) == 0 && bare != "" {
+		_, cas = db.forName(bare)
+	}
 	var algos []string
-	var ke *knownhosts.KeyError
-	if err := cb(addr, anyTCPAddr, h.probe); errors.As(err, &ke) {
-		for _, k := range ke.Want {
-			algos = appendAlgos(algos, k.Key.Type())
+	if len(cas) > 0 {
+		algos = append(algos, certAlgos...)
+	}
+	for _, k := range keys {
+		algos = appendAlgos(algos, k.key.Type())
+	}
+	if len(cas) > 0 && len(keys) == 0 {
+		// A server without a certificate then shows its plain key, and the
+		// error names it, instead of failing to agree on an algorithm.
+		for _, a := range plainAlgos {
+			algos = appendAlgos(algos, a)
 		}
 	}
 	check := func(_ string, _ net.Addr, key ssh.PublicKey) error {
@@ -150,52 +197,151 @@ func (h *hostKeys) forHop(hop Hop, behind string) (ssh.HostKeyCallback, []string
 	return check, algos, nil
 }
 
-var anyTCPAddr = &net.TCPAddr{IP: net.IPv4zero}
+// certAlgos are the host certificate algorithms asked for when a CA is
+// trusted for a host; plainAlgos the plain ones, in x/crypto's order.
+var (
+	certAlgos = []string{
+		ssh.CertAlgoED25519v01, ssh.CertAlgoECDSA256v01, ssh.CertAlgoECDSA384v01, ssh.CertAlgoECDSA521v01,
+		ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01,
+	}
+	plainAlgos = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoECDSA384, ssh.KeyAlgoECDSA521, ssh.KeyAlgoRSA}
+)
 
-// check verifies key for hop, recording it when allowed.
+// check verifies key for hop, recording it when allowed. It follows
+// OpenSSH's check_host_key: a certificate is accepted if a CA trusted for
+// the host signed it and it is valid for the host; otherwise the certified
+// key is checked as a plain key. Revoked keys and CAs are refused first.
 func (h *hostKeys) check(hop Hop, behind string, key ssh.PublicKey) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	cb, err := h.load()
+	db, err := h.load()
 	if err != nil {
 		return err
 	}
-	addr := hop.Addr()
-	name := knownhosts.Normalize(addr)
-	fp := ssh.FingerprintSHA256(key)
-	err = cb(addr, anyTCPAddr, key)
-	if err == nil {
-		return nil
+	name, bare := hopNames(hop)
+	plain := key
+	cert, isCert := key.(*ssh.Certificate)
+	if isCert {
+		plain = cert.Key
 	}
-	var ke *knownhosts.KeyError
-	var re *knownhosts.RevokedError
-	switch {
-	case errors.As(err, &re):
-		return &RevokedHostKeyError{Host: name, Fingerprint: fp, Where: re.Revoked.Filename + ":" + strconv.Itoa(re.Revoked.Line)}
-	case errors.As(err, &ke) && len(ke.Want) > 0:
+	fp := ssh.FingerprintSHA256(plain)
+	if r := db.revoked(plain); r != nil {
+		return &RevokedHostKeyError{Host: name, Fingerprint: fp, Where: r.where()}
+	}
+	var certErr *HostCertificateError
+	untrustedCA := ""
+	if isCert {
+		caFP := ssh.FingerprintSHA256(cert.SignatureKey)
+		if r := db.revoked(cert.SignatureKey); r != nil {
+			return &RevokedHostKeyError{Host: name, Fingerprint: caFP, Where: r.where(), CA: true}
+		}
+		_, cas := db.forName(name)
+		if len(cas) == 0 && bare != "" {
+			_, cas = db.forName(bare)
+		}
+		var ca *knownHostsLine
+		blob := cert.SignatureKey.Marshal()
+		for _, l := range cas {
+			if bytes.Equal(l.key.Marshal(), blob) {
+				ca = l
+				break
+			}
+		}
+		if ca != nil {
+			principal := strings.ToLower(hop.Host)
+			reason := h.checkCert(cert, principal)
+			if reason == "" {
+				h.log.Debug("ssh host certificate accepted", "host", name, "key", fp, "ca", caFP, "ca_line", ca.where(),
+					"key_id", cert.KeyId, "serial", cert.Serial)
+				return nil
+			}
+			certErr = &HostCertificateError{Host: name, Principal: principal, Fingerprint: fp, CA: caFP, CAWhere: ca.where(), Reason: reason}
+			h.log.Warn("ssh host certificate invalid; checking the key as a plain key", "host", name, "reason", reason)
+		} else {
+			untrustedCA = caFP
+			h.log.Debug("ssh host certificate from a CA not trusted for the host; checking the key as a plain key",
+				"host", name, "ca", caFP)
+		}
+	}
+
+	status, found := db.checkKey(name, plain)
+	if status == hostNew && bare != "" {
+		// OpenSSH: "checking without port identifier"; only an exact match
+		// counts there.
+		if st, f := db.checkKey(bare, plain); st == hostOK {
+			status, found = st, f
+		}
+	}
+	switch status {
+	case hostOK:
+		if certErr != nil {
+			h.log.Warn("ssh host key accepted as a plain key despite its invalid certificate", "host", name, "line", found[0].where())
+		}
+		return nil
+	case hostChanged:
 		h.log.Error("ssh host key changed; refusing", "host", name, "presented", fp)
-		return &HostKeyChangedError{Host: name, KeyType: key.Type(), Fingerprint: fp, Known: ke.Want}
-	case errors.As(err, &ke):
-		if !h.acceptNew || len(h.files) == 0 {
-			file := "~/.ssh/known_hosts"
-			if len(h.files) > 0 {
-				file = h.display(h.files[0])
-			}
-			cmd := "ssh-keyscan -t " + keyscanType(key.Type())
-			if hop.Port != DefaultPort {
-				cmd += " -p " + strconv.Itoa(hop.Port)
-			}
-			cmd += " " + shellQuote(hop.Host) + " >> " + file
-			return &UnknownHostKeyError{Host: name, KeyType: key.Type(), Fingerprint: fp, File: file, Command: cmd, Behind: behind}
+		known := make([]knownhosts.KnownKey, len(found))
+		for i, l := range found {
+			known[i] = l.known()
 		}
-		if err := h.record(name, key); err != nil {
-			return err
-		}
-		h.log.Warn("ssh host key recorded on first use (accept-new)", "host", name, "key_type", key.Type(), "fingerprint", fp, "file", h.files[0])
-		return nil
-	default:
-		return fmt.Errorf("ssh: check host key of %s: %w", name, err)
+		return &HostKeyChangedError{Host: name, KeyType: plain.Type(), Fingerprint: fp, Known: known}
 	}
+	if certErr != nil {
+		return certErr
+	}
+	if !h.acceptNew || len(h.files) == 0 {
+		file := "~/.ssh/known_hosts"
+		if len(h.files) > 0 {
+			file = h.display(h.files[0])
+		}
+		cmd := "ssh-keyscan -t " + keyscanType(plain.Type())
+		if hop.Port != DefaultPort {
+			cmd += " -p " + strconv.Itoa(hop.Port)
+		}
+		cmd += " " + shellQuote(hop.Host) + " >> " + file
+		return &UnknownHostKeyError{Host: name, KeyType: plain.Type(), Fingerprint: fp, File: file, Command: cmd, Behind: behind, UntrustedCA: untrustedCA}
+	}
+	if err := h.record(name, plain); err != nil {
+		return err
+	}
+	h.log.Warn("ssh host key recorded on first use (accept-new)", "host", name, "key_type", plain.Type(), "fingerprint", fp, "file", h.files[0])
+	return nil
+}
+
+// checkCert checks a host certificate signed by a trusted CA for
+// principal, as OpenSSH's sshkey_cert_check_host does with its defaults:
+// a host certificate, the exact name among its principals (no wildcards),
+// inside its validity window, signed with an algorithm in OpenSSH's
+// default CASignatureAlgorithms (not SHA-1 RSA). It returns why not, or "".
+func (h *hostKeys) checkCert(cert *ssh.Certificate, principal string) string {
+	if cert.CertType != ssh.HostCert {
+		return "it is a user certificate, not a host certificate"
+	}
+	if cert.Signature == nil || cert.Signature.Format == ssh.KeyAlgoRSA {
+		return "it is signed with ssh-rsa (SHA-1), which OpenSSH no longer accepts from a CA"
+	}
+	if len(cert.ValidPrincipals) == 0 {
+		return "it lists no principals (OpenSSH refuses such host certificates)"
+	}
+	if !slices.Contains(cert.ValidPrincipals, principal) {
+		return fmt.Sprintf("it is for %s, not %s", strings.Join(cert.ValidPrincipals, ", "), principal)
+	}
+	now := h.now()
+	after, before := int64(cert.ValidAfter), int64(cert.ValidBefore)
+	if after < 0 || now.Unix() < after {
+		return fmt.Sprintf("it is valid only from %s", time.Unix(after, 0).UTC().Format(time.RFC3339))
+	}
+	if cert.ValidBefore != ssh.CertTimeInfinity && (before < 0 || now.Unix() >= before) {
+		return fmt.Sprintf("it expired at %s", time.Unix(before, 0).UTC().Format(time.RFC3339))
+	}
+	c := ssh.CertChecker{
+		Clock:           h.now,
+		IsHostAuthority: func(ssh.PublicKey, string) bool { return true },
+	}
+	if err := c.CheckCert(principal, cert); err != nil {
+		return strings.TrimPrefix(err.Error(), "ssh: ")
+	}
+	return ""
 }
 
 // record appends a known_hosts line for key to the first file (created
