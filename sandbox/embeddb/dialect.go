@@ -2,6 +2,7 @@ package embeddb
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -280,6 +281,8 @@ func (tr translator) function(name string, call bool) (val string, bare, ok bool
 			return quoteLiteral("PostgreSQL " + PostgresVersion), false, call
 		case "now":
 			return "CURRENT_TIMESTAMP", false, call
+		case "pg_backend_pid":
+			return strconv.FormatUint(uint64(s.connID), 10), false, call
 		}
 		return "", false, false
 	}
@@ -298,7 +301,7 @@ func (tr translator) function(name string, call bool) (val string, bare, ok bool
 	case "now":
 		return "CURRENT_TIMESTAMP", false, call
 	case "connection_id":
-		return "0", false, call
+		return strconv.FormatUint(uint64(s.connID), 10), false, call
 	}
 	return "", false, false
 }

@@ -26,8 +26,6 @@ import (
 	"sync"
 
 	_ "modernc.org/sqlite" // the engine
-
-	"github.com/rdsgate/rdsgate/mysqlwire"
 )
 
 // Version is what version() and the server_version parameter say.
@@ -51,8 +49,10 @@ type Account struct {
 type account struct {
 	iam    bool
 	pwHash [32]byte // sha256 of the password, for the PostgreSQL face
-	native string   // mysql_native_password hash, for the MySQL face
-	hasPW  bool
+	// password is kept for the MySQL face's native-password check; this
+	// is a throwaway sandbox server.
+	password string
+	hasPW    bool
 }
 
 // DB is an embedded server's data and accounts. Its databases are SQLite
@@ -131,7 +131,7 @@ func (d *DB) AddAccount(a Account) {
 	acc := account{iam: a.IAM, hasPW: a.Password != ""}
 	if acc.hasPW {
 		acc.pwHash = sha256.Sum256([]byte(a.Password))
-		acc.native = mysqlwire.NativePasswordHash(a.Password)
+		acc.password = a.Password
 	}
 	d.mu.Lock()
 	d.accounts[a.Name] = acc
@@ -217,6 +217,7 @@ type session struct {
 	user    string
 	host    string // MySQL's account host part, for CURRENT_USER()
 	db      string
+	connID  uint32 // MySQL's thread id, PostgreSQL's process id
 	conn    *sql.Conn
 	inTx    bool
 	failed  bool // PostgreSQL: an error inside a transaction block
@@ -283,7 +284,10 @@ func (s *session) run(ctx context.Context, stmt string, args []any) (*result, er
 		return nil, errNoDatabase
 	}
 	switch verb {
-	case "BEGIN", "START":
+	case "START": // START TRANSACTION [READ ONLY ...]
+		stmt = "BEGIN"
+		s.inTx = true
+	case "BEGIN":
 		s.inTx = true
 	case "COMMIT", "END", "ROLLBACK":
 		if !strings.Contains(strings.ToUpper(stmt), " TO ") {

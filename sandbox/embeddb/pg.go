@@ -204,6 +204,7 @@ func (ss *pgSession) login(ctx context.Context, sm *pgwire.StartupMessage, trust
 		ss.be.Send(&pgproto3.ParameterStatus{Name: kv[0], Value: kv[1]})
 	}
 	ss.register()
+	sess.connID = ss.pid
 	ss.be.Send(&pgproto3.BackendKeyData{ProcessID: ss.pid, SecretKey: ss.run.key[:]})
 	ss.be.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 	if err := ss.be.Flush(); err != nil {
