@@ -20,7 +20,9 @@
 // ed25519 key made in memory and pushed with SendSSHPublicKey before each
 // connection, used within its 60 s validity and never written anywhere.
 // The relevant part of ~/.ssh/config (HostName, User, Port, IdentityFile,
-// ProxyJump under Host patterns) is honoured so existing setups work.
+// ProxyJump under Host and Match blocks, evaluated as ssh does; see
+// SSHConfig) is honoured so existing setups work; commands in it (Match
+// exec, ProxyCommand) are never run.
 //
 // The connection is kept alive with keepalive@openssh.com requests; when
 // it dies, open tunnelled connections fail with ErrConnectionLost and the
@@ -174,7 +176,13 @@ func New(ctx context.Context, opts Options) (*Dialer, error) {
 			log.Warn("ssh config: " + w)
 		}
 	}
-	hops, err := ResolveChain(specs, cfg, local, home)
+	hops, err := ResolveChain(specs, cfg, local, home, func(host, note string, important bool) {
+		if important {
+			log.Warn("ssh config: "+note, "host", host)
+		} else {
+			log.Debug("ssh config: "+note, "host", host)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -130,28 +130,71 @@ func (h Hop) String() string { return h.User + "@" + h.Addr() }
 // User, Port and IdentityFile for each hop, and the first hop's ProxyJump
 // (recursively) put in front of it, as `ssh -J` does. Values written in the
 // chain win over ssh_config; localUser is the last fallback for the user.
-func ResolveChain(specs []HopSpec, cfg *SSHConfig, localUser, home string) ([]Hop, error) {
-	return resolveChain(specs, cfg, localUser, home, 0)
+//
+// notes, if not nil, receives what the config lookup skipped, with
+// file:line: for a debug log, or a warning when important.
+func ResolveChain(specs []HopSpec, cfg *SSHConfig, localUser, home string, notes func(host, note string, important bool)) ([]Hop, error) {
+	return resolveChain(specs, cfg, localUser, home, notes, 0)
 }
 
-func resolveChain(specs []HopSpec, cfg *SSHConfig, localUser, home string, depth int) ([]Hop, error) {
+// configKeyName spells a keyword as ssh_config(5) does.
+func configKeyName(k string) string {
+	switch k {
+	case "hostname":
+		return "HostName"
+	case "user":
+		return "User"
+	case "port":
+		return "Port"
+	case "proxyjump":
+		return "ProxyJump"
+	case "proxycommand":
+		return "ProxyCommand"
+	case "identityfile":
+		return "IdentityFile"
+	}
+	return k
+}
+
+func resolveChain(specs []HopSpec, cfg *SSHConfig, localUser, home string, notes func(host, note string, important bool), depth int) ([]Hop, error) {
 	var out []Hop
 	for i, s := range specs {
-		hc, err := cfg.Lookup(s.Host)
+		hc, err := cfg.Lookup(Query{Host: s.Host, User: s.User, Port: s.Port, LocalUser: localUser})
 		if err != nil {
 			return nil, err
 		}
-		h := Hop{Alias: s.Host, User: first(s.User, hc.User, localUser), Host: first(hc.HostName, s.Host), Port: s.Port}
+		if notes != nil {
+			for _, n := range hc.Notes {
+				notes(s.Host, n, false)
+			}
+		}
+		for _, u := range hc.Undecided {
+			switch {
+			case u.Key == "identityfile":
+				if notes != nil {
+					notes(s.Host, fmt.Sprintf("%s: IdentityFile %s not used: it is under %s, which rdsgate does not run; pass it with --ssh-identity or load it into the agent if it is needed", u.Where, u.Value, u.Match), true)
+				}
+			case (u.Key == "proxyjump" || u.Key == "proxycommand") && i > 0:
+				// Reached through the hop before it: the chain decides.
+			default:
+				return nil, fmt.Errorf("ssh hop %s: the ssh config sets %s %s at %s under %s, and rdsgate never runs commands from ssh_config, so it cannot tell whether ssh would use that value; "+
+					"move the setting to a Host block, or write what you mean in --ssh (USER@HOST:PORT, or a chain a@jump,b@host)",
+					s, configKeyName(u.Key), u.Value, u.Where, u.Match)
+			}
+		}
+		if i == 0 && hc.ProxyCommand != "" {
+			return nil, fmt.Errorf("ssh hop %s: the ssh config gives it ProxyCommand %q; rdsgate does not run commands from ssh_config. "+
+				"Use ProxyJump (or a chain in --ssh) for jump hosts, or --via ssm for Session Manager; "+
+				"or write \"ProxyCommand none\" in a Host block for it above the one that sets it", s, hc.ProxyCommand)
+		}
+		h := Hop{Alias: s.Host, User: first(hc.User, localUser), Host: first(hc.HostName, lowerName(s.Host)), Port: hc.Port}
 		if h.User == "" {
 			return nil, fmt.Errorf("ssh hop %s: no user: write USER@%s", s, s.Host)
 		}
 		if h.Port == 0 {
-			h.Port = hc.Port
-		}
-		if h.Port == 0 {
 			h.Port = DefaultPort
 		}
-		vars := map[byte]string{'h': h.Host, 'r': h.User, 'u': localUser}
+		vars := map[byte]string{'h': h.Host, 'r': h.User, 'u': localUser, 'p': strconv.Itoa(h.Port)}
 		for _, f := range hc.IdentityFiles {
 			h.IdentityFiles = append(h.IdentityFiles, ExpandPath(f, home, vars))
 		}
@@ -163,7 +206,7 @@ func resolveChain(specs []HopSpec, cfg *SSHConfig, localUser, home string, depth
 			if err != nil {
 				return nil, fmt.Errorf("ssh config ProxyJump for %s: %w", s.Host, err)
 			}
-			before, err := resolveChain(jumps, cfg, localUser, home, depth+1)
+			before, err := resolveChain(jumps, cfg, localUser, home, notes, depth+1)
 			if err != nil {
 				return nil, err
 			}
