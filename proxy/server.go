@@ -7,6 +7,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,8 +49,11 @@ type Session struct {
 	Recorder *session.Recorder
 	// CaptureStatements asks the engine to record statements.
 	CaptureStatements bool
-	HandshakeTimeout  time.Duration
-	IdleTimeout       time.Duration
+	// LocalTLS, when set, lets clients use TLS on the local leg (it is
+	// declined otherwise); engines add their ALPN protocol.
+	LocalTLS         *tls.Config
+	HandshakeTimeout time.Duration
+	IdleTimeout      time.Duration
 	// Done is closed when the proxy shuts down and open sessions must end.
 	Done <-chan struct{}
 	Log  *slog.Logger
@@ -77,7 +81,11 @@ type Options struct {
 	// IdleTimeout ends sessions with no traffic for this long; 0 = never.
 	IdleTimeout       time.Duration
 	CaptureStatements bool
-	Recorder          *session.Recorder
+	// LocalTLS, when set, serves TLS to local clients that ask for it (a
+	// certificate of the user's: --local-cert); nil declines, as the local
+	// leg is loopback.
+	LocalTLS *tls.Config
+	Recorder *session.Recorder
 	// Principal is the AWS identity recorded with each session.
 	Principal string
 	// Route names the route in session records (direct, ssm, ssh).
@@ -229,7 +237,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, counter *session.Cou
 	sess := &Session{
 		accepted: time.Now(), server: s,
 		Client: c, Upstream: s.up, Record: rec, Counter: counter, Recorder: s.opts.Recorder,
-		CaptureStatements: s.opts.CaptureStatements, HandshakeTimeout: s.opts.HandshakeTimeout,
+		CaptureStatements: s.opts.CaptureStatements, LocalTLS: s.opts.LocalTLS, HandshakeTimeout: s.opts.HandshakeTimeout,
 		IdleTimeout: s.opts.IdleTimeout, Done: s.done,
 		Log: s.opts.Log.With("session", rec.ID),
 	}

@@ -17,9 +17,10 @@ type Credentials interface {
 	// Password returns the password to log in as dbUser: a cached IAM
 	// token, or a static secret.
 	Password(ctx context.Context, dbUser string) (string, error)
-	// Invalidate forgets dbUser's password after the server refused it, so
-	// that the next Password is fresh.
-	Invalidate(dbUser string)
+	// Refresh forgets dbUser's password after the server refused it and
+	// reports whether another one is now available, so that a retry may
+	// succeed (a fresh token; a rotated secret).
+	Refresh(ctx context.Context, dbUser string) (bool, error)
 	// IAM reports whether passwords are IAM tokens (sent only to a
 	// cleartext-password request over TLS).
 	IAM() bool
@@ -46,8 +47,11 @@ func (c *IAMCredentials) Password(ctx context.Context, user string) (string, err
 	return tok, nil
 }
 
-// Invalidate drops user's cached token.
-func (c *IAMCredentials) Invalidate(user string) { c.Cache.Invalidate(c.endpoint(user)) }
+// Refresh drops user's cached token: the next one is freshly signed.
+func (c *IAMCredentials) Refresh(_ context.Context, user string) (bool, error) {
+	c.Cache.Invalidate(c.endpoint(user))
+	return true, nil
+}
 
 // IAM is true.
 func (c *IAMCredentials) IAM() bool { return true }
@@ -62,6 +66,11 @@ type Upstream struct {
 	// dialled address. Never nil: there is no plaintext upstream.
 	TLS         *tls.Config
 	Credentials Credentials
+	// DirectTLS (PostgreSQL 17+) opens TLS at once, with ALPN
+	// "postgresql", instead of asking with an SSLRequest first: one round
+	// trip less per login (libpq's sslnegotiation=direct). A server that
+	// does not select ALPN "postgresql" is refused.
+	DirectTLS bool
 	// Account is the caller's AWS account, for the exact policy resource in
 	// refused-login hints; "" prints a placeholder.
 	Account string

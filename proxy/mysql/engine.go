@@ -5,8 +5,10 @@
 // and thread id — so that the KILL QUERY <id> a client sends on Ctrl-C
 // (over a second connection through the proxy) reaches the right server
 // session — a fresh scramble, mysql_native_password, and the server's
-// capabilities without TLS and compression (the local leg is loopback and
-// plain) and without LOAD DATA LOCAL unless Engine.LocalInfile. Whatever
+// capabilities without compression, without TLS unless the proxy has a
+// local certificate (the local leg is loopback; with one, a client's
+// SSLRequest is answered with a TLS handshake and the login goes on inside
+// it), and without LOAD DATA LOCAL unless Engine.LocalInfile. Whatever
 // password the client sends is ignored: the local leg needs none.
 //
 // Upstream it asks for TLS with the capabilities the client negotiated —
@@ -30,6 +32,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -90,6 +93,9 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	}()
 
 	offered := e.offer(g)
+	if s.LocalTLS != nil {
+		offered.Capabilities |= mysqlwire.ClientSSL
+	}
 	if err := cc.WritePacket(offered.Encode()); err != nil {
 		return "", fmt.Errorf("greet client: %w", err)
 	}
@@ -101,11 +107,24 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 		return "", fmt.Errorf("read client handshake response: %w", err)
 	}
 	if mysqlwire.IsSSLRequest(p) {
-		// Not offered; a client that insists on TLS cannot be served.
-		err := &mysqlwire.ErrPacket{Code: mysqlwire.ErHandshake, SQLState: mysqlwire.SQLStateHandshake,
-			Message: "rdsgate: the local connection is plain (loopback); connect without TLS (mysql --ssl-mode=DISABLED, mariadb --skip-ssl); the proxy's connection to the database is TLS"}
-		sendErr(cc, err, 0)
-		return "", err
+		if s.LocalTLS == nil {
+			// Not offered; a client that insists on TLS cannot be served.
+			err := &mysqlwire.ErrPacket{Code: mysqlwire.ErHandshake, SQLState: mysqlwire.SQLStateHandshake,
+				Message: "rdsgate: the local connection is plain (loopback); connect without TLS (mysql --ssl-mode=DISABLED, mariadb --skip-ssl), or start the proxy with --local-cert and --local-key; the proxy's connection to the database is TLS"}
+			sendErr(cc, err, 0)
+			return "", err
+		}
+		// The handshake response follows inside TLS, its sequence id
+		// going on from the SSLRequest's.
+		tc := tls.Server(client, s.LocalTLS)
+		if err := tc.Handshake(); err != nil {
+			return "", fmt.Errorf("local TLS handshake: %w", err)
+		}
+		client, s.Client = tc, tc
+		cc.SetTransport(tc)
+		if p, err = cc.ReadPacket(); err != nil {
+			return "", fmt.Errorf("read client handshake response: %w", err)
+		}
 	}
 	resp, err := mysqlwire.DecodeHandshakeResponse(p)
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -51,6 +52,7 @@ func TestEngine(t *testing.T) {
 	t.Run("CtrlC", func(t *testing.T) { testCtrlC(t, b) })
 	t.Run("ChangeUserRefused", func(t *testing.T) { testChangeUserRefused(t, b) })
 	t.Run("LocalHandshake", func(t *testing.T) { testLocalHandshake(t, b) })
+	t.Run("LocalTLS", func(t *testing.T) { testLocalTLS(t, b) })
 	t.Run("TLSFailures", func(t *testing.T) { testTLSFailures(t, b) })
 	t.Run("NotIAMUser", func(t *testing.T) { testNotIAMUser(t, b) })
 	t.Run("PasswordSource", func(t *testing.T) { testPasswordSource(t, b) })
@@ -478,10 +480,27 @@ func testNotIAMUser(t *testing.T, b *backend) {
 }
 
 func testPasswordSource(t *testing.T, b *backend) {
-	e := startEnv(t, b, envOptions{creds: staticCredentials{pw: pwPassword}})
+	var pw atomic.Pointer[string]
+	stale := "not-the-password"
+	pw.Store(&stale)
+	creds := passwordCredentials(&pw)
+	e := startEnv(t, b, envOptions{creds: creds})
+
+	// A wrong password: refused once (reading it again gives the same).
+	_, err := e.tryOpen(e.config(pwUser))
+	var me *gomysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1045 || !strings.Contains(me.Message, "with the password from the test's password") {
+		t.Errorf("wrong password: %v", err)
+	}
+	// The secret is rotated: the refused login reads it again and retries.
+	right := pwPassword
+	pw.Store(&right)
 	db := e.open(t, e.config(pwUser))
 	if got := queryString(t, db, "SELECT CURRENT_USER()"); got != pwUser+"@%" {
 		t.Errorf("CURRENT_USER() = %q", got)
+	}
+	if !strings.Contains(e.proxyLog.String(), "the password source has a new password, retrying once") {
+		t.Error("the retry with the rotated password is not logged")
 	}
 	if strings.Contains(e.proxyLog.String()+e.records.String(), pwPassword) {
 		t.Error("the password reached a log or record")

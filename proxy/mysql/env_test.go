@@ -100,7 +100,8 @@ type envOptions struct {
 	localInfile bool
 	creds       proxy.Credentials // default: IAM tokens
 	maxConns    int
-	dialAddr    string // the route dials this instead of the front
+	dialAddr    string      // the route dials this instead of the front
+	localTLS    *tls.Config // the proxy serves TLS on the local leg
 }
 
 func startEnv(t *testing.T, b *backend, o envOptions) *env {
@@ -171,7 +172,7 @@ func startEnv(t *testing.T, b *backend, o envOptions) *env {
 	eng := New()
 	eng.LocalInfile = o.localInfile
 	e.proxy = proxy.NewServer(ln, eng, e.up, proxy.Options{Recorder: e.recorder, CaptureStatements: o.capture,
-		MaxConnections: o.maxConns, HandshakeTimeout: 20 * time.Second,
+		MaxConnections: o.maxConns, LocalTLS: o.localTLS, HandshakeTimeout: 20 * time.Second,
 		Principal: "arn:aws:iam::111122223333:user/tester", Route: "direct",
 		Log: slog.New(slog.NewTextHandler(e.proxyLog, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	pdone := make(chan struct{})
@@ -236,12 +237,13 @@ func queryString(t *testing.T, db interface {
 	return s
 }
 
-// staticCredentials is a password source (not IAM).
-type staticCredentials struct{ pw string }
-
-func (c staticCredentials) Password(context.Context, string) (string, error) { return c.pw, nil }
-func (c staticCredentials) Invalidate(string)                                {}
-func (c staticCredentials) IAM() bool                                        { return false }
+// passwordCredentials is a password source (not IAM) that returns what
+// *pw holds when asked.
+func passwordCredentials(pw *atomic.Pointer[string]) *proxy.PasswordCredentials {
+	return proxy.NewPasswordCredentials(proxy.PasswordSource{Name: "the test's password", Fetch: func(context.Context) (string, string, error) {
+		return "", *pw.Load(), nil
+	}})
+}
 
 type lockedBuffer struct {
 	mu sync.Mutex

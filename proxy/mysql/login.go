@@ -110,19 +110,27 @@ func (e *Engine) login(ctx context.Context, s *proxy.Session, raw net.Conn, g *m
 		var ep *mysqlwire.ErrPacket
 		refused := errors.As(err, &ep) && ep.Code == mysqlwire.ErAccessDenied
 		switch {
-		case !refused || !iam:
+		case !refused:
 			return nil, err
-		case !tokenSent:
+		case iam && !tokenSent:
 			return nil, notIAMUser(s, user, "refused the login without asking for an IAM token (no such account for this host, or an account with a password)")
-		case attempt == 2:
+		}
+		retry := false
+		if attempt == 1 {
+			retry, _ = s.Upstream.Credentials.Refresh(ctx, user) // a failed re-read keeps the server's refusal as the error
+		}
+		if !retry {
 			return nil, &mysqlwire.ErrPacket{Code: ep.Code, SQLState: ep.SQLState, Message: ep.Message + ". " + loginHint(s, user)}
 		}
-		log.Warn("login refused; retrying once with a fresh token", "err", ep.Message)
-		s.Upstream.Credentials.Invalidate(user)
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Second): // a new token needs a new signing second
+		if iam {
+			log.Warn("login refused; retrying once with a fresh token", "err", ep.Message)
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-time.After(time.Second): // a new token needs a new signing second
+			}
+		} else {
+			log.Warn("login refused; the password source has a new password, retrying once", "err", ep.Message)
 		}
 		var g2 *mysqlwire.Greeting
 		if raw, g2, err = dialUpstream(ctx, s); err != nil {
@@ -312,6 +320,14 @@ func notIAMUser(s *proxy.Session, user, what string) error {
 // resource to check.
 func loginHint(s *proxy.Session, user string) string {
 	t := s.Upstream.Target
+	if !s.Upstream.Credentials.IAM() {
+		source := "its password source"
+		if d, ok := s.Upstream.Credentials.(interface{ Describe() string }); ok {
+			source = d.Describe()
+		}
+		return fmt.Sprintf("rdsgate logged in to %s as %s with the password from %s: check that it is %s's current password.",
+			t.Address(), user, source, user)
+	}
 	arn := s.Upstream.DBUserARN(user)
 	return fmt.Sprintf("rdsgate signed a valid IAM token for %s@%s. Check that the user is IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS', that IAM authentication is enabled on %s, and that your IAM policy allows rds-db:connect on %s; `rdsgate doctor %s` checks each.",
 		user, t.Address(), t.Identifier, arn, t.Identifier)

@@ -21,6 +21,7 @@ import (
 	"github.com/rdsgate/rdsgate/sandbox/pgfront"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/target"
+	"github.com/rdsgate/rdsgate/tunnel"
 	"github.com/rdsgate/rdsgate/tunnel/direct"
 )
 
@@ -58,6 +59,9 @@ type envOptions struct {
 	clientCA   *testharness.CA                      // the proxy trusts this CA (default: the front's)
 	serverName string                               // the proxy verifies this name (default endpoint)
 	capture    bool
+	directTLS  bool                              // the upstream leg uses PostgreSQL 17's direct TLS
+	localTLS   *tls.Config                       // the proxy serves TLS on the local leg
+	dialer     func(tunnel.Dialer) tunnel.Dialer // wraps the route (to watch the upstream bytes)
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
@@ -111,18 +115,23 @@ GRANT CREATE ON SCHEMA public TO app_user;`)
 		name = o.serverName
 	}
 	e.tokens = iamauth.NewCache(credentials.NewStaticCredentialsProvider(testKeyID, testKey, ""), iamauth.CacheOptions{Now: e.clock.Now})
+	var dialer tunnel.Dialer = &direct.Dialer{Address: e.frontAddr}
+	if o.dialer != nil {
+		dialer = o.dialer(dialer)
+	}
 	e.up = &proxy.Upstream{
 		Target:      target.Target{Identifier: "orders", Name: "orders", Engine: "postgres", Host: name, Port: 5432, Region: region, ResourceID: "db-TEST"},
-		Dialer:      &direct.Dialer{Address: e.frontAddr},
+		Dialer:      dialer,
 		TLS:         &tls.Config{ServerName: name, RootCAs: clientCA.Pool, MinVersion: tls.VersionTLS12},
 		Credentials: &proxy.IAMCredentials{Cache: e.tokens, Host: name, Port: 5432, Region: region},
+		DirectTLS:   o.directTLS,
 	}
 	e.recorder = session.NewRecorder(nil, session.NewWriterSink(e.records))
 	ln, err := proxy.Listen(proxy.ListenConfig{Address: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.proxy = proxy.NewServer(ln, New(), e.up, proxy.Options{Recorder: e.recorder, CaptureStatements: o.capture,
+	e.proxy = proxy.NewServer(ln, New(), e.up, proxy.Options{Recorder: e.recorder, CaptureStatements: o.capture, LocalTLS: o.localTLS,
 		Principal: "arn:aws:iam::111122223333:user/tester", Route: "direct"})
 	pdone := make(chan struct{})
 	go func() { e.proxy.Serve(context.Background()); close(pdone) }()
