@@ -17,6 +17,11 @@
 //	      via: ssm                     # direct | ssm | ssh
 //	      bastion: i-0123456789abcdef0 # or bastion_tag: Name=db-bastion
 //	    local_port: 15432
+//	  legacy:                          # no IAM authentication: a password
+//	    identifier: legacy-db
+//	    auth: password
+//	    password_secret: arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-...
+//	    ssl_negotiation: direct        # PostgreSQL 17+: TLS without an SSLRequest
 //
 // Precedence, highest first: command-line flags, RDSGATE_* environment
 // variables, the project file, the user file. Targets with the same name in
@@ -88,6 +93,24 @@ type Target struct {
 	LocalPort int `json:"local_port,omitempty"`
 	// CABundle is a PEM file of CAs to verify the server with.
 	CABundle string `json:"ca_bundle,omitempty"`
+	// Auth is how the proxy logs in upstream: "iam" (the default: a fresh
+	// IAM token) or "password", for databases or users without IAM
+	// authentication, with the password from one of PasswordSecret,
+	// PasswordEnv or PasswordFile.
+	Auth string `json:"auth,omitempty"`
+	// PasswordSecret is a Secrets Manager secret (ARN or name) holding
+	// {"username": ..., "password": ...} (an RDS managed master secret, for
+	// one) or the password alone.
+	PasswordSecret string `json:"password_secret,omitempty"`
+	// PasswordEnv names an environment variable holding the password.
+	PasswordEnv string `json:"password_env,omitempty"`
+	// PasswordFile is a file whose first line is the password.
+	PasswordFile string `json:"password_file,omitempty"`
+	// SSLNegotiation (PostgreSQL) is "postgres" (the default: ask with an
+	// SSLRequest) or "direct": TLS at once with ALPN "postgresql", one
+	// round trip less per connection, PostgreSQL 17+ only (libpq's
+	// sslnegotiation).
+	SSLNegotiation string `json:"ssl_negotiation,omitempty"`
 
 	// Source is "file:line" of the entry, for messages.
 	Source string `json:"-"`
@@ -316,7 +339,18 @@ func mergeTarget(low, high Target) Target {
 	out.Database = first(high.Database, low.Database)
 	out.CABundle = first(high.CABundle, low.CABundle)
 	out.Route = mergeRoute(low.Route, high.Route)
+	out.Auth = first(high.Auth, low.Auth)
+	if !high.HasPasswordSource() {
+		// One source wins whole: a secret must not linger beside an env var.
+		out.PasswordSecret, out.PasswordEnv, out.PasswordFile = low.PasswordSecret, low.PasswordEnv, low.PasswordFile
+	}
+	out.SSLNegotiation = first(high.SSLNegotiation, low.SSLNegotiation)
 	return out
+}
+
+// HasPasswordSource reports whether one of the password_* keys is set.
+func (t Target) HasPasswordSource() bool {
+	return t.PasswordSecret != "" || t.PasswordEnv != "" || t.PasswordFile != ""
 }
 
 // Port parses a TCP port number, 1..65535.

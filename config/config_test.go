@@ -80,6 +80,11 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		{"not yaml", "targets: [\n", "f.yaml: line 1"},
 		{"bad engine", "targets:\n  a:\n    engine: oracle\n", `f.yaml:3: engine: "oracle" is not an engine`},
 		{"bad target name", "targets:\n  a b:\n    user: x\n", `f.yaml:3: target "a b"`},
+		{"bad auth", "targets:\n  a:\n    auth: kerberos\n", `f.yaml:3: auth: "kerberos" is not an auth method`},
+		{"two password sources", "targets:\n  a:\n    password_env: PW\n    password_file: /pw\n", `f.yaml:3: target "a": set one of password_secret, password_env and password_file`},
+		{"a password with auth iam", "targets:\n  a:\n    auth: iam\n    password_env: PW\n", `f.yaml:3: target "a": auth: iam takes no password`},
+		{"bad env name", "targets:\n  a:\n    password_env: $PW\n", `f.yaml:3: password_env: "$PW" is not an environment variable name`},
+		{"bad ssl_negotiation", "targets:\n  a:\n    ssl_negotiation: require\n", `f.yaml:3: ssl_negotiation: "require" is not an SSL negotiation`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
@@ -124,6 +129,26 @@ func TestLoadMergesProjectOverUser(t *testing.T) {
 	}
 	if _, ok := c.Target("other"); !ok {
 		t.Error("project-only target missing")
+	}
+}
+
+func TestPasswordAndSSLNegotiation(t *testing.T) {
+	f, err := Parse("f.yaml", []byte("targets:\n  legacy:\n    identifier: legacy\n    auth: password\n    password_secret: arn:aws:secretsmanager:us-east-1:111122223333:secret:rds!db-1\n    ssl_negotiation: direct\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := f.Targets["legacy"]
+	if got.Auth != "password" || got.PasswordSecret != "arn:aws:secretsmanager:us-east-1:111122223333:secret:rds!db-1" || got.SSLNegotiation != "direct" || !got.HasPasswordSource() {
+		t.Errorf("legacy = %+v", got)
+	}
+	// The project file's password source replaces the user file's whole.
+	low := Target{Name: "legacy", Identifier: "legacy", Auth: "password", PasswordSecret: "arn:old", SSLNegotiation: "direct"}
+	merged := mergeTarget(low, Target{Name: "legacy", PasswordEnv: "LEGACY_PW"})
+	if merged.PasswordSecret != "" || merged.PasswordEnv != "LEGACY_PW" || merged.Auth != "password" || merged.SSLNegotiation != "direct" {
+		t.Errorf("merged = %+v", merged)
+	}
+	if merged := mergeTarget(low, Target{Name: "legacy", User: "x"}); merged.PasswordSecret != "arn:old" {
+		t.Errorf("a project entry without a source must keep the user file's: %+v", merged)
 	}
 }
 

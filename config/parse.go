@@ -124,7 +124,7 @@ func (p parser) defaults(n *yaml.Node, d *Defaults) error {
 
 func (p parser) target(n *yaml.Node, t *Target) error {
 	what := fmt.Sprintf("target %q", t.Name)
-	return p.mapping(n, what, func(key string, v *yaml.Node) error {
+	err := p.mapping(n, what, func(key string, v *yaml.Node) error {
 		var err error
 		switch key {
 		case "identifier":
@@ -139,9 +139,69 @@ func (p parser) target(n *yaml.Node, t *Target) error {
 			return err
 		case "engine":
 			return p.set(v, key, &t.Engine, checkEngine)
+		case "auth":
+			return p.set(v, key, &t.Auth, checkAuth)
+		case "password_secret":
+			return p.set(v, key, &t.PasswordSecret, nonEmpty)
+		case "password_env":
+			return p.set(v, key, &t.PasswordEnv, checkEnvName)
+		case "password_file":
+			return p.set(v, key, &t.PasswordFile, nonEmpty)
+		case "ssl_negotiation":
+			return p.set(v, key, &t.SSLNegotiation, CheckSSLNegotiation)
 		}
 		return p.common(key, v, &t.Region, &t.Profile, &t.User, &t.Database, &t.CABundle, &t.Route)
 	})
+	if err != nil {
+		return err
+	}
+	if err := t.CheckAuth(); err != nil {
+		return p.errAt(n, "%s: %v", what, err)
+	}
+	return nil
+}
+
+// CheckAuth checks that the password keys fit auth: one source at most,
+// and none with auth: iam. (auth: password with no source is left to the
+// command, which may get one from a flag.)
+func (t Target) CheckAuth() error {
+	n := 0
+	for _, s := range []string{t.PasswordSecret, t.PasswordEnv, t.PasswordFile} {
+		if s != "" {
+			n++
+		}
+	}
+	if n > 1 {
+		return errors.New("set one of password_secret, password_env and password_file")
+	}
+	if n == 1 && t.Auth == "iam" {
+		return errors.New("auth: iam takes no password: remove the password_* key, or say auth: password")
+	}
+	return nil
+}
+
+// CheckSSLNegotiation accepts libpq's sslnegotiation values.
+func CheckSSLNegotiation(s string) error {
+	switch s {
+	case "postgres", "direct":
+		return nil
+	}
+	return fmt.Errorf("%q is not an SSL negotiation: use postgres (an SSLRequest first, the default) or direct (PostgreSQL 17+)", s)
+}
+
+func checkAuth(s string) error {
+	switch s {
+	case "iam", "password":
+		return nil
+	}
+	return fmt.Errorf("%q is not an auth method: use iam or password", s)
+}
+
+func checkEnvName(s string) error {
+	if s == "" || strings.ContainsAny(s, "= \t$") {
+		return fmt.Errorf("%q is not an environment variable name (no $, =, spaces)", s)
+	}
+	return nil
 }
 
 func (p parser) route(n *yaml.Node, r *Route) error {
