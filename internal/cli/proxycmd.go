@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 
@@ -36,6 +37,8 @@ type proxyFlags struct {
 	sessionLog       string
 	loginsPerSecond  int
 	httpAddress      string
+	localCert        string
+	localKey         string
 }
 
 func (a *app) newProxy() *cobra.Command {
@@ -50,6 +53,13 @@ rdsgate opens the route, upgrades to TLS verified against the RDS CA with the
 endpoint as server name, logs in with a fresh IAM token signed for the endpoint,
 and relays. It records every session (who, as which database user, when, bytes).
 
+Targets without IAM authentication log in with a password from a Secrets
+Manager secret, an environment variable or a file instead (--password-secret,
+--password-env, --password-file, or auth: password in the config file); it is
+read when needed, never logged, and read again when the server refuses it.
+Clients that insist on TLS get it on the local leg with --local-cert and
+--local-key; otherwise the local leg declines TLS.
+
 The port is TARGET=PORT, else the target's local_port in the config file, else
 the engine's usual port (5432, 3306). Listeners bind to 127.0.0.1 unless
 --listen names another address and --allow-non-loopback accepts the exposure.
@@ -62,7 +72,10 @@ to 30 s, then closes them.`,
   rdsgate proxy orders-prod=15432 billing=13306 --log-statements --session-log ~/rdsgate-sessions.jsonl
 
   # through an existing tunnel on 127.0.0.1:15000, still verifying TLS for the real endpoint
-  rdsgate proxy orders-prod --via direct --address 127.0.0.1:15000`,
+  rdsgate proxy orders-prod --via direct --address 127.0.0.1:15000
+
+  # a database without IAM authentication, with its RDS managed master secret
+  rdsgate proxy legacy-db --password-secret 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-...'`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runProxy(cmd.Context(), args, f)
@@ -79,6 +92,10 @@ to 30 s, then closes them.`,
 	fl.StringVar(&f.sessionLog, "session-log", "", "append session records as JSON lines to this file (- for stderr)")
 	fl.StringVar(&f.httpAddress, "http-address", "", "serve /liveness, /readiness and /metrics (Prometheus) on this loopback HOST:PORT")
 	fl.IntVar(&f.loginsPerSecond, "logins-per-second", 100, "limit new upstream logins per target (AWS advises under 200 new IAM logins/s per instance; 0: no limit)")
+	fl.StringVar(&f.localCert, "local-cert", "", "serve TLS to local clients that ask for it, with this certificate (PEM; with --local-key); without it the local leg declines TLS")
+	fl.StringVar(&f.localKey, "local-key", "", "the private key (PEM) of --local-cert")
+	f.route.password.register(fl)
+	fl.StringVar(&f.route.sslNegotiation, "ssl-negotiation", "", "PostgreSQL upstream TLS: postgres (an SSLRequest first; the default) or direct (TLS at once with ALPN postgresql, one round trip less; PostgreSQL 17+)")
 	return cmd
 }
 
@@ -117,6 +134,15 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	}
 	defer rec.Close(context.Background())
 
+	var localTLS *tls.Config
+	if f.localCert != "" || f.localKey != "" {
+		if f.localCert == "" || f.localKey == "" {
+			return usagef("--local-cert and --local-key go together")
+		}
+		if localTLS, err = proxy.LocalTLSConfig(expandHome(f.localCert), expandHome(f.localKey)); err != nil {
+			return err
+		}
+	}
 	health := proxy.NewHealth()
 	if f.httpAddress != "" {
 		hln, err := proxy.Listen(proxy.ListenConfig{Address: f.httpAddress, AllowNonLoopback: f.allowNonLoopback})
@@ -147,6 +173,18 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 				port = target.DefaultPort(p.target.Engine)
 			}
 		}
+		if p.creds != nil {
+			// Fail now, not at the first client, on a missing secret or
+			// permission; a secret that names its user says whom to connect as.
+			owner, err := p.creds.Prefetch(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", pt.name, err)
+			}
+			if owner != "" && p.user != "" && owner != p.user {
+				a.log.Warn("the password source is another database user's; clients must connect as that user", "target", pt.name, "source_user", owner, "user", p.user)
+			}
+			p.user = first(owner, p.user)
+		}
 		tokens := iamauth.NewCache(p.aws.Credentials, iamauth.CacheOptions{})
 		up := p.upstream(tokens, f.loginsPerSecond)
 		if up.Logins != nil {
@@ -160,7 +198,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		if err != nil {
 			return err
 		}
-		opts := proxy.Options{MaxConnections: f.maxConns, IdleTimeout: f.idle, CaptureStatements: f.logStatements,
+		opts := proxy.Options{MaxConnections: f.maxConns, IdleTimeout: f.idle, CaptureStatements: f.logStatements, LocalTLS: localTLS,
 			Recorder: rec, Principal: p.identity.ARN, Route: p.route.Via, Log: a.log.With("target", pt.name)}
 		ln, err := proxy.Listen(proxy.ListenConfig{Address: net.JoinHostPort(f.listen, strconv.Itoa(port)), AllowNonLoopback: f.allowNonLoopback})
 		if err != nil {
@@ -184,7 +222,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 			servers = append(servers, usrv)
 			health.Add(usrv, tokens)
 		}
-		a.printConnectionInfo(p, srv.Addr().(*net.TCPAddr), socket)
+		a.printProxyInfo(p, srv.Addr().(*net.TCPAddr), socket, localTLS != nil)
 	}
 
 	var wg sync.WaitGroup
@@ -256,16 +294,30 @@ func (a *app) sessionRecorder(path string) (*session.Recorder, error) {
 
 // printConnectionInfo prints ready-to-paste connection details.
 func (a *app) printConnectionInfo(p *path, addr *net.TCPAddr, socket string) {
+	a.printProxyInfo(p, addr, socket, false)
+}
+
+// printProxyInfo is printConnectionInfo for a listener that may serve TLS
+// locally (--local-cert).
+func (a *app) printProxyInfo(p *path, addr *net.TCPAddr, socket string, localTLS bool) {
 	user := first(p.user, "DBUSER")
 	db := p.database
 	host, port := addr.IP.String(), addr.Port
 	w := a.stdout
-	fmt.Fprintf(w, "%s (%s) on %s -> %s via %s, as %s\n", p.name, p.target.Engine, addr, p.target.Address(), p.route.Via, p.identity.ARN)
+	login := "as " + p.identity.ARN
+	if p.creds != nil {
+		login = "with the password from " + p.creds.Describe()
+	}
+	fmt.Fprintf(w, "%s (%s) on %s -> %s via %s, %s\n", p.name, p.target.Engine, addr, p.target.Address(), p.route.Via, login)
+	pgSSL, mySSL := "disable", "DISABLED"
+	if localTLS {
+		pgSSL, mySSL = "require", "REQUIRED"
+	}
 	if p.target.Family() == target.FamilyPostgres {
 		dbPart := first(db, "postgres")
 		fmt.Fprintf(w, "  psql \"host=%s port=%d user=%s dbname=%s\"\n", host, port, user, dbPart)
-		fmt.Fprintf(w, "  URL:  postgres://%s@%s:%d/%s?sslmode=disable\n", user, host, port, dbPart)
-		fmt.Fprintf(w, "  JDBC: jdbc:postgresql://%s:%d/%s?user=%s&sslmode=disable\n", host, port, dbPart, user)
+		fmt.Fprintf(w, "  URL:  postgres://%s@%s:%d/%s?sslmode=%s\n", user, host, port, dbPart, pgSSL)
+		fmt.Fprintf(w, "  JDBC: jdbc:postgresql://%s:%d/%s?user=%s&sslmode=%s\n", host, port, dbPart, user, pgSSL)
 		if socket != "" {
 			fmt.Fprintf(w, "  socket: psql \"host=%s port=%d user=%s dbname=%s\"\n", filepath.Dir(socket), port, user, dbPart)
 		}
@@ -275,10 +327,14 @@ func (a *app) printConnectionInfo(p *path, addr *net.TCPAddr, socket string) {
 			dbArg = " " + db
 		}
 		fmt.Fprintf(w, "  mysql -h %s -P %d -u %s%s\n", host, port, user, dbArg)
-		fmt.Fprintf(w, "  JDBC: jdbc:mysql://%s:%d/%s?user=%s&sslMode=DISABLED\n", host, port, db, user)
+		fmt.Fprintf(w, "  JDBC: jdbc:mysql://%s:%d/%s?user=%s&sslMode=%s\n", host, port, db, user, mySSL)
 		if socket != "" {
 			fmt.Fprintf(w, "  socket: mysql -S %s -u %s%s\n", socket, user, dbArg)
 		}
 	}
-	fmt.Fprintf(w, "  GUI tools (DBeaver, DataGrip, TablePlus, ...): host %s, port %d, user %s, no password, SSL off (rdsgate does verify-full TLS upstream)\n", host, port, user)
+	ssl := "SSL off (rdsgate does verify-full TLS upstream)"
+	if localTLS {
+		ssl = "SSL on or off (--local-cert; rdsgate does verify-full TLS upstream)"
+	}
+	fmt.Fprintf(w, "  GUI tools (DBeaver, DataGrip, TablePlus, ...): host %s, port %d, user %s, no password, %s\n", host, port, user, ssl)
 }

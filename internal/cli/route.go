@@ -39,6 +39,11 @@ type routeFlags struct {
 	sshAcceptNew  bool
 	sshEIC        bool
 	ssmPlugin     string
+	// Registered by the commands that log in upstream (proxy), not by
+	// register: a password source instead of IAM tokens, and PostgreSQL
+	// 17's direct TLS.
+	password       passwordFlags
+	sslNegotiation string
 }
 
 func (r *routeFlags) register(fs *pflag.FlagSet) {
@@ -70,6 +75,9 @@ type path struct {
 	database string
 	bundle   *rdsca.Bundle
 	dialer   tunnel.Dialer
+	// creds is the target's password source (auth: password); nil logs in
+	// with IAM tokens.
+	creds *proxy.PasswordCredentials
 }
 
 // resolvePath resolves name with flags over the config entry, checks
@@ -110,6 +118,12 @@ func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*pat
 		return nil, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.target.Identifier, p.target.Engine)
 	}
 	p.user, p.database = first(rf.user, p.entry.User), first(rf.db, p.entry.Database)
+	if err := p.applyLoginFlags(rf); err != nil {
+		return nil, err
+	}
+	if p.creds, err = a.passwordCredentials(p); err != nil {
+		return nil, err
+	}
 	a.sshAcceptNew, a.ssmPlugin = rf.sshAcceptNew, rf.ssmPlugin
 	if p.route, err = routeFor(p.entry, rf); err != nil {
 		return nil, err
@@ -211,14 +225,38 @@ func closeDialer(d tunnel.Dialer) {
 	}
 }
 
-// upstream builds the proxy's upstream for p with a token cache.
+// applyLoginFlags puts the password and TLS negotiation flags over the
+// config entry and checks they fit the engine.
+func (p *path) applyLoginFlags(rf routeFlags) error {
+	if err := rf.password.apply(&p.entry); err != nil {
+		return err
+	}
+	if rf.sslNegotiation != "" {
+		if err := config.CheckSSLNegotiation(rf.sslNegotiation); err != nil {
+			return usagef("--ssl-negotiation: %v", err)
+		}
+		p.entry.SSLNegotiation = rf.sslNegotiation
+	}
+	if p.entry.SSLNegotiation == "direct" && p.target.Family() != target.FamilyPostgres {
+		return usagef("ssl_negotiation: direct is PostgreSQL 17's; %s runs %s", p.target.Identifier, p.target.Engine)
+	}
+	return nil
+}
+
+// upstream builds the proxy's upstream for p: IAM tokens from tokens, or
+// the target's password source.
 func (p *path) upstream(tokens *iamauth.Cache, loginsPerSecond int) *proxy.Upstream {
+	var creds proxy.Credentials = &proxy.IAMCredentials{Cache: tokens, Host: p.target.Host, Port: p.target.Port, Region: p.target.Region}
+	if p.creds != nil {
+		creds = p.creds
+	}
 	up := &proxy.Upstream{
 		Target:      p.target,
 		Dialer:      p.dialer,
 		TLS:         p.bundle.TLSConfig(p.target.Host),
-		Credentials: &proxy.IAMCredentials{Cache: tokens, Host: p.target.Host, Port: p.target.Port, Region: p.target.Region},
+		Credentials: creds,
 		Account:     p.identity.Account,
+		DirectTLS:   p.entry.SSLNegotiation == "direct",
 	}
 	if loginsPerSecond > 0 {
 		up.Logins = proxy.NewRateLimiter(loginsPerSecond, loginsPerSecond)
