@@ -41,6 +41,7 @@ type StateInstance struct {
 	Port         int    `json:"port"`
 	ResourceID   string `json:"resource_id"`
 	FrontAddr    string `json:"front_address"`
+	Backend      string `json:"backend"` // installed or embedded
 	IAMAuth      bool   `json:"iam_auth"`
 	MasterUser   string `json:"master_user"`
 	MasterSecret string `json:"master_secret_arn"`

@@ -31,6 +31,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/dbserver"
 	"github.com/rdsgate/rdsgate/sandbox/awsapi"
+	"github.com/rdsgate/rdsgate/sandbox/embeddb"
 	"github.com/rdsgate/rdsgate/sandbox/mysqlfront"
 	"github.com/rdsgate/rdsgate/sandbox/pgfront"
 	"github.com/rdsgate/rdsgate/sandbox/ssmagent"
@@ -60,6 +61,9 @@ type Options struct {
 	// IAMUsers are extra IAM database users created in every database,
 	// with read access to the demo data.
 	IAMUsers []string
+	// Backend chooses what serves the data behind the fronts: BackendAuto
+	// (default), BackendInstalled or BackendEmbedded.
+	Backend string
 }
 
 // Sandbox is a running sandbox.
@@ -98,6 +102,12 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	engines, err := normalizeEngines(opts.Engines)
 	if err != nil {
 		return nil, err
+	}
+	backends := map[string]string{}
+	for _, e := range engines {
+		if backends[e], err = backendFor(opts.Backend, e); err != nil {
+			return nil, err
+		}
 	}
 	faults, err := checkFaults(opts.Faults)
 	if err != nil {
@@ -156,6 +166,7 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 		tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		auth := &iamAuthenticator{w: w, inst: inst, now: opts.Now}
 		masterPW := randLower(24)
+		inst.Backend = backends[engineFamily(inst.Engine)]
 		if err := sb.startInstance(ctx, runCtx, inst, tlsConf, auth, secret, masterPW, faults); err != nil {
 			return sb, err
 		}
@@ -242,8 +253,49 @@ func (sb *Sandbox) startInstance(ctx, runCtx context.Context, inst *world.Instan
 	}
 	inst.FrontAddr = ln.Addr().String()
 	log := sb.log
-	switch inst.Engine {
-	case "postgres":
+	switch {
+	case inst.Backend == BackendEmbedded:
+		db, err := sb.startEmbedded(ctx, inst, secret, masterPW, faults[FaultUserNotIAM])
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		sb.closers = append(sb.closers, db.Close)
+		if inst.Engine == "postgres" {
+			ps := embeddb.NewPostgresServer(db)
+			sb.closers = append(sb.closers, func() error { ps.Wait(); return nil })
+			front, err := pgfront.New(pgfront.Config{
+				Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, ForceSSL: true,
+				Backend: &embeddedPostgres{ctx: runCtx, db: db, ps: ps}, Auth: pgAuth{auth}, Log: log,
+			})
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			sb.closers = append(sb.closers, front.Close)
+			sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
+			return nil
+		}
+		bln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("sandbox: %s embedded backend: %w", inst.Identifier, err)
+		}
+		ms := embeddb.NewMySQLServer(db)
+		sb.serve(inst.Identifier+"-backend", func() error { return ms.Serve(runCtx, bln) })
+		sb.closers = append(sb.closers, func() error { bln.Close(); ms.Wait(); return nil })
+		front, err := mysqlfront.New(mysqlfront.Config{
+			Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, BackendAddr: bln.Addr().String(),
+			IsIAMUser: func(_ context.Context, user string) (bool, error) { return db.IsIAMUser(user), nil },
+			Secret:    secret, Auth: myAuth{auth}, Log: log,
+		})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		sb.closers = append(sb.closers, front.Close)
+		sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
+	case inst.Engine == "postgres":
 		srv, err := dbserver.StartPostgres(ctx, dbserver.Options{})
 		if err != nil {
 			ln.Close()
@@ -374,6 +426,14 @@ func seedMariaDB(ctx context.Context, srv *dbserver.Server, secret []byte, maste
 		}
 	}
 	return nil
+}
+
+// engineFamily maps an instance's engine to the Options.Engines name.
+func engineFamily(engine string) string {
+	if engine == "postgres" {
+		return "postgres"
+	}
+	return "mysql"
 }
 
 func normalizeEngines(in []string) ([]string, error) {

@@ -317,3 +317,68 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Errorf("second Close: %v", err)
 	}
 }
+
+// The embedded backend stands in for PostgreSQL and MariaDB on machines
+// without them: the same fronts, the same IAM checks, the demo data.
+func TestEmbeddedBackend(t *testing.T) {
+	for _, faults := range [][]string{nil, {FaultUserNotIAM}} {
+		logs := &logBuffer{}
+		sb, err := Start(context.Background(), Options{Dir: t.TempDir(), Backend: BackendEmbedded, Faults: faults,
+			Log: slog.New(slog.NewTextHandler(logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, intern := sb.Principal(ProfileAdmin), sb.Principal(ProfileIntern)
+		for _, id := range []string{InstancePG, InstanceMySQL} {
+			inst, _ := sb.Instance(id)
+			if inst.Backend != BackendEmbedded {
+				t.Errorf("%s: backend %q", id, inst.Backend)
+			}
+			who, err := login(t, sb, inst, admin, IAMUser)
+			switch {
+			case faults == nil && (err != nil || who != IAMUser):
+				t.Errorf("%s: admin as app_user: %q, %v", id, who, err)
+			case faults != nil && err == nil:
+				t.Errorf("%s: app_user is not IAM-enabled, yet the token was accepted", id)
+			}
+			if _, err := login(t, sb, inst, intern, IAMUser); err == nil {
+				t.Errorf("%s: the intern (no rds-db:connect) got in", id)
+			}
+		}
+		// The master user logs in with the password from Secrets Manager.
+		inst, _ := sb.Instance(InstancePG)
+		var pw string
+		for _, s := range sb.World.Secrets {
+			if s.ARN == inst.MasterSecretARN {
+				var v struct{ Password string }
+				_ = json.Unmarshal([]byte(s.SecretString), &v)
+				pw = v.Password
+			}
+		}
+		pool, _ := sb.CAPool()
+		cfg, _ := pgx.ParseConfig("sslmode=verify-full")
+		cfg.Host, cfg.Port, cfg.User, cfg.Password, cfg.Database = inst.Endpoint, uint16(inst.Port), inst.MasterUser, pw, DemoDatabase
+		cfg.TLSConfig = &tls.Config{ServerName: inst.Endpoint, RootCAs: pool}
+		cfg.Fallbacks = nil
+		cfg.LookupFunc = func(_ context.Context, h string) ([]string, error) { return []string{h}, nil }
+		cfg.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", inst.FrontAddr)
+		}
+		c, err := pgx.ConnectConfig(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("master login: %v", err)
+		}
+		var n int
+		if err := c.QueryRow(context.Background(), "select count(*) from orders").Scan(&n); err != nil || n != 3 {
+			t.Errorf("master query: %d %v", n, err)
+		}
+		c.Close(context.Background())
+		if faults != nil && !strings.Contains(logs.String(), "rds_iam") && !strings.Contains(logs.String(), "not an IAM user") {
+			t.Errorf("the log does not say why app_user was refused:\n%s", logs.String())
+		}
+		if err := sb.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 func (a *app) newDemo() *cobra.Command {
 	var engines []string
+	var backend string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Walk the whole path to a private database against a local sandbox",
@@ -23,19 +24,23 @@ run what 'rdsgate connect TARGET --exec' runs, each stage timed: who you are
 (STS), which database (RDS API), the route (Session Manager port forwarding
 through the sandbox's bastion), TLS verified against the CA and the endpoint
 name, a locally signed IAM token, the login, and a query. Then say what to run
-next. Needs the postgresql and mariadb-server packages.`,
+next. The databases are the installed PostgreSQL and MariaDB where they are
+installed, else rdsgate's embedded engine (--backend, see 'rdsgate sandbox
+--help'): the demo needs nothing but rdsgate.`,
 		Example: `  rdsgate demo
-  rdsgate demo --engine postgres`,
+  rdsgate demo --engine postgres
+  rdsgate demo --backend embedded`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runDemo(cmd.Context(), engines)
+			return a.runDemo(cmd.Context(), engines, backend)
 		},
 	}
 	cmd.Flags().StringSliceVar(&engines, "engine", []string{"all"}, "engines to try: postgres, mysql or all")
+	cmd.Flags().StringVar(&backend, "backend", sandbox.BackendAuto, "what serves the data: auto, installed or embedded")
 	return cmd
 }
 
-func (a *app) runDemo(ctx context.Context, engines []string) error {
+func (a *app) runDemo(ctx context.Context, engines []string, backend string) error {
 	dir, err := os.MkdirTemp("", "rdsgate-demo-")
 	if err != nil {
 		return err
@@ -49,12 +54,17 @@ func (a *app) runDemo(ctx context.Context, engines []string) error {
 	if !a.g.verbose {
 		sbLog = slog.New(levelFilter{Handler: a.log.Handler(), min: slog.LevelWarn})
 	}
-	sb, err := sandbox.Start(ctx, sandbox.Options{Dir: dir, Engines: engines, Log: sbLog})
+	sb, err := sandbox.Start(ctx, sandbox.Options{Dir: dir, Engines: engines, Backend: backend, Log: sbLog})
 	if err != nil {
 		return fmt.Errorf("start the sandbox: %w", err)
 	}
 	defer sb.Close()
 	a.stage("sandbox", t0, "AWS APIs at %s; %d database(s) in a private network behind bastion %s", sb.APIURL, len(sb.World.Instances), sandbox.BastionID)
+	for _, inst := range sb.World.Instances {
+		if inst.Backend == sandbox.BackendEmbedded {
+			fmt.Fprintf(a.stderr, "  %s is served by rdsgate's embedded engine (SQLite behind the %s protocol)\n", inst.Identifier, protocolName(inst.Engine))
+		}
+	}
 
 	// From here on, exactly what a user runs: the sandbox's profile and
 	// config file, and connect.
@@ -84,6 +94,13 @@ Next, with a sandbox that stays up:
   rdsgate sandbox --dir /tmp/sb --fault no-policy   # then see what doctor says
 `)
 	return nil
+}
+
+func protocolName(engine string) string {
+	if engine == "postgres" {
+		return "PostgreSQL"
+	}
+	return "MySQL"
 }
 
 // levelFilter drops records below min.

@@ -18,6 +18,7 @@ type sandboxFlags struct {
 	faults  []string
 	spec    string
 	unpaced bool
+	backend string
 }
 
 func (a *app) newSandbox() *cobra.Command {
@@ -37,8 +38,15 @@ tested with no AWS account:
   * an AWS API endpoint (STS, RDS, EC2, SSM, IAM, Secrets Manager) that checks
     every request's SigV4 signature.
 
-The servers behind the fronts are real PostgreSQL and MariaDB started from the
-installed packages (postgresql, mariadb-server).
+The servers behind the fronts (--backend): with "auto" (the default), real
+PostgreSQL and MariaDB started from the installed packages (postgresql,
+mariadb-server) where they are installed, and the embedded engine where they
+are not; "installed" requires the packages; "embedded" always uses the
+embedded engine: SQLite inside rdsgate behind the PostgreSQL and MySQL
+protocols. It runs the demo data and everyday SELECT/INSERT/UPDATE/DELETE,
+DDL and transactions; it does not run account statements (CREATE ROLE,
+GRANT: 'rdsgate grant --apply' needs installed servers), catalog queries such
+as psql's \d, or PostgreSQL-only syntax such as ::casts.
 
 It writes into --dir: aws-config and aws-credentials (profile rdsgate-sandbox,
 allowed everything; rdsgate-sandbox-intern, allowed nothing), ca.pem,
@@ -56,6 +64,9 @@ rdsgate says: ` + strings.Join(sandbox.AllFaults, ", ") + `.`,
   rdsgate ls
   aws rds generate-db-auth-token --hostname demo-pg.c0sandbox.us-east-1.rds.amazonaws.com --port 5432 --username app_user
 
+  # no PostgreSQL or MariaDB installed, or to try the embedded engine anyway
+  rdsgate sandbox --dir /tmp/sb --backend embedded
+
   # only PostgreSQL, with IAM authentication switched off on the instance
   rdsgate sandbox --dir /tmp/sb --engine postgres --fault iam-auth-disabled`,
 		Args: cobra.NoArgs,
@@ -68,6 +79,7 @@ rdsgate says: ` + strings.Join(sandbox.AllFaults, ", ") + `.`,
 	fl.StringSliceVar(&f.engines, "engine", []string{"all"}, "engines to run: postgres, mysql or all")
 	fl.StringSliceVar(&f.faults, "fault", nil, "fault to switch on (repeatable): "+strings.Join(sandbox.AllFaults, ", "))
 	fl.StringVar(&f.spec, "spec", "", "sandbox.yaml declaring engines, faults, extra IAM database users and principals with policies (default DIR/sandbox.yaml when it exists)")
+	fl.StringVar(&f.backend, "backend", sandbox.BackendAuto, "what serves the data behind the fronts: auto, installed or embedded")
 	fl.BoolVar(&f.unpaced, "unpaced", false, "let the Session Manager agent send as fast as it can (by default it paces like AWS's, about 1 MB/s)")
 	return cmd
 }
@@ -88,7 +100,7 @@ func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
 	if err != nil {
 		return err
 	}
-	opts := sandbox.Options{Dir: dir, Engines: f.engines, Faults: f.faults, Unpaced: f.unpaced, Log: a.log}
+	opts := sandbox.Options{Dir: dir, Engines: f.engines, Faults: f.faults, Unpaced: f.unpaced, Backend: f.backend, Log: a.log}
 	specFile := f.spec
 	if specFile == "" {
 		if _, err := os.Stat(filepath.Join(dir, sandbox.SpecFileName)); err == nil {

@@ -8,7 +8,9 @@ import (
 func TestTranslate(t *testing.T) {
 	pg := translator{s: &session{dialect: postgres, user: "app_user", db: "demo", connID: 7}, vars: pgSetting}
 	my := translator{s: &session{dialect: mysqlDialect, user: "app_user", host: "%", db: "demo", connID: 9},
-		vars: func(n string) (string, bool) { return map[string]string{"version_comment": "x"}[n], n == "version_comment" }}
+		vars: func(n string) (string, bool) {
+			return map[string]string{"version_comment": "x"}[n], n == "version_comment"
+		}}
 	for _, tc := range []struct {
 		name string
 		tr   translator

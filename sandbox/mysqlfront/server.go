@@ -107,8 +107,11 @@ type Config struct {
 	// private to the sandbox).
 	BackendAddr string
 	// AdminDSN is a go-sql-driver/mysql DSN of the backend's root, used to
-	// look up users.
+	// look up users. Not needed with IsIAMUser.
 	AdminDSN string
+	// IsIAMUser, when set, tells IAM users instead of the backend's
+	// mysql.user (the sandbox's embedded engine keeps its own accounts).
+	IsIAMUser func(ctx context.Context, user string) (bool, error)
 	// Secret keys the derived passwords of IAM users (see package doc).
 	Secret []byte
 	// Auth decides IAM logins. Required.
@@ -158,9 +161,6 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Auth == nil {
 		return nil, errors.New("mysqlfront: Config.Auth is required")
 	}
-	if _, err := mysql.ParseDSN(cfg.AdminDSN); err != nil {
-		return nil, fmt.Errorf("mysqlfront: Config.AdminDSN: %w", err)
-	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
 	}
@@ -169,13 +169,19 @@ func New(cfg Config) (*Server, error) {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	log = log.With("component", "mysqlfront", "instance", cfg.Instance)
-	admin, err := sql.Open("mysql", cfg.AdminDSN)
-	if err != nil {
-		return nil, fmt.Errorf("mysqlfront: admin connection: %w", err)
+	var admin *sql.DB
+	if cfg.IsIAMUser == nil {
+		if _, err := mysql.ParseDSN(cfg.AdminDSN); err != nil {
+			return nil, fmt.Errorf("mysqlfront: Config.AdminDSN: %w", err)
+		}
+		var err error
+		if admin, err = sql.Open("mysql", cfg.AdminDSN); err != nil {
+			return nil, fmt.Errorf("mysqlfront: admin connection: %w", err)
+		}
+		admin.SetMaxOpenConns(4)
+		admin.SetMaxIdleConns(2)
+		admin.SetConnMaxIdleTime(time.Minute)
 	}
-	admin.SetMaxOpenConns(4)
-	admin.SetMaxIdleConns(2)
-	admin.SetConnMaxIdleTime(time.Minute)
 	return &Server{
 		cfg:       cfg,
 		log:       log,
@@ -279,6 +285,9 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	if s.admin == nil {
+		return nil
+	}
 	if err := s.admin.Close(); err != nil {
 		return fmt.Errorf("mysqlfront: closing admin connection: %w", err)
 	}
@@ -302,6 +311,9 @@ func (s *Server) Stats() Stats {
 // of that name whose authentication_string is the native-password hash of
 // the user's derived password.
 func (s *Server) isIAMUser(ctx context.Context, user string) (bool, error) {
+	if s.cfg.IsIAMUser != nil {
+		return s.cfg.IsIAMUser(ctx, user)
+	}
 	rows, err := s.admin.QueryContext(ctx, "SELECT authentication_string FROM mysql.user WHERE User = ?", user)
 	if err != nil {
 		return false, fmt.Errorf("looking up user in the backend: %w", err)

@@ -28,7 +28,26 @@ const iamRoleQuery = `SELECT COALESCE((
 // close the connection.
 const cancelWait = 5 * time.Second
 
-// backend is the real PostgreSQL server behind the front.
+// Backend is the database behind the front.
+type Backend interface {
+	// IsIAMUser reports whether user is IAM-enabled (a member of rds_iam).
+	IsIAMUser(ctx context.Context, user string) (bool, error)
+	// DialTrusted connects where any user's StartupMessage is logged in
+	// without a password: the front checked the IAM token.
+	DialTrusted(ctx context.Context) (net.Conn, error)
+	// DialPassword connects where the backend authenticates the user.
+	DialPassword(ctx context.Context) (net.Conn, error)
+	// ProbeNegotiation returns the NegotiateProtocolVersion message the
+	// backend answers sm with (nil when none); see backend.ProbeNegotiation.
+	ProbeNegotiation(ctx context.Context, sm *pgwire.StartupMessage) ([]byte, error)
+	// ForgetNegotiation drops what ProbeNegotiation remembered for sm.
+	ForgetNegotiation(sm *pgwire.StartupMessage)
+	// ForwardCancel delivers a CancelRequest.
+	ForwardCancel(ctx context.Context, cr *pgwire.CancelRequest) error
+	Close() error
+}
+
+// backend is a real PostgreSQL server behind the front.
 type backend struct {
 	socketPath string // <dir>/.s.PGSQL.<port>: trust
 	socketDir  string
@@ -57,9 +76,9 @@ func newBackend(socketDir, tcpAddr string, port int, adminUser string) *backend 
 	}
 }
 
-// isIAMUser reports whether user is a member of role rds_iam. It reuses one
+// IsIAMUser reports whether user is a member of role rds_iam. It reuses one
 // superuser connection; after a failure it reconnects once.
-func (b *backend) isIAMUser(ctx context.Context, user string) (bool, error) {
+func (b *backend) IsIAMUser(ctx context.Context, user string) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var err error
@@ -98,7 +117,7 @@ func (b *backend) connectAdmin(ctx context.Context) (*pgx.Conn, error) {
 	return c, nil
 }
 
-func (b *backend) close() error {
+func (b *backend) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.admin == nil {
@@ -111,8 +130,8 @@ func (b *backend) close() error {
 	return err
 }
 
-// dialSocket connects to the trust socket.
-func (b *backend) dialSocket(ctx context.Context) (net.Conn, error) {
+// DialTrusted connects to the trust socket.
+func (b *backend) DialTrusted(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", b.socketPath)
 	if err != nil {
@@ -121,8 +140,8 @@ func (b *backend) dialSocket(ctx context.Context) (net.Conn, error) {
 	return c, nil
 }
 
-// dialTCP connects to the backend's TCP port.
-func (b *backend) dialTCP(ctx context.Context) (net.Conn, error) {
+// DialPassword connects to the backend's TCP port.
+func (b *backend) DialPassword(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", b.tcpAddr)
 	if err != nil {
@@ -131,7 +150,7 @@ func (b *backend) dialTCP(ctx context.Context) (net.Conn, error) {
 	return c, nil
 }
 
-// probeNegotiation sends sm to the backend's TCP port and returns the
+// ProbeNegotiation sends sm to the backend's TCP port and returns the
 // NegotiateProtocolVersion message the backend answers with (the whole
 // message), or nil when the backend goes straight to authentication. It
 // hangs up before authenticating, so no session is created: the backend
@@ -141,7 +160,7 @@ func (b *backend) dialTCP(ctx context.Context) (net.Conn, error) {
 // The answer depends only on the version and the protocol options' names
 // (in order), so it is cached per those: an unauthenticated client cannot
 // make the front open a backend connection per attempt.
-func (b *backend) probeNegotiation(ctx context.Context, sm *pgwire.StartupMessage) ([]byte, error) {
+func (b *backend) ProbeNegotiation(ctx context.Context, sm *pgwire.StartupMessage) ([]byte, error) {
 	key := negotiationKey(sm)
 	b.npvMu.Lock()
 	npv, ok := b.npvCache[key]
@@ -164,9 +183,9 @@ func (b *backend) probeNegotiation(ctx context.Context, sm *pgwire.StartupMessag
 	return npv, nil
 }
 
-// forgetNegotiation drops the cached probe answer for sm, after the
+// ForgetNegotiation drops the cached probe answer for sm, after the
 // backend answered a real login differently (it was upgraded, say).
-func (b *backend) forgetNegotiation(sm *pgwire.StartupMessage) {
+func (b *backend) ForgetNegotiation(sm *pgwire.StartupMessage) {
 	b.npvMu.Lock()
 	delete(b.npvCache, negotiationKey(sm))
 	b.npvMu.Unlock()
@@ -176,9 +195,9 @@ func negotiationKey(sm *pgwire.StartupMessage) string {
 	return strconv.FormatUint(uint64(sm.ProtocolVersion), 10) + "\x00" + strings.Join(sm.ProtocolOptions(), "\x00")
 }
 
-// probe asks the backend, see probeNegotiation.
+// probe asks the backend, see ProbeNegotiation.
 func (b *backend) probe(ctx context.Context, sm *pgwire.StartupMessage) ([]byte, error) {
-	c, err := b.dialTCP(ctx)
+	c, err := b.DialPassword(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -205,13 +224,13 @@ func (b *backend) probe(ctx context.Context, sm *pgwire.StartupMessage) ([]byte,
 	return pgwire.AppendMessage(nil, typ, body), nil
 }
 
-// forwardCancel sends cr unchanged to the backend's TCP port (the backend
+// ForwardCancel sends cr unchanged to the backend's TCP port (the backend
 // checks neither pg_hba.conf nor TLS for cancels) and waits, bounded, for
 // the backend to hang up, as a cancel requires.
-func (b *backend) forwardCancel(ctx context.Context, cr *pgwire.CancelRequest) error {
+func (b *backend) ForwardCancel(ctx context.Context, cr *pgwire.CancelRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, cancelWait)
 	defer cancel()
-	c, err := b.dialTCP(ctx)
+	c, err := b.DialPassword(ctx)
 	if err != nil {
 		return err
 	}

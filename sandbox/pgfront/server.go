@@ -93,8 +93,12 @@ type Config struct {
 	// socket) to ask whether a user is a member of rds_iam; default
 	// "postgres".
 	BackendAdminUser string
-	Auth             Authenticator // required
-	Log              *slog.Logger  // nil: discard
+	// Backend, when set, is the database behind the front instead of a
+	// PostgreSQL server at BackendSocketDir and BackendAddr (the sandbox's
+	// embedded engine).
+	Backend Backend
+	Auth    Authenticator // required
+	Log     *slog.Logger  // nil: discard
 	// HandshakeTimeout bounds each session's startup phase; default
 	// DefaultHandshakeTimeout.
 	HandshakeTimeout time.Duration
@@ -117,7 +121,7 @@ type Server struct {
 	cfg     Config
 	tls     *tls.Config // cfg.TLS with TLS 1.2+ and ALPN "postgresql"; nil without TLS
 	log     *slog.Logger
-	be      *backend
+	be      Backend
 	timeout time.Duration
 
 	base       context.Context // cancelled by Close
@@ -139,21 +143,25 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Auth == nil:
 		return nil, errors.New("pgfront: Config.Auth is required")
-	case cfg.BackendSocketDir == "":
+	case cfg.Backend == nil && cfg.BackendSocketDir == "":
 		return nil, errors.New("pgfront: Config.BackendSocketDir is required")
 	case cfg.ForceSSL && cfg.TLS == nil:
 		return nil, errors.New("pgfront: ForceSSL needs a TLS config")
 	}
-	host, portStr, err := net.SplitHostPort(cfg.BackendAddr)
-	if err != nil {
-		return nil, fmt.Errorf("pgfront: Config.BackendAddr %q: %w", cfg.BackendAddr, err)
-	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil || port < 1 || port > 65535 || host == "" {
-		return nil, fmt.Errorf("pgfront: Config.BackendAddr %q: want host:port", cfg.BackendAddr)
-	}
-	if cfg.BackendAdminUser == "" {
-		cfg.BackendAdminUser = "postgres"
+	be := cfg.Backend
+	if be == nil {
+		host, portStr, err := net.SplitHostPort(cfg.BackendAddr)
+		if err != nil {
+			return nil, fmt.Errorf("pgfront: Config.BackendAddr %q: %w", cfg.BackendAddr, err)
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil || port < 1 || port > 65535 || host == "" {
+			return nil, fmt.Errorf("pgfront: Config.BackendAddr %q: want host:port", cfg.BackendAddr)
+		}
+		if cfg.BackendAdminUser == "" {
+			cfg.BackendAdminUser = "postgres"
+		}
+		be = newBackend(cfg.BackendSocketDir, cfg.BackendAddr, port, cfg.BackendAdminUser)
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
@@ -180,7 +188,7 @@ func New(cfg Config) (*Server, error) {
 		tls:        tc,
 		log:        log,
 		timeout:    cfg.HandshakeTimeout,
-		be:         newBackend(cfg.BackendSocketDir, cfg.BackendAddr, port, cfg.BackendAdminUser),
+		be:         be,
 		base:       base,
 		cancelBase: cancel,
 		listeners:  map[net.Listener]struct{}{},
@@ -267,7 +275,7 @@ func (s *Server) Close() error {
 		c.Close()
 	}
 	s.mu.Unlock()
-	if err := s.be.close(); err != nil && first == nil {
+	if err := s.be.Close(); err != nil && first == nil {
 		first = err
 	}
 	if first != nil {

@@ -131,7 +131,7 @@ func (sess *session) negotiate(ctx context.Context) (*pgwire.StartupMessage, err
 			}
 		case *pgwire.CancelRequest:
 			sess.s.cancels.Add(1)
-			if err := sess.s.be.forwardCancel(ctx, p); err != nil {
+			if err := sess.s.be.ForwardCancel(ctx, p); err != nil {
 				sess.log.Warn("pgfront: cancel request not forwarded", "pid", p.ProcessID, "reason", err.Error())
 			} else {
 				sess.log.Info("pgfront: cancel request forwarded", "pid", p.ProcessID, "tls", sess.tls)
@@ -218,7 +218,7 @@ func (sess *session) login(ctx, hctx context.Context, sm *pgwire.StartupMessage)
 			"rds.force_ssl=1 and the session is not encrypted")
 		return
 	}
-	iam, err := sess.s.be.isIAMUser(hctx, user)
+	iam, err := sess.s.be.IsIAMUser(hctx, user)
 	if err != nil {
 		sess.s.refused.Add(1)
 		sess.log.Error("pgfront: cannot check the user against rds_iam", "reason", err.Error())
@@ -247,7 +247,7 @@ func (sess *session) iamLogin(ctx, hctx context.Context, sm *pgwire.StartupMessa
 	var npv []byte
 	if sm.Minor() != 0 || len(sm.ProtocolOptions()) > 0 {
 		var err error
-		if npv, err = sess.s.be.probeNegotiation(hctx, sm); err != nil {
+		if npv, err = sess.s.be.ProbeNegotiation(hctx, sm); err != nil {
 			sess.s.refused.Add(1)
 			sess.log.Error("pgfront: protocol negotiation probe failed", "reason", err.Error())
 			sess.send(&pgwire.Error{Severity: pgwire.SeverityFatal, Code: pgwire.CodeCannotConnectNow,
@@ -299,7 +299,7 @@ func (sess *session) iamLogin(ctx, hctx context.Context, sm *pgwire.StartupMessa
 	sess.s.iamOK.Add(1)
 	sess.log.Info("pgfront: IAM login accepted")
 
-	bc, err := sess.s.be.dialSocket(hctx)
+	bc, err := sess.s.be.DialTrusted(hctx)
 	if err != nil {
 		sess.backendFailed(err)
 		return
@@ -310,7 +310,7 @@ func (sess *session) iamLogin(ctx, hctx context.Context, sm *pgwire.StartupMessa
 // relayPasswordLogin sends the startup to the backend's TCP port and lets
 // the client authenticate there, as RDS's master user would.
 func (sess *session) relayPasswordLogin(ctx, hctx context.Context, sm *pgwire.StartupMessage) {
-	bc, err := sess.s.be.dialTCP(hctx)
+	bc, err := sess.s.be.DialPassword(hctx)
 	if err != nil {
 		sess.backendFailed(err)
 		return
@@ -386,7 +386,7 @@ func (sess *session) splice(ctx, hctx context.Context, bc net.Conn, sm *pgwire.S
 func (sess *session) relayStartup(bbr *bufio.Reader, sm *pgwire.StartupMessage, npv []byte, iam bool) bool {
 	w := bufio.NewWriter(sess.conn)
 	negotiationFailed := func() bool {
-		sess.s.be.forgetNegotiation(sm)
+		sess.s.be.ForgetNegotiation(sm)
 		sess.log.Error("pgfront: backend negotiated the protocol unlike its probe")
 		_, _ = w.Write(pgwire.ErrorResponse(&pgwire.Error{Severity: pgwire.SeverityFatal,
 			Code: pgwire.CodeProtocolViolation, Message: "protocol negotiation failed"}))

@@ -74,6 +74,9 @@ type Instance struct {
 	// MasterSecretARN names the Secrets Manager secret holding the master
 	// user's credentials, as RDS's managed master password does.
 	MasterSecretARN string
+	// Backend is what serves the data behind the front: "installed"
+	// (a throwaway PostgreSQL/MariaDB) or "embedded".
+	Backend string
 	// FrontAddr is the loopback host:port of the front that stands in for
 	// Endpoint:Port. Only the sandbox's tunnels (and tests) dial it.
 	FrontAddr string
