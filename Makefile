@@ -27,7 +27,7 @@ fuzz: ## run each fuzz target for 20 s
 	  for f in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$p || exit 1; done; done
 
-demo: ## walk the whole path against the built-in sandbox (needs postgresql and mariadb-server)
+demo: ## walk the whole path against the built-in sandbox (installed servers if present, else the embedded engine)
 	$(GO) run ./cmd/rdsgate demo
 
 try-moto: ## list databases and print a token against a throwaway moto_server
