@@ -68,14 +68,30 @@ func (e *embeddedPostgres) IsIAMUser(_ context.Context, user string) (bool, erro
 	return e.db.IsIAMUser(user), nil
 }
 
-func (e *embeddedPostgres) DialTrusted(context.Context) (net.Conn, error) { return e.pipe(true), nil }
+func (e *embeddedPostgres) DialTrusted(ctx context.Context, sm *pgwire.StartupMessage) (net.Conn, error) {
+	return e.pipe(ctx, sm, true)
+}
 
-func (e *embeddedPostgres) DialPassword(context.Context) (net.Conn, error) { return e.pipe(false), nil }
+func (e *embeddedPostgres) DialPassword(ctx context.Context, sm *pgwire.StartupMessage) (net.Conn, error) {
+	return e.pipe(ctx, sm, false)
+}
 
-func (e *embeddedPostgres) pipe(trusted bool) net.Conn {
+// pipe serves one session in-process and sends it sm.
+func (e *embeddedPostgres) pipe(ctx context.Context, sm *pgwire.StartupMessage, trusted bool) (net.Conn, error) {
+	pkt, err := sm.AppendTo(nil)
+	if err != nil {
+		return nil, err
+	}
 	client, server := net.Pipe()
 	e.ps.Serve(e.ctx, server, trusted)
-	return client
+	if dl, ok := ctx.Deadline(); ok {
+		_ = client.SetWriteDeadline(dl)
+	}
+	if _, err := client.Write(pkt); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("embedded backend: %w", err)
+	}
+	return client, nil
 }
 
 func (e *embeddedPostgres) ProbeNegotiation(_ context.Context, sm *pgwire.StartupMessage) ([]byte, error) {

@@ -32,11 +32,13 @@ const cancelWait = 5 * time.Second
 type Backend interface {
 	// IsIAMUser reports whether user is IAM-enabled (a member of rds_iam).
 	IsIAMUser(ctx context.Context, user string) (bool, error)
-	// DialTrusted connects where any user's StartupMessage is logged in
-	// without a password: the front checked the IAM token.
-	DialTrusted(ctx context.Context) (net.Conn, error)
-	// DialPassword connects where the backend authenticates the user.
-	DialPassword(ctx context.Context) (net.Conn, error)
+	// DialTrusted connects and logs sm's user in without the client's
+	// password (the front checked the IAM token); what the connection
+	// yields next is the backend's login answer, from AuthenticationOk on.
+	DialTrusted(ctx context.Context, sm *pgwire.StartupMessage) (net.Conn, error)
+	// DialPassword connects and sends sm; the backend authenticates the
+	// client.
+	DialPassword(ctx context.Context, sm *pgwire.StartupMessage) (net.Conn, error)
 	// ProbeNegotiation returns the NegotiateProtocolVersion message the
 	// backend answers sm with (nil when none); see backend.ProbeNegotiation.
 	ProbeNegotiation(ctx context.Context, sm *pgwire.StartupMessage) ([]byte, error)
@@ -130,8 +132,39 @@ func (b *backend) Close() error {
 	return err
 }
 
-// DialTrusted connects to the trust socket.
-func (b *backend) DialTrusted(ctx context.Context) (net.Conn, error) {
+// DialTrusted sends sm over the trust socket.
+func (b *backend) DialTrusted(ctx context.Context, sm *pgwire.StartupMessage) (net.Conn, error) {
+	c, err := b.dialSocket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sendStartup(c, sm)
+}
+
+// DialPassword sends sm to the backend's TCP port.
+func (b *backend) DialPassword(ctx context.Context, sm *pgwire.StartupMessage) (net.Conn, error) {
+	c, err := b.dialTCP(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return sendStartup(c, sm)
+}
+
+// sendStartup writes sm on c; c is closed on failure.
+func sendStartup(c net.Conn, sm *pgwire.StartupMessage) (net.Conn, error) {
+	pkt, err := sm.AppendTo(nil)
+	if err == nil {
+		_, err = c.Write(pkt)
+	}
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("pgfront: send the startup message to the backend: %w", err)
+	}
+	return c, nil
+}
+
+// dialSocket connects to the trust socket.
+func (b *backend) dialSocket(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", b.socketPath)
 	if err != nil {
@@ -140,8 +173,8 @@ func (b *backend) DialTrusted(ctx context.Context) (net.Conn, error) {
 	return c, nil
 }
 
-// DialPassword connects to the backend's TCP port.
-func (b *backend) DialPassword(ctx context.Context) (net.Conn, error) {
+// dialTCP connects to the backend's TCP port.
+func (b *backend) dialTCP(ctx context.Context) (net.Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "tcp", b.tcpAddr)
 	if err != nil {
@@ -197,7 +230,7 @@ func negotiationKey(sm *pgwire.StartupMessage) string {
 
 // probe asks the backend, see ProbeNegotiation.
 func (b *backend) probe(ctx context.Context, sm *pgwire.StartupMessage) ([]byte, error) {
-	c, err := b.DialPassword(ctx)
+	c, err := b.dialTCP(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -230,7 +263,7 @@ func (b *backend) probe(ctx context.Context, sm *pgwire.StartupMessage) ([]byte,
 func (b *backend) ForwardCancel(ctx context.Context, cr *pgwire.CancelRequest) error {
 	ctx, cancel := context.WithTimeout(ctx, cancelWait)
 	defer cancel()
-	c, err := b.DialPassword(ctx)
+	c, err := b.dialTCP(ctx)
 	if err != nil {
 		return err
 	}

@@ -299,7 +299,7 @@ func (sess *session) iamLogin(ctx, hctx context.Context, sm *pgwire.StartupMessa
 	sess.s.iamOK.Add(1)
 	sess.log.Info("pgfront: IAM login accepted")
 
-	bc, err := sess.s.be.DialTrusted(hctx)
+	bc, err := sess.s.be.DialTrusted(hctx, sm)
 	if err != nil {
 		sess.backendFailed(err)
 		return
@@ -310,7 +310,7 @@ func (sess *session) iamLogin(ctx, hctx context.Context, sm *pgwire.StartupMessa
 // relayPasswordLogin sends the startup to the backend's TCP port and lets
 // the client authenticate there, as RDS's master user would.
 func (sess *session) relayPasswordLogin(ctx, hctx context.Context, sm *pgwire.StartupMessage) {
-	bc, err := sess.s.be.DialPassword(hctx)
+	bc, err := sess.s.be.DialPassword(hctx, sm)
 	if err != nil {
 		sess.backendFailed(err)
 		return
@@ -344,15 +344,6 @@ func (sess *session) splice(ctx, hctx context.Context, bc net.Conn, sm *pgwire.S
 	defer stop()
 	deadline, _ := hctx.Deadline()
 	_ = bc.SetDeadline(deadline)
-
-	pkt, err := sm.AppendTo(nil)
-	if err == nil {
-		_, err = bc.Write(pkt)
-	}
-	if err != nil {
-		sess.backendFailed(err)
-		return
-	}
 
 	// Client to backend, from the client's buffered reader so that nothing
 	// read ahead is lost (research/wire.md 0.3).
