@@ -64,6 +64,11 @@ type Options struct {
 	// Backend chooses what serves the data behind the fronts: BackendAuto
 	// (default), BackendInstalled or BackendEmbedded.
 	Backend string
+	// BackendURLs are existing servers (postgres://USER:PASSWORD@HOST:PORT,
+	// mysql://...), at most one per engine, used instead of Backend for
+	// their engine. The admin user must be able to create roles and
+	// databases; the sandbox creates the demo's (and changes only those).
+	BackendURLs []string
 }
 
 // Sandbox is a running sandbox.
@@ -76,6 +81,7 @@ type Sandbox struct {
 
 	log      *slog.Logger
 	iamUsers []string
+	urls     map[string]string // engine family -> backend URL
 	api      *awsapi.Server
 	closers  []func() error
 	cancel   context.CancelFunc
@@ -103,8 +109,23 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if err != nil {
 		return nil, err
 	}
+	urls := map[string]string{}
+	for _, u := range opts.BackendURLs {
+		e, err := backendURLEngine(u)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := urls[e]; dup {
+			return nil, fmt.Errorf("sandbox: two backend URLs for %s", e)
+		}
+		urls[e] = u
+	}
 	backends := map[string]string{}
 	for _, e := range engines {
+		if urls[e] != "" {
+			backends[e] = BackendURL
+			continue
+		}
 		if backends[e], err = backendFor(opts.Backend, e); err != nil {
 			return nil, err
 		}
@@ -119,7 +140,7 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	_ = os.Remove(filepath.Join(opts.Dir, readyFile))
 
 	runCtx, cancel := context.WithCancel(context.Background())
-	sb = &Sandbox{Dir: opts.Dir, log: opts.Log, cancel: cancel, CAFile: filepath.Join(opts.Dir, caFile)}
+	sb = &Sandbox{Dir: opts.Dir, log: opts.Log, cancel: cancel, CAFile: filepath.Join(opts.Dir, caFile), urls: urls}
 	defer func() {
 		if err != nil {
 			_ = sb.Close()
@@ -254,6 +275,15 @@ func (sb *Sandbox) startInstance(ctx, runCtx context.Context, inst *world.Instan
 	inst.FrontAddr = ln.Addr().String()
 	log := sb.log
 	switch {
+	case inst.Backend == BackendURL:
+		start := sb.startMySQLURL
+		if inst.Engine == "postgres" {
+			start = sb.startPostgresURL
+		}
+		if err := start(ctx, runCtx, sb.urls[engineFamily(inst.Engine)], inst, ln, tlsConf, auth, secret, masterPW, faults[FaultUserNotIAM]); err != nil {
+			ln.Close()
+			return err
+		}
 	case inst.Backend == BackendEmbedded:
 		db, err := sb.startEmbedded(ctx, inst, secret, masterPW, faults[FaultUserNotIAM])
 		if err != nil {

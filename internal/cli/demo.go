@@ -15,7 +15,7 @@ import (
 
 func (a *app) newDemo() *cobra.Command {
 	var engines []string
-	var backend string
+	var backend []string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Walk the whole path to a private database against a local sandbox",
@@ -36,11 +36,15 @@ installed, else rdsgate's embedded engine (--backend, see 'rdsgate sandbox
 		},
 	}
 	cmd.Flags().StringSliceVar(&engines, "engine", []string{"all"}, "engines to try: postgres, mysql or all")
-	cmd.Flags().StringVar(&backend, "backend", sandbox.BackendAuto, "what serves the data: auto, installed or embedded")
+	cmd.Flags().StringArrayVar(&backend, "backend", []string{sandbox.BackendAuto}, "what serves the data: auto, installed, embedded or a server's URL (see 'rdsgate sandbox --help')")
 	return cmd
 }
 
-func (a *app) runDemo(ctx context.Context, engines []string, backend string) error {
+func (a *app) runDemo(ctx context.Context, engines []string, backend []string) error {
+	opts := sandbox.Options{Engines: engines}
+	if err := setBackends(&opts, backend); err != nil {
+		return err
+	}
 	dir, err := os.MkdirTemp("", "rdsgate-demo-")
 	if err != nil {
 		return err
@@ -54,7 +58,8 @@ func (a *app) runDemo(ctx context.Context, engines []string, backend string) err
 	if !a.g.verbose {
 		sbLog = slog.New(levelFilter{Handler: a.log.Handler(), min: slog.LevelWarn})
 	}
-	sb, err := sandbox.Start(ctx, sandbox.Options{Dir: dir, Engines: engines, Backend: backend, Log: sbLog})
+	opts.Dir, opts.Log = dir, sbLog
+	sb, err := sandbox.Start(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("start the sandbox: %w", err)
 	}

@@ -18,7 +18,7 @@ type sandboxFlags struct {
 	faults  []string
 	spec    string
 	unpaced bool
-	backend string
+	backend []string
 }
 
 func (a *app) newSandbox() *cobra.Command {
@@ -41,8 +41,10 @@ tested with no AWS account:
 The servers behind the fronts (--backend): with "auto" (the default), real
 PostgreSQL and MariaDB started from the installed packages (postgresql,
 mariadb-server) where they are installed, and the embedded engine where they
-are not; "installed" requires the packages; "embedded" always uses the
-embedded engine: SQLite inside rdsgate behind the PostgreSQL and MySQL
+are not; "installed" requires the packages; a URL names an existing server
+for its engine (the sandbox creates the demo's roles, users and database there,
+marks them, and refuses to take over any it did not create); "embedded"
+always uses the embedded engine: SQLite inside rdsgate behind the PostgreSQL and MySQL
 protocols. It runs the demo data and everyday SELECT/INSERT/UPDATE/DELETE,
 DDL and transactions; it does not run account statements (CREATE ROLE,
 GRANT: 'rdsgate grant --apply' needs installed servers), catalog queries such
@@ -79,9 +81,24 @@ rdsgate says: ` + strings.Join(sandbox.AllFaults, ", ") + `.`,
 	fl.StringSliceVar(&f.engines, "engine", []string{"all"}, "engines to run: postgres, mysql or all")
 	fl.StringSliceVar(&f.faults, "fault", nil, "fault to switch on (repeatable): "+strings.Join(sandbox.AllFaults, ", "))
 	fl.StringVar(&f.spec, "spec", "", "sandbox.yaml declaring engines, faults, extra IAM database users and principals with policies (default DIR/sandbox.yaml when it exists)")
-	fl.StringVar(&f.backend, "backend", sandbox.BackendAuto, "what serves the data behind the fronts: auto, installed or embedded")
+	fl.StringArrayVar(&f.backend, "backend", []string{sandbox.BackendAuto}, "what serves the data behind the fronts: auto, installed, embedded, or an existing server's URL (postgres://USER:PASSWORD@HOST:PORT?sslmode=disable, mysql://USER:PASSWORD@HOST:PORT); repeat for one URL per engine")
 	fl.BoolVar(&f.unpaced, "unpaced", false, "let the Session Manager agent send as fast as it can (by default it paces like AWS's, about 1 MB/s)")
 	return cmd
+}
+
+// setBackends sorts --backend values into a kind and URLs.
+func setBackends(opts *sandbox.Options, values []string) error {
+	for _, v := range values {
+		if strings.Contains(v, "://") {
+			opts.BackendURLs = append(opts.BackendURLs, v)
+			continue
+		}
+		if opts.Backend != "" && opts.Backend != v {
+			return usagef("--backend: %q and %q: give one of auto, installed or embedded (and URLs)", opts.Backend, v)
+		}
+		opts.Backend = v
+	}
+	return nil
 }
 
 func defaultSandboxDir() string {
@@ -100,7 +117,10 @@ func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
 	if err != nil {
 		return err
 	}
-	opts := sandbox.Options{Dir: dir, Engines: f.engines, Faults: f.faults, Unpaced: f.unpaced, Backend: f.backend, Log: a.log}
+	opts := sandbox.Options{Dir: dir, Engines: f.engines, Faults: f.faults, Unpaced: f.unpaced, Log: a.log}
+	if err := setBackends(&opts, f.backend); err != nil {
+		return err
+	}
 	specFile := f.spec
 	if specFile == "" {
 		if _, err := os.Stat(filepath.Join(dir, sandbox.SpecFileName)); err == nil {

@@ -56,6 +56,7 @@ type backend struct {
 	port       int
 	tcpAddr    string // scram-sha-256
 	adminUser  string
+	adminCfg   *pgx.ConnConfig // when set, the admin connection's config (over TCP)
 
 	mu    sync.Mutex // guards admin, used by one query at a time
 	admin *pgx.Conn  // superuser over the socket, opened on first use
@@ -104,6 +105,13 @@ func (b *backend) IsIAMUser(ctx context.Context, user string) (bool, error) {
 }
 
 func (b *backend) connectAdmin(ctx context.Context) (*pgx.Conn, error) {
+	if b.adminCfg != nil {
+		c, err := pgx.ConnectConfig(ctx, b.adminCfg.Copy())
+		if err != nil {
+			return nil, fmt.Errorf("pgfront: connect to the backend as %s: %w", b.adminCfg.User, err)
+		}
+		return c, nil
+	}
 	cfg, err := pgx.ParseConfig("sslmode=disable")
 	if err != nil {
 		return nil, fmt.Errorf("pgfront: backend admin config: %w", err)
