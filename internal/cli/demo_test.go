@@ -7,29 +7,38 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rdsgate/rdsgate/dbserver"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 )
 
-// The demo runs its whole path against the embedded engine: Session
-// Manager route, verify-full TLS, token, login and the query, on both
-// protocols.
-func TestDemoEmbeddedBackend(t *testing.T) {
-	isolateAWS(t)
-	code, out, errOut := run(t, "demo", "--backend", "embedded")
-	if code != 0 {
-		t.Fatalf("exit %d\n%s%s", code, out, errOut)
-	}
-	all := out + errOut
-	for _, want := range []string{
-		"demo-pg is served by rdsgate's embedded engine",
-		"demo-mysql is served by rdsgate's embedded engine",
-		"app_user  3       159.4",
-		"app_user@%  3       159.4",
-		"via ssm",
+// The demo runs its whole path — Session Manager route, verify-full TLS,
+// token, login and the query, on both protocols — against the installed
+// servers and against the embedded engine.
+func TestDemo(t *testing.T) {
+	for _, tc := range []struct {
+		backend string
+		want    []string
+	}{
+		{"installed", []string{"app_user  3       159.40", "app_user@%  3       159.40"}},
+		{"embedded", []string{"demo-pg is served by rdsgate's embedded engine", "demo-mysql is served by rdsgate's embedded engine",
+			"app_user  3       159.4", "app_user@%  3       159.4"}},
 	} {
-		if !strings.Contains(all, want) {
-			t.Errorf("the demo did not print %q:\n%s", want, all)
-		}
+		t.Run(tc.backend, func(t *testing.T) {
+			if tc.backend == "installed" && (!dbserver.PostgresAvailable() || !dbserver.MariaDBAvailable()) {
+				testpeer.Missing(t, "postgresql and mariadb-server", "apt-get install postgresql mariadb-server")
+			}
+			isolateAWS(t)
+			code, out, errOut := run(t, "demo", "--backend", tc.backend)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s%s", code, out, errOut)
+			}
+			all := out + errOut
+			for _, want := range append(tc.want, "via ssm", "rdsgate connect demo-pg") {
+				if !strings.Contains(all, want) {
+					t.Errorf("the demo did not print %q:\n%s", want, all)
+				}
+			}
+		})
 	}
 }
 
