@@ -268,107 +268,88 @@ func (sb *Sandbox) serve(name string, fn func() error) {
 // before it.
 func (sb *Sandbox) startInstance(ctx, runCtx context.Context, inst *world.Instance, tlsConf *tls.Config, auth *iamAuthenticator,
 	secret []byte, masterPW string, faults map[string]bool) error {
+	pgConf, myConf, err := sb.startBackend(ctx, runCtx, inst, secret, masterPW, faults[FaultUserNotIAM])
+	if err != nil {
+		return err
+	}
+	var front interface {
+		Serve(context.Context, net.Listener) error
+		Close() error
+	}
+	if pgConf != nil {
+		pgConf.Instance, pgConf.Endpoint, pgConf.TLS, pgConf.ForceSSL = inst.Identifier, inst.Endpoint, tlsConf, true
+		pgConf.Auth, pgConf.Log = pgAuth{auth}, sb.log
+		front, err = pgfront.New(*pgConf)
+	} else {
+		myConf.Instance, myConf.Endpoint, myConf.TLS, myConf.Secret = inst.Identifier, inst.Endpoint, tlsConf, secret
+		myConf.Auth, myConf.Log = myAuth{auth}, sb.log
+		front, err = mysqlfront.New(*myConf)
+	}
+	if err != nil {
+		return err
+	}
+	sb.closers = append(sb.closers, front.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("sandbox: front listener for %s: %w", inst.Identifier, err)
 	}
 	inst.FrontAddr = ln.Addr().String()
-	log := sb.log
+	sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
+	return nil
+}
+
+// startBackend starts and seeds what serves inst's data (a throwaway
+// server, the embedded engine, or a server given by URL) and returns the
+// backend part of its front's configuration: PostgreSQL's or MySQL's.
+func (sb *Sandbox) startBackend(ctx, runCtx context.Context, inst *world.Instance, secret []byte, masterPW string, notIAM bool) (*pgfront.Config, *mysqlfront.Config, error) {
+	pg := inst.Engine == "postgres"
 	switch {
+	case inst.Backend == BackendURL && pg:
+		be, err := postgresURLBackend(ctx, sb.urls["postgres"], inst.MasterUser, masterPW, notIAM, sb.iamUsers, secret)
+		return &pgfront.Config{Backend: be}, nil, err
 	case inst.Backend == BackendURL:
-		start := sb.startMySQLURL
-		if inst.Engine == "postgres" {
-			start = sb.startPostgresURL
-		}
-		if err := start(ctx, runCtx, sb.urls[engineFamily(inst.Engine)], inst, ln, tlsConf, auth, secret, masterPW, faults[FaultUserNotIAM]); err != nil {
-			ln.Close()
-			return err
-		}
+		cfg, err := mysqlURLBackend(ctx, sb.urls["mysql"], inst.MasterUser, masterPW, notIAM, sb.iamUsers, secret)
+		return nil, cfg, err
 	case inst.Backend == BackendEmbedded:
-		db, err := sb.startEmbedded(ctx, inst, secret, masterPW, faults[FaultUserNotIAM])
+		db, err := sb.startEmbedded(ctx, inst, secret, masterPW, notIAM)
 		if err != nil {
-			ln.Close()
-			return err
+			return nil, nil, err
 		}
 		sb.closers = append(sb.closers, db.Close)
-		if inst.Engine == "postgres" {
+		if pg {
 			ps := embeddb.NewPostgresServer(db)
 			sb.closers = append(sb.closers, func() error { ps.Wait(); return nil })
-			front, err := pgfront.New(pgfront.Config{
-				Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, ForceSSL: true,
-				Backend: &embeddedPostgres{ctx: runCtx, db: db, ps: ps}, Auth: pgAuth{auth}, Log: log,
-			})
-			if err != nil {
-				ln.Close()
-				return err
-			}
-			sb.closers = append(sb.closers, front.Close)
-			sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
-			return nil
+			return &pgfront.Config{Backend: &embeddedPostgres{ctx: runCtx, db: db, ps: ps}}, nil, nil
 		}
 		bln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			ln.Close()
-			return fmt.Errorf("sandbox: %s embedded backend: %w", inst.Identifier, err)
+			return nil, nil, fmt.Errorf("sandbox: %s embedded backend: %w", inst.Identifier, err)
 		}
 		ms := embeddb.NewMySQLServer(db)
 		sb.serve(inst.Identifier+"-backend", func() error { return ms.Serve(runCtx, bln) })
 		sb.closers = append(sb.closers, func() error { bln.Close(); ms.Wait(); return nil })
-		front, err := mysqlfront.New(mysqlfront.Config{
-			Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, BackendAddr: bln.Addr().String(),
-			IsIAMUser: func(_ context.Context, user string) (bool, error) { return db.IsIAMUser(user), nil },
-			Secret:    secret, Auth: myAuth{auth}, Log: log,
-		})
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		sb.closers = append(sb.closers, front.Close)
-		sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
-	case inst.Engine == "postgres":
+		return nil, &mysqlfront.Config{BackendAddr: bln.Addr().String(),
+			IsIAMUser: func(_ context.Context, user string) (bool, error) { return db.IsIAMUser(user), nil }}, nil
+	case pg:
 		srv, err := dbserver.StartPostgres(ctx, dbserver.Options{})
 		if err != nil {
-			ln.Close()
-			return fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
+			return nil, nil, fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
 		}
 		sb.closers = append(sb.closers, srv.Close)
-		if err := seedPostgres(ctx, srv, inst.MasterUser, masterPW, faults[FaultUserNotIAM], sb.iamUsers); err != nil {
-			ln.Close()
-			return err
+		if err := seedPostgres(ctx, srv, inst.MasterUser, masterPW, notIAM, sb.iamUsers); err != nil {
+			return nil, nil, err
 		}
-		front, err := pgfront.New(pgfront.Config{
-			Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, ForceSSL: true,
-			BackendSocketDir: srv.Socket, BackendAddr: srv.Addr(), Auth: pgAuth{auth}, Log: log,
-		})
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		sb.closers = append(sb.closers, front.Close)
-		sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
-	default:
-		srv, err := dbserver.StartMariaDB(ctx, dbserver.Options{})
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
-		}
-		sb.closers = append(sb.closers, srv.Close)
-		if err := seedMariaDB(ctx, srv, secret, inst.MasterUser, masterPW, faults[FaultUserNotIAM], sb.iamUsers); err != nil {
-			ln.Close()
-			return err
-		}
-		front, err := mysqlfront.New(mysqlfront.Config{
-			Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, BackendAddr: srv.Addr(),
-			AdminDSN: srv.MySQLConfig("").FormatDSN(), Secret: secret, Auth: myAuth{auth}, Log: log,
-		})
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		sb.closers = append(sb.closers, front.Close)
-		sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
+		return &pgfront.Config{BackendSocketDir: srv.Socket, BackendAddr: srv.Addr()}, nil, nil
 	}
-	return nil
+	srv, err := dbserver.StartMariaDB(ctx, dbserver.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
+	}
+	sb.closers = append(sb.closers, srv.Close)
+	if err := seedMariaDB(ctx, srv, secret, inst.MasterUser, masterPW, notIAM, sb.iamUsers); err != nil {
+		return nil, nil, err
+	}
+	return nil, &mysqlfront.Config{BackendAddr: srv.Addr(), AdminDSN: srv.MySQLConfig("").FormatDSN()}, nil
 }
 
 // seedPostgres creates what RDS PostgreSQL has and the demo needs: the

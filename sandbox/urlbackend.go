@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"context"
-	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/rdsgate/rdsgate/sandbox/mysqlfront"
 	"github.com/rdsgate/rdsgate/sandbox/pgfront"
-	"github.com/rdsgate/rdsgate/sandbox/world"
 )
 
 // BackendURL is what an existing server given by URL is called in
@@ -70,42 +68,27 @@ func postgresURLConfig(raw string) (*pgx.ConnConfig, error) {
 	return cfg, nil
 }
 
-// startPostgresURL seeds an existing PostgreSQL server like the throwaway
-// one and puts a front before it. IAM users get a password derived from the
-// sandbox secret, which only the front uses.
-func (sb *Sandbox) startPostgresURL(ctx, runCtx context.Context, raw string, inst *world.Instance, ln net.Listener, tlsConf *tls.Config,
-	auth *iamAuthenticator, secret []byte, masterPW string, notIAM bool) error {
+// postgresURLBackend seeds an existing PostgreSQL server like the
+// throwaway one and returns the front's backend for it. IAM users get a
+// password derived from the sandbox secret, which only the front uses.
+func postgresURLBackend(ctx context.Context, raw, master, masterPW string, notIAM bool, extra []string, secret []byte) (pgfront.Backend, error) {
 	cfg, err := postgresURLConfig(raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.TLSConfig != nil {
-		return fmt.Errorf("sandbox: backend URL %s: add sslmode=disable; the front speaks plain TCP to the server (use a server on loopback or a private network)", redactURL(raw))
+		return nil, fmt.Errorf("sandbox: backend URL %s: add sslmode=disable; the front speaks plain TCP to the server (use a server on loopback or a private network)", redactURL(raw))
 	}
 	admin := cfg.Copy()
 	admin.Database = "postgres"
-	where := "the server at " + redactURL(raw)
-	if err := seedPostgresURL(ctx, admin, where, inst.MasterUser, masterPW, notIAM, sb.iamUsers, secret); err != nil {
-		return err
+	if err := seedPostgresURL(ctx, admin, "the server at "+redactURL(raw), master, masterPW, notIAM, extra, secret); err != nil {
+		return nil, err
 	}
-	be, err := pgfront.NewPasswordBackend(pgfront.PasswordBackendConfig{
+	return pgfront.NewPasswordBackend(pgfront.PasswordBackendConfig{
 		Addr:     net.JoinHostPort(cfg.Host, fmt.Sprint(cfg.Port)),
 		Admin:    admin,
 		Password: func(user string) string { return mysqlfront.DerivedPassword(secret, user) },
 	})
-	if err != nil {
-		return err
-	}
-	front, err := pgfront.New(pgfront.Config{
-		Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, ForceSSL: true,
-		Backend: be, Auth: pgAuth{auth}, Log: sb.log,
-	})
-	if err != nil {
-		return err
-	}
-	sb.closers = append(sb.closers, front.Close)
-	sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
-	return nil
 }
 
 func seedPostgresURL(ctx context.Context, admin *pgx.ConnConfig, where, master, masterPW string, notIAM bool, extra []string, secret []byte) error {
@@ -224,34 +207,23 @@ func mysqlURLConfig(raw string) (*mysql.Config, error) {
 	return cfg, nil
 }
 
-// startMySQLURL seeds an existing MySQL/MariaDB server like the throwaway
-// one and puts a front before it.
-func (sb *Sandbox) startMySQLURL(ctx, runCtx context.Context, raw string, inst *world.Instance, ln net.Listener, tlsConf *tls.Config,
-	auth *iamAuthenticator, secret []byte, masterPW string, notIAM bool) error {
+// mysqlURLBackend seeds an existing MySQL/MariaDB server like the
+// throwaway one and returns the backend part of the front's configuration.
+func mysqlURLBackend(ctx context.Context, raw, master, masterPW string, notIAM bool, extra []string, secret []byte) (*mysqlfront.Config, error) {
 	cfg, err := mysqlURLConfig(raw)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	where := "the server at " + redactURL(raw)
 	conn, err := mysql.NewConnector(cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	db := sql.OpenDB(conn)
 	defer db.Close()
-	if err := seedMySQLURL(ctx, db, where, secret, inst.MasterUser, masterPW, notIAM, sb.iamUsers); err != nil {
-		return err
+	if err := seedMySQLURL(ctx, db, "the server at "+redactURL(raw), secret, master, masterPW, notIAM, extra); err != nil {
+		return nil, err
 	}
-	front, err := mysqlfront.New(mysqlfront.Config{
-		Instance: inst.Identifier, Endpoint: inst.Endpoint, TLS: tlsConf, BackendAddr: cfg.Addr,
-		AdminDSN: cfg.FormatDSN(), Secret: secret, Auth: myAuth{auth}, Log: sb.log,
-	})
-	if err != nil {
-		return err
-	}
-	sb.closers = append(sb.closers, front.Close)
-	sb.serve(inst.Identifier, func() error { return front.Serve(runCtx, ln) })
-	return nil
+	return &mysqlfront.Config{BackendAddr: cfg.Addr, AdminDSN: cfg.FormatDSN()}, nil
 }
 
 func seedMySQLURL(ctx context.Context, db *sql.DB, where string, secret []byte, master, masterPW string, notIAM bool, extra []string) error {
