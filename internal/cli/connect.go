@@ -110,7 +110,7 @@ func (a *app) startLocal(ctx context.Context, name string, f connectFlags, tcpPo
 	if err != nil {
 		return nil, err
 	}
-	if !p.target.IAMAuth {
+	if !p.target.IAMAuth && p.creds == nil { // a password source needs no IAM
 		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; logins will be refused", p.target.Identifier), "fix", iamAuthFix(p.target))
 	}
 	l, err := a.serveLocal(ctx, p, f, tcpPort, useTCP)
