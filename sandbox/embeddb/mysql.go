@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -99,6 +100,9 @@ type mySession struct {
 	id   uint32
 	caps mysqlwire.Capability
 	sess *session
+
+	stmts    map[uint32]*myStmt // prepared statements
+	nextStmt uint32
 
 	mu     sync.Mutex
 	cancel context.CancelFunc // of the statement running now
@@ -234,9 +238,19 @@ func (ss *mySession) loop(ctx context.Context) {
 			}
 		case comQuery:
 			err = ss.query(ctx, string(p[1:]))
+		case comStmtPrepare:
+			err = ss.prepare(ctx, string(p[1:]))
+		case comStmtExecute:
+			err = ss.execute(ctx, p)
+		case comStmtClose: // no answer
+			if len(p) >= 5 {
+				delete(ss.stmts, binary.LittleEndian.Uint32(p[1:]))
+			}
+		case comStmtReset:
+			err = ss.ok(0, 0)
 		default:
 			err = ss.writeErr(erUnknownComError, mysqlwire.SQLStateHandshake,
-				fmt.Sprintf("Unknown command 0x%02x: the embedded engine speaks the text protocol only", p[0]))
+				fmt.Sprintf("Unknown command 0x%02x: the embedded engine does not support it", p[0]))
 		}
 		if err != nil {
 			return
@@ -374,25 +388,17 @@ func (ss *mySession) runOne(ctx context.Context, stmt string) (*result, error) {
 	if ss.sess.conn == nil && strings.Contains(strings.ToUpper(stmt), "FROM") {
 		return nil, errNoDatabase
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	ss.mu.Lock()
-	ss.cancel = cancel
-	ss.mu.Unlock()
-	defer func() {
-		ss.mu.Lock()
-		ss.cancel = nil
-		ss.mu.Unlock()
-		cancel()
-	}()
+	sctx, done := ss.statementContext(ctx)
+	defer done()
 	if ss.sess.conn == nil { // SELECT 1, SELECT @@version: no database needed
-		return ss.runDetached(sctx, tr)
+		return ss.runDetached(sctx, tr, nil)
 	}
 	return ss.sess.run(sctx, tr, nil)
 }
 
 // runDetached runs a statement that reads no table before a database is
 // chosen, on any database's connection.
-func (ss *mySession) runDetached(ctx context.Context, stmt string) (*result, error) {
+func (ss *mySession) runDetached(ctx context.Context, stmt string, args []any) (*result, error) {
 	dbs := ss.ms.db.Databases()
 	if len(dbs) == 0 {
 		return nil, errNoDatabase
@@ -402,7 +408,7 @@ func (ss *mySession) runDetached(ctx context.Context, stmt string) (*result, err
 		return nil, err
 	}
 	defer tmp.close()
-	return tmp.run(ctx, stmt, nil)
+	return tmp.run(ctx, stmt, args)
 }
 
 // kill runs KILL [QUERY | CONNECTION] id: the statement running in that

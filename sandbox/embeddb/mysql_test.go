@@ -176,3 +176,79 @@ func TestMySQLFaceWithMariaDBCLI(t *testing.T) {
 		t.Fatalf("printed %q, want %q", out, want)
 	}
 }
+
+// Queries with arguments use the binary protocol (COM_STMT_PREPARE and
+// COM_STMT_EXECUTE), as go-sql-driver does by default.
+func TestMySQLFacePreparedStatements(t *testing.T) {
+	d := newDemo(t)
+	addr, _ := serveMySQL(t, d)
+	db := myOpen(t, addr, "master", "s3cret-pw", "demo")
+	ctx := context.Background()
+
+	var customer string
+	var total float64
+	var id int64
+	if err := db.QueryRowContext(ctx, "SELECT id, customer, total FROM orders WHERE id = ? AND customer <> ? AND total > ?", int64(2), "nobody", 1.5).Scan(&id, &customer, &total); err != nil {
+		t.Fatal(err)
+	}
+	if id != 2 || customer != "Grace" || total != 17.5 {
+		t.Fatalf("got %d %q %v", id, customer, total)
+	}
+	when := time.Date(2026, 11, 25, 10, 11, 12, 0, time.UTC)
+	if _, err := db.ExecContext(ctx, "CREATE TABLE events (id int, at text, note text, flag int)"); err != nil {
+		t.Fatal(err)
+	}
+	r, err := db.ExecContext(ctx, "INSERT INTO events VALUES (?, ?, ?, ?)", int8(-3), when, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := r.RowsAffected(); n != 1 {
+		t.Fatalf("affected %d", n)
+	}
+	var at string
+	var note sql.NullString
+	var flag int
+	if err := db.QueryRowContext(ctx, "SELECT at, note, flag FROM events WHERE id = ?", -3).Scan(&at, &note, &flag); err != nil {
+		t.Fatal(err)
+	}
+	if at != "2026-11-25 10:11:12" || note.Valid || flag != 1 {
+		t.Fatalf("got %q %v %d", at, note, flag)
+	}
+	// A statement prepared once runs many times.
+	st, err := db.PrepareContext(ctx, "SELECT count(*) FROM orders WHERE total > ?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, tc := range []struct {
+		min  float64
+		want int64
+	}{{0, 3}, {20, 2}, {50, 1}, {100, 0}} {
+		var n int64
+		if err := st.QueryRowContext(ctx, tc.min).Scan(&n); err != nil || n != tc.want {
+			t.Errorf("total > %v: %d, %v", tc.min, n, err)
+		}
+	}
+	_, err = db.QueryContext(ctx, "SELECT * FROM missing WHERE id = ?", 1)
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != 1146 {
+		t.Fatalf("missing table: %v", err)
+	}
+}
+
+// FuzzDecodeParams: COM_STMT_EXECUTE's parameter block is the peer's bytes.
+func FuzzDecodeParams(f *testing.F) {
+	f.Add(3, []byte{0, 1, 8, 0, 0xfd, 0, 5, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 'a', 'b', 'c', 0, 0, 0, 0, 0, 0, 0xf0, 0x3f})
+	f.Add(1, []byte{0, 1, 12, 0, 11, 0xea, 7, 11, 25, 10, 11, 12, 1, 0, 0, 0})
+	f.Add(2, []byte{3, 1})
+	f.Fuzz(func(t *testing.T, n int, b []byte) {
+		if n < 0 || n > 64 {
+			return
+		}
+		st := &myStmt{nParams: n}
+		args, err := decodeParams(b, st)
+		if err == nil && len(args) != n {
+			t.Fatalf("%d args for %d parameters", len(args), n)
+		}
+	})
+}
