@@ -145,9 +145,13 @@ func (g Guarded) ARNs() []string {
 // turned off first.
 //
 // IAM has no condition key for the DeletionProtection parameter of
-// rds:ModifyDBInstance/ModifyDBCluster (RDS's keys cover class, engine,
-// storage, tags and a few more), so "deny turning deletion protection off"
-// cannot be said on its own. The guard therefore denies every Modify call on
+// rds:ModifyDBInstance/ModifyDBCluster (checked against AWS's Service
+// Authorization Reference for RDS: ModifyDBInstance's only request key is
+// rds:ManageMasterUserPassword; ModifyDBCluster adds rds:DatabaseClass,
+// rds:Piops and rds:StorageSize; no rds: key concerns deletion protection),
+// so "deny turning deletion protection off" cannot be said on its own, and a
+// condition on the non-existent "rds:DeletionProtection" would never match.
+// See docs/deletion-guard.md. The guard therefore denies every Modify call on
 // the guarded databases; exempt names a break-glass role (or other
 // principal ARN patterns) left out of that deny with an ArnNotLike
 // aws:PrincipalArn condition, so changes still happen, deliberately, through

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -184,5 +185,40 @@ func checkTerraformFormat(t *testing.T, src string) {
 	}
 	if string(out) != src {
 		t.Errorf("terraform fmt changes the output:\n--- ours\n%s\n--- terraform fmt\n%s", src, out)
+	}
+}
+
+// TestDenyDeleteUsesNoInventedKey: IAM has no condition key for
+// DeletionProtection; the guard must not pretend otherwise (a condition on
+// an absent key never matches, so such a Deny would never apply), and must
+// deny every Modify to all but the break-glass principals instead.
+func TestDenyDeleteUsesNoInventedKey(t *testing.T) {
+	for _, exempt := range [][]string{nil, {"arn:aws:iam::123456789012:role/break-glass"}} {
+		doc, err := DenyDeletePolicy([]Guarded{{ordersPG, account}}, exempt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := Named{Name: "g", Doc: doc}.Render(FormatJSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(strings.ToLower(out), "deletionprotection") {
+			t.Errorf("guard conditions on a key IAM does not have:\n%s", out)
+		}
+		var modify *Statement
+		for i, st := range doc.Statement {
+			if slices.Contains(st.Action, "rds:ModifyDBInstance") {
+				modify = &doc.Statement[i]
+			}
+		}
+		if modify == nil || modify.Effect != "Deny" || !slices.Contains(modify.Action, "rds:ModifyDBCluster") {
+			t.Fatalf("no Deny on Modify: %+v", doc)
+		}
+		if len(exempt) == 0 && len(modify.Condition) != 0 {
+			t.Errorf("without break-glass the Modify deny must be unconditional: %+v", modify.Condition)
+		}
+		if len(exempt) > 0 && (len(modify.Condition) != 1 || modify.Condition[0].Key != "aws:PrincipalArn" || modify.Condition[0].Operator != "ArnNotLike") {
+			t.Errorf("break-glass condition: %+v", modify.Condition)
+		}
 	}
 }

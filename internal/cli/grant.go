@@ -182,10 +182,16 @@ JSON). --attach-to role/NAME prints the aws iam put-role-policy command
 instead; rdsgate does not change IAM itself.
 
 --deny-delete TARGET... prints a deletion guard instead: deny
-rds:DeleteDBInstance/DeleteDBCluster on those databases, and deny
-rds:ModifyDBInstance/ModifyDBCluster on them too, because IAM has no condition
-key for turning deletion protection off; --break-glass ROLE-ARN exempts the
-role that may still modify them.`,
+rds:DeleteDBInstance/DeleteDBCluster on those databases (to everyone the policy
+is attached to), and deny rds:ModifyDBInstance/ModifyDBCluster on them too,
+except to the --break-glass ROLE-ARN principals. Every Modify is denied, not
+just "deletion protection off", because IAM cannot express that: no condition
+key carries ModifyDBInstance's DeletionProtection parameter (its only request
+key is rds:ManageMasterUserPassword; ModifyDBCluster adds DatabaseClass, Piops,
+StorageSize), and a Deny conditioned on "rds:DeletionProtection", as some
+published policies use, names a key RDS never sets and so never applies.
+Automated backups and snapshots are not covered. Details and a detective
+EventBridge rule to pair it with: docs/deletion-guard.md.`,
 		Example: `  rdsgate policy orders-prod --user jane
   rdsgate policy orders-prod --user jane --via ssm --bastion i-0123456789abcdef0 --format terraform
   rdsgate policy orders-prod --user jane --attach-to role/data-analysts
