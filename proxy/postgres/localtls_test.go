@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -68,8 +69,17 @@ func TestLocalTLS(t *testing.T) {
 		if err := c.QueryRow(ctx, "select count(*) from generate_series(1, 100000)").Scan(&n); err != nil || n != 100000 {
 			t.Errorf("query over local TLS: %d, %v", n, err)
 		}
+		// A cancel reaches the server (pgx sends it on a new connection).
+		cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		start := time.Now()
+		_, err = c.Exec(cctx, "select pg_sleep(30)")
+		cancel()
+		if err == nil || time.Since(start) > 5*time.Second {
+			t.Errorf("cancel over local TLS (sslnegotiation=%s): %v after %v", neg, err, time.Since(start))
+		}
 		c.Close(ctx)
 	}
+	waitFor(t, func() bool { return strings.Count(e.frontLog.String(), "cancel request forwarded") == 2 })
 }
 
 // TestLocalTLSRefusals: direct TLS without ALPN "postgresql" is refused (as
