@@ -2,12 +2,13 @@ package report
 
 import (
 	"bytes"
-	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/rdsgate/rdsgate/posture"
 )
@@ -113,35 +114,66 @@ func TestExitCode(t *testing.T) {
 	}
 }
 
-// TestSARIFValid checks the SARIF output against the required properties
-// and enumerations of the SARIF 2.1.0 JSON schema for every object rdsgate
-// writes (sarifLog, run, tool, toolComponent, reportingDescriptor,
-// reportingConfiguration, result, message, location, logicalLocation),
-// transcribed in testdata/sarif-2.1.0-subset.json; the full schema could
-// not be fetched (no network) and is not vendored.
+// TestSARIFValid validates the SARIF output against the full SARIF 2.1.0
+// JSON schema, in both published forms vendored in testdata (the OASIS
+// TC's draft-07 file and the SARIF SDK's 2020-12 copy; origins and sha256
+// in testdata/SARIF-SCHEMAS.md), with format assertions on (uri,
+// date-time, uuid...), using github.com/santhosh-tekuri/jsonschema/v6.
 func TestSARIFValid(t *testing.T) {
 	var b bytes.Buffer
 	if err := SARIF(&b, load(t), Options{ToolVersion: "test"}); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join("testdata", "sarif-2.1.0-subset.json"))
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b.Bytes()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var schema subsetSchema
-	if err := json.Unmarshal(raw, &schema); err != nil {
+	for _, file := range []string{"sarif-schema-2.1.0.json", "sarif-2.1.0-multitool.json"} {
+		t.Run(file, func(t *testing.T) {
+			schema := compileSARIFSchema(t, file)
+			if err := schema.Validate(doc); err != nil {
+				t.Errorf("SARIF output does not validate against %s:\n%v", file, err)
+			}
+			// The validator must catch broken logs.
+			for _, broken := range []string{
+				`{"version": "2.0", "runs": []}`,
+				`{"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]}`,
+				`{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x", "informationUri": "not a uri"}}}]}`,
+				`{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "results": [{"message": {"text": "m"}, "level": "fatal"}]}]}`,
+				`{"version": "2.1.0", "runs": [{"tool": {"driver": {"name": "x"}}, "unknownProperty": 1}]}`,
+			} {
+				v, err := jsonschema.UnmarshalJSON(strings.NewReader(broken))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := schema.Validate(v); err == nil {
+					t.Errorf("%s accepted %s", file, broken)
+				}
+			}
+		})
+	}
+}
+
+func compileSARIFSchema(t *testing.T, file string) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", file))
+	if err != nil {
 		t.Fatal(err)
 	}
-	var doc any
-	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+	defer f.Close()
+	raw, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, e := range schema.validate(doc) {
-		t.Error(e)
+	c := jsonschema.NewCompiler()
+	c.AssertFormat()
+	url := "file:///testdata/" + file
+	if err := c.AddResource(url, raw); err != nil {
+		t.Fatal(err)
 	}
-	// The validator must catch a broken log.
-	broken := map[string]any{"version": "2.0", "runs": []any{map[string]any{"tool": map[string]any{"driver": map[string]any{}}}}}
-	if errs := schema.validate(broken); len(errs) < 2 {
-		t.Errorf("broken log gave %v, want version and driver.name errors", errs)
+	schema, err := c.Compile(url)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return schema
 }
