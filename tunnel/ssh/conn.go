@@ -9,12 +9,9 @@ import (
 	"time"
 )
 
-// chunkSize is the read-ahead buffer size of a tunnelled connection, and
-// chunks how many buffers it may fill before the reader takes them.
-const (
-	chunkSize = 32 << 10
-	chunks    = 4
-)
+// readBufSize is the buffer of a read that runs in the background while a
+// Read with a deadline waits for it.
+const readBufSize = 32 << 10
 
 // tunnelAddr is the address of one end of a tunnelled connection.
 type tunnelAddr struct{ s string }
@@ -22,31 +19,40 @@ type tunnelAddr struct{ s string }
 func (a tunnelAddr) Network() string { return "tcp" }
 func (a tunnelAddr) String() string  { return a.s }
 
-type chunk struct {
-	b   []byte
-	err error
+// readOp is a channel read running in the background.
+type readOp struct {
+	buf  []byte
+	n    int
+	err  error
+	done chan struct{}
 }
 
 // tunnelConn is a direct-tcpip channel as a net.Conn with deadlines (the
-// proxy bounds handshakes with them). A reader goroutine fills a few
-// buffers ahead; Read takes them honouring the read deadline, so a read
-// timeout leaves the connection usable. A write that outlives its deadline
-// closes the channel (a blocked channel write cannot be interrupted
-// otherwise). When the SSH connection under it dies, Read and Write fail
-// with an error wrapping ErrConnectionLost instead of a plain EOF.
+// proxy bounds handshakes with them).
+//
+// A Read without a read deadline reads the channel directly, in the
+// caller's goroutine: on the relay path, where deadlines are cleared, each
+// message costs no extra goroutine hand-off (the channel itself cannot be
+// interrupted, so such a Read returns only with data, EOF, the far end's
+// close or the SSH connection's end, which keepalives bound). A Read with a
+// deadline starts the channel read in the background and waits for it, the
+// deadline or Close; on a timeout the background read carries on and the
+// next Read takes its result, so a read timeout leaves the connection
+// usable. A write that outlives its deadline closes the channel (a blocked
+// channel write cannot be interrupted otherwise). When the SSH connection
+// under it dies, Read and Write fail with an error wrapping
+// ErrConnectionLost instead of a plain EOF.
 type tunnelConn struct {
 	ch     net.Conn
 	sc     *sshConn
 	local  tunnelAddr
 	remote tunnelAddr
 
-	data chan chunk
-	free chan []byte
-
 	rmu     sync.Mutex // serialises Read
-	pending []byte
-	buf     []byte // the buffer pending is in
-	rerr    error  // sticky
+	op      *readOp    // a background read not yet taken
+	buf     []byte     // the last background read's buffer, reused
+	pending []byte     // taken from it, not yet returned
+	rerr    error      // sticky
 
 	rdl, wdl  deadline
 	wmu       sync.Mutex
@@ -57,50 +63,14 @@ type tunnelConn struct {
 }
 
 func newTunnelConn(ch net.Conn, sc *sshConn, address string) *tunnelConn {
-	c := &tunnelConn{
+	return &tunnelConn{
 		ch:     ch,
 		sc:     sc,
 		local:  tunnelAddr{"ssh:" + sc.last.String()},
 		remote: tunnelAddr{address},
-		data:   make(chan chunk, chunks),
-		free:   make(chan []byte, chunks),
 		rdl:    makeDeadline(),
 		wdl:    makeDeadline(),
 		closed: make(chan struct{}),
-	}
-	for range chunks {
-		c.free <- make([]byte, chunkSize)
-	}
-	go c.pump()
-	return c
-}
-
-// pump reads the channel ahead into free buffers.
-func (c *tunnelConn) pump() {
-	for {
-		var b []byte
-		select {
-		case b = <-c.free:
-		case <-c.closed:
-			return
-		}
-		n, err := c.ch.Read(b)
-		if n > 0 {
-			select {
-			case c.data <- chunk{b: b[:n]}:
-			case <-c.closed:
-				return
-			}
-		} else {
-			c.free <- b
-		}
-		if err != nil {
-			select {
-			case c.data <- chunk{err: err}:
-			case <-c.closed:
-			}
-			return
-		}
 	}
 }
 
@@ -111,35 +81,60 @@ func (c *tunnelConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	for len(c.pending) == 0 {
-		if c.buf != nil {
-			c.free <- c.buf[:cap(c.buf)]
-			c.buf = nil
+	for {
+		if len(c.pending) > 0 {
+			n := copy(p, c.pending)
+			c.pending = c.pending[n:]
+			return n, nil
 		}
 		if c.rerr != nil {
 			return 0, c.rerr
 		}
-		select {
-		case <-c.closed:
+		if isClosed(c.closed) {
 			return 0, net.ErrClosed
-		default:
+		}
+		if c.op == nil && c.rdl.isZero() {
+			n, err := c.ch.Read(p)
+			if err != nil {
+				if isClosed(c.closed) {
+					err = net.ErrClosed
+				} else {
+					err = c.mapErr(err)
+				}
+				if n == 0 {
+					c.rerr = err
+				}
+			}
+			return n, err
+		}
+		if c.op == nil {
+			if isClosed(c.rdl.wait()) {
+				return 0, os.ErrDeadlineExceeded
+			}
+			if c.buf == nil {
+				c.buf = make([]byte, readBufSize)
+			}
+			op := &readOp{buf: c.buf, done: make(chan struct{})}
+			c.op = op
+			go func() {
+				op.n, op.err = c.ch.Read(op.buf)
+				close(op.done)
+			}()
 		}
 		select {
-		case ch := <-c.data:
-			if ch.err != nil {
-				c.rerr = c.mapErr(ch.err)
-				continue
+		case <-c.op.done:
+			op := c.op
+			c.op = nil
+			c.pending = op.buf[:op.n]
+			if op.err != nil {
+				c.rerr = c.mapErr(op.err)
 			}
-			c.pending, c.buf = ch.b, ch.b
 		case <-c.rdl.wait():
 			return 0, os.ErrDeadlineExceeded
 		case <-c.closed:
 			return 0, net.ErrClosed
 		}
 	}
-	n := copy(p, c.pending)
-	c.pending = c.pending[n:]
-	return n, nil
 }
 
 // Write implements net.Conn.
