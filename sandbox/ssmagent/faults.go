@@ -112,7 +112,19 @@ type faultTransport struct {
 	held []byte
 }
 
-func (t *faultTransport) WriteFrame(b []byte) error {
+func (t *faultTransport) WriteFrames(frames [][]byte) error {
+	for _, f := range frames {
+		if err := t.writeFrame(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFrame writes one frame, delaying, holding back or duplicating it.
+// Frames are copied: the channel reuses the memory of those it passes.
+func (t *faultTransport) writeFrame(b []byte) error {
+	b = append([]byte(nil), b...)
 	if d := t.fs.f.Delay; d > 0 {
 		time.Sleep(d)
 	}
@@ -123,18 +135,18 @@ func (t *faultTransport) WriteFrame(b []byte) error {
 		time.AfterFunc(20*time.Millisecond, t.flush)
 		return nil
 	}
-	if err := t.Transport.WriteFrame(b); err != nil {
+	if err := t.Transport.WriteFrames([][]byte{b}); err != nil {
 		return err
 	}
 	if t.held != nil {
 		h := t.held
 		t.held = nil
-		if err := t.Transport.WriteFrame(h); err != nil {
+		if err := t.Transport.WriteFrames([][]byte{h}); err != nil {
 			return err
 		}
 	}
 	if t.fs.chance(t.fs.f.Duplicate) {
-		return t.Transport.WriteFrame(b)
+		return t.Transport.WriteFrames([][]byte{b})
 	}
 	return nil
 }
@@ -145,6 +157,6 @@ func (t *faultTransport) flush() {
 	if t.held != nil {
 		h := t.held
 		t.held = nil
-		_ = t.Transport.WriteFrame(h)
+		_ = t.Transport.WriteFrames([][]byte{h})
 	}
 }

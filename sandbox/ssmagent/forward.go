@@ -78,7 +78,7 @@ func (s *session) dialDest() (net.Conn, error) {
 // the client opens; a failed dial answers with ConnectToPortError and
 // closes the stream, as the agent does.
 func (s *session) serveMux() {
-	srv, err := smux.Server(s.pipe, smuxConfig(s.smuxKeepAliveOff))
+	srv, err := smux.Server(s.pipe.FullReads(), smuxConfig(s.smuxKeepAliveOff))
 	if err != nil {
 		s.end("smux: " + err.Error())
 		return

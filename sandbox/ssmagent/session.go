@@ -85,7 +85,7 @@ func (s *session) touch() { s.lastActivity.Store(time.Now().UnixNano()) }
 // attach makes c the session's websocket.
 func (s *session) attach(c *websocket.Conn) {
 	s.disconnected.Store(0)
-	s.ch.SetTransport(s.flt.wrap(ssmwire.WebsocketTransport(c), c))
+	s.ch.SetTransport(s.flt.wrap(ssmwire.WebsocketTransport(c, false), c))
 }
 
 // end sends channel_closed with msg (as the service does) and closes the

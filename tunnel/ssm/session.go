@@ -83,7 +83,7 @@ func (d *Dialer) start(ctx context.Context, dest string) (*session, error) {
 		s.terminate()
 		return nil, err
 	}
-	s.ch.SetTransport(ssmwire.WebsocketTransport(c))
+	s.ch.SetTransport(ssmwire.WebsocketTransport(c, true))
 	timer := time.NewTimer(handshakeTimeout)
 	defer timer.Stop()
 	select {
@@ -103,7 +103,7 @@ func (d *Dialer) start(ctx context.Context, dest string) (*session, error) {
 		return nil, s.hsErr
 	}
 	if s.mux {
-		sm, err := smux.Client(s.pipe, s.smuxConfig())
+		sm, err := smux.Client(s.pipe.FullReads(), s.smuxConfig())
 		if err != nil {
 			s.terminate()
 			return nil, fmt.Errorf("ssm: session %s: smux: %w", s.id, err)
@@ -273,7 +273,7 @@ func (s *session) onDisconnect(cause error) {
 			continue
 		}
 		s.resumes.Add(1)
-		s.ch.SetTransport(ssmwire.WebsocketTransport(c))
+		s.ch.SetTransport(ssmwire.WebsocketTransport(c, true))
 		s.log.Info("ssm: session resumed", "attempt", attempt+1)
 		return
 	}

@@ -1,6 +1,7 @@
 package ssmwire
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,7 +49,8 @@ type ChannelConfig struct {
 	OutType string
 	// Deliver receives the peer's stream messages in sequence order, one at
 	// a time, on the reading goroutine. Blocking in it back-pressures the
-	// websocket. An error closes the channel.
+	// websocket. An error closes the channel. The message and its payload
+	// are valid only during the call: copy what must be kept.
 	Deliver func(m *Message) error
 	// OnDisconnect is called (on its own goroutine) when the current
 	// transport fails while the channel is open; the owner may attach a
@@ -66,13 +68,17 @@ type ChannelConfig struct {
 	// MaxAttempts bounds sends of one message (default DefaultMaxAttempts).
 	MaxAttempts int
 	// OnReceive, if set, sees every well-formed incoming message first
-	// (activity tracking, fault injection). It must not block.
+	// (activity tracking, fault injection). It must not block or keep m.
 	OnReceive func(m *Message)
 	// DropAck, if set, is asked before each acknowledgement is sent; true
 	// loses it (fault injection).
 	DropAck func() bool
 	Log     *slog.Logger
 }
+
+// ackFlushCount sends pending acknowledgements once this many are
+// pending, without waiting for the socket to drain.
+const ackFlushCount = 64
 
 type outMsg struct {
 	seq      int64
@@ -112,11 +118,20 @@ type Channel struct {
 	// The write queue: frames for the current transport, written by one
 	// goroutine so that reading (and acknowledging) never blocks on a
 	// peer that is slow to read — both ends blocking in writes would
-	// deadlock.
-	qmu     sync.Mutex
-	queue   [][]byte
-	qwake   chan struct{}
-	writing atomic.Bool
+	// deadlock. Acknowledgements wait in acks (their frames back to back)
+	// until the reader has drained its socket, then go out in one write:
+	// from the reader itself where the transport can write without ever
+	// blocking (see inlineWriter), else through the writer.
+	qmu         sync.Mutex
+	queue       [][]byte
+	acks        []byte
+	nacks       int
+	qwake       chan struct{}
+	writing     atomic.Bool
+	flushWanted atomic.Bool // the transport holds bytes an inline write left
+	wmu         sync.Mutex  // held while writing to a transport
+	inlineAcks  []byte      // spare ack buffer of flushAcksInline (under wmu)
+	inlineFr    [][]byte    // frame list of flushAcksInline (under wmu)
 }
 
 // NewChannel returns a channel with no transport; attach one with
@@ -237,7 +252,7 @@ func (c *Channel) Send(pt PayloadType, payload []byte) error {
 	if c.seq == 0 && c.cfg.OutType == TypeOutputStreamData {
 		flags = FlagSYN
 	}
-	m := &Message{Type: c.cfg.OutType, SequenceNumber: c.seq, Flags: flags, ID: NewUUID(), PayloadType: pt, Payload: payload}
+	m := &Message{Type: c.cfg.OutType, SequenceNumber: c.seq, Flags: flags, ID: newMessageID(), PayloadType: pt, Payload: payload}
 	frame, err := m.Encode()
 	if err != nil {
 		c.mu.Unlock()
@@ -286,13 +301,15 @@ func (c *Channel) wakeWriter() {
 	}
 }
 
-// writeLoop writes queued frames to the current transport; a failure
-// closes it, which ends its read loop and triggers OnDisconnect. Without a
-// transport the queue is dropped: unacknowledged messages are resent on
-// the next one.
+// writeLoop writes queued frames and pending acknowledgements to the
+// current transport, all that is pending in one WriteFrames; a failure
+// closes the transport, which ends its read loop and triggers
+// OnDisconnect. Without a transport the queue is dropped: unacknowledged
+// messages are resent on the next one.
 func (c *Channel) writeLoop() {
 	defer c.wg.Done()
-	var batch [][]byte
+	var batch, frames [][]byte
+	var acks []byte
 	for {
 		select {
 		case <-c.done:
@@ -302,45 +319,69 @@ func (c *Channel) writeLoop() {
 		for {
 			c.qmu.Lock()
 			batch, c.queue = c.queue, batch[:0]
-			c.writing.Store(len(batch) > 0)
+			acks, c.acks = c.acks, acks[:0]
+			c.nacks = 0
+			flush := c.flushWanted.Swap(false)
+			c.writing.Store(len(batch) > 0 || len(acks) > 0 || flush)
 			c.qmu.Unlock()
-			if len(batch) == 0 {
+			if len(batch) == 0 && len(acks) == 0 && !flush {
 				break
 			}
 			c.mu.Lock()
 			t := c.tr
 			c.mu.Unlock()
 			if t == nil {
+				clear(batch)
 				continue
 			}
-			for i, f := range batch {
-				if err := t.WriteFrame(f); err != nil {
-					t.Close()
-					break
-				}
-				batch[i] = nil
+			frames = splitFrames(frames[:0], acks)
+			frames = append(frames, batch...)
+			c.wmu.Lock()
+			err := t.WriteFrames(frames) // with no frames, flushes what an inline write left
+			c.wmu.Unlock()
+			if err != nil {
+				t.Close()
 			}
+			clear(frames)
+			clear(batch)
 		}
 	}
 }
 
+// splitFrames appends the frames laid back to back in b to dst.
+func splitFrames(dst [][]byte, b []byte) [][]byte {
+	for len(b) >= FrameOverhead {
+		n := FrameOverhead + int(binary.BigEndian.Uint32(b[HeaderLength:]))
+		if n > len(b) {
+			break
+		}
+		dst = append(dst, b[:n:n])
+		b = b[n:]
+	}
+	return dst
+}
+
 func (c *Channel) readLoop(t Transport, gen int) {
 	defer c.wg.Done()
+	m := new(Message) // reused: nothing keeps it past handle
+	var hooked bool
+	if iw, ok := t.(inlineWriter); ok {
+		hooked = iw.notifyReadWait(func() { c.flushAcksInline(iw) })
+	}
 	for {
 		b, err := t.ReadFrame()
 		if err != nil {
 			c.disconnected(t, gen, err)
 			return
 		}
-		m, err := Decode(b)
-		if err != nil {
+		if err := m.decode(b); err != nil {
 			c.log.Warn("ssm data channel: dropping malformed message", "err", err)
 			continue
 		}
 		if c.cfg.OnReceive != nil {
 			c.cfg.OnReceive(m)
 		}
-		if err := c.handle(t, m); err != nil {
+		if err := c.handle(m, hooked); err != nil {
 			c.Close(err)
 			return
 		}
@@ -365,21 +406,21 @@ func (c *Channel) disconnected(t Transport, gen int, err error) {
 	}
 }
 
-func (c *Channel) handle(t Transport, m *Message) error {
+func (c *Channel) handle(m *Message, hooked bool) error {
 	switch m.Type {
 	case TypeAcknowledge:
-		var a Ack
-		if err := json.Unmarshal(m.Payload, &a); err != nil {
+		seq, err := ackedSequence(m.Payload)
+		if err != nil {
 			c.log.Warn("ssm data channel: bad acknowledgement", "err", err)
 			return nil
 		}
-		c.acked(a.AcknowledgedMessageSequenceNumber)
+		c.acked(seq)
 	case TypeInputStreamData, TypeOutputStreamData:
 		if m.Type == c.cfg.OutType {
 			c.log.Debug("ssm data channel: ignoring a message of our own direction", "seq", m.SequenceNumber)
 			return nil
 		}
-		return c.receive(t, m)
+		return c.receive(m, hooked)
 	case TypeChannelClosed:
 		var cc ChannelClosed
 		_ = json.Unmarshal(m.Payload, &cc)
@@ -392,23 +433,75 @@ func (c *Channel) handle(t Transport, m *Message) error {
 	return nil
 }
 
-func (c *Channel) ack(t Transport, m *Message) {
+// ack queues the acknowledgement of m. When the transport tells the
+// reader's waits (hooked), it goes out once the reader has drained its
+// socket (flushAcksInline), with the others read meanwhile; otherwise at
+// once through the writer.
+func (c *Channel) ack(m *Message, hooked bool) {
 	if c.cfg.DropAck != nil && c.cfg.DropAck() {
 		return
 	}
-	f, err := AckFor(m).Encode()
-	if err == nil {
-		c.enqueue(f)
+	c.qmu.Lock()
+	c.acks = appendAck(c.acks, m)
+	c.nacks++
+	now := !hooked || c.nacks >= ackFlushCount
+	c.qmu.Unlock()
+	if now {
+		c.wakeWriter()
 	}
 }
 
-func (c *Channel) receive(t Transport, m *Message) error {
+// flushAcks hands pending acknowledgements to the writer.
+func (c *Channel) flushAcks() {
+	c.qmu.Lock()
+	pending := c.nacks > 0
+	c.qmu.Unlock()
+	if pending {
+		c.wakeWriter()
+	}
+}
+
+// flushAcksInline writes pending acknowledgements from the reading
+// goroutine, which is about to wait for the network: no hand-off to the
+// writer, no wake-up. The write cannot block (what the socket does not
+// take at once stays with the transport, and the writer flushes it); if
+// the writer is busy writing, the acknowledgements go with it instead.
+func (c *Channel) flushAcksInline(t inlineWriter) {
+	c.qmu.Lock()
+	pending := c.nacks > 0
+	c.qmu.Unlock()
+	if !pending {
+		return
+	}
+	if !c.wmu.TryLock() {
+		c.wakeWriter()
+		return
+	}
+	c.qmu.Lock()
+	acks := c.acks
+	c.acks, c.nacks = c.inlineAcks[:0], 0
+	c.qmu.Unlock()
+	c.inlineFr = splitFrames(c.inlineFr[:0], acks)
+	left, err := t.writeFramesNoWait(c.inlineFr)
+	clear(c.inlineFr)
+	c.inlineAcks = acks
+	c.wmu.Unlock()
+	switch {
+	case err != nil:
+		t.Close()
+	case left:
+		c.flushWanted.Store(true)
+		c.wakeWriter()
+	}
+}
+
+func (c *Channel) receive(m *Message, hooked bool) error {
 	c.mu.Lock()
 	next := c.next
 	switch {
 	case m.SequenceNumber < next:
 		c.mu.Unlock()
-		c.ack(t, m) // duplicate: our ack was lost, re-acknowledge
+		c.ack(m, hooked) // duplicate: our ack was lost, re-acknowledge
 		return nil
 	case m.SequenceNumber > next:
 		if _, dup := c.reord[m.SequenceNumber]; !dup {
@@ -416,15 +509,16 @@ func (c *Channel) receive(t Transport, m *Message) error {
 				c.mu.Unlock()
 				return nil // dropped unacknowledged: the peer resends it
 			}
-			m.Payload = append([]byte(nil), m.Payload...)
-			c.reord[m.SequenceNumber] = m
+			cp := *m
+			cp.Payload = append([]byte(nil), m.Payload...)
+			c.reord[m.SequenceNumber] = &cp
 		}
 		c.mu.Unlock()
-		c.ack(t, m)
+		c.ack(m, hooked)
 		return nil
 	}
 	c.mu.Unlock()
-	c.ack(t, m)
+	c.ack(m, hooked)
 	for {
 		if err := c.cfg.Deliver(m); err != nil {
 			return err
@@ -560,7 +654,7 @@ func (c *Channel) Flush(d time.Duration) {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {
 		c.qmu.Lock()
-		idle := len(c.queue) == 0 && !c.writing.Load()
+		idle := len(c.queue) == 0 && len(c.acks) == 0 && !c.writing.Load()
 		c.qmu.Unlock()
 		if idle {
 			return

@@ -18,6 +18,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -84,10 +86,24 @@ var (
 // UUID is a message id in its canonical byte order.
 type UUID [16]byte
 
-// NewUUID returns a random (version 4) UUID.
+// NewUUID returns a random (version 4) UUID from crypto/rand.
 func NewUUID() UUID {
 	var u UUID
 	_, _ = rand.Read(u[:])
+	return u.v4()
+}
+
+// newMessageID returns a random (version 4) UUID for a message id from the
+// runtime's ChaCha8 generator: message ids need to be distinct, not secret
+// (nobody matches acknowledgements by id), and one is made per message.
+func newMessageID() UUID {
+	var u UUID
+	binary.LittleEndian.PutUint64(u[0:], mrand.Uint64())
+	binary.LittleEndian.PutUint64(u[8:], mrand.Uint64())
+	return u.v4()
+}
+
+func (u UUID) v4() UUID {
 	u[6] = u[6]&0x0f | 0x40
 	u[8] = u[8]&0x3f | 0x80
 	return u
@@ -96,6 +112,14 @@ func NewUUID() UUID {
 // String is the lower-case hyphenated form.
 func (u UUID) String() string {
 	var b [36]byte
+	return string(u.appendString(b[:0]))
+}
+
+// appendString appends the lower-case hyphenated form to dst.
+func (u UUID) appendString(dst []byte) []byte {
+	n := len(dst)
+	dst = slices.Grow(dst, 36)[:n+36]
+	b := dst[n:]
 	hex.Encode(b[0:8], u[0:4])
 	b[8] = '-'
 	hex.Encode(b[9:13], u[4:6])
@@ -105,7 +129,7 @@ func (u UUID) String() string {
 	hex.Encode(b[19:23], u[8:10])
 	b[23] = '-'
 	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+	return dst
 }
 
 // Message is one data-channel message (AWS's ClientMessage/AgentMessage).
@@ -124,15 +148,25 @@ type Message struct {
 // with spaces, CreatedDate in Unix milliseconds (now if zero), the halves of
 // the MessageId swapped and the SHA-256 digest of the payload.
 func (m *Message) Encode() ([]byte, error) {
+	return m.AppendEncode(nil)
+}
+
+// spaces pads the MessageType field.
+var spaces = bytes.Repeat([]byte{' '}, typeFieldLen)
+
+// AppendEncode appends the wire form of m (see Encode) to dst.
+func (m *Message) AppendEncode(dst []byte) ([]byte, error) {
 	if len(m.Type) == 0 || len(m.Type) > typeFieldLen {
-		return nil, fmt.Errorf("ssmwire: message type %q must be 1 to %d bytes", m.Type, typeFieldLen)
+		return dst, fmt.Errorf("ssmwire: message type %q must be 1 to %d bytes", m.Type, typeFieldLen)
 	}
 	if len(m.Payload) > MaxPayload {
-		return nil, fmt.Errorf("ssmwire: payload of %d bytes exceeds %d", len(m.Payload), MaxPayload)
+		return dst, fmt.Errorf("ssmwire: payload of %d bytes exceeds %d", len(m.Payload), MaxPayload)
 	}
-	b := make([]byte, FrameOverhead+len(m.Payload))
+	n := len(dst)
+	dst = slices.Grow(dst, FrameOverhead+len(m.Payload))[:n+FrameOverhead+len(m.Payload)]
+	b := dst[n:]
 	binary.BigEndian.PutUint32(b[0:], HeaderLength)
-	copy(b[4:36], bytes.Repeat([]byte{' '}, typeFieldLen))
+	copy(b[4:36], spaces)
 	copy(b[4:], m.Type)
 	sv := m.SchemaVersion
 	if sv == 0 {
@@ -153,7 +187,7 @@ func (m *Message) Encode() ([]byte, error) {
 	binary.BigEndian.PutUint32(b[112:], uint32(m.PayloadType))
 	binary.BigEndian.PutUint32(b[116:], uint32(len(m.Payload)))
 	copy(b[120:], m.Payload)
-	return b, nil
+	return dst, nil
 }
 
 // Decode parses a frame. It is lenient where AWS's parties are (NUL or
@@ -163,19 +197,29 @@ func (m *Message) Encode() ([]byte, error) {
 // digest is not checked for start/pause_publication, which MGS sends
 // without one). The returned payload aliases b.
 func Decode(b []byte) (*Message, error) {
+	m := new(Message)
+	if err := m.decode(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// decode is Decode into m, which it overwrites.
+func (m *Message) decode(b []byte) error {
+	*m = Message{}
 	if len(b) < headerLengthNoType+4 {
-		return nil, fmt.Errorf("%w: %d bytes is shorter than a header", ErrMalformed, len(b))
+		return fmt.Errorf("%w: %d bytes is shorter than a header", ErrMalformed, len(b))
 	}
 	hl := binary.BigEndian.Uint32(b[0:])
 	if hl != HeaderLength && hl != headerLengthNoType {
-		return nil, fmt.Errorf("%w: header length %d (want %d)", ErrMalformed, hl, HeaderLength)
+		return fmt.Errorf("%w: header length %d (want %d)", ErrMalformed, hl, HeaderLength)
 	}
 	if uint64(len(b)) < uint64(hl)+4 {
-		return nil, fmt.Errorf("%w: frame of %d bytes shorter than its header", ErrMalformed, len(b))
+		return fmt.Errorf("%w: frame of %d bytes shorter than its header", ErrMalformed, len(b))
 	}
-	m := &Message{Type: string(bytes.Trim(b[4:36], " \x00\t\r\n"))}
+	m.Type = messageType(bytes.Trim(b[4:36], " \x00\t\r\n"))
 	if m.Type == "" {
-		return nil, fmt.Errorf("%w: empty message type", ErrMalformed)
+		return fmt.Errorf("%w: empty message type", ErrMalformed)
 	}
 	m.SchemaVersion = binary.BigEndian.Uint32(b[36:])
 	ms := binary.BigEndian.Uint64(b[40:])
@@ -189,25 +233,46 @@ func Decode(b []byte) (*Message, error) {
 	pl := binary.BigEndian.Uint32(b[hl:])
 	rest := b[hl+4:]
 	if pl > MaxPayload {
-		return nil, fmt.Errorf("%w: payload length %d exceeds %d", ErrMalformed, pl, MaxPayload)
+		return fmt.Errorf("%w: payload length %d exceeds %d", ErrMalformed, pl, MaxPayload)
 	}
 	if uint64(pl) != uint64(len(rest)) {
-		return nil, fmt.Errorf("%w: payload length %d but %d bytes follow the header", ErrMalformed, pl, len(rest))
+		return fmt.Errorf("%w: payload length %d but %d bytes follow the header", ErrMalformed, pl, len(rest))
 	}
 	m.Payload = rest
 	publication := m.Type == TypeStartPublication || m.Type == TypePausePublication
 	if publication {
-		return m, nil
+		return nil
 	}
 	if ms == 0 || ms > 1<<53 {
-		return nil, fmt.Errorf("%w: created date %d", ErrMalformed, ms)
+		return fmt.Errorf("%w: created date %d", ErrMalformed, ms)
 	}
 	m.CreatedDate = time.UnixMilli(int64(ms)).UTC()
 	if pl != 0 {
 		sum := sha256.Sum256(rest)
 		if !bytes.Equal(sum[:], b[80:112]) {
-			return nil, ErrDigest
+			return ErrDigest
 		}
 	}
-	return m, nil
+	return nil
+}
+
+// messageType returns the known type constants without allocating.
+func messageType(b []byte) string {
+	switch string(b) {
+	case TypeInputStreamData:
+		return TypeInputStreamData
+	case TypeOutputStreamData:
+		return TypeOutputStreamData
+	case TypeAcknowledge:
+		return TypeAcknowledge
+	case TypeChannelClosed:
+		return TypeChannelClosed
+	case TypeStartPublication:
+		return TypeStartPublication
+	case TypePausePublication:
+		return TypePausePublication
+	case TypeAgentSessionState:
+		return TypeAgentSessionState
+	}
+	return string(b)
 }

@@ -1,6 +1,7 @@
 package ssmwire
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -26,7 +27,59 @@ func AckFor(m *Message) *Message {
 		AcknowledgedMessageSequenceNumber: m.SequenceNumber,
 		IsSequentialMessage:               true,
 	})
-	return &Message{Type: TypeAcknowledge, Flags: FlagSYN | FlagFIN, ID: NewUUID(), Payload: p}
+	return &Message{Type: TypeAcknowledge, Flags: FlagSYN | FlagFIN, ID: newMessageID(), Payload: p}
+}
+
+// JSON pieces of an acknowledgement, in the order AWS's parties write them.
+const (
+	ackKeyType = `{"AcknowledgedMessageType":"`
+	ackKeyID   = `","AcknowledgedMessageId":"`
+	ackKeySeq  = `"AcknowledgedMessageSequenceNumber":`
+	ackTail    = `,"IsSequentialMessage":true}`
+)
+
+// appendAck appends the frame of AckFor(m) to dst without going through
+// encoding/json: an acknowledgement is made for every message received.
+func appendAck(dst []byte, m *Message) []byte {
+	if m.Type != TypeInputStreamData && m.Type != TypeOutputStreamData {
+		f, _ := AckFor(m).Encode() // a type that might need JSON escaping
+		return append(dst, f...)
+	}
+	var buf [192]byte
+	p := append(buf[:0], ackKeyType...)
+	p = append(p, m.Type...)
+	p = append(p, ackKeyID...)
+	p = m.ID.appendString(p)
+	p = append(p, `",`...)
+	p = append(p, ackKeySeq...)
+	p = strconv.AppendInt(p, m.SequenceNumber, 10)
+	p = append(p, ackTail...)
+	a := Message{Type: TypeAcknowledge, Flags: FlagSYN | FlagFIN, ID: newMessageID(), Payload: p}
+	dst, _ = a.AppendEncode(dst)
+	return dst
+}
+
+// ackedSequence returns the AcknowledgedMessageSequenceNumber of an
+// acknowledge payload: directly when the payload is laid out as AWS's
+// parties (and this package) write it, through encoding/json otherwise.
+func ackedSequence(p []byte) (int64, error) {
+	if i := bytes.Index(p, []byte(ackKeySeq)); i >= 0 && bytes.Count(p, []byte(ackKeySeq)) == 1 {
+		rest := p[i+len(ackKeySeq):]
+		var n int64
+		j := 0
+		for j < len(rest) && j < 18 && rest[j] >= '0' && rest[j] <= '9' {
+			n = n*10 + int64(rest[j]-'0')
+			j++
+		}
+		if j > 0 && j < len(rest) && (rest[j] == ',' || rest[j] == '}') {
+			return n, nil
+		}
+	}
+	var a Ack
+	if err := json.Unmarshal(p, &a); err != nil {
+		return 0, err
+	}
+	return a.AcknowledgedMessageSequenceNumber, nil
 }
 
 // ChannelClosed is the payload of channel_closed, which the service sends

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package ssmwire
+
+func (c *fastConn) init() {}
