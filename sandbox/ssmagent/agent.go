@@ -10,9 +10,11 @@
 // sandbox's private name space: an instance endpoint reaches that
 // instance's front, a loopback address is dialled as is, anything else is
 // refused. Like the real agent it paces its output (1 KiB messages, 1 ms
-// apart) unless told otherwise, ends idle sessions, honours
-// TerminateSession and lets a client resume on a new websocket; fault
-// injection options let tests break the path on purpose.
+// apart) unless told otherwise, stops sending (new data and
+// retransmissions) between pause_publication and start_publication, ends
+// idle sessions, honours TerminateSession and lets a client resume on a
+// new websocket; fault injection options let tests break the path on
+// purpose.
 package ssmagent
 
 import (

@@ -68,7 +68,9 @@ func (a *Agent) newSession(info awsapi.Session) *session {
 			}
 		},
 		DropAck: s.flt.dropAck,
-		Log:     s.log,
+		// AWS's agent honours pause_publication; it acknowledges at once.
+		Publication: true,
+		Log:         s.log,
 	})
 	return s
 }

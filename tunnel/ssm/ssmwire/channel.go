@@ -73,7 +73,13 @@ type ChannelConfig struct {
 	// DropAck, if set, is asked before each acknowledgement is sent; true
 	// loses it (fault injection).
 	DropAck func() bool
-	Log     *slog.Logger
+	// Publication makes the channel honour pause_publication as AWS's
+	// agent does: no new messages go out (Send blocks) and nothing is
+	// retransmitted until start_publication, or any stream message or
+	// acknowledgement from the peer, resumes it. Off, both are ignored
+	// (AWS's plugin ignores them).
+	Publication bool
+	Log         *slog.Logger
 }
 
 // ackFlushCount sends pending acknowledgements once this many are
@@ -111,6 +117,7 @@ type Channel struct {
 	rto    time.Duration
 	next   int64
 	reord  map[int64]*Message
+	paused bool // pause_publication received (Publication only)
 	err    error
 	done   chan struct{}
 	wg     sync.WaitGroup
@@ -240,7 +247,7 @@ func (c *Channel) Send(pt PayloadType, payload []byte) error {
 	c.sendMu.Lock()
 	defer c.sendMu.Unlock()
 	c.mu.Lock()
-	for c.err == nil && len(c.unack) >= c.cfg.Window {
+	for c.err == nil && (len(c.unack) >= c.cfg.Window || c.paused) {
 		c.cond.Wait()
 	}
 	if c.err != nil {
@@ -414,23 +421,54 @@ func (c *Channel) handle(m *Message, hooked bool) error {
 			c.log.Warn("ssm data channel: bad acknowledgement", "err", err)
 			return nil
 		}
+		c.resume()
 		c.acked(seq)
 	case TypeInputStreamData, TypeOutputStreamData:
 		if m.Type == c.cfg.OutType {
 			c.log.Debug("ssm data channel: ignoring a message of our own direction", "seq", m.SequenceNumber)
 			return nil
 		}
+		c.resume()
 		return c.receive(m, hooked)
 	case TypeChannelClosed:
 		var cc ChannelClosed
 		_ = json.Unmarshal(m.Payload, &cc)
 		return &ClosedError{Payload: cc}
-	case TypeStartPublication, TypePausePublication, TypeAgentSessionState:
-		// Sending is bounded by the window; pausing is left to TCP.
+	case TypePausePublication:
+		if c.cfg.Publication {
+			c.log.Debug("ssm data channel: pause_publication: sending paused")
+			c.mu.Lock()
+			c.paused = true
+			c.mu.Unlock()
+		}
+	case TypeStartPublication:
+		c.resume()
+	case TypeAgentSessionState:
 	default:
 		c.log.Debug("ssm data channel: ignoring message", "type", m.Type)
 	}
 	return nil
+}
+
+// resume ends a pause (Publication only).
+func (c *Channel) resume() {
+	if !c.cfg.Publication {
+		return
+	}
+	c.mu.Lock()
+	if c.paused {
+		c.paused = false
+		c.cond.Broadcast()
+	}
+	c.mu.Unlock()
+}
+
+// Paused reports whether a pause_publication holds sending (Publication
+// only).
+func (c *Channel) Paused() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.paused
 }
 
 // ack queues the acknowledgement of m. When the transport tells the
@@ -587,7 +625,7 @@ func (c *Channel) resendLoop() {
 			continue
 		}
 		c.mu.Lock()
-		if c.tr == nil {
+		if c.tr == nil || c.paused {
 			c.mu.Unlock()
 			continue
 		}
