@@ -5,8 +5,10 @@
 # The proxy takes the direct route to the delayed address
 # (--via direct --address), so the proxy is the only difference.
 # pgbench SELECT 1 at 1 and 4 clients, and with a new connection per
-# transaction (-C). Prints Markdown tables; medians of REPS runs, direct and
-# proxy runs interleaved.
+# transaction (-C), to the proxy's TCP port and to its unix socket (what
+# `rdsgate connect` gives psql). Prints Markdown tables; medians of REPS
+# runs, direct and proxy runs interleaved; the proxy's CPU time per
+# transaction from /proc.
 #
 #   bench/proxy-latency.sh [SECONDS [REPS [DELAY_MS]]]   defaults 8 3 1
 #
@@ -34,26 +36,39 @@ p_t1=$("$work/netload" ping -addr "$cal1" -count 300)
 
 dpg=$(toxi_proxy pg "$front_pg" "$delay")
 pport=$(freeport)
-"$work/rdsgate" proxy "demo-pg=$pport" --via direct --address "$dpg" --logins-per-second 0 -q >"$work/proxy.log" 2>&1 & pids+=($!)
+mkdir -p "$work/sock"
+"$work/rdsgate" proxy "demo-pg=$pport" --unix-socket "$work/sock" --via direct --address "$dpg" --logins-per-second 0 -q >"$work/proxy.log" 2>&1 &
+ppid=$!
+pids+=($ppid)
 wait_port "$pport"
 
 echo 'SELECT 1;' >"$work/select1.sql"
 token=$("$work/rdsgate" token --target demo-pg)
 direct="host=$ep_pg hostaddr=${dpg%:*} port=${dpg##*:} user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
 proxied="host=127.0.0.1 port=$pport user=app_user dbname=demo sslmode=disable"
+unix="host=$work/sock port=$pport user=app_user dbname=demo sslmode=disable"
 # run CONNINFO PASSWORD CLIENTS [-C] -> "tps conn_ms"
 run() {
 	PGPASSWORD=$2 pgbench -n -f "$work/select1.sql" -T "$secs" -c "$3" -j "$3" ${4:-} "$1" 2>"$work/pgbench.err" |
 		awk '/^tps/ {t=$3} /^average connection time/ {c=$5} END {if (t == "") exit 1; printf "%s %s\n", t, (c == "" ? 0 : c)}' ||
 		{ cat "$work/pgbench.err" >&2; exit 1; }
 }
-declare -A tps conn
+# runp CONNINFO CLIENTS [-C] -> "tps conn_ms proxy_cpu_us_per_transaction"
+runp() {
+	local c0 t m c1
+	c0=$(cpu_ticks "$ppid")
+	read -r t m < <(run "$1" "" "$2" ${3:-})
+	c1=$(cpu_ticks "$ppid")
+	echo "$t $m $(awk -v c=$((c1 - c0)) -v hz="$clk_tck" -v t="$t" -v s="$secs" 'BEGIN {printf "%.0f", c / hz * 1e6 / (t * s)}')"
+}
+declare -A tps conn cpu
 for r in $(seq "$reps"); do
 	for w in 1 4 C1 C4; do
 		c=${w#C} flag=; [ "$w" != "$c" ] && flag=-C
 		read -r t m < <(run "$direct" "$token" "$c" $flag); tps[d$w]+="$t " conn[d$w]+="$m "
-		read -r t m < <(run "$proxied" "" "$c" $flag); tps[p$w]+="$t " conn[p$w]+="$m "
-		log "rep $r $w: direct ${tps[d$w]} / proxy ${tps[p$w]}"
+		read -r t m u < <(runp "$proxied" "$c" $flag); tps[p$w]+="$t " conn[p$w]+="$m " cpu[p$w]+="$u "
+		read -r t m u < <(runp "$unix" "$c" $flag); tps[u$w]+="$t " conn[u$w]+="$m " cpu[u$w]+="$u "
+		log "rep $r $w: direct ${tps[d$w]} / proxy ${tps[p$w]} / proxy unix ${tps[u$w]}"
 	done
 done
 
@@ -67,17 +82,27 @@ echo "| through toxiproxy, latency ${delay} ms downstream | $(kv p50_us "$p_t1")
 echo
 echo "### pgbench SELECT 1, ${delay} ms round-trip delay in front of the front (median of $reps × ${secs} s)"
 echo
-echo "| workload | clients | direct TLS | rdsgate proxy | proxy / direct | target | met |"
-echo "|---|---|---|---|---|---|---|"
+echo "| workload | clients | direct TLS | proxy, TCP | TCP / direct | proxy, unix socket | unix / direct | target | met (TCP, unix) |"
+echo "|---|---|---|---|---|---|---|---|---|"
+meets() { awk -v q="$1" -v op="$2" 'BEGIN {print ((op == ">=" ? q >= 0.95 : q <= 1.3) ? "yes" : "no")}'; }
 for w in 1 4 C1 C4; do
-	d=$(median ${tps[d$w]}) p=$(median ${tps[p$w]}) q=$(ratio "$p" "$d")
+	d=$(median ${tps[d$w]}) p=$(median ${tps[p$w]}) u=$(median ${tps[u$w]})
+	qp=$(ratio "$p" "$d") qu=$(ratio "$u" "$d")
 	if [ "${w#C}" = "$w" ]; then
-		met=$(awk -v q="$q" 'BEGIN {print (q >= 0.95 ? "yes" : "no")}')
-		printf '| SELECT 1 (TPS) | %s | %.0f | %.0f | %s | ≥ 0.95 | %s |\n' "${w#C}" "$d" "$p" "$q" "$met"
+		printf '| SELECT 1 (TPS) | %s | %.0f | %.0f | %s | %.0f | %s | ≥ 0.95 | %s, %s |\n' "$w" "$d" "$p" "$qp" "$u" "$qu" "$(meets "$qp" ">=")" "$(meets "$qu" ">=")"
 	else
-		printf '| new connection each (-C), TPS | %s | %.1f | %.1f | %s | — | — |\n' "${w#C}" "$d" "$p" "$q"
-		dm=$(median ${conn[d$w]}) pm=$(median ${conn[p$w]}) q=$(ratio "$pm" "$dm")
-		met=$(awk -v q="$q" 'BEGIN {print (q <= 1.3 ? "yes" : "no")}')
-		printf '| new connection each (-C), ms per connection (pgbench "average connection time") | %s | %.2f | %.2f | %s | ≤ 1.3 | %s |\n' "${w#C}" "$dm" "$pm" "$q" "$met"
+		printf '| new connection each (-C), TPS | %s | %.1f | %.1f | %s | %.1f | %s | — | — |\n' "${w#C}" "$d" "$p" "$qp" "$u" "$qu"
+		dm=$(median ${conn[d$w]}) pm=$(median ${conn[p$w]}) um=$(median ${conn[u$w]})
+		qp=$(ratio "$pm" "$dm") qu=$(ratio "$um" "$dm")
+		printf '| new connection each (-C), ms per connection (pgbench "average connection time") | %s | %.2f | %.2f | %s | %.2f | %s | ≤ 1.3 | %s, %s |\n' "${w#C}" "$dm" "$pm" "$qp" "$um" "$qu" "$(meets "$qp" "<=")" "$(meets "$qu" "<=")"
 	fi
+done
+echo
+echo "### The proxy's CPU time per transaction (µs, from /proc; median of $reps)"
+echo
+echo "| workload | clients | proxy, TCP | proxy, unix socket |"
+echo "|---|---|---|---|"
+for w in 1 4 C1 C4; do
+	name="SELECT 1"; [ "${w#C}" != "$w" ] && name="new connection each (-C)"
+	printf '| %s | %s | %s | %s |\n' "$name" "${w#C}" "$(median ${cpu[p$w]})" "$(median ${cpu[u$w]})"
 done
