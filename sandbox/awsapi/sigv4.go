@@ -366,3 +366,26 @@ func hmacSHA256(key []byte, data string) []byte {
 	m.Write([]byte(data))
 	return m.Sum(nil)
 }
+
+// SigV4Error is a failed check of [Server.VerifySigV4]: Code and Message
+// are what AWS's JSON front door answers for the failure (both safe to
+// show a client); Reason is the precise cause, for logs only (it never
+// holds a secret, a token or a signature).
+type SigV4Error struct {
+	Code, Message, Reason string
+}
+
+func (e *SigV4Error) Error() string { return e.Code + ": " + e.Message }
+
+// VerifySigV4 verifies the SigV4 signature of r, a request with an empty
+// body signed for signingName (e.g. "ssmmessages" for the Session Manager
+// data channel's websocket), with the checks of the sandbox's own API
+// calls, and returns the signing principal. Errors are *SigV4Error.
+func (s *Server) VerifySigV4(r *http.Request, signingName string) (*world.Principal, error) {
+	p, aerr := s.authenticate(r, nil, &service{name: signingName, proto: protoJSON})
+	if aerr != nil {
+		e := protoJSON.authShape(aerr)
+		return nil, &SigV4Error{Code: e.Code, Message: e.Message, Reason: e.reason}
+	}
+	return p, nil
+}

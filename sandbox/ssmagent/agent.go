@@ -3,11 +3,14 @@
 // returns, playing both the service (MGS) and the SSM agent on the bastion
 // for port-forwarding sessions.
 //
-// It checks the opening token frame against the sandbox API's sessions,
-// runs the handshake (advertising a configurable agent version, which
-// decides between multiplexed and basic mode), the reliability layer of
-// tunnel/ssm/ssmwire, and forwards to the session's destination inside the
-// sandbox's private name space: an instance endpoint reaches that
+// It verifies the SigV4 signature of the websocket upgrade when there is
+// one (service ssmmessages, the sandbox's credentials; unsigned upgrades
+// are admitted by the token alone, as older plugins send them), checks
+// the opening token frame against the sandbox API's sessions, runs the
+// handshake (advertising a configurable agent version, which decides
+// between multiplexed and basic mode), the reliability layer of
+// tunnel/ssm/ssmwire, and forwards to the session's destination inside
+// the sandbox's private name space: an instance endpoint reaches that
 // instance's front, a loopback address is dialled as is, anything else is
 // refused. Like the real agent it paces its output (1 KiB messages, 1 ms
 // apart) unless told otherwise, stops sending (new data and
@@ -19,6 +22,7 @@ package ssmagent
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -98,6 +102,7 @@ type Stats struct {
 	Sessions       int // sessions started
 	Resumes        int // websockets attached to an existing session
 	DroppedSockets int // websockets dropped by fault injection
+	Signed         int // websockets whose upgrade carried a valid SigV4 signature
 }
 
 // New returns an agent. It panics without API or World, a programming error.
@@ -139,6 +144,10 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, awsapi.DataChannelPrefix)
 	if id == "" || strings.Contains(id, "/") {
 		http.NotFound(w, r)
+		return
+	}
+	signer, ok := a.checkSignature(w, r, id)
+	if !ok {
 		return
 	}
 	if _, ok := a.opts.API.Session(id); !ok {
@@ -183,6 +192,9 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.Close()
 		return
 	}
+	if signer != "" {
+		a.stats.Signed++
+	}
 	s := a.sessions[id]
 	resume := s != nil
 	if s == nil {
@@ -193,7 +205,7 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		a.stats.Resumes++
 	}
 	a.mu.Unlock()
-	a.log.Info("ssm data channel open", "session_id", id, "resume", resume, "client_version", in.ClientVersion, "signed", r.Header.Get("Authorization") != "")
+	a.log.Info("ssm data channel open", "session_id", id, "resume", resume, "client_version", in.ClientVersion, "signed_by", signer)
 	s.attach(c)
 	if !resume {
 		a.wg.Add(1)
@@ -205,6 +217,36 @@ func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			a.mu.Unlock()
 		}()
 	}
+}
+
+// signingName is the SigV4 service of the data channel's websocket.
+const signingName = "ssmmessages"
+
+// checkSignature verifies the SigV4 signature of a websocket upgrade that
+// carries one (AWS's plugin signs since 1.2.764.0; older ones, and
+// clients without credentials, do not, and the stream token alone
+// admits them). A bad signature, an unknown key or a wrong scope is
+// answered 403 before the upgrade, with AWS's message, and the websocket
+// is not opened. It returns the signer's ARN ("" when unsigned).
+func (a *Agent) checkSignature(w http.ResponseWriter, r *http.Request, id string) (string, bool) {
+	if r.Header.Get("Authorization") == "" {
+		return "", true
+	}
+	p, err := a.opts.API.VerifySigV4(r, signingName)
+	if err == nil {
+		return p.ARN, true
+	}
+	code, msg, reason := "InvalidSignatureException", err.Error(), err.Error()
+	var se *awsapi.SigV4Error
+	if errors.As(err, &se) {
+		code, msg, reason = se.Code, se.Message, se.Reason
+	}
+	a.log.Warn("ssm data channel refused: bad SigV4 signature", "session_id", id, "remote", r.RemoteAddr, "reason", reason)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-Errortype", code)
+	w.WriteHeader(http.StatusForbidden)
+	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
+	return "", false
 }
 
 // Terminate ends a session the API terminated: the client gets

@@ -40,6 +40,9 @@ func TestMuxEcho(t *testing.T) {
 	if n := len(e.api.Sessions()); n != 1 {
 		t.Fatalf("%d sessions for two connections; want one multiplexed session", n)
 	}
+	if st := e.agent.Stats(); st.Signed != 1 {
+		t.Fatalf("stats %+v: the websocket upgrade was not SigV4-signed (ssmmessages) or not verified", st)
+	}
 }
 
 func TestBulkMuxUnpaced(t *testing.T) {
