@@ -311,7 +311,7 @@ func (ss *mySession) sendError(err error) error {
 	case strings.Contains(msg, "constraint failed"):
 		return ss.writeErr(erDupEntry, "23000", msg)
 	}
-	return ss.writeErr(erParse, sqlStateSyntax, msg)
+	return ss.writeErr(erParse, sqlStateSyntax, msg+" ("+engineHint("MySQL", "information_schema, SHOW CREATE", "mariadb-server")+")")
 }
 
 // mysqlVariable answers @@name for what clients ask at connect time.

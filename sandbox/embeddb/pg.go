@@ -322,6 +322,14 @@ func (ss *pgSession) loop(ctx context.Context) {
 	}
 }
 
+// engineHint explains errors that come from the engine not being the
+// real thing, with the way to get the real thing.
+func engineHint(product, catalog, pkg string) string {
+	return "The sandbox's embedded engine is SQLite behind the " + product + " protocol: no " + product +
+		" catalog (" + catalog + "), no " + product + "-only syntax. For the real server, install " + pkg +
+		" (the sandbox then uses it) or give 'rdsgate sandbox --backend' a server's URL."
+}
+
 // pgError is an error with a SQLSTATE.
 type pgError struct {
 	code, msg string
@@ -360,7 +368,11 @@ func (ss *pgSession) errorResponse(err error) *pgproto3.ErrorResponse {
 	if ss.sess.inTx {
 		ss.sess.failed = true
 	}
-	return &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg}
+	e := &pgproto3.ErrorResponse{Severity: "ERROR", SeverityUnlocalized: "ERROR", Code: code, Message: msg}
+	if code == "42601" || code == "42P01" {
+		e.Hint = engineHint("PostgreSQL", `psql's \d, pg_catalog`, "postgresql")
+	}
+	return e
 }
 
 func (ss *pgSession) translator() translator {

@@ -126,8 +126,8 @@ func TestPostgresFaceWithPgx(t *testing.T) {
 
 	_, err = c.Exec(ctx, "SELECT * FROM no_such_table")
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || pe.Code != "42P01" {
-		t.Fatalf("missing table: %v", err)
+	if !errors.As(err, &pe) || pe.Code != "42P01" || !strings.Contains(pe.Hint, "install postgresql") {
+		t.Fatalf("missing table: %v (hint %q)", err, pe.Hint)
 	}
 	// The session is usable after an error.
 	if err := c.QueryRow(ctx, "select 1").Scan(&orders); err != nil || orders != 1 {
