@@ -103,6 +103,7 @@ type Stats struct {
 	Resumes        int // websockets attached to an existing session
 	DroppedSockets int // websockets dropped by fault injection
 	Signed         int // websockets whose upgrade carried a valid SigV4 signature
+	AcksLost       int // acknowledgements lost by fault injection, both ways
 }
 
 // New returns an agent. It panics without API or World, a programming error.
@@ -274,6 +275,12 @@ func (a *Agent) Close() error {
 	}
 	a.wg.Wait()
 	return nil
+}
+
+func (a *Agent) countAckLost() {
+	a.mu.Lock()
+	a.stats.AcksLost++
+	a.mu.Unlock()
 }
 
 func (a *Agent) countDrop() {

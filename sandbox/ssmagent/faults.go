@@ -18,7 +18,8 @@ type Faults struct {
 	// DropWebsocketTimes times per session (default 1 when set).
 	DropWebsocketAfter int
 	DropWebsocketTimes int
-	// AckLoss loses this share of the agent's acknowledgements.
+	// AckLoss loses this share of the acknowledgements either way: the
+	// agent's are not sent, the client's are dropped on arrival.
 	AckLoss float64
 	// Duplicate sends this share of frames twice.
 	Duplicate float64
@@ -64,7 +65,13 @@ func (fs *faultState) chance(p float64) bool {
 	return fs.rn.Float64() < p
 }
 
-func (fs *faultState) dropAck() bool { return fs.chance(fs.f.AckLoss) }
+func (fs *faultState) dropAck() bool {
+	if !fs.chance(fs.f.AckLoss) {
+		return false
+	}
+	fs.a.countAckLost()
+	return true
+}
 
 // received counts client stream messages and drops the websocket when due.
 func (fs *faultState) received() {
@@ -99,10 +106,29 @@ func (fs *faultState) wrap(t ssmwire.Transport, c *websocket.Conn) ssmwire.Trans
 	fs.conn = c
 	fs.count = 0
 	fs.mu.Unlock()
-	if fs.f.Duplicate <= 0 && fs.f.Reorder <= 0 && fs.f.Delay <= 0 {
+	if fs.f.Duplicate <= 0 && fs.f.Reorder <= 0 && fs.f.Delay <= 0 && fs.f.AckLoss <= 0 {
 		return t
 	}
 	return &faultTransport{Transport: t, fs: fs}
+}
+
+// ReadFrame drops AckLoss of the client's acknowledgements.
+func (t *faultTransport) ReadFrame() ([]byte, error) {
+	for {
+		b, err := t.Transport.ReadFrame()
+		if err != nil || !isAck(b) || !t.fs.chance(t.fs.f.AckLoss) {
+			return b, err
+		}
+		t.fs.a.countAckLost()
+	}
+}
+
+// isAck reports whether frame b is an acknowledge message.
+func isAck(b []byte) bool {
+	const typeField = 4 // offset of the 32-byte MessageType
+	return len(b) >= typeField+len(ssmwire.TypeAcknowledge)+1 &&
+		string(b[typeField:typeField+len(ssmwire.TypeAcknowledge)]) == ssmwire.TypeAcknowledge &&
+		(b[typeField+len(ssmwire.TypeAcknowledge)] == ' ' || b[typeField+len(ssmwire.TypeAcknowledge)] == 0)
 }
 
 type faultTransport struct {

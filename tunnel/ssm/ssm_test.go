@@ -123,20 +123,35 @@ func TestConcurrent200(t *testing.T) {
 	}
 }
 
+// TestFaultsResume: an echo transfer through an agent that drops the
+// websocket twice (at about a third and two thirds of the upload), loses
+// 1% of the acknowledgements both ways, reorders 2% and duplicates 1% of
+// its messages arrives intact, by resuming the one session. The size is
+// 8 MiB each way; SSM_FAULT_MIB=256 runs it at 256 MiB.
 func TestFaultsResume(t *testing.T) {
+	n := int64(8 << 20)
+	if v := os.Getenv("SSM_FAULT_MIB"); v != "" {
+		mib, err := strconv.Atoi(v)
+		if err != nil || mib <= 0 {
+			t.Fatalf("SSM_FAULT_MIB=%q: want a number of MiB", v)
+		}
+		n = int64(mib) << 20
+	}
+	msgs := int(n / 1024) // client messages carry up to 1 KiB
 	e := newEnv(t, ssmagent.Options{Unpaced: true, Faults: ssmagent.Faults{
-		DropWebsocketAfter: 1500, DropWebsocketTimes: 2, AckLoss: 0.01, Reorder: 0.02, Duplicate: 0.01, Seed: 7}})
+		DropWebsocketAfter: msgs / 3, DropWebsocketTimes: 2, AckLoss: 0.01, Reorder: 0.02, Duplicate: 0.01, Seed: 7}})
 	d := e.dialer(t, Config{})
 	c, err := d.DialContext(context.Background(), "tcp", e.dest())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	transfer(t, c, 8<<20)
+	el := transfer(t, c, n)
 	st := e.agent.Stats()
-	if st.DroppedSockets != 2 || st.Resumes < 2 || st.Sessions != 1 {
-		t.Fatalf("stats %+v: want 2 drops, ≥2 resumes and one session", st)
+	if st.DroppedSockets != 2 || st.Resumes < 2 || st.Sessions != 1 || st.AcksLost == 0 {
+		t.Fatalf("stats %+v: want 2 drops, ≥2 resumes, one session and lost acknowledgements", st)
 	}
+	t.Logf("%d MiB each way with faults in %s (%.1f MB/s per direction): %+v, byte-identical", n>>20, el.Round(time.Millisecond), float64(n)/el.Seconds()/1e6, st)
 }
 
 func TestErrors(t *testing.T) {
