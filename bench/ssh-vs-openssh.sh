@@ -9,6 +9,11 @@
 #
 #   bench/ssh-vs-openssh.sh [MIB]     bytes per transfer, default 256
 #
+# The round trips are also measured as thread context switches and CPU time
+# of each client process per round trip, which a busy machine disturbs far
+# less than wall-clock latency. TUNNEL_GOMAXPROCS=N runs only the rdsgate
+# tunnel with GOMAXPROCS=N (e.g. 1, to see the Go scheduler's share).
+#
 # --region and the dummy AWS keys are passed only because `rdsgate tunnel
 # --remote` asks for a region and credentials even on the SSH route, which
 # needs no AWS (reported as a bug); nothing calls AWS.
@@ -55,7 +60,9 @@ echo "[127.0.0.1]:$shport $(cut -d' ' -f1,2 "$d/host_key.pub")" >"$d/known_hosts
 me=$(id -un)
 
 tport=$(freeport) oport=$(freeport)
-AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=bench-not-a-secret \
+tenv=()
+[ -z "${TUNNEL_GOMAXPROCS:-}" ] || tenv=(GOMAXPROCS="$TUNNEL_GOMAXPROCS")
+env "${tenv[@]}" AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=bench-not-a-secret \
 	"$work/rdsgate" tunnel --remote "$server" --via ssh --ssh "$me@127.0.0.1:$shport" --ssh-identity "$d/client_key" \
 	--ssh-known-hosts "$d/known_hosts" --port "$tport" --region us-east-1 -q >"$work/tunnel.log" 2>&1 &
 tpid=$!; pids=("$tpid" "${pids[@]}")
@@ -74,11 +81,21 @@ xfer() { # NAME PID ADDR MODE CONNS -> "mbps cpu_ms_per_mib"
 	log "$1 $4 x$5: $out cpu_ms_per_mib=$cpu"
 	echo "$(kv mbps "$out") $cpu"
 }
-pingp() { local out; out=$("$work/netload" ping -addr "$1" -count 500); log "$2 ping: $out"; echo "$(kv p50_us "$out") $(kv p90_us "$out")"; }
+# ctx_switches PID: voluntary + involuntary context switches of all its threads.
+ctx_switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
+npings=2000
+pingp() { # ADDR NAME PID -> "p50 p90 ctx_per_rt cpu_us_per_rt"
+	local out c0=0 c1=0 u0=0 u1=0
+	[ "$3" = 0 ] || { c0=$(ctx_switches "$3"); u0=$(cpu_ticks "$3"); }
+	out=$("$work/netload" ping -addr "$1" -count "$npings")
+	[ "$3" = 0 ] || { c1=$(ctx_switches "$3"); u1=$(cpu_ticks "$3"); }
+	log "$2 ping: $out"
+	echo "$(kv p50_us "$out") $(kv p90_us "$out") $(awk -v a="$c0" -v b="$c1" -v n="$npings" 'BEGIN {printf "%.1f", (b-a)/n}') $(awk -v a="$u0" -v b="$u1" -v t="$clk_tck" -v n="$npings" 'BEGIN {printf "%.0f", (b-a)/t*1e6/n}')"
+}
 
-read -r dp50 dp90 < <(pingp "$server" direct)
-read -r tp50 tp90 < <(pingp "127.0.0.1:$tport" rdsgate)
-read -r op50 op90 < <(pingp "127.0.0.1:$oport" openssh)
+read -r dp50 dp90 _ _ < <(pingp "$server" direct 0)
+read -r tp50 tp90 tctx tcpu < <(pingp "127.0.0.1:$tport" rdsgate "$tpid")
+read -r op50 op90 octx ocpu < <(pingp "127.0.0.1:$oport" openssh "$opid")
 declare -A R
 for t in "down 1" "down 16" "up 1" "up 16"; do
 	set -- $t
@@ -100,10 +117,10 @@ for t in "down 1" "down 16" "up 1" "up 16"; do
 	echo "| $1 | $2 | $dm | $tm | $om | $(ratio "$tm" "$om") | $tc | $oc | $(ratio "$tc" "$oc") |"
 done
 echo
-echo "### Round trip of 64-byte messages (500 ping-pongs, one connection)"
+echo "### Round trip of 64-byte messages ($npings ping-pongs, one connection${TUNNEL_GOMAXPROCS:+; rdsgate with GOMAXPROCS=$TUNNEL_GOMAXPROCS})"
 echo
-echo "| path | p50 µs | p90 µs | added p50 vs direct, µs |"
-echo "|---|---|---|---|"
-echo "| direct loopback TCP | $dp50 | $dp90 | — |"
-echo "| rdsgate tunnel --via ssh | $tp50 | $tp90 | $((tp50 - dp50)) |"
-echo "| ssh -N -L | $op50 | $op90 | $((op50 - dp50)) |"
+echo "| path | p50 µs | p90 µs | added p50 vs direct, µs | client context switches per round trip | client CPU µs per round trip |"
+echo "|---|---|---|---|---|---|"
+echo "| direct loopback TCP | $dp50 | $dp90 | — | — | — |"
+echo "| rdsgate tunnel --via ssh | $tp50 | $tp90 | $((tp50 - dp50)) | $tctx | $tcpu |"
+echo "| ssh -N -L | $op50 | $op90 | $((op50 - dp50)) | $octx | $ocpu |"
