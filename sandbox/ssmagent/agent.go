@@ -50,8 +50,16 @@ const (
 	DefaultPayloadSize = 1024
 	DefaultPace        = time.Millisecond
 	handshakeTimeout   = 15 * time.Second
-	openFrameTimeout   = 10 * time.Second
-	defaultReconnect   = time.Minute
+	// agentWindow is AWS's agent's outgoing buffer (100 000 messages). It
+	// must dwarf the client's: the agent writes to the destination on the
+	// reading goroutine, so if reading the destination also stopped at a
+	// full window, a destination that only reads while its writes drain
+	// (an echo, a database streaming a result) would stall both
+	// directions: the client's acknowledgements wait behind its own data
+	// in a socket the agent no longer reads.
+	agentWindow      = 100000
+	openFrameTimeout = 10 * time.Second
+	defaultReconnect = time.Minute
 )
 
 // Options configure an Agent.

@@ -68,6 +68,7 @@ func (a *Agent) newSession(info awsapi.Session) *session {
 			}
 		},
 		DropAck: s.flt.dropAck,
+		Window:  agentWindow,
 		// AWS's agent honours pause_publication; it acknowledges at once.
 		Publication: true,
 		Log:         s.log,

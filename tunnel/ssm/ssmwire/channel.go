@@ -105,6 +105,11 @@ type Channel struct {
 	log *slog.Logger
 
 	sendMu sync.Mutex // serializes Send (sequence order on the wire)
+	// recvMu serializes receive: after a resume, the old transport's reader
+	// may still be inside Deliver while the new one reads the peer's
+	// retransmission of the same message, which must then count as a
+	// duplicate, not be delivered again.
+	recvMu sync.Mutex
 	mu     sync.Mutex
 	cond   *sync.Cond
 	tr     Transport
@@ -534,6 +539,8 @@ func (c *Channel) flushAcksInline(t inlineWriter) {
 }
 
 func (c *Channel) receive(m *Message, hooked bool) error {
+	c.recvMu.Lock()
+	defer c.recvMu.Unlock()
 	c.mu.Lock()
 	next := c.next
 	switch {

@@ -131,3 +131,55 @@ func TestPublication(t *testing.T) {
 		t.Fatal("stream data did not end the pause")
 	}
 }
+
+// TestNoDuplicateAfterResume: when the transport changes while the old
+// one's reader is still delivering a message, the peer's retransmission
+// of that message on the new transport is a duplicate, not delivered
+// twice.
+func TestNoDuplicateAfterResume(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	var mu sync.Mutex
+	var got []int64
+	ch := NewChannel(ChannelConfig{OutType: TypeInputStreamData, Deliver: func(m *Message) error {
+		mu.Lock()
+		got = append(got, m.SequenceNumber)
+		first := len(got) == 1
+		mu.Unlock()
+		if first {
+			close(started)
+			<-release // the destination is slow to take the first message
+		}
+		return nil
+	}})
+	defer ch.Close(nil)
+	frame := func(seq int64) []byte {
+		f, _ := (&Message{Type: TypeOutputStreamData, SequenceNumber: seq, ID: NewUUID(), PayloadType: PayloadOutput, Payload: []byte{byte(seq)}}).Encode()
+		return f
+	}
+	a, peer := memPair()
+	ch.SetTransport(a)
+	_ = peer.WriteFrames([][]byte{frame(0)})
+	<-started
+	// The websocket drops; the client resumes, and the peer resends 0 (its
+	// acknowledgement was lost with the old websocket), then sends 1.
+	a2, peer2 := memPair()
+	ch.SetTransport(a2)
+	_ = peer2.WriteFrames([][]byte{frame(0), frame(1)})
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= 2 || time.Now().After(deadline) {
+			break
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 || got[0] != 0 || got[1] != 1 {
+		t.Fatalf("delivered %v, want [0 1]", got)
+	}
+}
