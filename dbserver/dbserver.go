@@ -1,11 +1,14 @@
 // Package dbserver runs throwaway PostgreSQL and MariaDB servers from the
 // binaries installed on the machine: a fresh data directory, a free loopback
-// port, readiness detected by a real connection, and Close that stops the
-// server and removes its directory. The sandbox uses it for its backends.
+// port (another one if that was taken before the server bound it), readiness
+// detected by a real connection, Stop and Restart with the same data, and
+// Close that stops the server and removes its directory. The sandbox uses it
+// for its backends, the test harness for its database peers.
 //
 // Running as root, the servers run as the "postgres" and "mysql" accounts of
 // the Debian packages (PostgreSQL refuses root), so their directories live
-// under a world-traversable temp dir, mode 0755.
+// under a temp dir every user can traverse, mode 0755, and the parts the
+// server writes (and TLS key copies) are given to that account.
 package dbserver
 
 import (
@@ -16,29 +19,74 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"time"
+
+	"github.com/rdsgate/rdsgate/internal/serverproc"
 )
 
-// Named limits; all waits are bounded.
-const (
-	startTimeout = 60 * time.Second
-	stopGrace    = 15 * time.Second
-	setupTimeout = 90 * time.Second
-)
+// ErrNotInstalled matches (errors.Is) every MissingError.
+var ErrNotInstalled = serverproc.ErrNotInstalled
 
-// ErrNotInstalled is returned (wrapped) when the server binaries are missing.
-var ErrNotInstalled = errors.New("not installed")
+// MissingError is returned when something a server needs is not on the
+// machine: a binary, or the OS user it runs as.
+type MissingError struct {
+	What string // "initdb", "OS user postgres"
+	How  string // how to get it
+}
+
+func (e *MissingError) Error() string { return e.What + " is not available: " + e.How }
+
+// Is makes a MissingError match ErrNotInstalled.
+func (e *MissingError) Is(target error) bool { return target == ErrNotInstalled }
+
+// Options configure a server. The zero value is a plain server.
+type Options struct {
+	// BaseDir is where the server's directory is made; default a temp dir
+	// every user can traverse.
+	BaseDir string
+	// Dir, if set, is an existing directory (mode 0755, so the server's
+	// account can reach it) to put the server's files in instead of making
+	// one; Close then leaves it to its owner.
+	Dir string
+	// TLS turns TLS on with copies of these files, made in the server's
+	// directory and owned by its OS user (so any readable files will do);
+	// nil leaves TLS off.
+	TLS *TLSFiles
+	// HBA lines go before PostgreSQL's pg_hba.conf rules, which are
+	//   local all all trust
+	//   host  all all 127.0.0.1/32 scram-sha-256
+	// ("host" matches TLS and plain connections). Readiness and AdminDSN
+	// need the superuser to get in over the unix socket: do not reject
+	// that. MariaDB ignores HBA.
+	HBA []string
+	// Conf holds extra server settings, which override dbserver's.
+	// PostgreSQL: postgresql.conf values, written quoted ('...'), which
+	// PostgreSQL accepts for every type, so pass them bare:
+	// {"log_connections": "on"}; the port is given on the command line (a
+	// "port" here is ignored); keep listen_addresses and
+	// unix_socket_directories. MariaDB: options of the private option
+	// file's [mysqld] group, written as key=value after dbserver's; an
+	// empty value writes the bare key (a flag such as "skip-ssl").
+	Conf map[string]string
+	// Logf, if set, is told when the port picked was taken and another one
+	// is tried.
+	Logf func(format string, args ...any)
+}
+
+// TLSFiles names the PEM files a server uses for TLS. CAFile is optional:
+// the CA the server trusts for client certificates (PostgreSQL
+// ssl_ca_file, MariaDB ssl-ca).
+type TLSFiles struct {
+	CertFile, KeyFile, CAFile string
+}
 
 // Server is a running throwaway database server.
 type Server struct {
 	// Engine is "postgres" or "mariadb".
 	Engine string
-	Host   string
+	Host   string // "127.0.0.1"
 	Port   int
 	// Socket is the unix socket: PostgreSQL's socket directory, MariaDB's
 	// socket file.
@@ -48,188 +96,147 @@ type Server struct {
 	AdminUser     string
 	AdminPassword string
 	Dir           string
-	LogFile       string
+	DataDir       string
+	LogFile       string    // the server's stdout and stderr
+	ConfigFile    string    // MariaDB's private option file (--defaults-file); "" for PostgreSQL
+	BinDir        string    // where the server binary was found
+	TLS           *TLSFiles // the copies the server uses; nil without TLS
 
-	cmd  *exec.Cmd
-	done chan struct{}
+	acct    serverproc.Account
+	ownDir  bool // Close removes Dir
+	logf    func(format string, args ...any)
+	stopSig syscall.Signal
+	argv    func() []string                                        // the server's command line for s.Port
+	ready   func(ctx context.Context, p *serverproc.Process) error // waits until the server answers
+	proc    *serverproc.Process
 }
 
 // Addr is 127.0.0.1:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
-// Close stops the server (its polite signal, then SIGKILL to its process
-// group) and removes its directory.
-func (s *Server) Close() error {
-	if s.cmd != nil && s.cmd.Process != nil {
-		sig := syscall.SIGTERM
-		if s.Engine == "postgres" {
-			sig = syscall.SIGINT // fast shutdown
-		}
-		_ = syscall.Kill(-s.cmd.Process.Pid, sig)
-		select {
-		case <-s.done:
-		case <-time.After(stopGrace):
-			_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-s.done
-		}
+// PID returns the server's (PostgreSQL: the postmaster's) process id; 0
+// before the first start.
+func (s *Server) PID() int {
+	if s.proc == nil {
+		return 0
 	}
-	if s.Dir != "" {
-		return os.RemoveAll(s.Dir)
+	return s.proc.PID()
+}
+
+// Stop shuts the server down (PostgreSQL: fast shutdown; MariaDB:
+// SIGTERM), SIGKILLing its process group after serverproc.StopGrace. The
+// directory stays, so Restart works. Stopping a stopped server does
+// nothing.
+func (s *Server) Stop() error {
+	if s.proc == nil {
+		return nil
+	}
+	if err := s.proc.Stop(); err != nil {
+		return fmt.Errorf("%s: %w", s.Engine, err)
 	}
 	return nil
 }
 
-// account is the OS user a server runs as; cred is nil for the current user.
-type account struct {
-	name     string
-	uid, gid int
-	cred     *syscall.Credential
+// Restart stops the server if it runs and starts it again with the same
+// data on the same port and waits until it answers. When that port is
+// taken by then, movePort starts it on a free one instead (Port says
+// which); without movePort that is an error.
+func (s *Server) Restart(ctx context.Context, movePort bool) error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	return s.start(ctx, movePort)
 }
 
-func serverAccount(name string) (account, error) {
-	if os.Geteuid() != 0 {
-		return account{uid: os.Geteuid(), gid: os.Getegid()}, nil
+// Close stops the server and removes its directory (unless it was given
+// as Options.Dir).
+func (s *Server) Close() error {
+	err := s.Stop()
+	if s.ownDir && s.Dir != "" {
+		err = errors.Join(err, os.RemoveAll(s.Dir))
 	}
-	u, err := user.Lookup(name)
+	return err
+}
+
+// newServer makes the server's directory and looks up its OS account.
+func newServer(engine, account, how string, opts Options) (*Server, error) {
+	acct, err := serverproc.ServerAccount(account)
 	if err != nil {
-		return account{}, fmt.Errorf("OS user %s (created by the Debian server package): %w", name, err)
+		return nil, &MissingError{What: "OS user " + account, How: how}
 	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return account{name: name, uid: uid, gid: gid, cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}, nil
+	s := &Server{Engine: engine, Host: "127.0.0.1", AdminPassword: randomHex(16), Dir: opts.Dir, acct: acct, logf: opts.Logf}
+	if s.Dir == "" {
+		base := opts.BaseDir
+		if base == "" {
+			base = serverproc.TempBase()
+		}
+		if s.Dir, err = os.MkdirTemp(base, "rdsgate-"+engine+"-"); err != nil {
+			return nil, err
+		}
+		s.ownDir = true
+		if err := os.Chmod(s.Dir, 0o755); err != nil {
+			_ = s.Close()
+			return nil, err
+		}
+	}
+	if s.Port, err = serverproc.FreePort(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
-func (a account) chown(paths ...string) error {
-	if a.cred == nil {
-		return nil
+// copyTLS copies opts.TLS into Dir/tls for the server's account and sets
+// s.TLS to the copies.
+func (s *Server) copyTLS(files *TLSFiles) error {
+	dir := filepath.Join(s.Dir, "tls")
+	if err := s.acct.Mkdir(dir, 0o700); err != nil {
+		return err
 	}
-	for _, p := range paths {
-		if err := os.Chown(p, a.uid, a.gid); err != nil {
+	s.TLS = &TLSFiles{CertFile: filepath.Join(dir, "server.crt"), KeyFile: filepath.Join(dir, "server.key")}
+	if files.CAFile != "" {
+		s.TLS.CAFile = filepath.Join(dir, "ca.crt")
+	}
+	for _, c := range []struct {
+		src, dst string
+		mode     os.FileMode
+	}{{files.CertFile, s.TLS.CertFile, 0o644}, {files.KeyFile, s.TLS.KeyFile, 0o600}, {files.CAFile, s.TLS.CAFile, 0o644}} {
+		if c.src == "" {
+			continue
+		}
+		if err := s.acct.CopyFile(c.src, c.dst, c.mode); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// makeDir creates the server's directory under base (or a traversable temp
-// dir when base is empty).
-func makeDir(base, prefix string) (string, error) {
-	if base == "" {
-		base = "/tmp"
-		if st, err := os.Stat(os.TempDir()); err == nil && st.Mode().Perm()&0o001 != 0 {
-			base = os.TempDir()
-		}
-	}
-	dir, err := os.MkdirTemp(base, prefix)
-	if err != nil {
-		return "", err
-	}
-	return dir, os.Chmod(dir, 0o755)
+// setup runs a setup command as the server's account.
+func (s *Server) setup(ctx context.Context, name string, args ...string) error {
+	_, err := serverproc.RunSetup(ctx, s.acct, s.Dir, serverproc.Env(s.Dir), name, args...)
+	return err
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+// start runs the server on s.Port and waits until it is ready; movePort
+// allows moving to another port if that one is taken.
+func (s *Server) start(ctx context.Context, movePort bool) error {
+	p, err := serverproc.StartOnPort(&s.Port, movePort, s.logf, func() (*serverproc.Process, error) {
+		p, err := serverproc.Start(serverproc.Config{Name: filepath.Base(s.argv()[0]), Args: s.argv(), LogFile: s.LogFile,
+			StopSignal: s.stopSig, Account: s.acct, Dir: s.Dir, Env: serverproc.Env(s.Dir)})
+		if err != nil {
+			return nil, err
+		}
+		return p, s.ready(ctx, p)
+	})
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("%s: %w", s.Engine, err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	s.proc = p
+	return nil
 }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-func findBinary(names []string, dirs ...string) (string, error) {
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p, nil
-		}
-	}
-	for _, d := range dirs {
-		matches, _ := filepath.Glob(d)
-		for i := len(matches) - 1; i >= 0; i-- {
-			for _, n := range names {
-				p := filepath.Join(matches[i], n)
-				if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
-					return p, nil
-				}
-			}
-		}
-	}
-	return "", fmt.Errorf("%s: %w", names[0], ErrNotInstalled)
-}
-
-// run runs a setup command to completion as acct.
-func run(ctx context.Context, acct account, dir string, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, setupTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = env(dir)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: acct.cred}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s: %w\n%s", filepath.Base(name), err, out)
-	}
-	return nil
-}
-
-func env(home string) []string {
-	path := os.Getenv("PATH")
-	if path == "" {
-		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	}
-	return []string{"PATH=" + path, "HOME=" + home, "LC_ALL=C", "LANG=C"}
-}
-
-// start launches the server process in its own process group (killed with
-// this process), logging to s.LogFile, and waits until ready succeeds.
-func (s *Server) start(ctx context.Context, acct account, ready func(context.Context) error, argv ...string) error {
-	lf, err := os.OpenFile(s.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
-	}
-	defer lf.Close()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = s.Dir
-	cmd.Env = env(s.Dir)
-	cmd.Stdout, cmd.Stderr = lf, lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: acct.cred}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", filepath.Base(argv[0]), err)
-	}
-	s.cmd, s.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(s.done) }()
-
-	ctx, cancel := context.WithTimeout(ctx, startTimeout)
-	defer cancel()
-	var last error
-	for i := 0; i < 600; i++ {
-		select {
-		case <-s.done:
-			return fmt.Errorf("%s exited during start-up; log %s:\n%s", s.Engine, s.LogFile, tail(s.LogFile))
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready after %s (%v); log %s:\n%s", s.Engine, startTimeout, last, s.LogFile, tail(s.LogFile))
-		default:
-		}
-		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
-		last = ready(pctx)
-		pcancel()
-		if last == nil {
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("%s not ready: %v", s.Engine, last)
-}
-
-func tail(path string) string {
-	b, _ := os.ReadFile(path)
-	if len(b) > 2048 {
-		b = b[len(b)-2048:]
-	}
-	return string(b)
 }

@@ -5,9 +5,13 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
@@ -90,4 +94,134 @@ func mustConnector(t *testing.T, c *mysql.Config) driver.Connector {
 		t.Fatal(err)
 	}
 	return conn
+}
+
+// Stop and Restart keep the data and the port; a Restart that finds its
+// port taken fails, or moves with movePort.
+func TestRestart(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		engine string
+		start  func(context.Context, Options) (*Server, error)
+		ok     func() bool
+		exec   func(s *Server, q string) error
+	}{
+		{"postgres", StartPostgres, PostgresAvailable, func(s *Server, q string) error {
+			c, err := pgx.Connect(ctx, s.AdminDSN("postgres"))
+			if err != nil {
+				return err
+			}
+			defer c.Close(ctx)
+			_, err = c.Exec(ctx, q)
+			return err
+		}},
+		{"mariadb", StartMariaDB, MariaDBAvailable, func(s *Server, q string) error {
+			db := sql.OpenDB(mustConnector(t, s.MySQLConfig("mysql")))
+			defer db.Close()
+			_, err := db.ExecContext(ctx, q)
+			return err
+		}},
+	} {
+		t.Run(tc.engine, func(t *testing.T) {
+			if !tc.ok() {
+				testpeer.Missing(t, tc.engine, "apt-get install postgresql mariadb-server")
+			}
+			var said []string
+			s, err := tc.start(ctx, Options{Logf: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if err := tc.exec(s, "CREATE TABLE kept (x int)"); err != nil {
+				t.Fatal(err)
+			}
+			pid, port := s.PID(), s.Port
+			if err := s.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := net.DialTimeout("tcp", s.Addr(), 5*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+				t.Fatalf("dial after Stop: %v, want connection refused", err)
+			}
+			if err := s.Stop(); err != nil {
+				t.Fatalf("second Stop: %v", err)
+			}
+			if err := s.Restart(ctx, false); err != nil {
+				t.Fatal(err)
+			}
+			if s.Port != port || s.PID() == pid || s.PID() == 0 {
+				t.Fatalf("after Restart port %d -> %d, pid %d -> %d", port, s.Port, pid, s.PID())
+			}
+			if err := tc.exec(s, "SELECT * FROM kept"); err != nil {
+				t.Fatalf("data after Restart: %v", err)
+			}
+
+			if err := s.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			l, err := net.Listen("tcp", s.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			if err := s.Restart(ctx, false); err == nil || s.Port != port {
+				t.Fatalf("Restart on a taken port without movePort: %v, port %d -> %d", err, port, s.Port)
+			}
+			if err := s.Restart(ctx, true); err != nil {
+				t.Fatal(err)
+			}
+			if s.Port == port || len(said) != 1 {
+				t.Fatalf("Restart with movePort: port %d -> %d, said %q", port, s.Port, said)
+			}
+			if err := tc.exec(s, "SELECT * FROM kept"); err != nil {
+				t.Fatalf("data after moving: %v", err)
+			}
+		})
+	}
+}
+
+// HBA lines come first, Conf overrides, and a Dir given is left to its
+// owner.
+func TestPostgresOptions(t *testing.T) {
+	if !PostgresAvailable() {
+		testpeer.Missing(t, "postgresql", "apt-get install postgresql")
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "dbserver-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := StartPostgres(ctx, Options{Dir: dir, HBA: []string{"host all blocked 127.0.0.1/32 reject"},
+		Conf: map[string]string{"max_connections": "42", "application_name": "it's quoted"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := pgx.Connect(ctx, s.AdminDSN("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var maxConn, app string
+	if err := c.QueryRow(ctx, "SELECT current_setting('max_connections'), current_setting('application_name')").Scan(&maxConn, &app); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exec(ctx, "CREATE ROLE blocked LOGIN PASSWORD 'pw'"); err != nil {
+		t.Fatal(err)
+	}
+	c.Close(ctx)
+	if maxConn != "42" || app != "it's quoted" {
+		t.Errorf("max_connections %q, application_name %q", maxConn, app)
+	}
+	if c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://blocked:pw@%s/postgres?sslmode=disable", s.Addr())); err == nil {
+		c.Close(ctx)
+		t.Error("HBA reject line ignored")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.DataDir); err != nil {
+		t.Errorf("Close removed a directory it was given: %v", err)
+	}
 }

@@ -5,117 +5,226 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/rdsgate/rdsgate/internal/serverproc"
 )
+
+const mariadbHow = "apt-get install mariadb-server (mariadbd in /usr/sbin, mariadb-install-db in /usr/bin)"
 
 // MariaDBAvailable reports whether MariaDB server binaries are installed.
 func MariaDBAvailable() bool {
-	_, err1 := findBinary([]string{"mariadbd", "mysqld"}, "/usr/sbin")
-	_, err2 := findBinary([]string{"mariadb-install-db", "mysql_install_db"}, "/usr/bin")
-	return err1 == nil && err2 == nil
+	_, _, err := mariadbBinaries()
+	return err == nil
 }
 
-// StartMariaDB installs a fresh data directory and starts mariadbd on
-// 127.0.0.1; root has AdminPassword on the socket and over TCP.
+func mariadbBinaries() (mariadbd, installDB string, err error) {
+	mariadbd, err = serverproc.FindBinary([]string{"mariadbd", "mysqld"}, "/usr/sbin", "/usr/libexec", "/usr/local/mysql/bin")
+	if err != nil {
+		return "", "", &MissingError{What: "mariadbd", How: mariadbHow}
+	}
+	installDB, err = serverproc.FindBinary([]string{"mariadb-install-db", "mysql_install_db"}, "/usr/bin", "/usr/local/mysql/scripts")
+	if err != nil {
+		return "", "", &MissingError{What: "mariadb-install-db", How: mariadbHow}
+	}
+	return mariadbd, installDB, nil
+}
+
+// StartMariaDB installs a fresh data directory (mariadb-install-db) and
+// starts mariadbd with a private option file (nothing from /etc/mysql) on
+// a free 127.0.0.1 port, as the "mysql" OS user when running as root. root
+// gets AdminPassword for every host (localhost, 127.0.0.1, '%');
+// anonymous accounts are dropped. It returns once root can run SQL.
 func StartMariaDB(ctx context.Context, opts Options) (s *Server, err error) {
-	mariadbd, err := findBinary([]string{"mariadbd", "mysqld"}, "/usr/sbin")
-	if err != nil {
-		return nil, fmt.Errorf("mariadb: %w (apt-get install mariadb-server)", err)
-	}
-	installDB, err := findBinary([]string{"mariadb-install-db", "mysql_install_db"}, "/usr/bin")
-	if err != nil {
-		return nil, fmt.Errorf("mariadb: %w (apt-get install mariadb-server)", err)
-	}
-	acct, err := serverAccount("mysql")
+	mariadbd, installDB, err := mariadbBinaries()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := makeDir(opts.BaseDir, "rdsgate-mariadb-")
-	if err != nil {
+	if s, err = newServer("mariadb", "mysql", "the Debian mariadb-server package creates the mysql user", opts); err != nil {
 		return nil, err
 	}
-	s = &Server{Engine: "mariadb", Host: "127.0.0.1", AdminUser: "root", AdminPassword: randomHex(16),
-		Dir: dir, LogFile: filepath.Join(dir, "mariadbd.log")}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
 			s = nil
 		}
 	}()
-	runDir, data := filepath.Join(dir, "run"), filepath.Join(dir, "data")
-	for _, d := range []string{runDir, data} {
-		if err := os.Mkdir(d, 0o755); err != nil {
+	s.AdminUser, s.BinDir, s.stopSig = "root", filepath.Dir(mariadbd), syscall.SIGTERM
+	run := filepath.Join(s.Dir, "run")
+	s.Socket, s.DataDir = filepath.Join(run, "mysqld.sock"), filepath.Join(s.Dir, "data")
+	s.LogFile, s.ConfigFile = filepath.Join(s.Dir, "mariadbd.log"), filepath.Join(s.Dir, "my.cnf")
+	if err := s.acct.Mkdir(run, 0o755); err != nil {
+		return s, err
+	}
+	if err := s.acct.Mkdir(s.DataDir, 0o700); err != nil {
+		return s, err
+	}
+
+	type kv struct{ k, v string }
+	conf := []kv{
+		{"datadir", s.DataDir},
+		{"bind-address", "127.0.0.1"},
+		{"socket", s.Socket},
+		{"pid-file", filepath.Join(run, "mysqld.pid")},
+		{"tmpdir", run},
+		{"skip-log-bin", ""},
+		{"skip-name-resolve", ""},
+		{"innodb_buffer_pool_size", "16M"},
+		{"innodb_log_file_size", "16M"},
+		{"innodb_flush_log_at_trx_commit", "0"},
+		{"innodb_doublewrite", "0"},
+		{"performance_schema", "OFF"},
+		{"max_connections", "300"},
+	}
+	if opts.TLS != nil {
+		if err := s.copyTLS(opts.TLS); err != nil {
 			return s, err
 		}
+		conf = append(conf, kv{"ssl-cert", s.TLS.CertFile}, kv{"ssl-key", s.TLS.KeyFile})
+		if s.TLS.CAFile != "" {
+			conf = append(conf, kv{"ssl-ca", s.TLS.CAFile})
+		}
 	}
-	if err := acct.chown(runDir, data); err != nil {
+	extra := make([]string, 0, len(opts.Conf))
+	for k := range opts.Conf {
+		extra = append(extra, k)
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		conf = append(conf, kv{k, opts.Conf[k]})
+	}
+	var b strings.Builder
+	b.WriteString("# rdsgate dbserver\n[mysqld]\n")
+	for _, c := range conf {
+		if c.v == "" {
+			fmt.Fprintf(&b, "%s\n", c.k)
+		} else {
+			fmt.Fprintf(&b, "%s=%s\n", c.k, c.v)
+		}
+	}
+	if err := (serverproc.Account{}).WriteFile(s.ConfigFile, []byte(b.String()), 0o644); err != nil {
 		return s, err
 	}
-	s.Socket = filepath.Join(runDir, "mysqld.sock")
-	cnf := filepath.Join(dir, "my.cnf")
-	conf := strings.Join([]string{"[mysqld]", "datadir=" + data, "bind-address=127.0.0.1", "socket=" + s.Socket,
-		"pid-file=" + filepath.Join(runDir, "mysqld.pid"), "tmpdir=" + runDir, "skip-log-bin", "skip-name-resolve",
-		"innodb_buffer_pool_size=32M", "innodb_log_file_size=16M", "innodb_flush_log_at_trx_commit=0",
-		"innodb_doublewrite=0", "performance_schema=OFF", "max_connections=300", ""}, "\n")
-	if err := os.WriteFile(cnf, []byte(conf), 0o644); err != nil {
-		return s, err
+
+	args := []string{"--defaults-file=" + s.ConfigFile, "--datadir=" + s.DataDir,
+		"--auth-root-authentication-method=normal", "--skip-test-db"}
+	if s.acct.Cred != nil {
+		args = append(args, "--user="+s.acct.Name)
 	}
-	args := []string{"--defaults-file=" + cnf, "--datadir=" + data, "--auth-root-authentication-method=normal", "--skip-test-db"}
-	if acct.cred != nil {
-		args = append(args, "--user="+acct.name)
+	// mariadb-install-db runs as root and switches to --user itself.
+	if _, err := serverproc.RunSetup(ctx, serverproc.Account{}, s.Dir, serverproc.Env(s.Dir), installDB, args...); err != nil {
+		return s, fmt.Errorf("mariadb: %w", err)
 	}
-	if err := run(ctx, account{}, dir, installDB, args...); err != nil {
-		return s, err
+
+	// The port is given with --port, so the option file has no port line.
+	s.argv = func() []string {
+		return []string{mariadbd, "--defaults-file=" + s.ConfigFile, "--port=" + strconv.Itoa(s.Port)}
 	}
-	if s.Port, err = freePort(); err != nil {
-		return s, err
-	}
-	// Right after install root has no password on the socket.
-	socketDSN := fmt.Sprintf("root@unix(%s)/", s.Socket)
-	err = s.start(ctx, acct, func(ctx context.Context) error {
-		db, err := sql.Open("mysql", socketDSN)
-		if err != nil {
+	passwordSet := false
+	s.ready = func(ctx context.Context, p *serverproc.Process) error {
+		// First the TCP handshake (protocol version 10), without the driver
+		// so that startup noise stays out of the driver's global logger ...
+		if err := p.WaitReady(ctx, func(ctx context.Context) error {
+			return serverproc.ReadGreeting(ctx, s.Addr(), func(b []byte) bool { return len(b) >= 5 && b[4] == 10 })
+		}); err != nil {
 			return err
 		}
-		defer db.Close()
-		return db.PingContext(ctx)
-	}, mariadbd, "--defaults-file="+cnf, "--port="+strconv.Itoa(s.Port))
-	if err != nil {
+		// ... then SQL over the socket; right after install root has no
+		// password.
+		pw := ""
+		if passwordSet {
+			pw = s.AdminPassword
+		}
+		return p.WaitReady(ctx, func(ctx context.Context) error {
+			db, err := sql.Open("mysql", s.socketDSN(pw, ""))
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return db.PingContext(ctx)
+		})
+	}
+	if err := s.start(ctx, true); err != nil {
 		return s, err
 	}
-	return s, s.setRootPassword(ctx, socketDSN)
+	if err := s.setRootPassword(ctx); err != nil {
+		return s, err
+	}
+	passwordSet = true
+	return s, nil
 }
 
-// setRootPassword gives root a password on every loopback host and removes
-// anonymous and host-name accounts, which skip-name-resolve cannot match.
-func (s *Server) setRootPassword(ctx context.Context, socketDSN string) error {
-	db, err := sql.Open("mysql", socketDSN+"?multiStatements=true")
+// setRootPassword gives root AdminPassword on localhost, 127.0.0.1, ::1
+// (where those accounts exist) and '%', and drops anonymous and host-name
+// accounts.
+func (s *Server) setRootPassword(ctx context.Context) error {
+	db, err := sql.Open("mysql", s.socketDSN("", ""))
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	pw := strings.ReplaceAll(s.AdminPassword, "'", "''")
-	stmts := []string{
-		"DELETE FROM mysql.global_priv WHERE User='' OR (User='root' AND Host NOT IN ('localhost','127.0.0.1','::1'))",
-		"FLUSH PRIVILEGES",
-		fmt.Sprintf("ALTER USER 'root'@'localhost' IDENTIFIED BY '%s'", pw),
-		fmt.Sprintf("CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY '%s'", pw),
-		fmt.Sprintf("ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '%s'", pw),
-		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
-		"FLUSH PRIVILEGES",
+	db.SetMaxOpenConns(1)
+	rows, err := db.QueryContext(ctx, "SELECT user, host FROM mysql.user WHERE user IN ('root', '')")
+	if err != nil {
+		return fmt.Errorf("mariadb: %w", err)
 	}
+	type acct struct{ user, host string }
+	var accts []acct
+	for rows.Next() {
+		var a acct
+		if err := rows.Scan(&a.user, &a.host); err != nil {
+			rows.Close()
+			return fmt.Errorf("mariadb: %w", err)
+		}
+		accts = append(accts, a)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("mariadb: %w", err)
+	}
+	rows.Close()
+	pw := quoteMySQL(s.AdminPassword)
+	// Accounts for the machine's host name (and anonymous ones, if any) are
+	// dropped from the grant table directly: with skip-name-resolve the
+	// server ignores them, so ALTER/DROP USER would fail on them.
+	stmts := []string{
+		"DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host NOT IN ('localhost', '127.0.0.1', '::1', '%'))",
+		"FLUSH PRIVILEGES",
+		"CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY " + pw,
+		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION",
+		"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY " + pw,
+		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
+	}
+	for _, a := range accts {
+		if a.user == "root" && (a.host == "127.0.0.1" || a.host == "::1" || a.host == "localhost") {
+			stmts = append(stmts, fmt.Sprintf("ALTER USER 'root'@%s IDENTIFIED BY %s", quoteMySQL(a.host), pw))
+		}
+	}
+	// root@localhost may get its password last: this connection stays open.
 	for _, q := range stmts {
 		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("mariadb: set root password: %w", err)
+			return fmt.Errorf("mariadb: set root password: %w\nSQL: %s", err, strings.ReplaceAll(q, s.AdminPassword, "<password>"))
 		}
 	}
 	return nil
+}
+
+func quoteMySQL(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
+}
+
+// socketDSN is root with password pw over the unix socket to database db.
+func (s *Server) socketDSN(pw, db string) string {
+	c := mysql.NewConfig()
+	c.User, c.Passwd, c.Net, c.Addr, c.DBName = "root", pw, "unix", s.Socket, db
+	c.MultiStatements = true
+	return c.FormatDSN()
 }
 
 // MySQLConfig is a go-sql-driver config for root over TCP.

@@ -5,102 +5,167 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rdsgate/rdsgate/internal/serverproc"
 )
 
-// Options configure a server.
-type Options struct {
-	// BaseDir is where the server's directory is made; default a temp dir.
-	BaseDir string
-	// HBA lines go before PostgreSQL's defaults (socket trust, TCP scram).
-	HBA []string
-}
+const pgHow = "apt-get install postgresql (initdb and postgres in /usr/lib/postgresql/<version>/bin or PATH)"
+
+// pgBinDirEnv names the environment variable that, when set, is the
+// directory of the PostgreSQL server binaries to use.
+const pgBinDirEnv = "RDSGATE_PG_BINDIR"
 
 // PostgresAvailable reports whether PostgreSQL server binaries are installed.
 func PostgresAvailable() bool {
-	_, err := findBinary([]string{"initdb"}, "/usr/lib/postgresql/*/bin")
+	_, err := pgBinDir()
 	return err == nil
 }
 
-// StartPostgres initdb's and starts a PostgreSQL server: trust on its unix
-// socket, SCRAM over TCP on 127.0.0.1.
+// StartPostgres initdb's a fresh cluster and starts postgres on a free
+// 127.0.0.1 port, as the "postgres" OS user when running as root: trust on
+// its unix socket, SCRAM over TCP (opts.HBA first), fsync and friends off, a
+// small shared_buffers, timezone UTC, ssl when opts.TLS is set, then
+// opts.Conf. It returns once a real connection over the socket succeeds.
 func StartPostgres(ctx context.Context, opts Options) (s *Server, err error) {
-	initdb, err := findBinary([]string{"initdb"}, "/usr/lib/postgresql/*/bin")
-	if err != nil {
-		return nil, fmt.Errorf("postgres: %w (apt-get install postgresql)", err)
-	}
-	postgres := filepath.Join(filepath.Dir(initdb), "postgres")
-	acct, err := serverAccount("postgres")
+	binDir, err := pgBinDir()
 	if err != nil {
 		return nil, err
 	}
-	dir, err := makeDir(opts.BaseDir, "rdsgate-pg-")
-	if err != nil {
+	if s, err = newServer("postgres", "postgres", "the Debian postgresql package creates the postgres user", opts); err != nil {
 		return nil, err
 	}
-	s = &Server{Engine: "postgres", Host: "127.0.0.1", AdminUser: "postgres", AdminPassword: randomHex(16),
-		Dir: dir, Socket: filepath.Join(dir, "sock"), LogFile: filepath.Join(dir, "postgres.log")}
 	defer func() {
 		if err != nil {
 			_ = s.Close()
 			s = nil
 		}
 	}()
-	data := filepath.Join(dir, "data")
-	pwFile := filepath.Join(dir, "pw")
-	for _, d := range []string{s.Socket, data} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return s, err
-		}
-	}
-	if err := os.Chmod(s.Socket, 0o755); err != nil {
+	s.AdminUser, s.BinDir, s.stopSig = "postgres", binDir, syscall.SIGINT // fast shutdown
+	s.Socket, s.DataDir = filepath.Join(s.Dir, "sock"), filepath.Join(s.Dir, "data")
+	s.LogFile = filepath.Join(s.Dir, "postgres.log")
+	if err := s.acct.Mkdir(s.Socket, 0o755); err != nil {
 		return s, err
 	}
-	if err := os.WriteFile(pwFile, []byte(s.AdminPassword+"\n"), 0o600); err != nil {
+	if err := s.acct.Mkdir(s.DataDir, 0o700); err != nil {
 		return s, err
 	}
-	if err := acct.chown(s.Socket, data, pwFile); err != nil {
+	pwFile := filepath.Join(s.Dir, "pwfile")
+	if err := s.acct.WriteFile(pwFile, []byte(s.AdminPassword+"\n"), 0o600); err != nil {
 		return s, err
 	}
-	if err := run(ctx, acct, dir, initdb, "-D", data, "--username=postgres", "--pwfile="+pwFile,
+	if err := s.setup(ctx, filepath.Join(binDir, "initdb"), "-D", s.DataDir, "--username="+s.AdminUser, "--pwfile="+pwFile,
 		"--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"); err != nil {
-		return s, err
+		return s, fmt.Errorf("postgres: %w", err)
 	}
 	_ = os.Remove(pwFile)
-	if s.Port, err = freePort(); err != nil {
-		return s, err
+
+	conf := map[string]string{
+		"listen_addresses":        "127.0.0.1",
+		"unix_socket_directories": s.Socket,
+		"fsync":                   "off",
+		"synchronous_commit":      "off",
+		"full_page_writes":        "off",
+		"shared_buffers":          "16MB",
+		"max_connections":         "200",
+		"max_wal_size":            "64MB",
+		"logging_collector":       "off",
+		"log_timezone":            "UTC",
+		"timezone":                "UTC",
+		"password_encryption":     "scram-sha-256",
 	}
-	conf := fmt.Sprintf("\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '%s'\nfsync = off\nsynchronous_commit = off\n"+
-		"full_page_writes = off\nshared_buffers = '32MB'\nmax_connections = 200\npassword_encryption = 'scram-sha-256'\n", s.Socket)
-	if err := appendFile(filepath.Join(data, "postgresql.conf"), conf); err != nil {
-		return s, err
-	}
-	hba := append(append([]string{}, opts.HBA...), "local all all trust", "host all all 127.0.0.1/32 scram-sha-256")
-	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(strings.Join(hba, "\n")+"\n"), 0o600); err != nil {
-		return s, err
-	}
-	if err := acct.chown(filepath.Join(data, "pg_hba.conf")); err != nil {
-		return s, err
-	}
-	err = s.start(ctx, acct, func(ctx context.Context) error {
-		c, err := pgx.Connect(ctx, s.AdminDSN("postgres"))
-		if err != nil {
-			return err
+	if opts.TLS != nil {
+		if err := s.copyTLS(opts.TLS); err != nil {
+			return s, err
 		}
-		return c.Close(ctx)
-	}, postgres, "-D", data, "-p", strconv.Itoa(s.Port))
-	return s, err
+		conf["ssl"], conf["ssl_cert_file"], conf["ssl_key_file"] = "on", s.TLS.CertFile, s.TLS.KeyFile
+		if s.TLS.CAFile != "" {
+			conf["ssl_ca_file"] = s.TLS.CAFile
+		}
+	}
+	for k, v := range opts.Conf {
+		conf[k] = v
+	}
+	keys := make([]string, 0, len(conf))
+	for k := range conf {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString("\n# rdsgate dbserver\n")
+	for _, k := range keys {
+		fmt.Fprintf(&b, "%s = '%s'\n", k, strings.ReplaceAll(conf[k], "'", "''"))
+	}
+	if err := appendFile(filepath.Join(s.DataDir, "postgresql.conf"), b.String()); err != nil {
+		return s, err
+	}
+	hba := append([]string{"# rdsgate dbserver"}, opts.HBA...)
+	hba = append(hba, "local all all trust", "host  all all 127.0.0.1/32 scram-sha-256")
+	if err := s.acct.WriteFile(filepath.Join(s.DataDir, "pg_hba.conf"), []byte(strings.Join(hba, "\n")+"\n"), 0o600); err != nil {
+		return s, err
+	}
+
+	// The port is given with -p, so postgresql.conf has no port line.
+	s.argv = func() []string {
+		return []string{filepath.Join(binDir, "postgres"), "-D", s.DataDir, "-p", strconv.Itoa(s.Port)}
+	}
+	s.ready = func(ctx context.Context, p *serverproc.Process) error {
+		return p.WaitReady(ctx, func(ctx context.Context) error {
+			c, err := pgx.Connect(ctx, s.AdminDSN("postgres"))
+			if err != nil {
+				return err
+			}
+			defer c.Close(context.Background())
+			return c.Ping(ctx)
+		})
+	}
+	return s, s.start(ctx, true)
 }
 
-// AdminDSN is a keyword/value DSN for the superuser over the unix socket.
+// AdminDSN is the superuser over the unix socket to database db:
+// PostgreSQL a keyword/value DSN (trust, no password, no TLS), MariaDB a
+// go-sql-driver/mysql DSN (multi-statement).
 func (s *Server) AdminDSN(db string) string {
 	if s.Engine == "mariadb" {
-		return fmt.Sprintf("root:%s@unix(%s)/%s?multiStatements=true", s.AdminPassword, s.Socket, db)
+		return s.socketDSN(s.AdminPassword, db)
 	}
 	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=10", s.Socket, s.Port, s.AdminUser, db)
+}
+
+// pgBinDir returns the directory of initdb and postgres: pgBinDirEnv if
+// set, else Debian's newest /usr/lib/postgresql/<version>/bin (Debian
+// keeps the server binaries out of PATH), else initdb's directory in PATH
+// (other distributions, Homebrew) or /usr/local/pgsql/bin.
+func pgBinDir() (string, error) {
+	if env := os.Getenv(pgBinDirEnv); env != "" {
+		return env, nil
+	}
+	matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	sort.Slice(matches, func(i, j int) bool { return pgVersion(matches[i]) > pgVersion(matches[j]) })
+	for _, d := range matches {
+		if serverproc.IsExecutable(filepath.Join(d, "initdb")) && serverproc.IsExecutable(filepath.Join(d, "postgres")) {
+			return d, nil
+		}
+	}
+	initdb, err := serverproc.FindBinary([]string{"initdb"}, "/usr/local/pgsql/bin")
+	if err != nil {
+		return "", &MissingError{What: "initdb", How: pgHow}
+	}
+	d := filepath.Dir(initdb)
+	if !serverproc.IsExecutable(filepath.Join(d, "postgres")) {
+		return "", &MissingError{What: "postgres", How: pgHow}
+	}
+	return d, nil
+}
+
+func pgVersion(binDir string) float64 {
+	v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(binDir)), 64)
+	return v
 }
 
 func appendFile(path, text string) error {
