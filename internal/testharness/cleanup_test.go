@@ -1,7 +1,6 @@
 package testharness
 
 import (
-	"context"
 	"errors"
 	"net"
 	"os"
@@ -10,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdsgate/rdsgate/internal/serverproc"
 )
 
 // alive reports whether pid exists and is not a zombie.
@@ -23,9 +24,20 @@ func alive(pid int) bool {
 	return i >= 0 && !strings.HasPrefix(strings.TrimSpace(s[i+1:]), "Z")
 }
 
+// descendants maps the processes below pid to their start times.
+func descendants(pid int) map[int]string {
+	m := map[int]string{}
+	for _, d := range serverproc.Descendants(pid) {
+		if st, ok := serverproc.StartTime(d); ok {
+			m[d] = st
+		}
+	}
+	return m
+}
+
 func TestCleanupStopsProcesses(t *testing.T) {
 	var pgPID, sshdPID int
-	var pgDesc, sshdDesc []procID
+	var pgDesc, sshdDesc map[int]string // pid -> start time
 	var dirs []string
 	t.Run("peers", func(t *testing.T) {
 		pg := StartPostgres(t, PostgresOptions{})
@@ -69,61 +81,17 @@ func TestCleanupStopsProcesses(t *testing.T) {
 			t.Errorf("process group %d still has members (%v)", pid, err)
 		}
 	}
-	for _, d := range append(pgDesc, sshdDesc...) {
-		if d.alive() && alive(d.pid) {
-			t.Errorf("descendant %d still running after cleanup", d.pid)
+	for _, desc := range []map[int]string{pgDesc, sshdDesc} {
+		for pid, start := range desc {
+			if st, ok := serverproc.StartTime(pid); ok && st == start && alive(pid) {
+				t.Errorf("descendant %d still running after cleanup", pid)
+			}
 		}
 	}
 	for _, d := range dirs {
 		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("directory %s not removed: %v", d, err)
 		}
-	}
-}
-
-func TestStartFailureShowsLog(t *testing.T) {
-	// A probe that never succeeds against a process that exits: the
-	// failure must come quickly and carry the log.
-	dir := t.TempDir()
-	p := startProc(t, "sh", dir+"/log", syscall.SIGTERM, nil, dir, nil, "/bin/sh", "-c", "echo boom-marker; exit 3")
-	start := time.Now()
-	err := p.waitReady(func(ctx context.Context) error { return errors.New("never") })
-	if err == nil || !strings.Contains(err.Error(), "boom-marker") || !strings.Contains(err.Error(), "exited during startup") {
-		t.Fatalf("waitReady error %v", err)
-	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("waitReady took %v to notice the exit", d)
-	}
-	if p.bindFailed() {
-		t.Fatal("bindFailed without the message")
-	}
-}
-
-func TestStartOnPortRetriesTakenPort(t *testing.T) {
-	dir := t.TempDir()
-	port := FreePort(t)
-	first := port
-	attempts := 0
-	p := startOnPort(t, &port, true, func() (*proc, error) {
-		attempts++
-		script := "echo 'bind: Address already in use'; exit 1"
-		if attempts > 1 {
-			script = "exec sleep 30"
-		}
-		pr := startProc(t, "sh", dir+"/log", syscall.SIGTERM, nil, dir, nil, "/bin/sh", "-c", script)
-		return pr, pr.waitReady(func(ctx context.Context) error {
-			if attempts == 1 {
-				return errors.New("not yet")
-			}
-			return nil
-		})
-	})
-	defer p.stop()
-	if attempts != 2 || port == first {
-		t.Fatalf("attempts=%d port %d -> %d", attempts, first, port)
-	}
-	if p.bindFailed() {
-		t.Fatal("bindFailed looks at output of an earlier start")
 	}
 }
 
@@ -142,7 +110,7 @@ func TestServersMoveOffTakenPort(t *testing.T) {
 	pg.Stop(t)
 	old := pg.Port
 	hold(old)
-	pg.start(t, true)
+	restart(t, pg.srv, &pg.Port, true)
 	if pg.Port == old {
 		t.Fatal("postgres did not move")
 	}
@@ -152,7 +120,7 @@ func TestServersMoveOffTakenPort(t *testing.T) {
 	m.Stop(t)
 	old = m.Port
 	hold(old)
-	m.start(t, true)
+	restart(t, m.srv, &m.Port, true)
 	if m.Port == old {
 		t.Fatal("mariadb did not move")
 	}

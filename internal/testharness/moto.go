@@ -11,13 +11,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/rdsgate/rdsgate/internal/serverproc"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 )
 
@@ -33,7 +33,7 @@ type Moto struct {
 	SecretAccessKey string // "testing"
 	LogFile         string
 
-	proc *proc
+	proc *serverproc.Process
 }
 
 // StartMoto starts `moto_server -H 127.0.0.1 -p PORT` and returns once it
@@ -50,52 +50,45 @@ func StartMoto(t testing.TB) *Moto {
 		SecretAccessKey: "testing",
 		LogFile:         filepath.Join(dir, "moto.log"),
 	}
-	registerLogOnFailure(t, "moto_server", m.LogFile)
+	registerLogOnFailure(t, "moto_server", func() string { return m.LogFile })
 	// moto_server is often a pyenv or virtualenv shim that needs the
 	// caller's environment (PYENV_*, VIRTUAL_ENV, PATH); only AWS settings
 	// are removed.
 	env := withoutAWS(os.Environ())
-	t.Cleanup(func() {
-		if m.proc != nil {
-			if err := m.proc.stop(); err != nil {
-				t.Errorf("testharness: %v", err)
-			}
-		}
-	})
+	stopAtCleanup(t, &m.proc)
 	client := m.httpClient()
-	m.proc = startOnPort(t, &port, true, func() (*proc, error) {
+	m.proc = startServer(t, &port, true, func() serverproc.Config {
 		m.Endpoint = "http://127.0.0.1:" + strconv.Itoa(port)
-		pr := startProc(t, "moto_server", m.LogFile, syscall.SIGTERM, nil, dir, env,
-			bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		return pr, pr.waitReady(func(ctx context.Context) error {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.Endpoint+"/moto-api/", nil)
-			if err != nil {
-				return err
-			}
-			resp, err := client.Do(req)
-			if err != nil {
-				return err
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode >= 500 {
-				return fmt.Errorf("moto_server: %s", resp.Status)
-			}
-			return nil
-		})
+		return serverproc.Config{Name: "moto_server", LogFile: m.LogFile, Dir: dir, Env: env,
+			Args: []string{bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port)}}
+	}, func(ctx context.Context) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, m.Endpoint+"/moto-api/", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			return fmt.Errorf("moto_server: %s", resp.Status)
+		}
+		return nil
 	})
 	return m
 }
 
 func (m *Moto) httpClient() *http.Client {
 	return &http.Client{
-		Timeout:   probeTimeout,
+		Timeout:   serverproc.ProbeTimeout,
 		Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true},
 	}
 }
 
 // PID returns moto_server's process id.
-func (m *Moto) PID() int { return m.proc.pid() }
+func (m *Moto) PID() int { return m.proc.PID() }
 
 // AWSEnv returns environment entries that point the AWS CLI and SDKs at
 // this moto in isolation from the user's AWS setup: AWS_ENDPOINT_URL, the

@@ -10,8 +10,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/rdsgate/rdsgate/internal/serverproc"
 )
 
 const sshdHow = "apt-get install openssh-server openssh-client (sshd in /usr/sbin, ssh-keygen)"
@@ -49,7 +50,7 @@ type SSHD struct {
 
 	sshd string
 	dir  string
-	proc *proc
+	proc *serverproc.Process
 }
 
 // StartSSHD starts `sshd -D -e -f <private config>` on a free 127.0.0.1
@@ -90,8 +91,8 @@ func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 		sshd:               sshd,
 		dir:                dir,
 	}
-	registerLogOnFailure(t, "sshd", s.LogFile)
-	runSetup(t, nil, dir, nil, keygen, "-q", "-t", "ed25519", "-N", "", "-C", "rdsgate-test-host", "-f", s.HostKeyFile)
+	registerLogOnFailure(t, "sshd", func() string { return s.LogFile })
+	runSetup(t, dir, keygen, "-q", "-t", "ed25519", "-N", "", "-C", "rdsgate-test-host", "-f", s.HostKeyFile)
 	pub, err := os.ReadFile(s.HostKeyFile + ".pub")
 	if err != nil {
 		t.Fatalf("testharness: %v", err)
@@ -106,7 +107,7 @@ func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 	for _, k := range opts.AuthorizedKeys {
 		keys.WriteString(strings.TrimSpace(k) + "\n")
 	}
-	writeFile(t, s.AuthorizedKeysFile, keys.Bytes(), 0o600, osUser{})
+	writeFile(t, s.AuthorizedKeysFile, keys.Bytes(), 0o600, serverproc.Account{})
 
 	var pre, post []string
 	for i, l := range opts.Extra {
@@ -150,16 +151,10 @@ func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 		lines = append(lines, "AuthorizedKeysCommand "+opts.AuthorizedKeysCommand, "AuthorizedKeysCommandUser "+cu)
 	}
 	lines = append(lines, post...)
-	writeFile(t, s.ConfigFile, []byte(strings.Join(lines, "\n")+"\n"), 0o644, osUser{})
-	runSetup(t, nil, dir, nil, sshd, "-t", "-f", s.ConfigFile)
+	writeFile(t, s.ConfigFile, []byte(strings.Join(lines, "\n")+"\n"), 0o644, serverproc.Account{})
+	runSetup(t, dir, sshd, "-t", "-f", s.ConfigFile)
 
-	t.Cleanup(func() {
-		if s.proc != nil {
-			if err := s.proc.stop(); err != nil {
-				t.Errorf("testharness: %v", err)
-			}
-		}
-	})
+	stopAtCleanup(t, &s.proc)
 	s.start(t, true)
 	return s
 }
@@ -168,14 +163,13 @@ func StartSSHD(t testing.TB, opts SSHDOptions) *SSHD {
 // line); newPort allows moving to another port if it is taken.
 func (s *SSHD) start(t testing.TB, newPort bool) {
 	t.Helper()
-	s.proc = startOnPort(t, &s.Port, newPort, func() (*proc, error) {
-		pr := startProc(t, "sshd", s.LogFile, syscall.SIGTERM, nil, s.dir, serverEnv(s.dir),
-			s.sshd, "-D", "-e", "-f", s.ConfigFile, "-p", strconv.Itoa(s.Port))
-		return pr, pr.waitReady(func(ctx context.Context) error {
-			return dialBanner(ctx, s.Addr(), func(b []byte) bool { return bytes.HasPrefix(b, []byte("SSH-2.0-")) })
-		})
+	s.proc = startServer(t, &s.Port, newPort, func() serverproc.Config {
+		return serverproc.Config{Name: "sshd", LogFile: s.LogFile, Dir: s.dir, Env: serverproc.Env(s.dir),
+			Args: []string{s.sshd, "-D", "-e", "-f", s.ConfigFile, "-p", strconv.Itoa(s.Port)}}
+	}, func(ctx context.Context) error {
+		return serverproc.ReadGreeting(ctx, s.Addr(), func(b []byte) bool { return bytes.HasPrefix(b, []byte("SSH-2.0-")) })
 	})
-	writeFile(t, s.KnownHostsFile, []byte(s.KnownHostsLine()+"\n"), 0o644, osUser{})
+	writeFile(t, s.KnownHostsFile, []byte(s.KnownHostsLine()+"\n"), 0o644, serverproc.Account{})
 }
 
 // Addr returns "127.0.0.1:port".
@@ -192,7 +186,7 @@ func (s *SSHD) PID() int {
 	if s.proc == nil {
 		return 0
 	}
-	return s.proc.pid()
+	return s.proc.PID()
 }
 
 // AddAuthorizedKey appends a public key line to the AuthorizedKeysFile;
@@ -213,12 +207,7 @@ func (s *SSHD) AddAuthorizedKey(t testing.TB, line string) {
 // existing sessions (and port forwards) break, as when a bastion goes down.
 func (s *SSHD) Stop(t testing.TB) {
 	t.Helper()
-	if s.proc == nil {
-		return
-	}
-	if err := s.proc.stop(); err != nil {
-		t.Fatalf("testharness: %v", err)
-	}
+	stop(t, s.proc)
 }
 
 // Restart is Stop followed by a start on the same port with the same host
@@ -237,7 +226,7 @@ func GenerateSSHKey(t testing.TB) (privateKeyFile, publicKey string) {
 	t.Helper()
 	keygen := findBinary(t, sshdHow, []string{"ssh-keygen"}, "/usr/bin", "/usr/local/bin")
 	privateKeyFile = filepath.Join(t.TempDir(), "id_ed25519")
-	runSetup(t, nil, "", nil, keygen, "-q", "-t", "ed25519", "-N", "", "-C", "rdsgate-test-client", "-f", privateKeyFile)
+	runSetup(t, "", keygen, "-q", "-t", "ed25519", "-N", "", "-C", "rdsgate-test-client", "-f", privateKeyFile)
 	pub, err := os.ReadFile(privateKeyFile + ".pub")
 	if err != nil {
 		t.Fatalf("testharness: %v", err)

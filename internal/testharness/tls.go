@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rdsgate/rdsgate/internal/serverproc"
 )
 
 // CA is a throwaway certificate authority for tests. Servers get leaf
@@ -68,7 +70,7 @@ func NewCA(t testing.TB, name string) *CA {
 	}
 	ca.Pool.AddCert(cert)
 	ca.CertFile = filepath.Join(ca.Dir, "ca.pem")
-	writeFile(t, ca.CertFile, ca.CertPEM, 0o644, osUser{})
+	writeFile(t, ca.CertFile, ca.CertPEM, 0o644, serverproc.Account{})
 	return ca
 }
 
@@ -116,10 +118,10 @@ func (ca *CA) Leaf(t testing.TB, owner string, names ...string) (certFile, keyFi
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 
-	u := osUser{}
+	var u serverproc.Account
 	if owner != "" && os.Geteuid() == 0 {
 		var err error
-		if u, err = lookupUser(owner); err != nil {
+		if u, err = serverproc.LookupAccount(owner); err != nil {
 			t.Fatalf("testharness: Leaf: owner %q: %v", owner, err)
 		}
 	}
