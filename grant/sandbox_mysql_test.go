@@ -2,13 +2,10 @@ package grant
 
 import (
 	"context"
-	"crypto/tls"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -44,19 +41,9 @@ func withoutTLS(t *testing.T, sb *sandbox.Sandbox, inst *world.Instance, user, p
 // over verify-full TLS against the endpoint name, as rdsgate does.
 func mysqlFront(t *testing.T, sb *sandbox.Sandbox, inst *world.Instance, user, password, db string) *sql.DB {
 	t.Helper()
-	pool, err := sb.CAPool()
+	mc, err := sb.MySQLConfig(inst, user, password, db)
 	if err != nil {
 		t.Fatal(err)
-	}
-	mc := mysql.NewConfig()
-	mc.User, mc.Passwd, mc.DBName = user, password, db
-	mc.Net, mc.Addr = "tcp", net.JoinHostPort(inst.Endpoint, strconv.Itoa(inst.Port))
-	mc.TLS = &tls.Config{ServerName: inst.Endpoint, RootCAs: pool}
-	mc.AllowCleartextPasswords = true
-	mc.Timeout = 20 * time.Second
-	mc.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", inst.FrontAddr)
 	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {

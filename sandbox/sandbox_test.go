@@ -107,9 +107,10 @@ func login(t *testing.T, sb *Sandbox, inst *world.Instance, p *world.Principal, 
 		err = c.QueryRow(ctx, "select current_user").Scan(&who)
 		return who, err
 	}
-	mc := mysql.NewConfig()
-	mc.User, mc.Passwd, mc.Net, mc.Addr, mc.DBName = user, tok, "tcp", net.JoinHostPort(inst.Endpoint, "3306"), DemoDatabase
-	mc.TLS, mc.AllowCleartextPasswords, mc.DialFunc = tlsConf, true, dial
+	mc, err := sb.MySQLConfig(inst, user, tok, DemoDatabase)
+	if err != nil {
+		t.Fatal(err)
+	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {
 		t.Fatal(err)

@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"context"
-	"crypto/tls"
 	"database/sql"
 	"encoding/json"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -32,16 +27,9 @@ func sandboxMySQLAdmin(t *testing.T, sb *sandbox.Sandbox) *sql.DB {
 	if err := json.Unmarshal([]byte(sec.SecretString), &m); err != nil {
 		t.Fatal(err)
 	}
-	pool, err := sb.CAPool()
+	mc, err := sb.MySQLConfig(inst, m.Username, m.Password, "")
 	if err != nil {
 		t.Fatal(err)
-	}
-	mc := mysql.NewConfig()
-	mc.User, mc.Passwd, mc.Net, mc.Addr = m.Username, m.Password, "tcp", net.JoinHostPort(inst.Endpoint, strconv.Itoa(inst.Port))
-	mc.TLS, mc.Timeout = &tls.Config{ServerName: inst.Endpoint, RootCAs: pool}, 20*time.Second
-	mc.DialFunc = func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "tcp", inst.FrontAddr)
 	}
 	conn, err := mysql.NewConnector(mc)
 	if err != nil {
