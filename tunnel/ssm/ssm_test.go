@@ -154,6 +154,29 @@ func TestFaultsResume(t *testing.T) {
 	t.Logf("%d MiB each way with faults in %s (%.1f MB/s per direction): %+v, byte-identical", n>>20, el.Round(time.Millisecond), float64(n)/el.Seconds()/1e6, st)
 }
 
+// TestPacedFaults: at AWS's pace (where the client batches its reads with
+// the socket's low-water mark), reordered, duplicated and lost messages
+// and acknowledgements and a dropped websocket still give an intact echo,
+// without stalls.
+func TestPacedFaults(t *testing.T) {
+	e := newEnv(t, ssmagent.Options{Faults: ssmagent.Faults{
+		DropWebsocketAfter: 300, AckLoss: 0.02, Reorder: 0.05, Duplicate: 0.02, Seed: 11}})
+	d := e.dialer(t, Config{})
+	c, err := d.DialContext(context.Background(), "tcp", e.dest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Minute))
+	const n = 1 << 20
+	el := transfer(t, c, n)
+	st := e.agent.Stats()
+	if st.DroppedSockets != 1 || st.Resumes < 1 || st.Sessions != 1 {
+		t.Fatalf("stats %+v: want a drop, a resume and one session", st)
+	}
+	t.Logf("paced with faults: %d MiB each way in %s: %+v", n>>20, el.Round(time.Millisecond), st)
+}
+
 func TestErrors(t *testing.T) {
 	e := newEnv(t, ssmagent.Options{})
 	d := e.dialer(t, Config{Target: "i-0sandbox00000000b2"})
