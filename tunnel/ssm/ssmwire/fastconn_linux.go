@@ -91,32 +91,14 @@ func (r *linuxRaw) beforeWait(fd int) {
 	}
 }
 
-func (r *linuxRaw) write(b []byte) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := r.rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n))
-			switch e {
-			case 0:
-				n += int(m)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
-	if err == nil && errno != 0 {
-		err = &net.OpError{Op: "write", Net: "tcp", Err: errno}
-	}
-	return n, err
-}
+// write writes all of b, waiting for room in the socket buffer.
+func (r *linuxRaw) write(b []byte) (int, error) { return r.writeRaw(b, true) }
 
-func (r *linuxRaw) tryWrite(b []byte) (int, error) {
+// tryWrite writes what the socket buffer takes now and never waits; the
+// rest waits in the caller's backlog.
+func (r *linuxRaw) tryWrite(b []byte) (int, error) { return r.writeRaw(b, false) }
+
+func (r *linuxRaw) writeRaw(b []byte, wait bool) (int, error) {
 	var n int
 	var errno syscall.Errno
 	err := r.rc.Write(func(fd uintptr) bool {
@@ -127,7 +109,7 @@ func (r *linuxRaw) tryWrite(b []byte) (int, error) {
 				n += int(m)
 			case syscall.EINTR:
 			case syscall.EAGAIN:
-				return true // full: the rest waits in the backlog
+				return !wait // false: the poller waits for room and calls again
 			default:
 				errno = e
 				return true
