@@ -144,3 +144,34 @@ func (l *RateLimiter) Wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// BeforeRetry logs why a refused login is tried once more with fresh
+// credentials and, for an IAM token, waits for the next second: a token
+// signed in the same second would be the same token.
+func (u *Upstream) BeforeRetry(ctx context.Context, log interface{ Warn(string, ...any) }, refusal string) error {
+	if !u.Credentials.IAM() {
+		log.Warn("login refused; the password source has a new password, retrying once", "err", refusal)
+		return nil
+	}
+	log.Warn("login refused; retrying once with a fresh token", "err", refusal)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Second):
+		return nil
+	}
+}
+
+// PasswordHint is the hint for a refused login with a password source,
+// naming the source ("" for IAM credentials).
+func (u *Upstream) PasswordHint(user string) string {
+	if u.Credentials.IAM() {
+		return ""
+	}
+	source := "its password source"
+	if d, ok := u.Credentials.(interface{ Describe() string }); ok {
+		source = d.Describe()
+	}
+	return fmt.Sprintf("rdsgate logged in to %s as %s with the password from %s: check that it is %s's current password.",
+		u.Target.Address(), user, source, user)
+}

@@ -122,15 +122,8 @@ func (e *Engine) login(ctx context.Context, s *proxy.Session, raw net.Conn, g *m
 		if !retry {
 			return nil, &mysqlwire.ErrPacket{Code: ep.Code, SQLState: ep.SQLState, Message: ep.Message + ". " + loginHint(s, user)}
 		}
-		if iam {
-			log.Warn("login refused; retrying once with a fresh token", "err", ep.Message)
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Second): // a new token needs a new signing second
-			}
-		} else {
-			log.Warn("login refused; the password source has a new password, retrying once", "err", ep.Message)
+		if err := s.Upstream.BeforeRetry(ctx, log, ep.Message); err != nil {
+			return nil, err
 		}
 		var g2 *mysqlwire.Greeting
 		if raw, g2, err = dialUpstream(ctx, s); err != nil {
@@ -320,13 +313,8 @@ func notIAMUser(s *proxy.Session, user, what string) error {
 // resource to check.
 func loginHint(s *proxy.Session, user string) string {
 	t := s.Upstream.Target
-	if !s.Upstream.Credentials.IAM() {
-		source := "its password source"
-		if d, ok := s.Upstream.Credentials.(interface{ Describe() string }); ok {
-			source = d.Describe()
-		}
-		return fmt.Sprintf("rdsgate logged in to %s as %s with the password from %s: check that it is %s's current password.",
-			t.Address(), user, source, user)
+	if h := s.Upstream.PasswordHint(user); h != "" {
+		return h
 	}
 	arn := s.Upstream.DBUserARN(user)
 	return fmt.Sprintf("rdsgate signed a valid IAM token for %s@%s. Check that the user is IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS', that IAM authentication is enabled on %s, and that your IAM policy allows rds-db:connect on %s; `rdsgate doctor %s` checks each.",

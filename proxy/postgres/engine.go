@@ -188,15 +188,8 @@ func (e *Engine) login(ctx context.Context, s *proxy.Session, startup *pgwire.St
 			}
 			return nil, err
 		}
-		if creds.IAM() {
-			log.Warn("login refused; retrying once with a fresh token", "err", pgErr.Message)
-			select {
-			case <-ctx.Done():
-				return nil, ctx.Err()
-			case <-time.After(time.Second): // a new token needs a new signing second
-			}
-		} else {
-			log.Warn("login refused; the password source has a new password, retrying once", "err", pgErr.Message)
+		if err := s.Upstream.BeforeRetry(ctx, log, pgErr.Message); err != nil {
+			return nil, err
 		}
 	}
 }
@@ -205,13 +198,8 @@ func (e *Engine) login(ctx context.Context, s *proxy.Session, startup *pgwire.St
 // resource to check.
 func loginHint(s *proxy.Session, user string) string {
 	t := s.Upstream.Target
-	if !s.Upstream.Credentials.IAM() {
-		source := "its password source"
-		if d, ok := s.Upstream.Credentials.(interface{ Describe() string }); ok {
-			source = d.Describe()
-		}
-		return fmt.Sprintf("rdsgate logged in to %s as %s with the password from %s: check that it is %s's current password.",
-			t.Address(), user, source, user)
+	if h := s.Upstream.PasswordHint(user); h != "" {
+		return h
 	}
 	arn := s.Upstream.DBUserARN(user)
 	return fmt.Sprintf("rdsgate signed a valid IAM token for %s@%s. Check that the user is granted rds_iam (GRANT rds_iam TO %q), that IAM authentication is enabled on %s, and that your IAM policy allows rds-db:connect on %s; `rdsgate doctor %s` checks each.",
