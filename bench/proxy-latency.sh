@@ -6,9 +6,11 @@
 # (--via direct --address), so the proxy is the only difference.
 # pgbench SELECT 1 at 1 and 4 clients, and with a new connection per
 # transaction (-C), to the proxy's TCP port and to its unix socket (what
-# `rdsgate connect` gives psql). Prints Markdown tables; medians of REPS
-# runs, direct and proxy runs interleaved; the proxy's CPU time per
-# transaction from /proc.
+# `rdsgate connect` gives psql), and through a bare io.Copy TCP relay
+# (bench/tcprelay, libpq doing the TLS through it) in front of the same
+# delayed address: what any extra hop costs on this machine. Prints
+# Markdown tables; medians of REPS runs, all paths interleaved; the
+# proxy's CPU time per transaction from /proc.
 #
 #   bench/proxy-latency.sh [SECONDS [REPS [DELAY_MS]]]   defaults 8 3 1
 #
@@ -17,9 +19,11 @@
 # login rate limiter (default 100/s) does not cap the -C runs.
 . "$(dirname "$0")/lib.sh"
 secs=${1:-8} reps=${2:-3} delay=${3:-1}
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 build_rdsgate
 go build -o "$work/netload" ./bench/netload
+go build -o "$work/tcprelay" ./bench/tcprelay
 start_toxiproxy
 start_sandbox "$work/rdsgate" sandbox --dir "$work/sb" --engine postgres -q
 
@@ -35,6 +39,9 @@ p_t0=$("$work/netload" ping -addr "$cal0" -count 300)
 p_t1=$("$work/netload" ping -addr "$cal1" -count 300)
 
 dpg=$(toxi_proxy pg "$front_pg" "$delay")
+rport=$(freeport)
+"$work/tcprelay" -listen "127.0.0.1:$rport" -to "$dpg" 2>/dev/null & pids+=($!)
+wait_port "$rport"
 pport=$(freeport)
 mkdir -p "$work/sock"
 "$work/rdsgate" proxy "demo-pg=$pport" --unix-socket "$work/sock" --via direct --address "$dpg" --logins-per-second 0 -q >"$work/proxy.log" 2>&1 &
@@ -45,6 +52,7 @@ wait_port "$pport"
 echo 'SELECT 1;' >"$work/select1.sql"
 token=$("$work/rdsgate" token --target demo-pg)
 direct="host=$ep_pg hostaddr=${dpg%:*} port=${dpg##*:} user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
+relayed="host=$ep_pg hostaddr=127.0.0.1 port=$rport user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
 proxied="host=127.0.0.1 port=$pport user=app_user dbname=demo sslmode=disable"
 unix="host=$work/sock port=$pport user=app_user dbname=demo sslmode=disable"
 # run CONNINFO PASSWORD CLIENTS [-C] -> "tps conn_ms"
@@ -66,9 +74,10 @@ for r in $(seq "$reps"); do
 	for w in 1 4 C1 C4; do
 		c=${w#C} flag=; [ "$w" != "$c" ] && flag=-C
 		read -r t m < <(run "$direct" "$token" "$c" $flag); tps[d$w]+="$t " conn[d$w]+="$m "
+		read -r t m < <(run "$relayed" "$token" "$c" $flag); tps[r$w]+="$t " conn[r$w]+="$m "
 		read -r t m u < <(runp "$proxied" "$c" $flag); tps[p$w]+="$t " conn[p$w]+="$m " cpu[p$w]+="$u "
 		read -r t m u < <(runp "$unix" "$c" $flag); tps[u$w]+="$t " conn[u$w]+="$m " cpu[u$w]+="$u "
-		log "rep $r $w: direct ${tps[d$w]} / proxy ${tps[p$w]} / proxy unix ${tps[u$w]}"
+		log "rep $r $w: direct ${tps[d$w]} / bare relay ${tps[r$w]} / proxy ${tps[p$w]} / proxy unix ${tps[u$w]}"
 	done
 done
 
@@ -82,19 +91,21 @@ echo "| through toxiproxy, latency ${delay} ms downstream | $(kv p50_us "$p_t1")
 echo
 echo "### pgbench SELECT 1, ${delay} ms round-trip delay in front of the front (median of $reps × ${secs} s)"
 echo
-echo "| workload | clients | direct TLS | proxy, TCP | TCP / direct | proxy, unix socket | unix / direct | target | met (TCP, unix) |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "Load average (1, 5, 15 min) before the run: $load0; after: $(cut -d' ' -f1-3 /proc/loadavg) ($(nproc) CPUs)."
+echo
+echo "| workload | clients | direct TLS | bare relay | relay / direct | proxy, TCP | TCP / direct | proxy, unix socket | unix / direct | target | met (TCP, unix) |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 meets() { awk -v q="$1" -v op="$2" 'BEGIN {print ((op == ">=" ? q >= 0.95 : q <= 1.3) ? "yes" : "no")}'; }
 for w in 1 4 C1 C4; do
-	d=$(median ${tps[d$w]}) p=$(median ${tps[p$w]}) u=$(median ${tps[u$w]})
-	qp=$(ratio "$p" "$d") qu=$(ratio "$u" "$d")
+	d=$(median ${tps[d$w]}) rl=$(median ${tps[r$w]}) p=$(median ${tps[p$w]}) u=$(median ${tps[u$w]})
+	qr=$(ratio "$rl" "$d") qp=$(ratio "$p" "$d") qu=$(ratio "$u" "$d")
 	if [ "${w#C}" = "$w" ]; then
-		printf '| SELECT 1 (TPS) | %s | %.0f | %.0f | %s | %.0f | %s | ≥ 0.95 | %s, %s |\n' "$w" "$d" "$p" "$qp" "$u" "$qu" "$(meets "$qp" ">=")" "$(meets "$qu" ">=")"
+		printf '| SELECT 1 (TPS) | %s | %.0f | %.0f | %s | %.0f | %s | %.0f | %s | ≥ 0.95 | %s, %s |\n' "$w" "$d" "$rl" "$qr" "$p" "$qp" "$u" "$qu" "$(meets "$qp" ">=")" "$(meets "$qu" ">=")"
 	else
-		printf '| new connection each (-C), TPS | %s | %.1f | %.1f | %s | %.1f | %s | — | — |\n' "${w#C}" "$d" "$p" "$qp" "$u" "$qu"
-		dm=$(median ${conn[d$w]}) pm=$(median ${conn[p$w]}) um=$(median ${conn[u$w]})
-		qp=$(ratio "$pm" "$dm") qu=$(ratio "$um" "$dm")
-		printf '| new connection each (-C), ms per connection (pgbench "average connection time") | %s | %.2f | %.2f | %s | %.2f | %s | ≤ 1.3 | %s, %s |\n' "${w#C}" "$dm" "$pm" "$qp" "$um" "$qu" "$(meets "$qp" "<=")" "$(meets "$qu" "<=")"
+		printf '| new connection each (-C), TPS | %s | %.1f | %.1f | %s | %.1f | %s | %.1f | %s | — | — |\n' "${w#C}" "$d" "$rl" "$qr" "$p" "$qp" "$u" "$qu"
+		dm=$(median ${conn[d$w]}) rm_=$(median ${conn[r$w]}) pm=$(median ${conn[p$w]}) um=$(median ${conn[u$w]})
+		qr=$(ratio "$rm_" "$dm") qp=$(ratio "$pm" "$dm") qu=$(ratio "$um" "$dm")
+		printf '| new connection each (-C), ms per connection (pgbench "average connection time") | %s | %.2f | %.2f | %s | %.2f | %s | %.2f | %s | ≤ 1.3 | %s, %s |\n' "${w#C}" "$dm" "$rm_" "$qr" "$pm" "$qp" "$um" "$qu" "$(meets "$qp" "<=")" "$(meets "$qu" "<=")"
 	fi
 done
 echo

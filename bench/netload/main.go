@@ -7,7 +7,7 @@
 //	netload serve -listen 127.0.0.1:9000
 //	netload down  -addr 127.0.0.1:15000 -conns 16 -bytes 8388608   # server → client
 //	netload up    -addr 127.0.0.1:15000 -conns 1  -bytes 8388608   # client → server
-//	netload ping  -addr 127.0.0.1:15000 -count 200 -size 64
+//	netload ping  -addr 127.0.0.1:15000 -count 200 -size 64 [-gap 20ms]
 //
 // Clients print one line of key=value pairs. -bytes is the total over all
 // connections. Every run is bounded by -timeout.
@@ -40,6 +40,7 @@ func main() {
 	total := fs.Int64("bytes", 8<<20, "down/up: bytes in all, split over the connections")
 	count := fs.Int("count", 200, "ping: round trips")
 	size := fs.Int("size", 64, "ping: message size")
+	gap := fs.Duration("gap", 0, "ping: pause between round trips (0: back to back); with a gap each message meets an idle tunnel, as an interactive query does")
 	timeout := fs.Duration("timeout", 120*time.Second, "client: give up after this long")
 	_ = fs.Parse(os.Args[2:])
 	switch mode {
@@ -48,7 +49,7 @@ func main() {
 	case "down", "up":
 		transfer(*addr, mode, *conns, *total, *timeout)
 	case "ping":
-		ping(*addr, *count, *size, *timeout)
+		ping(*addr, *count, *size, *gap, *timeout)
 	default:
 		log.Fatalf("unknown mode %q", mode)
 	}
@@ -168,7 +169,7 @@ func one(ctx context.Context, addr, mode string, n int64) error {
 	return err
 }
 
-func ping(addr string, count, size int, timeout time.Duration) {
+func ping(addr string, count, size int, gap, timeout time.Duration) {
 	c, err := net.DialTimeout("tcp", addr, 30*time.Second)
 	if err != nil {
 		log.Fatal(err)
@@ -181,6 +182,9 @@ func ping(addr string, count, size int, timeout time.Duration) {
 	msg, back := make([]byte, size), make([]byte, size)
 	rtts := make([]time.Duration, 0, count)
 	for i := 0; i < count+5; i++ { // 5 warm-up round trips, not counted
+		if gap > 0 {
+			time.Sleep(gap)
+		}
 		t0 := time.Now()
 		if _, err := c.Write(msg); err != nil {
 			log.Fatal(err)
@@ -194,5 +198,5 @@ func ping(addr string, count, size int, timeout time.Duration) {
 	}
 	sort.Slice(rtts, func(i, j int) bool { return rtts[i] < rtts[j] })
 	us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-	fmt.Printf("count=%d size=%d p50_us=%.0f p90_us=%.0f p99_us=%.0f\n", count, size, us(rtts[len(rtts)/2]), us(rtts[len(rtts)*9/10]), us(rtts[len(rtts)*99/100]))
+	fmt.Printf("count=%d size=%d gap_ms=%g p50_us=%.0f p90_us=%.0f p99_us=%.0f\n", count, size, float64(gap)/float64(time.Millisecond), us(rtts[len(rtts)/2]), us(rtts[len(rtts)*9/10]), us(rtts[len(rtts)*99/100]))
 }
