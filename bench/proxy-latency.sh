@@ -50,7 +50,6 @@ pids+=($ppid)
 wait_port "$pport"
 
 echo 'SELECT 1;' >"$work/select1.sql"
-token=$("$work/rdsgate" token --target demo-pg)
 direct="host=$ep_pg hostaddr=${dpg%:*} port=${dpg##*:} user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
 relayed="host=$ep_pg hostaddr=127.0.0.1 port=$rport user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
 proxied="host=127.0.0.1 port=$pport user=app_user dbname=demo sslmode=disable"
@@ -71,6 +70,7 @@ runp() {
 }
 declare -A tps conn cpu
 for r in $(seq "$reps"); do
+	token=$("$work/rdsgate" token --target demo-pg) # 15 minutes: one per repetition
 	for w in 1 4 C1 C4; do
 		c=${w#C} flag=; [ "$w" != "$c" ] && flag=-C
 		read -r t m < <(run "$direct" "$token" "$c" $flag); tps[d$w]+="$t " conn[d$w]+="$m "

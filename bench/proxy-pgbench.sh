@@ -28,7 +28,6 @@ wait_port "$relay"
 wait_port "$pport"
 
 echo 'SELECT 1;' >"$work/select1.sql"
-token=$("$work/rdsgate" token --target demo-pg)
 tls() { echo "host=$ep_pg hostaddr=127.0.0.1 port=$1 user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"; }
 proxied="host=127.0.0.1 port=$pport user=app_user dbname=demo sslmode=disable"
 # tps CONNINFO PASSWORD CLIENTS [-C] -> TPS
@@ -39,6 +38,7 @@ tps() {
 }
 declare -A T
 for r in $(seq "$reps"); do
+	token=$("$work/rdsgate" token --target demo-pg) # 15 minutes: one per repetition
 	for w in 1 4 C1 C4; do
 		c=${w#C} flag=; [ "$w" != "$c" ] && flag=-C
 		T[d$w]+="$(tps "$(tls "${front_pg##*:}")" "$token" "$c" $flag) "
