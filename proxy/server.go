@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rdsgate/rdsgate/internal/rawsock"
 	"github.com/rdsgate/rdsgate/session"
 )
 
@@ -161,6 +162,9 @@ func (s *Server) Serve(ctx context.Context) error {
 			return fmt.Errorf("proxy: accept on %s: %w", s.ln.Addr(), err)
 		}
 		delay = 0
+		// Every request and answer of a session wakes the proxy from idle;
+		// raw socket calls spare each of them a scheduler wake-up.
+		c = rawsock.Wrap(c)
 		s.total.Add(1)
 		if s.opts.MaxConnections > 0 && s.open.Load() >= int64(s.opts.MaxConnections) {
 			s.refused.Add(1)

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 	"sync"
 	"time"
 
 	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/internal/rawsock"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
 )
@@ -77,6 +79,18 @@ type Upstream struct {
 	// Logins limits new upstream logins (AWS advises fewer than 200 new
 	// IAM logins per second per instance); nil means no limit.
 	Logins *RateLimiter
+}
+
+// Dial opens the route to Target.Address(). A socket (the direct route)
+// is read and written without a scheduler hand-off per call (rawsock):
+// every message of a relay meets a process that was idle a moment before.
+func (u *Upstream) Dial(ctx context.Context) (net.Conn, error) {
+	addr := u.Target.Address()
+	c, err := u.Dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("open route to %s: %w", addr, err)
+	}
+	return rawsock.Wrap(c), nil
 }
 
 // DBUserARN is the resource rds-db:connect must allow for user on the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/internal/rawsock"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
 )
@@ -115,6 +116,7 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
+		c = rawsock.Wrap(c) // see rawsock: a wake-up less per message after idle
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

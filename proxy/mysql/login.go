@@ -53,9 +53,9 @@ func dialUpstream(ctx context.Context, s *proxy.Session) (_ net.Conn, _ *mysqlwi
 	}
 	dctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
 	defer cancel()
-	raw, err := up.Dialer.DialContext(dctx, "tcp", addr)
+	raw, err := up.Dial(dctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("open route to %s: %w", addr, err)
+		return nil, nil, err
 	}
 	defer func() {
 		if err != nil {

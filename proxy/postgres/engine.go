@@ -359,9 +359,9 @@ func (e *Engine) dialTLS(ctx context.Context, s *proxy.Session) (net.Conn, error
 	addr := up.Target.Address()
 	dctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
 	defer cancel()
-	raw, err := up.Dialer.DialContext(dctx, "tcp", addr)
+	raw, err := up.Dial(dctx)
 	if err != nil {
-		return nil, fmt.Errorf("open route to %s: %w", addr, err)
+		return nil, err
 	}
 	_ = raw.SetDeadline(time.Now().Add(s.HandshakeTimeout))
 	conf := up.TLS

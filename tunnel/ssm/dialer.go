@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -273,49 +272,6 @@ func (d *Dialer) Close() error {
 	}
 	wg.Wait()
 	return nil
-}
-
-// Forward accepts connections on ln and relays each to address through the
-// dialer, until ctx is done or ln fails: a plain port forward (`rdsgate
-// tunnel`). It closes ln on return.
-func (d *Dialer) Forward(ctx context.Context, ln net.Listener, address string) error {
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("ssm: forward: %w", err)
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer c.Close()
-			dctx, cancel := context.WithTimeout(ctx, time.Minute)
-			r, err := d.DialContext(dctx, "tcp", address)
-			cancel()
-			if err != nil {
-				d.log.Warn("ssm: forward: dial failed", "remote", address, "err", err)
-				return
-			}
-			defer r.Close()
-			stop := context.AfterFunc(ctx, func() { c.Close(); r.Close() })
-			defer stop()
-			done := make(chan struct{})
-			go func() {
-				_, _ = io.Copy(r, c)
-				r.Close()
-				close(done)
-			}()
-			_, _ = io.Copy(c, r)
-			c.Close()
-			<-done
-		}()
-	}
 }
 
 // Target is the bastion's instance id.

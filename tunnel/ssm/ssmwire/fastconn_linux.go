@@ -1,11 +1,11 @@
 package ssmwire
 
 import (
-	"io"
 	"net"
 	"sync/atomic"
 	"syscall"
-	"unsafe"
+
+	"github.com/rdsgate/rdsgate/internal/rawsock"
 )
 
 // Read batching (Linux): while the channel's consumer is known to wait for
@@ -34,47 +34,31 @@ func (c *fastConn) init() {
 	if err != nil {
 		return
 	}
-	c.raw = &linuxRaw{rc: rc, lowat: 1, awaited: &c.awaited}
+	r := &linuxRaw{rc: rc, lowat: 1, awaited: &c.awaited}
+	r.onWait = func(fd uintptr) { r.beforeWait(int(fd)) }
+	c.raw = r
 }
 
-// linuxRaw reads and writes a non-blocking socket with RawSyscall: the
-// calls return at once (EAGAIN when they would block, and then RawConn
-// waits in the network poller), so they need not tell the scheduler.
+// linuxRaw reads and writes the socket with rawsock (no scheduler hand-off
+// per call), adding read batching and writes that never wait.
 type linuxRaw struct {
 	rc      syscall.RawConn
 	lowat   int // SO_RCVLOWAT now set; used by the reading goroutine only
 	awaited *atomic.Pointer[func() int]
+	onWait  func(fd uintptr) // beforeWait, made once
 }
 
 func (r *linuxRaw) read(b []byte) (int, error) {
-	if len(b) == 0 {
-		return 0, nil
+	n, err := rawsock.Read(r.rc, b, r.onWait)
+	return n, opError("read", err)
+}
+
+// opError wraps a socket's errno as the net package would.
+func opError(op string, err error) error {
+	if errno, ok := err.(syscall.Errno); ok {
+		return &net.OpError{Op: op, Net: "tcp", Err: errno}
 	}
-	var n int
-	var errno syscall.Errno
-	err := r.rc.Read(func(fd uintptr) bool {
-		for {
-			m, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-			switch e {
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				r.beforeWait(int(fd))
-				return false
-			}
-			n, errno = int(m), e
-			return true
-		}
-	})
-	switch {
-	case err != nil:
-		return 0, err
-	case errno != 0:
-		return 0, &net.OpError{Op: "read", Net: "tcp", Err: errno}
-	case n == 0:
-		return 0, io.EOF
-	}
-	return n, nil
+	return err
 }
 
 // beforeWait sets the low-water mark for the wait ahead: what the
@@ -99,26 +83,6 @@ func (r *linuxRaw) write(b []byte) (int, error) { return r.writeRaw(b, true) }
 func (r *linuxRaw) tryWrite(b []byte) (int, error) { return r.writeRaw(b, false) }
 
 func (r *linuxRaw) writeRaw(b []byte, wait bool) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := r.rc.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			m, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(len(b)-n))
-			switch e {
-			case 0:
-				n += int(m)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return !wait // false: the poller waits for room and calls again
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
-	if err == nil && errno != 0 {
-		err = &net.OpError{Op: "write", Net: "tcp", Err: errno}
-	}
-	return n, err
+	n, err := rawsock.Write(r.rc, b, wait)
+	return n, opError("write", err)
 }
