@@ -90,3 +90,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "n/a"; else printf 
 
 # kv KEY LINE: value of KEY=... in a key=value line.
 kv() { tr ' ' '\n' <<<"$2" | awk -F= -v k="$1" '$1 == k {print $2}'; }
+
+# pgbench_select1 SECS CONNINFO PASSWORD CLIENTS [-C] -> "tps conn_ms": pgbench
+# running SELECT 1 for SECS seconds (conn_ms, pgbench's "average connection
+# time", is 0 without -C); on failure its stderr and exit 1.
+pgbench_select1() {
+	[ -f "$work/select1.sql" ] || echo 'SELECT 1;' >"$work/select1.sql"
+	PGPASSWORD=$3 pgbench -n -f "$work/select1.sql" -T "$1" -c "$4" -j "$4" ${5:-} "$2" 2>"$work/pgbench.err" |
+		awk '/^tps/ {t=$3} /^average connection time/ {c=$5} END {if (t == "") exit 1; printf "%s %s\n", t, (c == "" ? 0 : c)}' ||
+		{ cat "$work/pgbench.err" >&2; exit 1; }
+}

@@ -49,17 +49,12 @@ ppid=$!
 pids+=($ppid)
 wait_port "$pport"
 
-echo 'SELECT 1;' >"$work/select1.sql"
 direct="host=$ep_pg hostaddr=${dpg%:*} port=${dpg##*:} user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
 relayed="host=$ep_pg hostaddr=127.0.0.1 port=$rport user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
 proxied="host=127.0.0.1 port=$pport user=app_user dbname=demo sslmode=disable"
 unix="host=$work/sock port=$pport user=app_user dbname=demo sslmode=disable"
 # run CONNINFO PASSWORD CLIENTS [-C] -> "tps conn_ms"
-run() {
-	PGPASSWORD=$2 pgbench -n -f "$work/select1.sql" -T "$secs" -c "$3" -j "$3" ${4:-} "$1" 2>"$work/pgbench.err" |
-		awk '/^tps/ {t=$3} /^average connection time/ {c=$5} END {if (t == "") exit 1; printf "%s %s\n", t, (c == "" ? 0 : c)}' ||
-		{ cat "$work/pgbench.err" >&2; exit 1; }
-}
+run() { pgbench_select1 "$secs" "$@"; }
 # runp CONNINFO CLIENTS [-C] -> "tps conn_ms proxy_cpu_us_per_transaction"
 runp() {
 	local c0 t m c1

@@ -27,15 +27,10 @@ relay=$(freeport) pport=$(freeport)
 wait_port "$relay"
 wait_port "$pport"
 
-echo 'SELECT 1;' >"$work/select1.sql"
 tls() { echo "host=$ep_pg hostaddr=127.0.0.1 port=$1 user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"; }
 proxied="host=127.0.0.1 port=$pport user=app_user dbname=demo sslmode=disable"
 # tps CONNINFO PASSWORD CLIENTS [-C] -> TPS
-tps() {
-	PGPASSWORD=$2 pgbench -n -f "$work/select1.sql" -T "$secs" -c "$3" -j "$3" ${4:-} "$1" 2>"$work/pgbench.err" |
-		awk '/^tps/ {t=$3} END {if (t == "") exit 1; print t}' ||
-		{ cat "$work/pgbench.err" >&2; exit 1; }
-}
+tps() { local t _; read -r t _ < <(pgbench_select1 "$secs" "$@") && echo "$t"; }
 declare -A T
 for r in $(seq "$reps"); do
 	token=$("$work/rdsgate" token --target demo-pg) # 15 minutes: one per repetition

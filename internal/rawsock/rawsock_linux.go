@@ -8,16 +8,16 @@ import (
 )
 
 func wrap(c net.Conn) net.Conn {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return c
-	}
-	switch c.(type) {
-	case *net.TCPConn, *net.UnixConn:
+	var rc syscall.RawConn
+	var err error
+	switch sc := c.(type) {
+	case *net.TCPConn:
+		rc, err = sc.SyscallConn()
+	case *net.UnixConn:
+		rc, err = sc.SyscallConn()
 	default:
 		return c
 	}
-	rc, err := sc.SyscallConn()
 	if err != nil {
 		return c
 	}

@@ -44,6 +44,16 @@ func TestReadBatching(t *testing.T) {
 		}()
 		return ch
 	}
+	// returned waits for a read to return; failing names what hung.
+	returned := func(ch chan result, what string) result {
+		select {
+		case r := <-ch:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatal(what)
+			return result{}
+		}
+	}
 	got := read()
 	time.Sleep(20 * time.Millisecond) // the read waits, low-water mark raised
 	_, _ = peer.Write(make([]byte, batchLowat-100))
@@ -53,13 +63,8 @@ func TestReadBatching(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	_, _ = peer.Write(make([]byte, 200))
-	select {
-	case r := <-got:
-		if r.err != nil || r.n != batchLowat+100 {
-			t.Fatalf("batched read: %d %v, want %d", r.n, r.err, batchLowat+100)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the batched read did not return")
+	if r := returned(got, "the batched read did not return"); r.err != nil || r.n != batchLowat+100 {
+		t.Fatalf("batched read: %d %v, want %d", r.n, r.err, batchLowat+100)
 	}
 
 	// Nothing awaited: one byte is enough.
@@ -67,13 +72,8 @@ func TestReadBatching(t *testing.T) {
 	got = read()
 	time.Sleep(20 * time.Millisecond)
 	_, _ = peer.Write([]byte("x"))
-	select {
-	case r := <-got:
-		if r.err != nil || r.n != 1 {
-			t.Fatalf("read: %d %v", r.n, r.err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("a one-byte read waited")
+	if r := returned(got, "a one-byte read waited"); r.err != nil || r.n != 1 {
+		t.Fatalf("read: %d %v", r.n, r.err)
 	}
 
 	// EOF ends a batched wait.
@@ -82,12 +82,7 @@ func TestReadBatching(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	_, _ = peer.Write([]byte("tail"))
 	peer.Close()
-	select {
-	case r := <-got:
-		if r.n != 4 {
-			t.Fatalf("read at EOF: %d %v", r.n, r.err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("EOF did not end the batched wait")
+	if r := returned(got, "EOF did not end the batched wait"); r.n != 4 {
+		t.Fatalf("read at EOF: %d %v", r.n, r.err)
 	}
 }
