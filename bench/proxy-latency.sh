@@ -8,17 +8,25 @@
 # transaction (-C), to the proxy's TCP port and to its unix socket (what
 # `rdsgate connect` gives psql), and through a bare io.Copy TCP relay
 # (bench/tcprelay, libpq doing the TLS through it) in front of the same
-# delayed address: what any extra hop costs on this machine. Prints
+# delayed address: what any extra hop costs on this machine; socat (a C
+# relay, one process per connection) beside it in the per-repetition
+# table, to tell a Go hop's cost from any hop's. Prints
 # Markdown tables; medians of REPS runs, all paths interleaved; the
 # proxy's CPU time per transaction from /proc.
 #
 #   bench/proxy-latency.sh [SECONDS [REPS [DELAY_MS]]]   defaults 8 3 1
+#
+# WORKLOADS="1 4" runs only those rows (default "1 4 C1 C4"; Cn is -C with
+# n clients). Each repetition runs every path back to back, so besides the
+# ratio of medians the script prints the median and range of the
+# per-repetition ratios, which a slow drift in the machine's load moves less.
 #
 # Targets (issue 4): proxy TPS >= 0.95x direct; new-connection latency
 # <= 1.3x direct. The proxy runs with --logins-per-second 0 so that its
 # login rate limiter (default 100/s) does not cap the -C runs.
 . "$(dirname "$0")/lib.sh"
 secs=${1:-8} reps=${2:-3} delay=${3:-1}
+command -v socat >/dev/null || { echo "proxy-latency.sh needs socat (apt-get install socat)" >&2; exit 1; }
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 
 build_rdsgate
@@ -42,6 +50,9 @@ dpg=$(toxi_proxy pg "$front_pg" "$delay")
 rport=$(freeport)
 "$work/tcprelay" -listen "127.0.0.1:$rport" -to "$dpg" 2>/dev/null & pids+=($!)
 wait_port "$rport"
+sport=$(freeport)
+socat "TCP-LISTEN:$sport,bind=127.0.0.1,fork,reuseaddr,nodelay" "TCP:$dpg,nodelay" 2>/dev/null & pids+=($!)
+wait_port "$sport"
 pport=$(freeport)
 mkdir -p "$work/sock"
 "$work/rdsgate" proxy "demo-pg=$pport" --unix-socket "$work/sock" --via direct --address "$dpg" --logins-per-second 0 -q >"$work/proxy.log" 2>&1 &
@@ -52,6 +63,7 @@ wait_port "$pport"
 direct="host=$ep_pg hostaddr=${dpg%:*} port=${dpg##*:} user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
 relayed="host=$ep_pg hostaddr=127.0.0.1 port=$rport user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
 proxied="host=127.0.0.1 port=$pport user=app_user dbname=demo sslmode=disable"
+socated="host=$ep_pg hostaddr=127.0.0.1 port=$sport user=app_user dbname=demo sslmode=verify-full sslrootcert=$work/sb/ca.pem"
 unix="host=$work/sock port=$pport user=app_user dbname=demo sslmode=disable"
 # run CONNINFO PASSWORD CLIENTS [-C] -> "tps conn_ms"
 run() { pgbench_select1 "$secs" "$@"; }
@@ -63,15 +75,17 @@ runp() {
 	c1=$(cpu_ticks "$ppid")
 	echo "$t $m $(awk -v c=$((c1 - c0)) -v hz="$clk_tck" -v t="$t" -v s="$secs" 'BEGIN {printf "%.0f", c / hz * 1e6 / (t * s)}')"
 }
-declare -A tps conn cpu
+declare -A tps conn cpu pair
+workloads=${WORKLOADS:-1 4 C1 C4}
 for r in $(seq "$reps"); do
 	token=$("$work/rdsgate" token --target demo-pg) # 15 minutes: one per repetition
-	for w in 1 4 C1 C4; do
+	for w in $workloads; do
 		c=${w#C} flag=; [ "$w" != "$c" ] && flag=-C
-		read -r t m < <(run "$direct" "$token" "$c" $flag); tps[d$w]+="$t " conn[d$w]+="$m "
-		read -r t m < <(run "$relayed" "$token" "$c" $flag); tps[r$w]+="$t " conn[r$w]+="$m "
-		read -r t m u < <(runp "$proxied" "$c" $flag); tps[p$w]+="$t " conn[p$w]+="$m " cpu[p$w]+="$u "
-		read -r t m u < <(runp "$unix" "$c" $flag); tps[u$w]+="$t " conn[u$w]+="$m " cpu[u$w]+="$u "
+		read -r td m < <(run "$direct" "$token" "$c" $flag); tps[d$w]+="$td " conn[d$w]+="$m "
+		read -r t m < <(run "$relayed" "$token" "$c" $flag); tps[r$w]+="$t " conn[r$w]+="$m " pair[r$w]+="$(ratio "$t" "$td") "
+		read -r t m < <(run "$socated" "$token" "$c" $flag); pair[s$w]+="$(ratio "$t" "$td") "
+		read -r t m u < <(runp "$proxied" "$c" $flag); tps[p$w]+="$t " conn[p$w]+="$m " cpu[p$w]+="$u " pair[p$w]+="$(ratio "$t" "$td") "
+		read -r t m u < <(runp "$unix" "$c" $flag); tps[u$w]+="$t " conn[u$w]+="$m " cpu[u$w]+="$u " pair[u$w]+="$(ratio "$t" "$td") "
 		log "rep $r $w: direct ${tps[d$w]} / bare relay ${tps[r$w]} / proxy ${tps[p$w]} / proxy unix ${tps[u$w]}"
 	done
 done
@@ -91,7 +105,7 @@ echo
 echo "| workload | clients | direct TLS | bare relay | relay / direct | proxy, TCP | TCP / direct | proxy, unix socket | unix / direct | target | met (TCP, unix) |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|"
 meets() { awk -v q="$1" -v op="$2" 'BEGIN {print ((op == ">=" ? q >= 0.95 : q <= 1.3) ? "yes" : "no")}'; }
-for w in 1 4 C1 C4; do
+for w in $workloads; do
 	d=$(median ${tps[d$w]}) rl=$(median ${tps[r$w]}) p=$(median ${tps[p$w]}) u=$(median ${tps[u$w]})
 	qr=$(ratio "$rl" "$d") qp=$(ratio "$p" "$d") qu=$(ratio "$u" "$d")
 	if [ "${w#C}" = "$w" ]; then
@@ -108,7 +122,17 @@ echo "### The proxy's CPU time per transaction (µs, from /proc; median of $reps
 echo
 echo "| workload | clients | proxy, TCP | proxy, unix socket |"
 echo "|---|---|---|---|"
-for w in 1 4 C1 C4; do
+for w in $workloads; do
 	name="SELECT 1"; [ "${w#C}" != "$w" ] && name="new connection each (-C)"
 	printf '| %s | %s | %s | %s |\n' "$name" "${w#C}" "$(median ${cpu[p$w]})" "$(median ${cpu[u$w]})"
+done
+echo
+echo "### TPS / direct per repetition (median, min–max of $reps; each repetition runs the paths back to back)"
+echo
+echo "| workload | clients | bare relay | socat | proxy, TCP | proxy, unix socket |"
+echo "|---|---|---|---|---|---|"
+span() { printf '%s (%s–%s)' "$(median $1)" "$(printf '%s\n' $1 | sort -g | head -1)" "$(printf '%s\n' $1 | sort -g | tail -1)"; }
+for w in $workloads; do
+	name="SELECT 1"; [ "${w#C}" != "$w" ] && name="new connection each (-C)"
+	printf '| %s | %s | %s | %s | %s | %s |\n' "$name" "${w#C}" "$(span "${pair[r$w]}")" "$(span "${pair[s$w]}")" "$(span "${pair[p$w]}")" "$(span "${pair[u$w]}")"
 done
