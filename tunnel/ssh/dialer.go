@@ -48,6 +48,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/rdsgate/rdsgate/internal/rawsock"
 )
 
 // Named defaults.
@@ -395,6 +397,9 @@ func (d *Dialer) connect(ctx context.Context) (*sshConn, error) {
 				sc.close(err)
 				return nil, fmt.Errorf("ssh: connect to %s: %w", hop, err)
 			}
+			// Every message of every channel crosses this socket; see
+			// rawsock for the wake-up a plain Go socket call costs after idle.
+			raw = rawsock.Wrap(raw)
 			sc.base = raw
 		} else {
 			raw, err = sc.clients[i-1].DialContext(ctx, "tcp", hop.Addr())
