@@ -5,7 +5,8 @@
 # current user — root here) to the same byte server (bench/netload), in one
 # run: throughput down (server → client) and up over 1 and 16 connections,
 # CPU per MiB of each client process, and the round-trip time of 64-byte
-# ping-pong messages, with direct loopback TCP as the reference.
+# ping-pong messages, back to back and one every 20 ms (an idle tunnel),
+# with direct loopback TCP as the reference.
 #
 #   bench/ssh-vs-openssh.sh [MIB]     bytes per transfer, default 256
 #
@@ -13,10 +14,6 @@
 # of each client process per round trip, which a busy machine disturbs far
 # less than wall-clock latency. TUNNEL_GOMAXPROCS=N runs only the rdsgate
 # tunnel with GOMAXPROCS=N (e.g. 1, to see the Go scheduler's share).
-#
-# --region and the dummy AWS keys are passed only because `rdsgate tunnel
-# --remote` asks for a region and credentials even on the SSH route, which
-# needs no AWS (reported as a bug); nothing calls AWS.
 . "$(dirname "$0")/lib.sh"
 mib=${1:-256}
 
@@ -62,9 +59,8 @@ me=$(id -un)
 tport=$(freeport) oport=$(freeport)
 tenv=()
 [ -z "${TUNNEL_GOMAXPROCS:-}" ] || tenv=(GOMAXPROCS="$TUNNEL_GOMAXPROCS")
-env "${tenv[@]}" AWS_EC2_METADATA_DISABLED=true AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=bench-not-a-secret \
-	"$work/rdsgate" tunnel --remote "$server" --via ssh --ssh "$me@127.0.0.1:$shport" --ssh-identity "$d/client_key" \
-	--ssh-known-hosts "$d/known_hosts" --port "$tport" --region us-east-1 -q >"$work/tunnel.log" 2>&1 &
+env "${tenv[@]}" "$work/rdsgate" tunnel --remote "$server" --via ssh --ssh "$me@127.0.0.1:$shport" --ssh-identity "$d/client_key" \
+	--ssh-known-hosts "$d/known_hosts" --port "$tport" -q >"$work/tunnel.log" 2>&1 &
 tpid=$!; pids=("$tpid" "${pids[@]}")
 ssh -N -L "127.0.0.1:$oport:$server" -p "$shport" -i "$d/client_key" -o IdentitiesOnly=yes -o BatchMode=yes \
 	-o UserKnownHostsFile="$d/known_hosts" -o StrictHostKeyChecking=yes -o ExitOnForwardFailure=yes \
@@ -84,18 +80,27 @@ xfer() { # NAME PID ADDR MODE CONNS -> "mbps cpu_ms_per_mib"
 # ctx_switches PID: voluntary + involuntary context switches of all its threads.
 ctx_switches() { cat /proc/"$1"/task/*/status | awk '/ctxt_switches/ {s += $2} END {print s}'; }
 npings=2000
-pingp() { # ADDR NAME PID -> "p50 p90 ctx_per_rt cpu_us_per_rt"
-	local out c0=0 c1=0 u0=0 u1=0
+pingp() { # ADDR NAME PID [GAP [COUNT]] -> "p50 p90 ctx_per_rt cpu_us_per_rt"
+	local out c0=0 c1=0 u0=0 u1=0 n=${5:-$npings}
 	[ "$3" = 0 ] || { c0=$(ctx_switches "$3"); u0=$(cpu_ticks "$3"); }
-	out=$("$work/netload" ping -addr "$1" -count "$npings")
+	out=$("$work/netload" ping -addr "$1" -count "$n" -gap "${4:-0}")
 	[ "$3" = 0 ] || { c1=$(ctx_switches "$3"); u1=$(cpu_ticks "$3"); }
-	log "$2 ping: $out"
-	echo "$(kv p50_us "$out") $(kv p90_us "$out") $(awk -v a="$c0" -v b="$c1" -v n="$npings" 'BEGIN {printf "%.1f", (b-a)/n}') $(awk -v a="$u0" -v b="$u1" -v t="$clk_tck" -v n="$npings" 'BEGIN {printf "%.0f", (b-a)/t*1e6/n}')"
+	log "$2 ping${4:+ every $4}: $out"
+	echo "$(kv p50_us "$out") $(kv p90_us "$out") $(awk -v a="$c0" -v b="$c1" -v n="$n" 'BEGIN {printf "%.1f", (b-a)/n}') $(awk -v a="$u0" -v b="$u1" -v t="$clk_tck" -v n="$n" 'BEGIN {printf "%.0f", (b-a)/t*1e6/n}')"
 }
 
 read -r dp50 dp90 _ _ < <(pingp "$server" direct 0)
 read -r tp50 tp90 tctx tcpu < <(pingp "127.0.0.1:$tport" rdsgate "$tpid")
 read -r op50 op90 octx ocpu < <(pingp "127.0.0.1:$oport" openssh "$opid")
+# An idle tunnel, as an interactive query meets it: one message every
+# $gap, three rounds of 200 with the paths alternating; medians of rounds.
+gap=20ms
+idle_d=() idle_t=() idle_o=()
+for round in 1 2 3; do
+	read -r a _ _ _ < <(pingp "$server" direct 0 $gap 200); idle_d+=("$a")
+	read -r a _ _ _ < <(pingp "127.0.0.1:$tport" rdsgate "$tpid" $gap 200); idle_t+=("$a")
+	read -r a _ _ _ < <(pingp "127.0.0.1:$oport" openssh "$opid" $gap 200); idle_o+=("$a")
+done
 declare -A R
 for t in "down 1" "down 16" "up 1" "up 16"; do
 	set -- $t
@@ -124,3 +129,12 @@ echo "|---|---|---|---|---|---|"
 echo "| direct loopback TCP | $dp50 | $dp90 | — | — | — |"
 echo "| rdsgate tunnel --via ssh | $tp50 | $tp90 | $((tp50 - dp50)) | $tctx | $tcpu |"
 echo "| ssh -N -L | $op50 | $op90 | $((op50 - dp50)) | $octx | $ocpu |"
+echo
+echo "### Round trip of one 64-byte message every $gap (3 × 200 round trips, paths alternating; medians of the rounds)"
+echo
+echo "| path | p50 µs per round | median p50 µs | added vs direct, µs | added / ssh's |"
+echo "|---|---|---|---|---|"
+id=$(median "${idle_d[@]}") it=$(median "${idle_t[@]}") io=$(median "${idle_o[@]}")
+echo "| direct loopback TCP | ${idle_d[*]} | $id | — | — |"
+echo "| rdsgate tunnel --via ssh | ${idle_t[*]} | $it | $((it - id)) | $(ratio $((it - id)) $((io - id))) |"
+echo "| ssh -N -L | ${idle_o[*]} | $io | $((io - id)) | — |"
