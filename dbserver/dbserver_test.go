@@ -87,6 +87,57 @@ func TestMariaDB(t *testing.T) {
 	}
 }
 
+// After RenameMariaDBAdmin the new name logs in (TCP, and the socket on
+// Restart), root no longer does, and no root account is left.
+func TestRenameMariaDBAdmin(t *testing.T) {
+	if !MariaDBAvailable() {
+		testpeer.Missing(t, "mariadb-server", "apt-get install mariadb-server")
+	}
+	ctx := context.Background()
+	s, err := StartMariaDB(ctx, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	root := s.MySQLConfig("")
+	if err := s.RenameMariaDBAdmin(ctx, "rdsadmin"); err != nil {
+		t.Fatal(err)
+	}
+	if s.AdminUser != "rdsadmin" {
+		t.Errorf("AdminUser = %q", s.AdminUser)
+	}
+	check := func() {
+		t.Helper()
+		db := sql.OpenDB(mustConnector(t, s.MySQLConfig("")))
+		defer db.Close()
+		var who string
+		var roots int
+		if err := db.QueryRowContext(ctx, "SELECT current_user(), (SELECT count(*) FROM mysql.user WHERE User = 'root')").Scan(&who, &roots); err != nil {
+			t.Fatal(err)
+		}
+		if who != "rdsadmin@127.0.0.1" || roots != 0 {
+			t.Errorf("current_user %q, %d root accounts", who, roots)
+		}
+		old := sql.OpenDB(mustConnector(t, root))
+		defer old.Close()
+		if err := old.PingContext(ctx); err == nil {
+			t.Error("root still logs in")
+		}
+	}
+	check()
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Restart(ctx, false); err != nil { // readiness logs in over the socket
+		t.Fatal(err)
+	}
+	check()
+	pg := &Server{Engine: "postgres"}
+	if err := pg.RenameMariaDBAdmin(ctx, "x"); err == nil {
+		t.Error("RenameMariaDBAdmin on PostgreSQL did not fail")
+	}
+}
+
 func mustConnector(t *testing.T, c *mysql.Config) driver.Connector {
 	t.Helper()
 	conn, err := mysql.NewConnector(c)

@@ -219,19 +219,48 @@ func quoteMySQL(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `''`).Replace(s) + "'"
 }
 
-// socketDSN is root with password pw over the unix socket to database db.
+// socketDSN is the superuser with password pw over the unix socket to
+// database db.
 func (s *Server) socketDSN(pw, db string) string {
 	c := mysql.NewConfig()
-	c.User, c.Passwd, c.Net, c.Addr, c.DBName = "root", pw, "unix", s.Socket, db
+	c.User, c.Passwd, c.Net, c.Addr, c.DBName = s.AdminUser, pw, "unix", s.Socket, db
 	c.MultiStatements = true
 	return c.FormatDSN()
 }
 
-// MySQLConfig is a go-sql-driver config for root over TCP.
+// MySQLConfig is a go-sql-driver config for the superuser over TCP.
 func (s *Server) MySQLConfig(db string) *mysql.Config {
 	c := mysql.NewConfig()
-	c.User, c.Passwd, c.Net, c.Addr, c.DBName = "root", s.AdminPassword, "tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), db
+	c.User, c.Passwd, c.Net, c.Addr, c.DBName = s.AdminUser, s.AdminPassword, "tcp", net.JoinHostPort(s.Host, strconv.Itoa(s.Port)), db
 	c.Timeout = 10 * time.Second
 	c.MultiStatements = true
 	return c
+}
+
+// RenameMariaDBAdmin gives the superuser another name, as RDS names its own
+// rdsadmin@localhost: root@localhost and root@127.0.0.1 become
+// name@localhost and name@127.0.0.1 (the unix socket and TCP logins
+// MySQLConfig and the readiness check use), root@'%' and root@::1 are
+// dropped, and AdminUser becomes name.
+func (s *Server) RenameMariaDBAdmin(ctx context.Context, name string) error {
+	if s.Engine != "mariadb" {
+		return fmt.Errorf("dbserver: RenameMariaDBAdmin on a %s server", s.Engine)
+	}
+	db, err := sql.Open("mysql", s.MySQLConfig("").FormatDSN())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	n := quoteMySQL(name)
+	for _, q := range []string{
+		"RENAME USER 'root'@'localhost' TO " + n + "@'localhost', 'root'@'127.0.0.1' TO " + n + "@'127.0.0.1'",
+		"DROP USER IF EXISTS 'root'@'%', 'root'@'::1'",
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("mariadb: rename the superuser to %s: %w", name, err)
+		}
+	}
+	s.AdminUser = name
+	return nil
 }

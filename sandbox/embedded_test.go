@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"database/sql"
 	"net/url"
 	"strings"
 	"testing"
@@ -73,6 +74,26 @@ func TestBackendURL(t *testing.T) {
 		if err := sb.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
+	}
+
+	// The catalog emulation and the rdsadmin rename are for the sandbox's own
+	// throwaway server only: a server given by URL keeps its mysql.user view
+	// and its root.
+	mdb, err := sql.Open("mysql", my.MySQLConfig("").FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mdb.Close()
+	var view, vname, cs, coll string
+	var roots int
+	if err := mdb.QueryRowContext(ctx, "SHOW CREATE VIEW mysql.user").Scan(&vname, &view, &cs, &coll); err != nil {
+		t.Fatal(err)
+	}
+	if err := mdb.QueryRowContext(ctx, "SELECT count(*) FROM mysql.global_priv WHERE User = 'root'").Scan(&roots); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(view, "rdsgate") || roots == 0 || my.AdminUser != "root" {
+		t.Errorf("the URL server's catalog was changed: %d root accounts, view %.200s", roots, view)
 	}
 
 	// A role of the server's own is not taken over.

@@ -283,7 +283,18 @@ func (sb *Sandbox) startInstance(ctx, runCtx context.Context, inst *world.Instan
 	} else {
 		myConf.Instance, myConf.Endpoint, myConf.TLS, myConf.Secret = inst.Identifier, inst.Endpoint, tlsConf, secret
 		myConf.Auth, myConf.Log = myAuth{auth}, sb.log
-		front, err = mysqlfront.New(*myConf)
+		var mf *mysqlfront.Server
+		if mf, err = mysqlfront.New(*myConf); err == nil {
+			front = mf
+			if inst.Backend == BackendInstalled {
+				// Only on the throwaway server, never on one given by URL
+				// (it redefines the mysql.user view). Display only: the
+				// front works the same without it.
+				if cerr := mf.EmulateIAMCatalog(ctx); cerr != nil {
+					sb.log.Warn("sandbox: mysql.user will show IAM users as password users", "instance", inst.Identifier, "err", cerr)
+				}
+			}
+		}
 	}
 	if err != nil {
 		return err
@@ -346,6 +357,9 @@ func (sb *Sandbox) startBackend(ctx, runCtx context.Context, inst *world.Instanc
 		return nil, nil, fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
 	}
 	sb.closers = append(sb.closers, srv.Close)
+	if err := srv.RenameMariaDBAdmin(ctx, "rdsadmin"); err != nil { // as RDS names its own
+		return nil, nil, fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
+	}
 	if err := seedMariaDB(ctx, srv, secret, inst.MasterUser, masterPW, notIAM, sb.iamUsers); err != nil {
 		return nil, nil, err
 	}

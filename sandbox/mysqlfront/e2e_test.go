@@ -348,9 +348,18 @@ func testRewrite(t *testing.T, f *fixture) {
 	if got := queryString(t, root, "SELECT note FROM appdb.t WHERE note LIKE 'CREATE USER x%'"); got != "CREATE USER x IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'" {
 		t.Errorf("a literal was rewritten: %q", got)
 	}
+	// catalog says how mysql.user shows u: "plugin authentication_string Password".
+	catalog := func(u string) string {
+		t.Helper()
+		return queryString(t, root, "SELECT CONCAT_WS(' ', plugin, authentication_string, Password) FROM mysql.user WHERE User = ?", u)
+	}
+	const asRDS = "AWSAuthenticationPlugin RDS " // as RDS MySQL shows an IAM user
 	for _, u := range []string{"bob", "a'b"} {
-		if got := queryString(t, root, "SELECT authentication_string FROM mysql.user WHERE User = ?", u); got != nativeHashOfDerived(testSecret, u) {
+		if got := queryString(t, root, "SELECT JSON_VALUE(Priv, '$.authentication_string') FROM mysql.global_priv WHERE User = ?", u); got != nativeHashOfDerived(testSecret, u) {
 			t.Errorf("%s: authentication_string %q is not the derived hash", u, got)
+		}
+		if got := catalog(u); got != asRDS {
+			t.Errorf("%s: mysql.user shows %q, want %q", u, got, asRDS)
 		}
 		tok := f.token(t, iamauth.Endpoint{User: u}, "", time.Now())
 		db := open(t, f.dsn(u, tok))
@@ -367,10 +376,20 @@ func testRewrite(t *testing.T, f *fixture) {
 		t.Fatal(err)
 	}
 	open(t, f.dsn("bob", "bobpw"))
+	h := mysqlwire.NativePasswordHash("bobpw")
+	if got, want := catalog("bob"), "mysql_native_password "+h+" "+h; got != want {
+		t.Errorf("bob with a password: mysql.user shows %q, want %q", got, want)
+	}
 	if _, err := root.Exec("ALTER USER `bob`@`%` IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'"); err != nil {
 		t.Fatal(err)
 	}
 	open(t, f.dsn("bob", f.token(t, iamauth.Endpoint{User: "bob"}, "", time.Now())))
+	// The IAM users seeded before the front started, and a password user.
+	for u, want := range map[string]string{"bob": asRDS, "app_user": asRDS, pwUser: "mysql_native_password " + mysqlwire.NativePasswordHash(pwPassword) + " " + mysqlwire.NativePasswordHash(pwPassword)} {
+		if got := catalog(u); got != want {
+			t.Errorf("%s: mysql.user shows %q, want %q", u, got, want)
+		}
+	}
 }
 
 // testGarbage sends malformed and oversized input; the front must close

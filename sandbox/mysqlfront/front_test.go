@@ -93,6 +93,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f.srv = srv
+	// As the sandbox does; twice, to show it is idempotent.
+	for range 2 {
+		if err := srv.EmulateIAMCatalog(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -63,7 +63,8 @@ func (ss *session) copyClientToBackend(dst io.Writer, src io.Reader) error {
 				return err
 			}
 			if pkt[4] == comQuery && mayRewrite(pkt[5:]) {
-				if q, ok := RewriteQuery(ss.srv.cfg.Secret, string(pkt[5:])); ok {
+				if q, users, ok := rewriteQuery(ss.srv.cfg.Secret, string(pkt[5:])); ok {
+					ss.srv.noteRewrite(users)
 					out, _ := mysqlwire.AppendPacket(nil, 0, append([]byte{comQuery}, q...))
 					if _, err := dst.Write(out); err != nil {
 						return err

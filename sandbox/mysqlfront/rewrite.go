@@ -71,9 +71,16 @@ func mayRewrite(q []byte) bool {
 // false when there is nothing to rewrite or the statement does not parse.
 // The result contains derived passwords: do not log it.
 func RewriteQuery(secret []byte, q string) (string, bool) {
+	r, _, ok := rewriteQuery(secret, q)
+	return r, ok
+}
+
+// rewriteQuery is RewriteQuery that also returns the users it made IAM
+// users.
+func rewriteQuery(secret []byte, q string) (string, []string, bool) {
 	toks, ok := lex(q)
 	if !ok || len(toks) < 3 {
-		return q, false
+		return q, nil, false
 	}
 	i := 0
 	switch {
@@ -85,10 +92,10 @@ func RewriteQuery(secret []byte, q string) (string, bool) {
 	case toks[0].is("ALTER"):
 		i = 1
 	default:
-		return q, false
+		return q, nil, false
 	}
 	if i >= len(toks) || !toks[i].is("USER") {
-		return q, false
+		return q, nil, false
 	}
 	i++
 	if i+1 < len(toks) && toks[i].is("IF") {
@@ -103,10 +110,11 @@ func RewriteQuery(secret []byte, q string) (string, bool) {
 		text       string
 	}
 	var edits []edit
+	var users []string
 	// The user list: name [@ host] [IDENTIFIED ...] {, ...}.
 	for i < len(toks) {
 		if !toks[i].isName() {
-			return q, false
+			return q, nil, false
 		}
 		user := toks[i].val
 		i++
@@ -117,6 +125,7 @@ func RewriteQuery(secret []byte, q string) (string, bool) {
 			toks[i+2].isName() && strings.EqualFold(toks[i+2].val, "AWSAuthenticationPlugin") &&
 			toks[i+3].is("AS") && toks[i+4].kind == tokString && strings.EqualFold(toks[i+4].val, "RDS") {
 			edits = append(edits, edit{toks[i].start, toks[i+4].end, iamAuthClause(secret, user)})
+			users = append(users, user)
 			i += 5
 		} else if i < len(toks) && toks[i].is("IDENTIFIED") {
 			// Another auth clause: skip it up to the next user or the options.
@@ -142,7 +151,7 @@ func RewriteQuery(secret []byte, q string) (string, bool) {
 		break
 	}
 	if len(edits) == 0 {
-		return q, false
+		return q, nil, false
 	}
 	// Options: drop "REQUIRE SSL" (not "REQUIRE SSL AND ...").
 	for j := i; j+1 < len(toks); j++ {
@@ -160,7 +169,7 @@ func RewriteQuery(secret []byte, q string) (string, bool) {
 		last = e.end
 	}
 	b.WriteString(q[last:])
-	return b.String(), true
+	return b.String(), users, true
 }
 
 type tokKind int

@@ -44,6 +44,9 @@
 // that requires SSL. Password accounts created with REQUIRE SSL therefore
 // cannot log in through the front; create sandbox password users without it.
 //
+// EmulateIAMCatalog makes mysql.user show such users as RDS does (plugin
+// AWSAuthenticationPlugin, authentication_string 'RDS'); see catalog.go.
+//
 // Limits of the emulation: COM_CHANGE_USER to an IAM user is relayed and
 // refused by the backend (RDS would switch to mysql_clear_password); the
 // IAM check does not consider which account host pattern the client's
@@ -314,7 +317,9 @@ func (s *Server) isIAMUser(ctx context.Context, user string) (bool, error) {
 	if s.cfg.IsIAMUser != nil {
 		return s.cfg.IsIAMUser(ctx, user)
 	}
-	rows, err := s.admin.QueryContext(ctx, "SELECT authentication_string FROM mysql.user WHERE User = ?", user)
+	// global_priv, not the mysql.user view: EmulateIAMCatalog makes the
+	// view show an IAM user's hash as 'RDS'.
+	rows, err := s.admin.QueryContext(ctx, "SELECT JSON_VALUE(Priv, '$.authentication_string') FROM mysql.global_priv WHERE User = ?", user)
 	if err != nil {
 		return false, fmt.Errorf("looking up user in the backend: %w", err)
 	}
