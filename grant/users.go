@@ -3,8 +3,12 @@ package grant
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -32,9 +36,7 @@ type User struct {
 }
 
 // ListUsers lists the login users of the database db is connected to.
-// master is the instance's master user. On MySQL an IAM user of the
-// sandbox's MariaDB emulation shows as a mysql_native_password user: its
-// marker is a password only the sandbox front can derive.
+// master is the instance's master user.
 func ListUsers(ctx context.Context, db *sql.DB, fam target.Family, master string) ([]User, error) {
 	var us []User
 	var err error
@@ -47,7 +49,7 @@ func ListUsers(ctx context.Context, db *sql.DB, fam target.Family, master string
 		return nil, fmt.Errorf("engine family %q is not supported", fam)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("list users: %w (the administrative user needs to read the catalogs: use the master user's secret)", err)
+		return nil, fmt.Errorf("list users: %w%s", err, catalogHint(err))
 	}
 	for i := range us {
 		u := &us[i]
@@ -170,4 +172,18 @@ func mysqlUsers(ctx context.Context, db *sql.DB) ([]User, error) {
 		us = append(us, u)
 	}
 	return us, rows.Err()
+}
+
+// catalogHint is the next step after an error reading the catalogs, when
+// there is one: a refusal for want of privilege means the administrative
+// login is not the master user.
+func catalogHint(err error) string {
+	var pe *pgconn.PgError
+	var me *mysql.MySQLError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "42501", // insufficient_privilege
+		errors.As(err, &me) && (me.Number == 1044 || me.Number == 1142 || me.Number == 1143 || me.Number == 1227): // access denied to a database, table, column; missing privilege
+		return " (the administrative user needs to read the catalogs: use the master user's secret)"
+	}
+	return ""
 }

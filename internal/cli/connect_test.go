@@ -29,11 +29,18 @@ var (
 // sourcing DIR/env does.
 func useSandbox(t *testing.T, engines []string, faults ...string) *sandbox.Sandbox {
 	t.Helper()
-	isolateAWS(t)
 	if !dbserver.PostgresAvailable() {
 		testpeer.Missing(t, "postgresql", "apt-get install postgresql")
 	}
-	sb, err := sandbox.Start(context.Background(), sandbox.Options{Dir: t.TempDir(), Engines: engines, Faults: faults})
+	return useSandboxWith(t, sandbox.Options{Engines: engines, Faults: faults})
+}
+
+// useSandboxWith is useSandbox with any options (Dir is set here).
+func useSandboxWith(t *testing.T, opts sandbox.Options) *sandbox.Sandbox {
+	t.Helper()
+	isolateAWS(t)
+	opts.Dir = t.TempDir()
+	sb, err := sandbox.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}

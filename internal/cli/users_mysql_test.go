@@ -123,3 +123,15 @@ func TestUsersSandboxMySQL(t *testing.T) {
 		}
 	}
 }
+
+// On the embedded engine, which has no catalogs, users says so and what to
+// run instead, without blaming the administrative login.
+func TestUsersEmbeddedEngine(t *testing.T) {
+	useSandboxWith(t, sandbox.Options{Backend: sandbox.BackendEmbedded})
+	for _, id := range []string{sandbox.InstancePG, sandbox.InstanceMySQL} {
+		code, _, errOut := run(t, "users", id)
+		if code != 1 || !strings.Contains(errOut, "--backend installed") || strings.Contains(errOut, "master user's secret") {
+			t.Errorf("users %s: exit %d\n%s", id, code, errOut)
+		}
+	}
+}

@@ -229,6 +229,9 @@ func (tr translator) translate(stmt string) (string, int, error) {
 			}
 			continue
 		case tokWord:
+			if name, ok := catalogName(t, at(cur+1), at(cur+2)); ok {
+				return "", 0, &catalogError{name}
+			}
 			if prev := at(cur - 1); prev.kind == tokPunct && prev.text == "." {
 				break // part of a qualified name
 			}
@@ -304,6 +307,36 @@ func (tr translator) function(name string, call bool) (val string, bare, ok bool
 		return strconv.FormatUint(uint64(s.connID), 10), false, call
 	}
 	return "", false, false
+}
+
+// catalogSchemas are the system schemas of PostgreSQL and MySQL/MariaDB,
+// which the engine does not have.
+var catalogSchemas = map[string]bool{"pg_catalog": true, "information_schema": true, "mysql": true, "performance_schema": true, "sys": true}
+
+// catalogName tells whether word t, followed by next and after, names a
+// system catalog: a table of a system schema (mysql.user,
+// pg_catalog.pg_roles) or a bare pg_* relation (pg_roles; pg_sleep(...)
+// is a function, not a relation).
+func catalogName(t, next, after token) (string, bool) {
+	lower := strings.ToLower(t.text)
+	if next.kind == tokPunct && next.text == "." && catalogSchemas[lower] {
+		if after.kind == tokWord {
+			return lower + "." + strings.ToLower(after.text), true
+		}
+		return lower, true
+	}
+	if strings.HasPrefix(lower, "pg_") && !(next.kind == tokPunct && (next.text == "(" || next.text == ".")) {
+		return lower, true
+	}
+	return "", false
+}
+
+// catalogError refuses a query of a system catalog with what to do
+// instead: a client sees this rather than SQLite's "no such table".
+type catalogError struct{ name string }
+
+func (e *catalogError) Error() string {
+	return fmt.Sprintf("the rdsgate sandbox's embedded engine has no system catalogs (%s): run the sandbox on installed servers (rdsgate sandbox --backend installed, with PostgreSQL and MariaDB installed) for catalog queries", e.name)
 }
 
 type unknownVariableError struct{ name string }

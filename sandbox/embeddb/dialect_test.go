@@ -1,6 +1,7 @@
 package embeddb
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,36 @@ func TestTranslate(t *testing.T) {
 	}
 	if _, _, err := my.translate("select @@nope"); err == nil || !strings.Contains(err.Error(), "Unknown system variable 'nope'") {
 		t.Fatalf("unknown variable: %v", err)
+	}
+}
+
+// Queries of system catalogs are refused with what to do instead, not
+// SQLite's "no such table"; look-alikes pass.
+func TestTranslateCatalogs(t *testing.T) {
+	pg := translator{s: &session{dialect: postgres, user: "app_user", db: "demo", connID: 7}, vars: pgSetting}
+	my := translator{s: &session{dialect: mysqlDialect, user: "app_user", host: "%", db: "demo", connID: 9}}
+	for _, tc := range []struct {
+		tr   translator
+		in   string
+		want string // the catalog named in the error; "" = no error
+	}{
+		{pg, "select rolname from pg_roles", "pg_roles"},
+		{pg, "SELECT r.rolname FROM pg_catalog.pg_roles r", "pg_catalog.pg_roles"},
+		{pg, "select * from information_schema.tables", "information_schema.tables"},
+		{my, "SELECT u.User FROM mysql.user u", "mysql.user"},
+		{my, "select * from `mysql`.`db`", ""}, // quoted names are not words: SQLite's own error
+		{pg, "select pg_backend_pid()", ""},
+		{pg, "select * from orders where note = 'pg_roles'", ""},
+		{my, "select mysql_col from t", ""},
+	} {
+		_, _, err := tc.tr.translate(tc.in)
+		var ce *catalogError
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("translate(%q): %v", tc.in, err)
+		case tc.want != "" && (!errors.As(err, &ce) || ce.name != tc.want || !strings.Contains(err.Error(), "--backend installed")):
+			t.Errorf("translate(%q) = %v, want the catalog error for %s", tc.in, err, tc.want)
+		}
 	}
 }
 

@@ -291,11 +291,14 @@ func (ss *mySession) query(ctx context.Context, q string) error {
 func (ss *mySession) sendError(err error) error {
 	var me *mysqlwire.ErrPacket
 	var uv *unknownVariableError
+	var ce *catalogError
 	switch {
 	case errors.As(err, &me):
 		return ss.pc.WritePacket(me.Encode())
 	case errors.As(err, &uv):
 		return ss.writeErr(erUnknownSystemVar, sqlStateGeneral, uv.Error())
+	case errors.As(err, &ce):
+		return ss.writeErr(erNotSupportedYet, sqlStateSyntax, ce.Error())
 	case errors.Is(err, errNoDatabase):
 		return ss.writeErr(erNoDB, "3D000", "No database selected")
 	case errors.Is(err, context.Canceled):

@@ -119,6 +119,11 @@ func TestMySQLFaceRefusals(t *testing.T) {
 			}
 		})
 	}
+	_, err := myOpen(t, addr, "master", "s3cret-pw", "demo").Exec("SELECT User FROM mysql.user")
+	var me *mysql.MySQLError
+	if !errors.As(err, &me) || me.Number != erNotSupportedYet || !strings.Contains(me.Message, "--backend installed") {
+		t.Errorf("catalog query: %v", err)
+	}
 }
 
 func TestMySQLFaceKillQuery(t *testing.T) {

@@ -347,11 +347,14 @@ func (ss *pgSession) errorResponse(err error) *pgproto3.ErrorResponse {
 	code, msg := "42601", err.Error() // syntax_error: most of what SQLite refuses
 	var pe *pgError
 	var uv *unknownVariableError
+	var ce *catalogError
 	switch {
 	case errors.As(err, &pe):
 		code, msg = pe.code, pe.msg
 	case errors.As(err, &uv):
 		code, msg = "42704", fmt.Sprintf("unrecognized configuration parameter %q", uv.name)
+	case errors.As(err, &ce):
+		code, msg = "0A000", ce.Error() // feature_not_supported
 	case errors.Is(err, context.Canceled):
 		code, msg = pgwire.CodeQueryCanceled, "canceling statement due to user request"
 	default:

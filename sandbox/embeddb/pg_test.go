@@ -87,6 +87,11 @@ func TestPostgresFaceWithPgx(t *testing.T) {
 	c := pgConnect(t, addr, "master", "s3cret-pw", "demo")
 	ctx := context.Background()
 
+	var ce *pgconn.PgError
+	if _, err := c.Exec(ctx, "select rolname from pg_roles"); !errors.As(err, &ce) || ce.Code != "0A000" || !strings.Contains(ce.Message, "--backend installed") {
+		t.Errorf("catalog query: %v", err)
+	}
+
 	var user string
 	var orders int64
 	var total float64
