@@ -12,11 +12,22 @@ import (
 )
 
 // Health serves /liveness, /readiness and /metrics (Prometheus text format)
-// for a set of proxy servers. Like the listeners it belongs on loopback.
+// for a set of proxy servers, and /quitquitquit when enabled (OnQuit). Like the listeners it belongs on loopback.
 type Health struct {
 	mu      sync.Mutex
 	servers []*Server
 	caches  map[string]*iamauth.Cache
+	quit    func()
+}
+
+// OnQuit serves POST /quitquitquit, which calls quit (once per request;
+// quit must be safe to call more than once) and answers 200: a way for a
+// Kubernetes Job's main container to stop the proxy beside it. Only POST,
+// so that a link or an image tag cannot stop the proxy.
+func (h *Health) OnQuit(quit func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.quit = quit
 }
 
 // NewHealth returns an empty Health; Add servers and caches as they start.
@@ -32,7 +43,7 @@ func (h *Health) Add(s *Server, tokens *iamauth.Cache) {
 	}
 }
 
-// Handler serves the three endpoints.
+// Handler serves the endpoints.
 func (h *Health) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /liveness", func(w http.ResponseWriter, _ *http.Request) {
@@ -56,6 +67,17 @@ func (h *Health) Handler() http.Handler {
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		h.writeMetrics(w)
+	})
+	mux.HandleFunc("POST /quitquitquit", func(w http.ResponseWriter, _ *http.Request) {
+		h.mu.Lock()
+		quit := h.quit
+		h.mu.Unlock()
+		if quit == nil {
+			http.Error(w, "not enabled: start the proxy with --quitquitquit", http.StatusNotFound)
+			return
+		}
+		quit()
+		io.WriteString(w, "stopping\n")
 	})
 	return mux
 }

@@ -57,3 +57,34 @@ func TestHealthEndpoints(t *testing.T) {
 	}
 	c.Close()
 }
+
+// /quitquitquit answers 404 until enabled, then calls the hook on POST only.
+func TestHealthQuit(t *testing.T) {
+	h := NewHealth()
+	srv := httptest.NewServer(h.Handler())
+	defer srv.Close()
+	post := func() int {
+		resp, err := http.Post(srv.URL+"/quitquitquit", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(); code != http.StatusNotFound {
+		t.Errorf("before OnQuit: %d", code)
+	}
+	quits := 0
+	h.OnQuit(func() { quits++ })
+	resp, err := http.Get(srv.URL + "/quitquitquit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed || quits != 0 {
+		t.Errorf("GET: %d, %d quits", resp.StatusCode, quits)
+	}
+	if code := post(); code != 200 || quits != 1 {
+		t.Errorf("POST: %d, %d quits", code, quits)
+	}
+}

@@ -39,6 +39,10 @@ type proxyFlags struct {
 	httpAddress      string
 	localCert        string
 	localKey         string
+	drainTimeout     time.Duration
+	exitZeroOnTerm   bool
+	quitQuitQuit     bool
+	connectionTest   bool
 }
 
 func (a *app) newProxy() *cobra.Command {
@@ -64,7 +68,11 @@ The port is TARGET=PORT, else the target's local_port in the config file, else
 the engine's usual port (5432, 3306). Listeners bind to 127.0.0.1 unless
 --listen names another address and --allow-non-loopback accepts the exposure.
 On SIGINT/SIGTERM the proxy stops accepting, lets open sessions finish for up
-to 30 s, then closes them.`,
+to --drain-timeout (30 s), then closes them, and exits 130/143 (0 after SIGTERM
+with --exit-zero-on-sigterm, for a sidecar whose Job must succeed). With
+--quitquitquit, a POST to /quitquitquit on --http-address stops it the same way
+and exits 0. --run-connection-test logs in to every target once before serving
+and exits 1 with the cause if one fails.`,
 		Example: `  # one database on its usual port
   rdsgate proxy orders-prod
 
@@ -73,6 +81,9 @@ to 30 s, then closes them.`,
 
   # through an existing tunnel on 127.0.0.1:15000, still verifying TLS for the real endpoint
   rdsgate proxy orders-prod --via direct --address 127.0.0.1:15000
+
+  # a Kubernetes sidecar: check the login first, stop on POST /quitquitquit or SIGTERM with exit 0
+  rdsgate proxy orders-prod --user app --run-connection-test --http-address 127.0.0.1:9090 --quitquitquit --exit-zero-on-sigterm
 
   # a database without IAM authentication, with its RDS managed master secret
   rdsgate proxy legacy-db --password-secret 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-...'`,
@@ -94,6 +105,10 @@ to 30 s, then closes them.`,
 	fl.IntVar(&f.loginsPerSecond, "logins-per-second", 100, "limit new upstream logins per target (AWS advises under 200 new IAM logins/s per instance; 0: no limit)")
 	fl.StringVar(&f.localCert, "local-cert", "", "serve TLS to local clients that ask for it, with this certificate (PEM; with --local-key); without it the local leg declines TLS")
 	fl.StringVar(&f.localKey, "local-key", "", "the private key (PEM) of --local-cert")
+	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM (or /quitquitquit), how long open sessions may finish before they are closed")
+	fl.BoolVar(&f.exitZeroOnTerm, "exit-zero-on-sigterm", false, "exit 0 instead of 143 after a SIGTERM (a sidecar in a Kubernetes Job)")
+	fl.BoolVar(&f.quitQuitQuit, "quitquitquit", false, "with --http-address: a POST to /quitquitquit stops the proxy as SIGTERM does, exit 0")
+	fl.BoolVar(&f.connectionTest, "run-connection-test", false, "log in to every target once (as --user) before serving; exit 1 with the cause if one fails")
 	f.route.password.register(fl)
 	fl.StringVar(&f.route.sslNegotiation, "ssl-negotiation", "", "PostgreSQL upstream TLS: postgres (an SSLRequest first; the default) or direct (TLS at once with ALPN postgresql, one round trip less; PostgreSQL 17+)")
 	return cmd
@@ -143,7 +158,21 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 			return err
 		}
 	}
+	if f.quitQuitQuit && f.httpAddress == "" {
+		return usagef("--quitquitquit needs --http-address")
+	}
+	if f.drainTimeout < 0 {
+		return usagef("--drain-timeout must not be negative")
+	}
+	ctx, quit := context.WithCancel(ctx)
+	defer quit()
 	health := proxy.NewHealth()
+	if f.quitQuitQuit {
+		health.OnQuit(func() {
+			a.log.Info("stop asked for on /quitquitquit")
+			quit()
+		})
+	}
 	if f.httpAddress != "" {
 		hln, err := proxy.Listen(proxy.ListenConfig{Address: f.httpAddress, AllowNonLoopback: f.allowNonLoopback})
 		if err != nil {
@@ -155,6 +184,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		a.log.Info("health and metrics", "url", "http://"+hln.Addr().String()+"/metrics")
 	}
 	var servers []*proxy.Server
+	var tests []connectionTest
 	defer func() {
 		for _, s := range servers {
 			_ = s.Close()
@@ -210,6 +240,12 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		srv := proxy.NewServer(ln, engine, up, opts)
 		servers = append(servers, srv)
 		health.Add(srv, tokens)
+		if f.connectionTest {
+			if p.user == "" {
+				return usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", pt.name)
+			}
+			tests = append(tests, connectionTest{p: p, addr: srv.Addr().(*net.TCPAddr)})
+		}
 		var socket string
 		if f.unixDir != "" {
 			// psql finds the socket by the port it would use over TCP.
@@ -236,20 +272,59 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 			}
 		}()
 	}
-	a.log.Info("proxy ready; press Ctrl-C to stop")
+	var failed error
+	for _, t := range tests {
+		if failed = a.testConnection(ctx, t); failed != nil {
+			quit()
+			break
+		}
+	}
+	if failed == nil {
+		a.log.Info("proxy ready; press Ctrl-C to stop")
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-errs:
 		a.log.Error("listener failed", "err", err)
 	}
-	a.log.Info("stopping: no new connections; open sessions may finish", "timeout", drainTimeout)
-	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	if failed == nil {
+		a.log.Info("stopping: no new connections; open sessions may finish", "timeout", f.drainTimeout)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
 	defer cancel()
 	for _, s := range servers {
 		_ = s.Shutdown(sctx)
 	}
 	wg.Wait()
 	servers = nil
+	switch {
+	case failed != nil:
+		return failed
+	case f.exitZeroOnTerm && a.sig != nil && a.sig.terminated.Load():
+		return exitError{ExitOK}
+	}
+	return nil
+}
+
+// connectionTest is a login through one of the proxy's own listeners: the
+// whole path a client will take (route, TLS, token, login).
+type connectionTest struct {
+	p    *path
+	addr *net.TCPAddr
+}
+
+func (a *app) testConnection(ctx context.Context, t connectionTest) error {
+	t0 := time.Now()
+	l := &localPath{p: t.p, addr: t.addr}
+	db, err := l.open(ctx, t.p.user, t.p.database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.PingContext(ctx); err != nil {
+		return fmt.Errorf("--run-connection-test: %w", loginError(t.p.target.Identifier, t.p.user, err))
+	}
+	a.stage("login", t0, "%s: logged in as %s over TLS verified for %s, via %s", t.p.name, t.p.user, t.p.target.Host, t.p.route.Via)
 	return nil
 }
 

@@ -10,12 +10,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdsgate/rdsgate/internal/testharness"
+	"github.com/rdsgate/rdsgate/sandbox"
 )
 
 func TestProxyCommand(t *testing.T) {
@@ -84,5 +86,82 @@ func waitFor(t *testing.T, cond func() bool) {
 			t.Fatal("condition not met in 15 s")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startMain runs Main (with its real signal handling) in the background and
+// returns its stderr and a channel with its exit code.
+func startMain(t *testing.T, args ...string) (*safeBuf, <-chan int) {
+	t.Helper()
+	var out, errOut safeBuf
+	code := make(chan int, 1)
+	go func() { code <- Main(context.Background(), args, strings.NewReader(""), &out, &errOut) }()
+	return &errOut, code
+}
+
+func waitExit(t *testing.T, code <-chan int, errOut *safeBuf) int {
+	t.Helper()
+	select {
+	case c := <-code:
+		return c
+	case <-time.After(30 * time.Second):
+		t.Fatalf("did not exit:\n%s", errOut.String())
+	}
+	return -1
+}
+
+// A sidecar's life: --run-connection-test logs in before "ready", and a
+// POST to /quitquitquit stops the proxy with exit 0.
+func TestProxyConnectionTestAndQuit(t *testing.T) {
+	useSandbox(t, []string{"postgres"})
+	httpPort := testharness.FreePort(t)
+	errOut, code := startMain(t, "proxy", "demo-pg=0", "--run-connection-test", "--http-address", "127.0.0.1:"+strconv.Itoa(httpPort), "--quitquitquit")
+	waitOutput(t, errOut, "proxy ready")
+	if s := errOut.String(); !strings.Contains(s, "demo-pg: logged in as app_user over TLS verified for") ||
+		strings.Index(s, "logged in as") > strings.Index(s, "proxy ready") {
+		t.Errorf("no connection test before ready:\n%s", s)
+	}
+	resp, err := http.Post("http://127.0.0.1:"+strconv.Itoa(httpPort)+"/quitquitquit", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if c := waitExit(t, code, errOut); c != ExitOK || resp.StatusCode != 200 {
+		t.Errorf("exit %d after /quitquitquit (%d):\n%s", c, resp.StatusCode, errOut.String())
+	}
+}
+
+// A failing connection test exits 1 with the cause, without serving; the
+// flags that need others say so.
+func TestProxyConnectionTestFails(t *testing.T) {
+	useSandbox(t, []string{"postgres"}, sandbox.FaultNoPolicy)
+	errOut, code := startMain(t, "proxy", "demo-pg=0", "--run-connection-test")
+	if c := waitExit(t, code, errOut); c != ExitFailure || !strings.Contains(errOut.String(), "--run-connection-test: log in to demo-pg as app_user") ||
+		strings.Contains(errOut.String(), "proxy ready") {
+		t.Errorf("exit %d:\n%s", c, errOut.String())
+	}
+	for _, args := range [][]string{{"--quitquitquit"}, {"--drain-timeout", "-1s"}} {
+		c, _, e := run(t, append([]string{"proxy", "demo-pg=0"}, args...)...)
+		if c != ExitUsage {
+			t.Errorf("%v: exit %d %s", args, c, e)
+		}
+	}
+}
+
+// SIGTERM exits 143, or 0 with --exit-zero-on-sigterm (a Job's sidecar).
+func TestProxyExitOnSIGTERM(t *testing.T) {
+	useSandbox(t, []string{"postgres"})
+	for _, tc := range []struct {
+		flags []string
+		want  int
+	}{{nil, ExitSIGTERM}, {[]string{"--exit-zero-on-sigterm"}, ExitOK}} {
+		errOut, code := startMain(t, append([]string{"proxy", "demo-pg=0"}, tc.flags...)...)
+		waitOutput(t, errOut, "proxy ready") // Main's signal handler is in place
+		if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if c := waitExit(t, code, errOut); c != tc.want {
+			t.Errorf("%v: exit %d, want %d:\n%s", tc.flags, c, tc.want, errOut.String())
+		}
 	}
 }

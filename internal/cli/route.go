@@ -270,6 +270,3 @@ func first(a, b string) string {
 	}
 	return b
 }
-
-// drainTimeout is how long a stopping proxy lets open sessions finish.
-const drainTimeout = 30 * time.Second
