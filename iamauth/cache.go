@@ -190,7 +190,11 @@ func (c *Cache) buildLocked(ctx context.Context, k cacheKey, creds aws.Credentia
 
 // fresh reports whether a finished build may still be handed out at now.
 func (c *Cache) fresh(en *cacheEntry, now time.Time) bool {
-	age := now.Sub(en.builtAt)
+	// Wall clock, not Go's monotonic one: the monotonic clock stops while a
+	// laptop sleeps, and RDS judges a token's age by the wall clock, so
+	// after an hour's sleep a monotonic age would still call a dead token
+	// fresh.
+	age := now.Round(0).Sub(en.builtAt.Round(0))
 	if age < 0 || age >= c.refreshAfter {
 		return false
 	}
