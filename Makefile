@@ -14,9 +14,13 @@ build: ## build bin/rdsgate (static, no cgo)
 test: ## run every test with the race detector (the README's test command)
 	$(GO) test -race -count=1 ./...
 
-lint: ## gofmt and go vet
+lint: ## gofmt, go vet, and the macOS, Windows and Linux arm64 builds
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
+	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/rdsgate
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/rdsgate
+	GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./cmd/rdsgate
 
 bench: ## run the Go benchmarks and the peer comparisons in bench/
 	$(GO) test -run '^$$' -bench . -benchmem ./...

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 )
 
 // ListenConfig says where a proxy listens.
@@ -59,9 +58,9 @@ func Listen(cfg ListenConfig) (net.Listener, error) {
 			}
 			_ = os.Remove(cfg.Address)
 		}
-		old := syscall.Umask(0o177)
+		old := umask(0o177)
 		ln, err := net.Listen("unix", cfg.Address)
-		syscall.Umask(old)
+		umask(old)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: listen on %s: %w", cfg.Address, err)
 		}

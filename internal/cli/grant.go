@@ -20,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
-	"golang.org/x/sys/unix"
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
@@ -551,18 +550,14 @@ func (a *app) promptPassword(prompt string) (string, error) {
 	if !ok {
 		return "", errors.New("no password source: pass --admin-secret ARN, or run on a terminal to be prompted")
 	}
-	fd := int(in.Fd())
-	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	if err != nil {
+	if !isTerminal(in) {
 		return "", errors.New("no password source and stdin is not a terminal: pass --admin-secret ARN")
 	}
-	noEcho := *old
-	noEcho.Lflag &^= unix.ECHO
-	noEcho.Lflag |= unix.ICANON | unix.ISIG
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &noEcho); err != nil {
+	restore, err := echoOff(in)
+	if err != nil {
 		return "", err
 	}
-	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	defer restore()
 	fmt.Fprint(a.stderr, prompt)
 	line, err := bufio.NewReader(in).ReadString('\n')
 	fmt.Fprintln(a.stderr)

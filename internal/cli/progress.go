@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"os"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // stage prints one step of a multi-step command on stderr — "  identity
@@ -44,9 +42,4 @@ func (a *app) spin(name string) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }

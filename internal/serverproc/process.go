@@ -87,8 +87,8 @@ func Start(c Config) (*Process, error) {
 	cmd.Env = c.Env
 	cmd.Stdout = lf
 	cmd.Stderr = lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: c.Account.Cred}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.SysProcAttr = sysProcAttr(c.Account.Cred)
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGKILL) }
 	if err := cmd.Start(); err != nil {
 		cancel()
 		return nil, fmt.Errorf("starting %s: %w", c.Name, err)
@@ -128,7 +128,7 @@ func (p *Process) Stop() error {
 	var desc []procID
 	if !p.Exited() {
 		desc = descendants(p.PID())
-		_ = syscall.Kill(-p.PID(), p.stopSig)
+		_ = killGroup(p.PID(), p.stopSig)
 		select {
 		case <-p.done:
 		case <-time.After(StopGrace):
@@ -141,10 +141,10 @@ func (p *Process) Stop() error {
 		return fmt.Errorf("%s (pid %d) did not exit after SIGKILL", p.name, p.PID())
 	}
 	// Stragglers that left the leader behind (ESRCH when there are none).
-	_ = syscall.Kill(-p.PID(), syscall.SIGKILL)
+	_ = killGroup(p.PID(), syscall.SIGKILL)
 	for _, d := range desc {
 		if d.alive() {
-			_ = syscall.Kill(d.pid, syscall.SIGKILL)
+			_ = kill(d.pid)
 		}
 	}
 	return nil

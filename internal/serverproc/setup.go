@@ -87,8 +87,11 @@ func IsExecutable(p string) bool {
 type Account struct {
 	Name     string
 	UID, GID int
-	Cred     *syscall.Credential
+	Cred     *Credential
 }
+
+// Credential is the user and group a command is switched to (Unix only).
+type Credential struct{ Uid, Gid uint32 }
 
 // LookupAccount returns the named OS user with a credential to switch to
 // it.
@@ -106,7 +109,7 @@ func LookupAccount(name string) (Account, error) {
 		return Account{}, err
 	}
 	return Account{Name: name, UID: uid, GID: gid,
-		Cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}, nil
+		Cred: &Credential{Uid: uint32(uid), Gid: uint32(gid)}}, nil
 }
 
 // ServerAccount returns the account to run a server as: the named system
@@ -175,8 +178,8 @@ func RunSetup(ctx context.Context, a Account, dir string, env []string, name str
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: a.Cred}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.SysProcAttr = sysProcAttr(a.Cred)
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	var out bytes.Buffer
 	cmd.Stdout = &out
