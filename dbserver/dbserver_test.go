@@ -62,16 +62,23 @@ func TestPostgres(t *testing.T) {
 	}
 }
 
-func TestMariaDB(t *testing.T) {
+// startMariaDB starts a throwaway MariaDB that the test's end closes.
+func startMariaDB(t *testing.T) *Server {
+	t.Helper()
 	if !MariaDBAvailable() {
 		testpeer.Missing(t, "mariadb-server", "apt-get install mariadb-server")
 	}
-	ctx := context.Background()
-	s, err := StartMariaDB(ctx, Options{})
+	s, err := StartMariaDB(context.Background(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestMariaDB(t *testing.T) {
+	ctx := context.Background()
+	s := startMariaDB(t)
 	db := sql.OpenDB(mustConnector(t, s.MySQLConfig("")))
 	defer db.Close()
 	var v string
@@ -90,15 +97,8 @@ func TestMariaDB(t *testing.T) {
 // After RenameMariaDBAdmin the new name logs in (TCP, and the socket on
 // Restart), root no longer does, and no root account is left.
 func TestRenameMariaDBAdmin(t *testing.T) {
-	if !MariaDBAvailable() {
-		testpeer.Missing(t, "mariadb-server", "apt-get install mariadb-server")
-	}
 	ctx := context.Background()
-	s, err := StartMariaDB(ctx, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := startMariaDB(t)
 	root := s.MySQLConfig("")
 	if err := s.RenameMariaDBAdmin(ctx, "rdsadmin"); err != nil {
 		t.Fatal(err)

@@ -229,7 +229,7 @@ func (tr translator) translate(stmt string) (string, int, error) {
 			}
 			continue
 		case tokWord:
-			if name, ok := catalogName(t, at(cur+1), at(cur+2)); ok {
+			if name, ok := catalogName(at(cur-1), t, at(cur+1), at(cur+2)); ok {
 				return "", 0, &catalogError{name}
 			}
 			if prev := at(cur - 1); prev.kind == tokPunct && prev.text == "." {
@@ -313,19 +313,23 @@ func (tr translator) function(name string, call bool) (val string, bare, ok bool
 // which the engine does not have.
 var catalogSchemas = map[string]bool{"pg_catalog": true, "information_schema": true, "mysql": true, "performance_schema": true, "sys": true}
 
-// catalogName tells whether word t, followed by next and after, names a
-// system catalog: a table of a system schema (mysql.user,
-// pg_catalog.pg_roles) or a bare pg_* relation (pg_roles; pg_sleep(...)
-// is a function, not a relation).
-func catalogName(t, next, after token) (string, bool) {
+// catalogName tells whether word t, between prev and next (and after),
+// names a system catalog: a table of a system schema (mysql.user,
+// pg_catalog.pg_roles), or a pg_* relation right after FROM or JOIN
+// (pg_roles; not a column, an alias or pg_sleep(...)).
+func catalogName(prev, t, next, after token) (string, bool) {
 	lower := strings.ToLower(t.text)
+	if prev.kind == tokPunct && prev.text == "." {
+		return "", false // a column or table of some qualifier
+	}
 	if next.kind == tokPunct && next.text == "." && catalogSchemas[lower] {
 		if after.kind == tokWord {
 			return lower + "." + strings.ToLower(after.text), true
 		}
 		return lower, true
 	}
-	if strings.HasPrefix(lower, "pg_") && !(next.kind == tokPunct && (next.text == "(" || next.text == ".")) {
+	relation := prev.kind == tokWord && (strings.EqualFold(prev.text, "FROM") || strings.EqualFold(prev.text, "JOIN"))
+	if relation && strings.HasPrefix(lower, "pg_") && !(next.kind == tokPunct && next.text == "(") {
 		return lower, true
 	}
 	return "", false

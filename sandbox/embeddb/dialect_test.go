@@ -64,6 +64,8 @@ func TestTranslateCatalogs(t *testing.T) {
 		{pg, "select pg_backend_pid()", ""},
 		{pg, "select * from orders where note = 'pg_roles'", ""},
 		{my, "select mysql_col from t", ""},
+		{pg, "select o.pg_note, 1 as pg_x from orders o", ""},
+		{pg, "select * from orders o join pg_auth_members m on true", "pg_auth_members"},
 	} {
 		_, _, err := tc.tr.translate(tc.in)
 		var ce *catalogError

@@ -13,10 +13,10 @@ import (
 // SELECT user, plugin FROM mysql.user) would see the emulation's IAM users
 // as password users. EmulateIAMCatalog redefines the view so that an IAM
 // user reads as RDS MySQL shows one: plugin AWSAuthenticationPlugin,
-// authentication_string 'RDS', an empty Password. An account is an IAM user, as
-// for isIAMUser, when its hash is its user's derived password's; the view
-// cannot compute that (it needs the secret), so it looks the hash up in
-// iamTable, which the front fills: for every such account at
+// authentication_string 'RDS', an empty Password. An account is an IAM
+// user, as for isIAMUser, when its hash is its user's derived password's;
+// the view cannot compute that (it needs the secret), so it looks the hash
+// up in iamTable, which the front fills: for every such account at
 // EmulateIAMCatalog, and for every user a rewritten CREATE/ALTER USER
 // names, before the statement runs. A stale row is harmless: an account
 // whose password changed no longer has the recorded hash.
