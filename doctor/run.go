@@ -125,13 +125,13 @@ func Run(ctx context.Context, c Config) *Report {
 	res = r.run("route", "route opens", func() Result {
 		var err error
 		if d, err = c.Dialer(ctx, cfg, t); err != nil {
-			return Result{Status: Skip, Detail: err.Error()}
+			return Result{Status: Fail, Detail: err.Error(), Fix: routeFix(c.Route, t)}
 		}
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		conn, err := d.DialContext(dctx, "tcp", t.Address())
 		if err != nil {
-			return Result{Status: Fail, Detail: err.Error(), Fix: "check that the address is reachable from here (VPN, tunnel, --address), or use --via ssm with a bastion"}
+			return Result{Status: Fail, Detail: err.Error(), Fix: routeFix(c.Route, t)}
 		}
 		conn.Close()
 		return Result{Status: Pass, Detail: fmt.Sprintf("TCP to %s via %s", t.Address(), orDirect(c.Route.Via))}
@@ -174,6 +174,17 @@ func Run(ctx context.Context, c Config) *Report {
 		return Result{Status: Fail, Detail: err.Error(), Fix: loginFix(t, c.User, err)}
 	})
 	return r
+}
+
+// routeFix is what to check when the route does not open, by route.
+func routeFix(route config.Route, t target.Target) string {
+	switch route.Via {
+	case "ssh":
+		return fmt.Sprintf("check the bastion in --ssh USER@HOST[:PORT] (reachable from here, sshd listening), your key (--ssh-identity, the ssh-agent, or --ssh-eic) and the bastion's host key in known_hosts (--ssh-known-hosts; --ssh-accept-new records a first one); the bastion must reach %s on port %d (the database's security group)", t.Host, t.Port)
+	case "ssm":
+		return fmt.Sprintf("the Session Manager checks above say which part is wrong; if they passed, the bastion cannot reach %s on port %d: check the database's security group and network ACLs", t.Host, t.Port)
+	}
+	return "check that the address is reachable from here (VPN, tunnel, --address), or use --via ssm with a bastion or --via ssh"
 }
 
 func (r *Report) skipRest(after string) *Report {

@@ -8,12 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/rdsgate/rdsgate/dbserver"
+	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 	"github.com/rdsgate/rdsgate/sandbox"
 )
@@ -158,6 +160,8 @@ func TestConnectRunsPsqlOnATerminal(t *testing.T) {
 
 func TestDoctor(t *testing.T) {
 	ssm := []string{"--via", "ssm", "--bastion", sandbox.BastionID}
+	// An SSH bastion nobody listens on: the route fails with SSH's checklist.
+	sshDown := []string{"--via", "ssh", "--ssh", "ops@127.0.0.1:" + strconv.Itoa(testharness.FreePort(t)), "--ssh-known-hosts", filepath.Join(t.TempDir(), "known_hosts")}
 	tests := []struct {
 		fault   string
 		args    []string
@@ -165,6 +169,7 @@ func TestDoctor(t *testing.T) {
 		fix     string
 	}{
 		{"", nil, "", ""},
+		{"", sshDown, "route", "--ssh USER@HOST[:PORT]"},
 		{sandbox.FaultIAMAuthDisabled, nil, "iam-auth", "--enable-iam-database-authentication"},
 		{sandbox.FaultNoPolicy, nil, "permission", `"Action":"rds-db:connect"`},
 		{sandbox.FaultUserNotIAM, nil, "login", "GRANT rds_iam"},
@@ -174,7 +179,10 @@ func TestDoctor(t *testing.T) {
 	}
 	for _, tc := range tests {
 		name := tc.fault
-		if name == "" {
+		switch {
+		case tc.failing == "route":
+			name = "ssh-bastion-down"
+		case name == "":
 			name = "healthy"
 		}
 		t.Run(name, func(t *testing.T) {
