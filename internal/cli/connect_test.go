@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,14 @@ func useSandboxWith(t *testing.T, opts sandbox.Options) *sandbox.Sandbox {
 	t.Helper()
 	isolateAWS(t)
 	opts.Dir = t.TempDir()
+	// The sandbox's log says why it refused or dropped a login.
+	var log safeBuf
+	opts.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sandbox log:\n%s", log.String())
+		}
+	})
 	sb, err := sandbox.Start(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
