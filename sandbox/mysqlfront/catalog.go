@@ -2,6 +2,7 @@ package mysqlfront
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -46,32 +47,28 @@ func (s *Server) EmulateIAMCatalog(ctx context.Context) error {
 	if err := s.redefineUserView(ctx); err != nil {
 		return fmt.Errorf("mysqlfront: emulate IAM users in mysql.user: %w", err)
 	}
-	// Record the IAM accounts that exist already (the sandbox's seed).
-	rows, err := s.admin.QueryContext(ctx, "SELECT DISTINCT User FROM mysql.global_priv WHERE JSON_VALUE(Priv, '$.plugin') = 'mysql_native_password'")
+	// Record the IAM accounts that exist already (the sandbox's seed): one
+	// read of the accounts, compared as isIAMUser compares.
+	rows, err := s.admin.QueryContext(ctx, "SELECT DISTINCT User, JSON_VALUE(Priv, '$.authentication_string') FROM mysql.global_priv WHERE JSON_VALUE(Priv, '$.plugin') = 'mysql_native_password'")
 	if err != nil {
 		return fmt.Errorf("mysqlfront: emulate IAM users in mysql.user: %w", err)
 	}
-	var users []string
+	defer rows.Close()
+	var iam []string
 	for rows.Next() {
 		var u string
-		if err := rows.Scan(&u); err != nil {
-			rows.Close()
+		var auth sql.NullString
+		if err := rows.Scan(&u, &auth); err != nil {
 			return fmt.Errorf("mysqlfront: emulate IAM users in mysql.user: %w", err)
 		}
-		users = append(users, u)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("mysqlfront: emulate IAM users in mysql.user: %w", err)
-	}
-	var iam []string
-	for _, u := range users {
-		if ok, err := s.isIAMUser(ctx, u); err != nil {
-			return fmt.Errorf("mysqlfront: emulate IAM users in mysql.user: %w", err)
-		} else if ok {
+		if auth.Valid && strings.EqualFold(auth.String, nativeHashOfDerived(s.cfg.Secret, u)) {
 			iam = append(iam, u)
 		}
 	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("mysqlfront: emulate IAM users in mysql.user: %w", err)
+	}
+	rows.Close()
 	return s.recordIAMUsers(ctx, iam)
 }
 
