@@ -44,7 +44,8 @@ type Config struct {
 	Name string
 	// Args is the command line; Args[0] is the binary.
 	Args []string
-	// LogFile gets stdout and stderr, appended.
+	// LogFile gets stdout and stderr, appended; a new one is mode 0600,
+	// since a server's log may quote what clients sent.
 	LogFile string
 	// StopSignal is the polite stop signal (SIGTERM when zero).
 	StopSignal syscall.Signal
@@ -72,7 +73,7 @@ type Process struct {
 // Start starts c.Args as a server. The process gets its own process group
 // and is killed if this process dies (Pdeathsig).
 func Start(c Config) (*Process, error) {
-	lf, err := os.OpenFile(c.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	lf, err := os.OpenFile(c.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}

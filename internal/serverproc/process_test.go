@@ -3,6 +3,7 @@ package serverproc
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -34,6 +35,14 @@ func TestStartFailureShowsLog(t *testing.T) {
 	}
 	if p.BindFailed() {
 		t.Fatal("BindFailed without the message")
+	}
+	// A server's log may quote what clients sent: only its owner reads it.
+	st, err := os.Stat(p.logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("log file mode %v, want 0600", st.Mode().Perm())
 	}
 }
 
