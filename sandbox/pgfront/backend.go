@@ -51,12 +51,13 @@ type Backend interface {
 
 // backend is a real PostgreSQL server behind the front.
 type backend struct {
-	socketPath string // <dir>/.s.PGSQL.<port>: trust
-	socketDir  string
-	port       int
-	tcpAddr    string // scram-sha-256
-	adminUser  string
-	adminCfg   *pgx.ConnConfig // when set, the admin connection's config (over TCP)
+	socketPath    string // <dir>/.s.PGSQL.<port>: trust, but for the superuser
+	socketDir     string
+	port          int
+	tcpAddr       string // scram-sha-256
+	adminUser     string
+	adminPassword string          // adminUser's, over the socket
+	adminCfg      *pgx.ConnConfig // when set, the admin connection's config (over TCP)
 
 	mu    sync.Mutex // guards admin, used by one query at a time
 	admin *pgx.Conn  // superuser over the socket, opened on first use
@@ -117,7 +118,7 @@ func (b *backend) connectAdmin(ctx context.Context) (*pgx.Conn, error) {
 		return nil, fmt.Errorf("pgfront: backend admin config: %w", err)
 	}
 	cfg.Host, cfg.Port = b.socketDir, uint16(b.port)
-	cfg.User, cfg.Database, cfg.Password = b.adminUser, "postgres", ""
+	cfg.User, cfg.Database, cfg.Password = b.adminUser, "postgres", b.adminPassword
 	cfg.TLSConfig, cfg.Fallbacks = nil, nil
 	cfg.RuntimeParams = map[string]string{"application_name": "rdsgate-sandbox-pgfront"}
 	c, err := pgx.ConnectConfig(ctx, cfg)

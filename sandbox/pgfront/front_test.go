@@ -121,7 +121,7 @@ CREATE USER `+pwUser+` PASSWORD '`+pwPassword+`';`)
 func (f *fixture) start(t *testing.T, cfg Config) (*Server, string) {
 	t.Helper()
 	cfg.Instance, cfg.Endpoint = "demo-pg", endpoint
-	cfg.BackendSocketDir, cfg.BackendAddr = f.pg.SocketDir, f.pg.Addr()
+	cfg.BackendSocketDir, cfg.BackendAddr, cfg.BackendAdminPassword = f.pg.SocketDir, f.pg.Addr(), f.pg.Password
 	if cfg.Auth == nil {
 		cfg.Auth = verifier
 	}
@@ -844,7 +844,8 @@ func numGoroutine() int {
 
 // Serve returns when its context ends and takes its sessions down.
 func (f *fixture) testServeContextAndClose(t *testing.T) {
-	s, err := New(Config{Instance: "ctx", TLS: f.tlsConf, BackendSocketDir: f.pg.SocketDir, BackendAddr: f.pg.Addr(), Auth: verifier})
+	s, err := New(Config{Instance: "ctx", TLS: f.tlsConf, BackendSocketDir: f.pg.SocketDir, BackendAddr: f.pg.Addr(),
+		BackendAdminPassword: f.pg.Password, Auth: verifier})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -910,5 +911,8 @@ func (f *fixture) testLogsCarryNoSecrets(t *testing.T) {
 		if strings.Contains(logs, pw) {
 			t.Errorf("secret %q appears in the log", pw)
 		}
+	}
+	if strings.Contains(logs, f.pg.Password) {
+		t.Error("the backend superuser's password appears in the log")
 	}
 }

@@ -24,7 +24,8 @@
 //     backend's own BackendKeyData, relayed unchanged.
 //
 // After a successful IAM login the front logs in to the backend over its
-// unix socket (trust authentication) as that user, with the client's
+// private unix socket (trust authentication for roles other than the
+// superuser; only the server's account and root can reach it) as that user, with the client's
 // startup parameters and protocol version, relays what the backend says
 // (AuthenticationOk, ParameterStatus, BackendKeyData, ReadyForQuery) and
 // splices the two connections. Protocol negotiation (libpq's 3.9999 grease
@@ -82,8 +83,9 @@ type Config struct {
 	// ForceSSL is rds.force_ssl=1: sessions without TLS are refused like
 	// RDS does.
 	ForceSSL bool
-	// BackendSocketDir is the backend's unix socket directory, where
-	// pg_hba.conf says `local all all trust`: IAM users are logged in there.
+	// BackendSocketDir is the backend's unix socket directory, private to
+	// the server's account, where pg_hba.conf says `local all all trust`
+	// for roles other than the superuser: IAM users are logged in there.
 	// The socket is <dir>/.s.PGSQL.<port of BackendAddr>.
 	BackendSocketDir string
 	// BackendAddr is the backend's TCP host:port, with scram-sha-256:
@@ -93,6 +95,9 @@ type Config struct {
 	// socket) to ask whether a user is a member of rds_iam; default
 	// "postgres".
 	BackendAdminUser string
+	// BackendAdminPassword is BackendAdminUser's password (the throwaway
+	// servers' superuser needs it on the socket too). Never logged.
+	BackendAdminPassword string
 	// Backend, when set, is the database behind the front instead of a
 	// PostgreSQL server at BackendSocketDir and BackendAddr (the sandbox's
 	// embedded engine).
@@ -161,7 +166,9 @@ func New(cfg Config) (*Server, error) {
 		if cfg.BackendAdminUser == "" {
 			cfg.BackendAdminUser = "postgres"
 		}
-		be = newBackend(cfg.BackendSocketDir, cfg.BackendAddr, port, cfg.BackendAdminUser)
+		b := newBackend(cfg.BackendSocketDir, cfg.BackendAddr, port, cfg.BackendAdminUser)
+		b.adminPassword = cfg.BackendAdminPassword
+		be = b
 	}
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = DefaultHandshakeTimeout
