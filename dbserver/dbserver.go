@@ -5,10 +5,13 @@
 // Close that stops the server and removes its directory. The sandbox uses it
 // for its backends, the test harness for its database peers.
 //
-// Running as root, the servers run as the "postgres" and "mysql" accounts of
-// the Debian packages (PostgreSQL refuses root), so their directories live
-// under a temp dir every user can traverse, mode 0755, and the parts the
-// server writes (and TLS key copies) are given to that account.
+// The servers are private to the user who runs them: their directories
+// (data, socket, TLS copies) are mode 0700, the sockets too, TCP is on
+// loopback only, and the superuser needs its password (random per server,
+// kept in memory) on the socket and over TCP. Running as root, the servers
+// run as the "postgres" and "mysql" accounts of the Debian packages
+// (PostgreSQL refuses root): their directories belong to that account,
+// under a temp dir it can traverse.
 package dbserver
 
 import (
@@ -43,37 +46,51 @@ func (e *MissingError) Is(target error) bool { return target == ErrNotInstalled 
 
 // Options configure a server. The zero value is a plain server.
 type Options struct {
-	// BaseDir is where the server's directory is made; default a temp dir
-	// every user can traverse.
+	// BaseDir is where the server's directory (mode 0700, owned by the
+	// server's account) is made; default a temp dir every user can
+	// traverse, so that the server's account can reach its directory.
 	BaseDir string
-	// Dir, if set, is an existing directory (mode 0755, so the server's
-	// account can reach it) to put the server's files in instead of making
-	// one; Close then leaves it to its owner.
+	// Dir, if set, is an existing directory (the server's account must be
+	// able to traverse it) to put the server's files in instead of making
+	// one; what needs privacy goes in 0700 subdirectories. Close then
+	// leaves it to its owner.
 	Dir string
 	// TLS turns TLS on with copies of these files, made in the server's
 	// directory and owned by its OS user (so any readable files will do);
 	// nil leaves TLS off.
 	TLS *TLSFiles
-	// HBA lines go before PostgreSQL's pg_hba.conf rules, which are
-	//   local all all trust
+	// HBA lines go into PostgreSQL's pg_hba.conf after the superuser's
+	// line and before the default rules:
+	//   local all <superuser> scram-sha-256
+	//   <HBA>
+	//   local all all scram-sha-256 (trust with TrustLocal)
 	//   host  all all 127.0.0.1/32 scram-sha-256
-	// ("host" matches TLS and plain connections). Readiness and AdminDSN
-	// need the superuser to get in over the unix socket: do not reject
-	// that. MariaDB ignores HBA.
+	// ("host" matches TLS and plain connections). MariaDB ignores HBA.
 	HBA []string
+	// TrustLocal lets roles other than the superuser log in over the unix
+	// socket without a password: the sandbox's front logs IAM users in
+	// there. Only the server's account and root can reach the socket.
+	// MariaDB ignores it.
+	TrustLocal bool
 	// Conf holds extra server settings, which override dbserver's.
 	// PostgreSQL: postgresql.conf values, written quoted ('...'), which
 	// PostgreSQL accepts for every type, so pass them bare:
 	// {"log_connections": "on"}; the port is given on the command line (a
-	// "port" here is ignored); keep listen_addresses and
-	// unix_socket_directories. MariaDB: options of the private option
-	// file's [mysqld] group, written as key=value after dbserver's; an
-	// empty value writes the bare key (a flag such as "skip-ssl").
+	// "port" here is ignored); listen_addresses, unix_socket_directories
+	// and unix_socket_permissions are dbserver's. MariaDB: options of the
+	// private option file's [mysqld] group, written as key=value after
+	// dbserver's, except bind-address, socket and port, which stay
+	// dbserver's; an empty value writes the bare key (a flag such as
+	// "skip-ssl").
 	Conf map[string]string
 	// Logf, if set, is told when the port picked was taken and another one
 	// is tried.
 	Logf func(format string, args ...any)
 }
+
+// socketMode is the unix sockets' mode: only the server's account (and
+// root) may connect, whatever the directory around them.
+const socketMode = 0o700
 
 // TLSFiles names the PEM files a server uses for TLS. CAFile is optional:
 // the CA the server trusts for client certificates (PostgreSQL
@@ -91,8 +108,9 @@ type Server struct {
 	// Socket is the unix socket: PostgreSQL's socket directory, MariaDB's
 	// socket file.
 	Socket string
-	// AdminUser and AdminPassword are the superuser's credentials (trust on
-	// the socket for PostgreSQL; the password over TCP for both).
+	// AdminUser and AdminPassword are the superuser's credentials, on the
+	// socket and over TCP. The password is random per server and never
+	// written to a log; pass it only to what connects as the superuser.
 	AdminUser     string
 	AdminPassword string
 	Dir           string
@@ -174,9 +192,14 @@ func newServer(engine, account, how string, opts Options) (*Server, error) {
 			return nil, err
 		}
 		s.ownDir = true
-		if err := os.Chmod(s.Dir, 0o755); err != nil {
+		// Private to the server's account (and root, which runs it then).
+		if err := os.Chmod(s.Dir, 0o700); err != nil {
 			_ = s.Close()
-			return nil, err
+			return nil, fmt.Errorf("%s: make %s private: %w", engine, s.Dir, err)
+		}
+		if err := acct.Chown(s.Dir); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("%s: give %s to the server: %w", engine, s.Dir, err)
 		}
 	}
 	if s.Port, err = serverproc.FreePort(); err != nil {

@@ -28,10 +28,12 @@ func PostgresAvailable() bool {
 }
 
 // StartPostgres initdb's a fresh cluster and starts postgres on a free
-// 127.0.0.1 port, as the "postgres" OS user when running as root: trust on
-// its unix socket, SCRAM over TCP (opts.HBA first), fsync and friends off, a
-// small shared_buffers, timezone UTC, ssl when opts.TLS is set, then
-// opts.Conf. It returns once a real connection over the socket succeeds.
+// 127.0.0.1 port, as the "postgres" OS user when running as root: its unix
+// socket private (0700 directory and socket), SCRAM everywhere but for
+// roles other than the superuser on the socket with opts.TrustLocal
+// (opts.HBA in between, see Options), fsync and friends off, a small
+// shared_buffers, timezone UTC, ssl when opts.TLS is set, then opts.Conf.
+// It returns once the superuser gets in over the socket.
 func StartPostgres(ctx context.Context, opts Options) (s *Server, err error) {
 	binDir, err := pgBinDir()
 	if err != nil {
@@ -49,35 +51,27 @@ func StartPostgres(ctx context.Context, opts Options) (s *Server, err error) {
 	s.AdminUser, s.BinDir, s.stopSig = "postgres", binDir, syscall.SIGINT // fast shutdown
 	s.Socket, s.DataDir = filepath.Join(s.Dir, "sock"), filepath.Join(s.Dir, "data")
 	s.LogFile = filepath.Join(s.Dir, "postgres.log")
-	if err := s.acct.Mkdir(s.Socket, 0o755); err != nil {
+	if err := s.acct.Mkdir(s.Socket, 0o700); err != nil {
 		return s, err
 	}
 	if err := s.acct.Mkdir(s.DataDir, 0o700); err != nil {
 		return s, err
 	}
-	pwFile := filepath.Join(s.Dir, "pwfile")
-	if err := s.acct.WriteFile(pwFile, []byte(s.AdminPassword+"\n"), 0o600); err != nil {
+	if err := s.initdb(ctx); err != nil {
 		return s, err
 	}
-	if err := s.setup(ctx, filepath.Join(binDir, "initdb"), "-D", s.DataDir, "--username="+s.AdminUser, "--pwfile="+pwFile,
-		"--auth-local=trust", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"); err != nil {
-		return s, fmt.Errorf("postgres: %w", err)
-	}
-	_ = os.Remove(pwFile)
 
 	conf := map[string]string{
-		"listen_addresses":        "127.0.0.1",
-		"unix_socket_directories": s.Socket,
-		"fsync":                   "off",
-		"synchronous_commit":      "off",
-		"full_page_writes":        "off",
-		"shared_buffers":          "16MB",
-		"max_connections":         "200",
-		"max_wal_size":            "64MB",
-		"logging_collector":       "off",
-		"log_timezone":            "UTC",
-		"timezone":                "UTC",
-		"password_encryption":     "scram-sha-256",
+		"fsync":               "off",
+		"synchronous_commit":  "off",
+		"full_page_writes":    "off",
+		"shared_buffers":      "16MB",
+		"max_connections":     "200",
+		"max_wal_size":        "64MB",
+		"logging_collector":   "off",
+		"log_timezone":        "UTC",
+		"timezone":            "UTC",
+		"password_encryption": "scram-sha-256",
 	}
 	if opts.TLS != nil {
 		if err := s.copyTLS(opts.TLS); err != nil {
@@ -91,6 +85,10 @@ func StartPostgres(ctx context.Context, opts Options) (s *Server, err error) {
 	for k, v := range opts.Conf {
 		conf[k] = v
 	}
+	// Where the server can be reached is not for opts.Conf to widen.
+	conf["listen_addresses"] = "127.0.0.1"
+	conf["unix_socket_directories"] = s.Socket
+	conf["unix_socket_permissions"] = fmt.Sprintf("%04o", socketMode)
 	keys := make([]string, 0, len(conf))
 	for k := range conf {
 		keys = append(keys, k)
@@ -104,8 +102,15 @@ func StartPostgres(ctx context.Context, opts Options) (s *Server, err error) {
 	if err := appendFile(filepath.Join(s.DataDir, "postgresql.conf"), b.String()); err != nil {
 		return s, err
 	}
-	hba := append([]string{"# rdsgate dbserver"}, opts.HBA...)
-	hba = append(hba, "local all all trust", "host  all all 127.0.0.1/32 scram-sha-256")
+	// The superuser's line comes first, so that neither opts.HBA nor
+	// TrustLocal lets it in without its password.
+	hba := []string{"# rdsgate dbserver", "local all " + s.AdminUser + " scram-sha-256"}
+	hba = append(hba, opts.HBA...)
+	local := "scram-sha-256"
+	if opts.TrustLocal {
+		local = "trust"
+	}
+	hba = append(hba, "local all all "+local, "host  all all 127.0.0.1/32 scram-sha-256")
 	if err := s.acct.WriteFile(filepath.Join(s.DataDir, "pg_hba.conf"), []byte(strings.Join(hba, "\n")+"\n"), 0o600); err != nil {
 		return s, err
 	}
@@ -127,14 +132,40 @@ func StartPostgres(ctx context.Context, opts Options) (s *Server, err error) {
 	return s, s.start(ctx, true)
 }
 
-// AdminDSN is the superuser over the unix socket to database db:
-// PostgreSQL a keyword/value DSN (trust, no password, no TLS), MariaDB a
-// go-sql-driver/mysql DSN (multi-statement).
+// initdb makes the cluster with the superuser's password. initdb reads it
+// from a file only: the file is 0600 in the private socket directory and
+// removed right after.
+func (s *Server) initdb(ctx context.Context) error {
+	pwFile := filepath.Join(s.Socket, "initdb-pwfile")
+	if err := s.acct.WriteFile(pwFile, []byte(s.AdminPassword+"\n"), 0o600); err != nil {
+		return fmt.Errorf("postgres: write the password file for initdb: %w", err)
+	}
+	err := s.setup(ctx, filepath.Join(s.BinDir, "initdb"), "-D", s.DataDir, "--username="+s.AdminUser, "--pwfile="+pwFile,
+		"--auth-local=scram-sha-256", "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions")
+	if rmErr := os.Remove(pwFile); rmErr != nil && err == nil {
+		err = fmt.Errorf("remove initdb's password file: %w", rmErr)
+	}
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// AdminDSN is the superuser with its password over the unix socket to
+// database db: PostgreSQL a keyword/value DSN (no TLS), MariaDB a
+// go-sql-driver/mysql DSN (multi-statement). It holds the password: keep it
+// out of logs and messages.
 func (s *Server) AdminDSN(db string) string {
 	if s.Engine == "mariadb" {
 		return s.socketDSN(s.AdminPassword, db)
 	}
-	return fmt.Sprintf("host=%s port=%d user=%s dbname=%s sslmode=disable connect_timeout=10", s.Socket, s.Port, s.AdminUser, db)
+	return fmt.Sprintf("host=%s port=%d user=%s password=%s dbname=%s sslmode=disable connect_timeout=10",
+		dsnValue(s.Socket), s.Port, dsnValue(s.AdminUser), dsnValue(s.AdminPassword), dsnValue(db))
+}
+
+// dsnValue quotes v for a libpq keyword/value DSN.
+func dsnValue(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
 }
 
 // pgBinDir returns the directory of initdb and postgres: pgBinDirEnv if

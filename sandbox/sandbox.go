@@ -4,7 +4,9 @@
 // PostgreSQL and MariaDB servers behind them, and a SigV4-checked subset of
 // the AWS APIs (STS, RDS, EC2, SSM, IAM, Secrets Manager). Everything listens
 // on loopback; the databases' endpoint names do not resolve, as private RDS
-// addresses do not from a laptop.
+// addresses do not from a laptop. The database servers are private to the
+// user who runs the sandbox: 0700 directories and sockets, and random
+// superuser passwords that stay in memory.
 //
 // It is what `rdsgate sandbox` and `rdsgate demo` run, and the backbone of
 // rdsgate's end-to-end tests. It is never used by the real path.
@@ -342,7 +344,9 @@ func (sb *Sandbox) startBackend(ctx, runCtx context.Context, inst *world.Instanc
 		return nil, &mysqlfront.Config{BackendAddr: bln.Addr().String(),
 			IsIAMUser: func(_ context.Context, user string) (bool, error) { return db.IsIAMUser(user), nil }}, nil
 	case pg:
-		srv, err := dbserver.StartPostgres(ctx, dbserver.Options{})
+		// The front logs IAM users in over the private socket (TrustLocal);
+		// the superuser needs its password everywhere.
+		srv, err := dbserver.StartPostgres(ctx, dbserver.Options{TrustLocal: true})
 		if err != nil {
 			return nil, nil, fmt.Errorf("sandbox: %s backend: %w", inst.Identifier, err)
 		}
@@ -350,7 +354,8 @@ func (sb *Sandbox) startBackend(ctx, runCtx context.Context, inst *world.Instanc
 		if err := seedPostgres(ctx, srv, inst.MasterUser, masterPW, notIAM, sb.iamUsers); err != nil {
 			return nil, nil, err
 		}
-		return &pgfront.Config{BackendSocketDir: srv.Socket, BackendAddr: srv.Addr()}, nil, nil
+		return &pgfront.Config{BackendSocketDir: srv.Socket, BackendAddr: srv.Addr(),
+			BackendAdminUser: srv.AdminUser, BackendAdminPassword: srv.AdminPassword}, nil, nil
 	}
 	srv, err := dbserver.StartMariaDB(ctx, dbserver.Options{})
 	if err != nil {

@@ -15,8 +15,10 @@
 // "postgres" and "mysql" OS users (from the Debian packages). Therefore
 // every peer directory is made under os.TempDir() (or /tmp when TMPDIR is
 // not traversable by others), mode 0755, not in t.TempDir(), whose top
-// directory is mode 0700; server-owned parts are chowned. Running as an
-// ordinary user, every peer runs as that user.
+// directory is mode 0700; server-owned parts are chowned, and the database
+// servers keep their data and sockets in 0700 subdirectories, so that
+// another local user cannot reach them. Running as an ordinary user, every
+// peer runs as that user.
 //
 // Every start detects readiness by talking to the peer (bounded in attempts
 // and time, never a fixed sleep). If the port FreePort picked was taken in

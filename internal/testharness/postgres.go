@@ -23,17 +23,21 @@ type ServerTLS = dbserver.TLSFiles
 type PostgresOptions struct {
 	// TLS turns ssl on with these files; nil leaves ssl off.
 	TLS *ServerTLS
-	// HBA lines are put before the default pg_hba.conf rules, which are
+	// HBA lines are put after the superuser's line and before the default
+	// pg_hba.conf rules:
+	//   local all postgres scram-sha-256
+	//   <HBA>
 	//   local all all trust
 	//   host  all all 127.0.0.1/32 scram-sha-256
-	// ("host" matches TLS and plain connections). The harness itself needs
-	// the superuser to get in over the unix socket: do not reject that.
+	// ("host" matches TLS and plain connections). The socket is private to
+	// the server's account and root, and other roles are trusted there, as
+	// the sandbox's front needs for its IAM logins.
 	HBA []string
 	// Conf holds extra postgresql.conf settings; they override the
 	// harness's. Values are written quoted ('...'), which PostgreSQL accepts
 	// for every type, so pass them bare: {"log_connections": "on"}. The
-	// port is given on the command line (a "port" here is ignored); keep
-	// listen_addresses and unix_socket_directories as they are.
+	// port is given on the command line (a "port" here is ignored);
+	// listen_addresses and the socket's settings are the harness's.
 	Conf map[string]string
 }
 
@@ -41,9 +45,9 @@ type PostgresOptions struct {
 type Postgres struct {
 	Host      string // "127.0.0.1"
 	Port      int
-	SocketDir string // unix_socket_directories; trust auth for everyone there
+	SocketDir string // unix_socket_directories, 0700: trust for all but the superuser
 	Superuser string // "postgres"
-	Password  string // the superuser's password (SCRAM over TCP)
+	Password  string // the superuser's password (SCRAM, on the socket and over TCP)
 	DataDir   string
 	LogFile   string     // server log (stderr)
 	TLS       *ServerTLS // the copies the server uses; nil without TLS
@@ -61,7 +65,7 @@ type Postgres struct {
 // group) and removes the directory.
 func StartPostgres(t testing.TB, opts PostgresOptions) *Postgres {
 	t.Helper()
-	srv, dir := startDB(t, "pg", "postgres", dbserver.StartPostgres, dbserver.Options{TLS: opts.TLS, HBA: opts.HBA, Conf: opts.Conf})
+	srv, dir := startDB(t, "pg", "postgres", dbserver.StartPostgres, dbserver.Options{TLS: opts.TLS, HBA: opts.HBA, Conf: opts.Conf, TrustLocal: true})
 	return &Postgres{
 		Host:      srv.Host,
 		Port:      srv.Port,
@@ -103,8 +107,8 @@ func (p *Postgres) DSN(db string) string {
 	return u.String()
 }
 
-// SocketDSN returns a keyword/value DSN for the superuser over the unix
-// socket (trust auth, no password, no TLS) to database db.
+// SocketDSN returns a keyword/value DSN for the superuser with its
+// password over the unix socket (no TLS) to database db.
 func (p *Postgres) SocketDSN(db string) string { return p.srv.AdminDSN(db) }
 
 // Conn opens a superuser connection over the unix socket to database db,
