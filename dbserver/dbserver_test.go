@@ -36,7 +36,32 @@ func TestPostgres(t *testing.T) {
 	if err := c.QueryRow(ctx, "select 1").Scan(&one); err != nil || one != 1 {
 		t.Fatalf("select 1 = %d, %v", one, err)
 	}
+	if _, err := c.Exec(ctx, "CREATE ROLE someone LOGIN PASSWORD 'pw'"); err != nil {
+		t.Fatal(err)
+	}
 	c.Close(ctx)
+	// The socket needs the password too, from every role.
+	socketAs := func(user, password string) (*pgx.Conn, error) {
+		cfg, err := pgx.ParseConfig(s.AdminDSN("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.User, cfg.Password = user, password
+		return pgx.ConnectConfig(ctx, cfg)
+	}
+	if c, err := socketAs(s.AdminUser, ""); err == nil {
+		c.Close(ctx)
+		t.Error("socket login as the superuser without a password succeeded")
+	}
+	if c, err := socketAs("someone", ""); err == nil {
+		c.Close(ctx)
+		t.Error("socket login as a role without its password succeeded")
+	}
+	if c, err := socketAs("someone", "pw"); err != nil {
+		t.Errorf("socket login as a role with its password: %v", err)
+	} else {
+		c.Close(ctx)
+	}
 	// TCP needs the password.
 	cfg, _ := pgx.ParseConfig("host=127.0.0.1 user=postgres dbname=postgres sslmode=disable")
 	cfg.Port = uint16(s.Port)
@@ -84,6 +109,16 @@ func TestMariaDB(t *testing.T) {
 	var v string
 	if err := db.QueryRowContext(ctx, "select @@version").Scan(&v); err != nil {
 		t.Fatal(err)
+	}
+	// No account but the locked mariadb.sys logs in without a password.
+	var open sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT GROUP_CONCAT(CONCAT(User, '@', Host)) FROM mysql.global_priv
+		WHERE COALESCE(JSON_EXTRACT(Priv, '$.account_locked'), 'false') <> 'true'
+		AND (COALESCE(JSON_VALUE(Priv, '$.authentication_string'), '') = '' OR JSON_VALUE(Priv, '$.plugin') <> 'mysql_native_password')`).Scan(&open); err != nil {
+		t.Fatal(err)
+	}
+	if open.Valid {
+		t.Errorf("accounts without a password: %s", open.String)
 	}
 	bad := s.MySQLConfig("")
 	bad.Passwd = "wrong"
@@ -245,8 +280,8 @@ func TestPostgresOptions(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s, err := StartPostgres(ctx, Options{Dir: dir, HBA: []string{"host all blocked 127.0.0.1/32 reject"},
-		Conf: map[string]string{"max_connections": "42", "application_name": "it's quoted"}})
+	s, err := StartPostgres(ctx, Options{Dir: dir, HBA: []string{"host all blocked 127.0.0.1/32 reject"}, TrustLocal: true,
+		Conf: map[string]string{"max_connections": "42", "application_name": "it's quoted", "listen_addresses": "*"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,9 +296,33 @@ func TestPostgresOptions(t *testing.T) {
 	if _, err := c.Exec(ctx, "CREATE ROLE blocked LOGIN PASSWORD 'pw'"); err != nil {
 		t.Fatal(err)
 	}
+	var listen string
+	if err := c.QueryRow(ctx, "SELECT current_setting('listen_addresses')").Scan(&listen); err != nil {
+		t.Fatal(err)
+	}
 	c.Close(ctx)
-	if maxConn != "42" || app != "it's quoted" {
-		t.Errorf("max_connections %q, application_name %q", maxConn, app)
+	if maxConn != "42" || app != "it's quoted" || listen != "127.0.0.1" {
+		t.Errorf("max_connections %q, application_name %q, listen_addresses %q", maxConn, app, listen)
+	}
+	// TrustLocal: other roles need no password on the socket, the
+	// superuser still does.
+	socketAs := func(user string) error {
+		cfg, err := pgx.ParseConfig(s.AdminDSN("postgres"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.User, cfg.Password = user, ""
+		c, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			c.Close(ctx)
+		}
+		return err
+	}
+	if err := socketAs("blocked"); err != nil {
+		t.Errorf("TrustLocal: socket login without a password: %v", err)
+	}
+	if err := socketAs(s.AdminUser); err == nil {
+		t.Error("TrustLocal let the superuser in without its password")
 	}
 	if c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://blocked:pw@%s/postgres?sslmode=disable", s.Addr())); err == nil {
 		c.Close(ctx)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -39,9 +40,11 @@ func mariadbBinaries() (mariadbd, installDB string, err error) {
 
 // StartMariaDB installs a fresh data directory (mariadb-install-db) and
 // starts mariadbd with a private option file (nothing from /etc/mysql) on
-// a free 127.0.0.1 port, as the "mysql" OS user when running as root. root
-// gets AdminPassword for every host (localhost, 127.0.0.1, '%');
-// anonymous accounts are dropped. It returns once root can run SQL.
+// a free 127.0.0.1 port, as the "mysql" OS user when running as root, its
+// socket in a 0700 directory. root gets AdminPassword for every host
+// (localhost, 127.0.0.1, '%') before the server takes its first
+// connection; anonymous accounts are dropped. It returns once root can run
+// SQL.
 func StartMariaDB(ctx context.Context, opts Options) (s *Server, err error) {
 	mariadbd, installDB, err := mariadbBinaries()
 	if err != nil {
@@ -60,7 +63,7 @@ func StartMariaDB(ctx context.Context, opts Options) (s *Server, err error) {
 	run := filepath.Join(s.Dir, "run")
 	s.Socket, s.DataDir = filepath.Join(run, "mysqld.sock"), filepath.Join(s.Dir, "data")
 	s.LogFile, s.ConfigFile = filepath.Join(s.Dir, "mariadbd.log"), filepath.Join(s.Dir, "my.cnf")
-	if err := s.acct.Mkdir(run, 0o755); err != nil {
+	if err := s.acct.Mkdir(run, 0o700); err != nil {
 		return s, err
 	}
 	if err := s.acct.Mkdir(s.DataDir, 0o700); err != nil {
@@ -70,8 +73,6 @@ func StartMariaDB(ctx context.Context, opts Options) (s *Server, err error) {
 	type kv struct{ k, v string }
 	conf := []kv{
 		{"datadir", s.DataDir},
-		{"bind-address", "127.0.0.1"},
-		{"socket", s.Socket},
 		{"pid-file", filepath.Join(run, "mysqld.pid")},
 		{"tmpdir", run},
 		{"skip-log-bin", ""},
@@ -98,8 +99,12 @@ func StartMariaDB(ctx context.Context, opts Options) (s *Server, err error) {
 	}
 	sort.Strings(extra)
 	for _, k := range extra {
-		conf = append(conf, kv{k, opts.Conf[k]})
+		if k != "bind-address" && k != "socket" && k != "port" {
+			conf = append(conf, kv{k, opts.Conf[k]})
+		}
 	}
+	// Where the server can be reached is not for opts.Conf to widen.
+	conf = append(conf, kv{"bind-address", "127.0.0.1"}, kv{"socket", s.Socket})
 	var b strings.Builder
 	b.WriteString("# rdsgate dbserver\n[mysqld]\n")
 	for _, c := range conf {
@@ -109,7 +114,7 @@ func StartMariaDB(ctx context.Context, opts Options) (s *Server, err error) {
 			fmt.Fprintf(&b, "%s=%s\n", c.k, c.v)
 		}
 	}
-	if err := (serverproc.Account{}).WriteFile(s.ConfigFile, []byte(b.String()), 0o644); err != nil {
+	if err := s.acct.WriteFile(s.ConfigFile, []byte(b.String()), 0o600); err != nil {
 		return s, err
 	}
 
@@ -123,11 +128,22 @@ func StartMariaDB(ctx context.Context, opts Options) (s *Server, err error) {
 		return s, fmt.Errorf("mariadb: %w", err)
 	}
 
+	// Right after install root has no password: the first start sets it
+	// from an init file, run before the server takes connections.
+	initFile := filepath.Join(run, "init.sql")
+	if err := s.acct.WriteFile(initFile, []byte(s.rootPasswordSQL()), 0o600); err != nil {
+		return s, fmt.Errorf("mariadb: write the init file: %w", err)
+	}
+	defer os.Remove(initFile)
+	first := true
 	// The port is given with --port, so the option file has no port line.
 	s.argv = func() []string {
-		return []string{mariadbd, "--defaults-file=" + s.ConfigFile, "--port=" + strconv.Itoa(s.Port)}
+		argv := []string{mariadbd, "--defaults-file=" + s.ConfigFile, "--port=" + strconv.Itoa(s.Port)}
+		if first {
+			argv = append(argv, "--init-file="+initFile)
+		}
+		return argv
 	}
-	passwordSet := false
 	s.ready = func(ctx context.Context, p *serverproc.Process) error {
 		// First the TCP handshake (protocol version 10), without the driver
 		// so that startup noise stays out of the driver's global logger ...
@@ -136,83 +152,53 @@ func StartMariaDB(ctx context.Context, opts Options) (s *Server, err error) {
 		}); err != nil {
 			return err
 		}
-		// ... then SQL over the socket; right after install root has no
-		// password.
-		pw := ""
-		if passwordSet {
-			pw = s.AdminPassword
-		}
-		return p.WaitReady(ctx, func(ctx context.Context) error {
-			db, err := sql.Open("mysql", s.socketDSN(pw, ""))
+		// ... then SQL over the socket, which is then made private too.
+		if err := p.WaitReady(ctx, func(ctx context.Context) error {
+			db, err := sql.Open("mysql", s.AdminDSN(""))
 			if err != nil {
 				return err
 			}
 			defer db.Close()
 			return db.PingContext(ctx)
-		})
+		}); err != nil {
+			return err
+		}
+		// mariadbd makes its socket 0777 and has no setting for that; the
+		// directory keeps others out meanwhile.
+		if err := os.Chmod(s.Socket, socketMode); err != nil {
+			return fmt.Errorf("make the socket private: %w", err)
+		}
+		return nil
 	}
 	if err := s.start(ctx, true); err != nil {
 		return s, err
 	}
-	if err := s.setRootPassword(ctx); err != nil {
-		return s, err
+	first = false
+	if err := os.Remove(initFile); err != nil {
+		return s, fmt.Errorf("mariadb: remove the init file: %w", err)
 	}
-	passwordSet = true
 	return s, nil
 }
 
-// setRootPassword gives root AdminPassword on localhost, 127.0.0.1, ::1
+// rootPasswordSQL gives root AdminPassword on localhost, 127.0.0.1, ::1
 // (where those accounts exist) and '%', and drops anonymous and host-name
-// accounts.
-func (s *Server) setRootPassword(ctx context.Context) error {
-	db, err := sql.Open("mysql", s.socketDSN("", ""))
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	rows, err := db.QueryContext(ctx, "SELECT user, host FROM mysql.user WHERE user IN ('root', '')")
-	if err != nil {
-		return fmt.Errorf("mariadb: %w", err)
-	}
-	type acct struct{ user, host string }
-	var accts []acct
-	for rows.Next() {
-		var a acct
-		if err := rows.Scan(&a.user, &a.host); err != nil {
-			rows.Close()
-			return fmt.Errorf("mariadb: %w", err)
-		}
-		accts = append(accts, a)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("mariadb: %w", err)
-	}
-	rows.Close()
+// accounts: the init file of the first start, one statement a line.
+func (s *Server) rootPasswordSQL() string {
 	pw := quoteMySQL(s.AdminPassword)
 	// Accounts for the machine's host name (and anonymous ones, if any) are
 	// dropped from the grant table directly: with skip-name-resolve the
 	// server ignores them, so ALTER/DROP USER would fail on them.
-	stmts := []string{
-		"DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host NOT IN ('localhost', '127.0.0.1', '::1', '%'))",
-		"FLUSH PRIVILEGES",
-		"CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY " + pw,
-		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION",
-		"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY " + pw,
-		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION",
-	}
-	for _, a := range accts {
-		if a.user == "root" && (a.host == "127.0.0.1" || a.host == "::1" || a.host == "localhost") {
-			stmts = append(stmts, fmt.Sprintf("ALTER USER 'root'@%s IDENTIFIED BY %s", quoteMySQL(a.host), pw))
-		}
-	}
-	// root@localhost may get its password last: this connection stays open.
-	for _, q := range stmts {
-		if _, err := db.ExecContext(ctx, q); err != nil {
-			return fmt.Errorf("mariadb: set root password: %w\nSQL: %s", err, strings.ReplaceAll(q, s.AdminPassword, "<password>"))
-		}
-	}
-	return nil
+	return strings.Join([]string{
+		"DELETE FROM mysql.global_priv WHERE User = '' OR (User = 'root' AND Host NOT IN ('localhost', '127.0.0.1', '::1', '%'));",
+		"FLUSH PRIVILEGES;",
+		"ALTER USER IF EXISTS 'root'@'localhost' IDENTIFIED BY " + pw + ";",
+		"ALTER USER IF EXISTS 'root'@'::1' IDENTIFIED BY " + pw + ";",
+		"CREATE USER IF NOT EXISTS 'root'@'127.0.0.1' IDENTIFIED BY " + pw + ";",
+		"ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY " + pw + ";",
+		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;",
+		"CREATE USER IF NOT EXISTS 'root'@'%' IDENTIFIED BY " + pw + ";",
+		"GRANT ALL PRIVILEGES ON *.* TO 'root'@'%' WITH GRANT OPTION;",
+	}, "\n") + "\n"
 }
 
 func quoteMySQL(s string) string {

@@ -18,9 +18,9 @@ type MariaDBOptions struct {
 	// TLS sets ssl-cert, ssl-key (and ssl-ca) from these files; nil: no TLS.
 	TLS *ServerTLS
 	// Conf holds extra server settings (written to the private option
-	// file's [mysqld] group after the harness's, so they win). Values are
-	// written as key=value; an empty value writes the bare key (a flag such
-	// as "skip-ssl").
+	// file's [mysqld] group after the harness's, so they win, but for
+	// bind-address, socket and port). Values are written as key=value; an
+	// empty value writes the bare key (a flag such as "skip-ssl").
 	Conf map[string]string
 }
 
@@ -28,7 +28,7 @@ type MariaDBOptions struct {
 type MariaDB struct {
 	Host         string // "127.0.0.1"
 	Port         int
-	Socket       string // unix socket path
+	Socket       string // unix socket path, in a 0700 directory
 	RootPassword string // password of root@localhost, root@127.0.0.1 and root@'%'
 	DataDir      string
 	LogFile      string     // server error log (stderr)
@@ -42,9 +42,10 @@ type MariaDB struct {
 // temporary directory and starts mariadbd with a private option file
 // (nothing from /etc/mysql) on a free 127.0.0.1 port, as the "mysql" OS user
 // when running as root. root gets a random password for every host
-// (localhost, 127.0.0.1, '%'); anonymous accounts are dropped. It returns
-// once root can run SQL; t.Cleanup stops the server (SIGTERM, then SIGKILL
-// to its process group) and removes the directory.
+// (localhost, 127.0.0.1, '%') before the first connection; anonymous
+// accounts are dropped. It returns once root can run SQL; t.Cleanup stops
+// the server (SIGTERM, then SIGKILL to its process group) and removes the
+// directory.
 func StartMariaDB(t testing.TB, opts MariaDBOptions) *MariaDB {
 	t.Helper()
 	srv, _ := startDB(t, "mariadb", "mariadbd", dbserver.StartMariaDB, dbserver.Options{TLS: opts.TLS, Conf: opts.Conf})
