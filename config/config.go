@@ -1,7 +1,10 @@
 // Package config reads rdsgate's configuration files: the user's file
 // (~/.config/rdsgate/config.yaml, or the path in RDSGATE_CONFIG) and a project
 // file, .rdsgate.yaml, found by walking up from the working directory and meant
-// to be committed and shared by a team.
+// to be committed and shared by a team. A project file is read only when it
+// and its directory are the user's (or root's) and nobody else can write
+// them; the keys that decide where credentials go need the user's trust in
+// the file's exact content (TrustStore).
 //
 // Both files have the same shape:
 //
@@ -130,7 +133,9 @@ type Defaults struct {
 type File struct {
 	Path     string
 	Defaults Defaults
-	Targets  map[string]Target
+	// DefaultsSource is "file:line" of the defaults entry, for messages.
+	DefaultsSource string
+	Targets        map[string]Target
 }
 
 // Config is the merged view of the user file and the project file.
@@ -180,34 +185,28 @@ func UserPath() string {
 	return filepath.Join(dir, "rdsgate", "config.yaml")
 }
 
-// FindProject walks up from dir to the filesystem root and returns the first
-// .rdsgate.yaml found, or "".
-func FindProject(dir string) string {
-	for {
-		p := filepath.Join(dir, ProjectFileName)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
 // Load reads the user file at userPath and the project file at projectPath
 // (either may be "" or, for the user file only, missing) and merges them.
-// A project path that was named but does not exist is an error.
-func Load(userPath, projectPath string) (*Config, error) {
+// A project path that was named but does not exist is an error. The project
+// file must pass CheckProjectFile, and its sensitive settings (see
+// SensitiveSettings) are honoured only when trust records its current
+// content (nil trusts nothing); otherwise Load returns an *UntrustedError.
+// The user file needs no trust: it is the user's own.
+func Load(userPath, projectPath string, trust *TrustStore) (*Config, error) {
 	c := &Config{Targets: map[string]Target{}}
 	for i, p := range []string{userPath, projectPath} {
 		if p == "" {
 			continue
 		}
-		f, err := ReadFile(p)
-		if errors.Is(err, os.ErrNotExist) && i == 0 && os.Getenv(EnvConfig) == "" {
-			continue // no user file is the normal first-run state
+		var f *File
+		var err error
+		if i == 0 {
+			f, err = ReadFile(p)
+			if errors.Is(err, os.ErrNotExist) && os.Getenv(EnvConfig) == "" {
+				continue // no user file is the normal first-run state
+			}
+		} else {
+			f, err = ReadProject(p, trust)
 		}
 		if err != nil {
 			return nil, err
@@ -222,6 +221,55 @@ func Load(userPath, projectPath string) (*Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// Project is a project file read for a trust decision.
+type Project struct {
+	File *File
+	// SHA256 is the content's hash, as a trust record names it.
+	SHA256 string
+	// Settings are the sensitive settings the file makes.
+	Settings []Setting
+}
+
+// InspectProject checks and parses the project file at path, reading it
+// once so that what is hashed is what is parsed.
+func InspectProject(path string) (*Project, error) {
+	if err := CheckProjectFile(path); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	f, err := Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return &Project{File: f, SHA256: Sum(data), Settings: f.SensitiveSettings()}, nil
+}
+
+// ReadProject reads the project file at path, refusing it when it sets
+// sensitive keys that trust does not cover.
+func ReadProject(path string, trust *TrustStore) (*File, error) {
+	p, err := InspectProject(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Settings) == 0 {
+		return p.File, nil
+	}
+	var rec TrustRecord
+	var ok bool
+	if trust != nil {
+		if rec, ok, err = trust.Lookup(path); err != nil {
+			return nil, err
+		}
+	}
+	if !ok || rec.SHA256 != p.SHA256 {
+		return nil, &UntrustedError{Path: path, Settings: p.Settings, Changed: ok}
+	}
+	return p.File, nil
 }
 
 // ReadFile parses one configuration file.
@@ -248,6 +296,7 @@ func Parse(path string, data []byte) (*File, error) {
 	if err := p.mapping(root, "the top level", func(key string, v *yaml.Node) error {
 		switch key {
 		case "defaults":
+			f.DefaultsSource = fmt.Sprintf("%s:%d", path, v.Line)
 			return p.defaults(v, &f.Defaults)
 		case "targets":
 			return p.mapping(v, "targets", func(name string, tv *yaml.Node) error {

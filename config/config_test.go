@@ -105,7 +105,10 @@ func TestLoadMergesProjectOverUser(t *testing.T) {
 	write(t, user, "defaults:\n  profile: personal\n  region: us-east-1\ntargets:\n  orders:\n    identifier: orders\n    user: me\n    route:\n      via: ssh\n      ssh: me@bastion\n")
 	proj := filepath.Join(dir, "repo", "sub", ProjectFileName)
 	write(t, proj, "defaults:\n  region: eu-west-1\ntargets:\n  orders:\n    database: app\n    route:\n      via: ssm\n      bastion: i-0abc\n  other:\n    identifier: other\n")
-	found := FindProject(filepath.Join(dir, "repo", "sub"))
+	found, err := FindProject(filepath.Join(dir, "repo", "sub"), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if found != proj {
 		t.Fatalf("FindProject = %q, want %q", found, proj)
 	}
@@ -113,11 +116,11 @@ func TestLoadMergesProjectOverUser(t *testing.T) {
 	if err := os.MkdirAll(deeper, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if got := FindProject(deeper); got != proj {
-		t.Errorf("FindProject from a subdirectory = %q, want %q", got, proj)
+	if got, err := FindProject(deeper, dir); err != nil || got != proj {
+		t.Errorf("FindProject from a subdirectory = %q, %v, want %q", got, err, proj)
 	}
 	t.Setenv(EnvConfig, "")
-	c, err := Load(user, proj)
+	c, err := Load(user, proj, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +158,7 @@ func TestPasswordAndSSLNegotiation(t *testing.T) {
 func TestMissingFiles(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv(EnvConfig, "")
-	c, err := Load(filepath.Join(dir, "absent.yaml"), "")
+	c, err := Load(filepath.Join(dir, "absent.yaml"), "", nil)
 	if err != nil {
 		t.Fatalf("a missing user file is the first-run state, not an error: %v", err)
 	}
@@ -163,10 +166,10 @@ func TestMissingFiles(t *testing.T) {
 		t.Errorf("unexpected %+v", c)
 	}
 	t.Setenv(EnvConfig, filepath.Join(dir, "named.yaml"))
-	if _, err := Load(UserPath(), ""); err == nil {
+	if _, err := Load(UserPath(), "", nil); err == nil {
 		t.Error("a file named by RDSGATE_CONFIG that does not exist must be an error")
 	}
-	if _, err := Load("", filepath.Join(dir, "gone", ProjectFileName)); err == nil {
+	if _, err := Load("", filepath.Join(dir, "gone", ProjectFileName), nil); err == nil {
 		t.Error("a named project file that does not exist must be an error")
 	}
 }

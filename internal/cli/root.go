@@ -143,7 +143,8 @@ passwords or SSH keys.
 
 Every flag can also be set in the environment as RDSGATE_<FLAG> (--ca-bundle is
 RDSGATE_CA_BUNDLE). Precedence: flags, then environment, then the project file
-.rdsgate.yaml (found upward from the working directory), then the user file
+.rdsgate.yaml (found upward from the working directory; its keys that send
+credentials somewhere need 'rdsgate config trust'), then the user file
 ~/.config/rdsgate/config.yaml (or the file in RDSGATE_CONFIG).
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
@@ -172,7 +173,7 @@ Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit(), a.newTunnel(),
-		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers())
+		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers(), a.newConfig())
 	// The completion command captures its output writer when created.
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)

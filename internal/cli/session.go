@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
@@ -23,7 +24,13 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find project config: %w", err)
 	}
-	return config.Load(userPath, config.FindProject(wd))
+	home, _ := os.UserHomeDir()
+	project, err := config.FindProject(wd, home)
+	if err != nil {
+		return nil, err
+	}
+	c, err := config.Load(userPath, project, a.trustStore())
+	return c, hintUntrusted(err)
 }
 
 // awsFor loads AWS configuration, preferring flags over what the config

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdsgate/rdsgate/config"
+)
+
+func (a *app) newConfig() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "config",
+		Short: "Trust or untrust a project's .rdsgate.yaml",
+		Long: `A project file (.rdsgate.yaml, found upward from the working directory) may
+name targets, users, databases and bastions freely. The keys that decide where
+your token or password goes, or which server is believed — endpoint, auth,
+password_secret/_env/_file, ca_bundle, route.address, route.ssh, ssh_identity,
+ssh_known_hosts — are honoured only after you trust the file's exact content.
+An edit makes it untrusted again. Your own file (~/.config/rdsgate/config.yaml)
+and flags need no trust.`,
+		Example: `  # read the file first, then trust the one found from here
+  rdsgate config trust
+  rdsgate config untrust ./.rdsgate.yaml`,
+	}
+	c.AddCommand(a.newConfigTrust(), a.newConfigUntrust())
+	return c
+}
+
+func (a *app) newConfigTrust() *cobra.Command {
+	return &cobra.Command{
+		Use:   "trust [FILE]",
+		Short: "Trust a project file's current content (default: the one found from here)",
+		Example: `  rdsgate config trust
+  rdsgate config trust ~/src/orders/.rdsgate.yaml`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			path, err := a.projectArg(args)
+			if err != nil {
+				return err
+			}
+			p, err := config.InspectProject(path)
+			if err != nil {
+				return err
+			}
+			if err := a.trustStore().Trust(path, p.SHA256, time.Now()); err != nil {
+				return err
+			}
+			if a.g.output == "json" {
+				enc := json.NewEncoder(a.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(map[string]any{"trusted": path, "sha256": p.SHA256, "settings": p.Settings})
+			}
+			fmt.Fprintf(a.stdout, "trusted %s\n  sha256 %s\n", path, p.SHA256)
+			if len(p.Settings) == 0 {
+				fmt.Fprintln(a.stdout, "  it sets no key that needs trust")
+			} else {
+				fmt.Fprintln(a.stdout, "  so these keys are now honoured from it:")
+				for _, s := range p.Settings {
+					fmt.Fprintf(a.stdout, "    %s = %q  (%s)\n", s.Key, s.Value, s.Source)
+				}
+			}
+			fmt.Fprintln(a.stdout, "  any edit makes it untrusted again")
+			return nil
+		},
+	}
+}
+
+func (a *app) newConfigUntrust() *cobra.Command {
+	return &cobra.Command{
+		Use:     "untrust [FILE]",
+		Short:   "Forget the trust given to a project file",
+		Example: `  rdsgate config untrust`,
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			path, err := a.projectArg(args)
+			if err != nil {
+				return err
+			}
+			had, err := a.trustStore().Untrust(path)
+			if err != nil {
+				return err
+			}
+			if had {
+				fmt.Fprintf(a.stdout, "untrusted %s\n", path)
+			} else {
+				fmt.Fprintf(a.stdout, "%s was not trusted\n", path)
+			}
+			return nil
+		},
+	}
+}
+
+// projectArg is the named file, or the project file found from here.
+func (a *app) projectArg(args []string) (string, error) {
+	if len(args) == 1 {
+		return args[0], nil
+	}
+	wd, err := a.getwd()
+	if err != nil {
+		return "", err
+	}
+	home, _ := os.UserHomeDir()
+	p, err := config.FindProject(wd, home)
+	if err != nil {
+		return "", err
+	}
+	if p == "" {
+		return "", usagef("no %s here or above (up to your home directory): name the file", config.ProjectFileName)
+	}
+	return p, nil
+}
+
+func (a *app) trustStore() *config.TrustStore {
+	return &config.TrustStore{Path: config.TrustPath(a.getenv)}
+}
+
+// hintUntrusted adds the command that trusts a project file.
+func hintUntrusted(err error) error {
+	var ue *config.UntrustedError
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%w. Read it, then run: rdsgate config trust %s", err, ue.Path)
+	}
+	return err
+}
