@@ -2,9 +2,9 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -34,13 +34,13 @@ func (h *humanHandler) Handle(_ context.Context, r slog.Record) error {
 	case r.Level < slog.LevelInfo:
 		b.WriteString("debug: ")
 	}
-	b.WriteString(r.Message)
+	b.WriteString(escapeControl(r.Message))
 	var kv []string
 	add := func(a slog.Attr) {
 		if a.Equal(slog.Attr{}) {
 			return
 		}
-		kv = append(kv, fmt.Sprintf("%s=%v", a.Key, a.Value.Resolve()))
+		kv = append(kv, escapeControl(a.Key)+"="+quoteValue(a.Value.Resolve().String()))
 	}
 	for _, a := range h.attrs {
 		add(a)
@@ -54,6 +54,44 @@ func (h *humanHandler) Handle(_ context.Context, r slog.Record) error {
 	defer h.mu.Unlock()
 	_, err := io.WriteString(h.w, b.String())
 	return err
+}
+
+// escapeControl writes unprintable runes (newlines, terminal escapes,
+// bidirectional overrides) as Go escapes: a client chooses user and database
+// names, and must not be able to forge a log line or repaint the terminal.
+func escapeControl(s string) string {
+	if !hasUnprintable(s) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if r == ' ' || strconv.IsPrint(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRune(r) // 'x' with x escaped
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
+}
+
+// quoteValue quotes an attribute value that could be mistaken for the
+// line's structure: unprintable runes, a quote, or an "=" that could pose
+// as another attribute of the "(key=value, ...)" tail.
+func quoteValue(s string) string {
+	if s == "" || hasUnprintable(s) || strings.ContainsAny(s, `"=`) || strings.TrimSpace(s) != s {
+		return strconv.Quote(s)
+	}
+	return s
+}
+
+func hasUnprintable(s string) bool {
+	for _, r := range s {
+		if r != ' ' && !strconv.IsPrint(r) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *humanHandler) WithAttrs(as []slog.Attr) slog.Handler {
