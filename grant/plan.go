@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rdsgate/rdsgate/target"
@@ -152,6 +153,33 @@ func (p *Plan) SQL() string {
 		b.WriteString(";\n")
 	}
 	return b.String()
+}
+
+// Summary says in one line what the plan does to which user on which
+// database instance, for a "-- " comment above its SQL. Names are shown
+// quoted and escaped when they are not plain, so that a newline in one
+// cannot end the comment and smuggle a statement into the printed plan.
+func (p *Plan) Summary(instance, engine string) string {
+	s := p.Spec
+	on := fmt.Sprintf("on %s (%s), database %s", commentName(instance), commentName(engine), commentName(s.Database))
+	if p.Action == "grant" {
+		return fmt.Sprintf("grant %s to %s %s", s.Profile, commentName(s.User), on)
+	}
+	return fmt.Sprintf("%s %s %s", commentName(p.Action), commentName(s.User), on)
+}
+
+// commentName is s as is when it is plain, else Go-quoted: one line, every
+// control character escaped.
+func commentName(s string) string {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.@", r)) {
+			return strconv.Quote(s)
+		}
+	}
+	if s == "" {
+		return `""`
+	}
+	return s
 }
 
 // Result is what Apply did.

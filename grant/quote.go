@@ -3,6 +3,7 @@ package grant
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // Name length limits: PostgreSQL truncates identifiers to NAMEDATALEN-1
@@ -60,6 +61,10 @@ func checkName(kind, s string, max int) error {
 		return fmt.Errorf("empty %s name", kind)
 	case strings.ContainsRune(s, 0):
 		return fmt.Errorf("%s name %q contains a NUL byte, which no database accepts", kind, s)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		// Legal when quoted, but a newline or escape in a name breaks every
+		// log line, plan comment and psql listing that shows it.
+		return fmt.Errorf("%s name %q contains a control character (newline, tab, escape): choose a name without one", kind, s)
 	case len(s) > max:
 		return fmt.Errorf("%s name %q is %d bytes long; the engine keeps at most %d: choose a shorter one", kind, s, len(s), max)
 	}

@@ -74,6 +74,9 @@ func TestRefusals(t *testing.T) {
 	for _, s := range []Spec{
 		{Family: target.FamilyPostgres, User: "rds_iam", Database: "d"},
 		{Family: target.FamilyPostgres, User: "a\x00b", Database: "d"},
+		{Family: target.FamilyPostgres, User: "x\nDROP DATABASE demo;\n--", Database: "d"},
+		{Family: target.FamilyMySQL, User: "u", Database: "d\rx"},
+		{Family: target.FamilyPostgres, User: "u", Database: "d", Schemas: []string{"s\x1b[2J"}},
 		{Family: target.FamilyPostgres, User: strings.Repeat("x", 64), Database: "d"},
 		{Family: target.FamilyMySQL, User: "u"},
 		{Family: target.FamilyMySQL, User: "u", Database: "d", Profile: Custom, Privileges: []string{"SUPER"}},
@@ -82,5 +85,32 @@ func TestRefusals(t *testing.T) {
 		if _, err := GrantPlan(s); err == nil {
 			t.Errorf("accepted %+v", s)
 		}
+	}
+}
+
+// The plan's "-- " header must stay one comment line whatever the names.
+func TestSummaryStaysAComment(t *testing.T) {
+	tests := []struct {
+		desc string
+		plan Plan
+		want string
+	}{
+		{"plain", Plan{Action: "grant", Spec: Spec{User: "jane", Database: "orders", Profile: ReadOnly}},
+			"grant read-only to jane on demo-pg (postgres), database orders"},
+		{"a newline in the user", Plan{Action: "revoke", Spec: Spec{User: "x\nDROP DATABASE demo;\n--", Database: "demo"}},
+			`revoke "x\nDROP DATABASE demo;\n--" on demo-pg (postgres), database demo`},
+		{"a carriage return in the database", Plan{Action: "grant", Spec: Spec{User: "u", Database: "a\rb", Profile: ReadWrite}},
+			`grant read-write to u on demo-pg (postgres), database "a\rb"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			got := tc.plan.Summary("demo-pg", "postgres")
+			if got != tc.want {
+				t.Errorf("Summary = %q, want %q", got, tc.want)
+			}
+			if strings.ContainsAny(got, "\r\n") {
+				t.Errorf("Summary %q breaks the comment line", got)
+			}
+		})
 	}
 }

@@ -277,10 +277,7 @@ func (a *app) runRevoke(ctx context.Context, name, user string, f revokeFlags) e
 
 func (a *app) runPlan(ctx context.Context, p *path, plan *grant.Plan, apply bool, secret string) error {
 	s := plan.Spec
-	what := fmt.Sprintf("%s %s on %s (%s), database %s", plan.Action, s.User, p.target.Identifier, p.target.Engine, s.Database)
-	if plan.Action == "grant" {
-		what = fmt.Sprintf("grant %s to %s on %s (%s), database %s", s.Profile, s.User, p.target.Identifier, p.target.Engine, s.Database)
-	}
+	what := plan.Summary(p.target.Identifier, p.target.Engine)
 	if !apply {
 		fmt.Fprintf(a.stdout, "-- rdsgate %s\n-- Nothing was changed: run again with --apply to execute this as the administrative user.\n%s", what, plan.SQL())
 		return nil
