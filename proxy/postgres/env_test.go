@@ -91,7 +91,7 @@ GRANT CREATE ON SCHEMA public TO app_user;`)
 		return err
 	})
 	front, err := pgfront.New(pgfront.Config{Instance: "orders", Endpoint: endpoint, TLS: tlsConf, ForceSSL: tlsConf != nil,
-		BackendSocketDir: pg.SocketDir, BackendAddr: pg.Addr(), Auth: auth,
+		BackendSocketDir: pg.SocketDir, BackendAddr: pg.Addr(), BackendAdminPassword: pg.Password, Auth: auth,
 		Log: slog.New(slog.NewTextHandler(e.frontLog, nil))})
 	if err != nil {
 		t.Fatal(err)
