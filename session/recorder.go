@@ -90,6 +90,7 @@ func (r *Recorder) Statement(rec Record, stmt string) {
 		return
 	}
 	ev := Event{Type: TypeStatement, Time: time.Now().UTC(), Record: Record{ID: rec.ID, Target: rec.Target, DBUser: rec.DBUser, Database: rec.Database, Principal: rec.Principal}}
+	stmt, ev.Redacted = Redact(stmt) // before the cut, which could split a literal
 	if len(stmt) > MaxStatementBytes {
 		cut := MaxStatementBytes
 		for cut > 0 && !utf8.RuneStart(stmt[cut]) {

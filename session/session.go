@@ -5,7 +5,8 @@
 // as stderr — from a queue, so recording never blocks the data path.
 //
 // Records never hold a token, a password or a secret key: they are built
-// from fields that cannot carry one, and statements are capped in length.
+// from fields that cannot carry one, statements have the literals that set
+// passwords replaced by '***', and statements are capped in length.
 package session
 
 import (
@@ -57,6 +58,8 @@ type Event struct {
 	Record
 	Statement string `json:"statement,omitempty"`
 	Truncated bool   `json:"statement_truncated,omitempty"`
+	// Redacted says a password literal in Statement was replaced by '***'.
+	Redacted bool `json:"statement_redacted,omitempty"`
 }
 
 // NewID returns a random session id.
