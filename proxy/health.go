@@ -100,6 +100,7 @@ func (h *Health) writeMetrics(w io.Writer) {
 		add("rdsgate_connections_total", l, float64(st.Total))
 		add("rdsgate_connections_failed_total", l, float64(st.Failed))
 		add("rdsgate_connections_refused_total", l, float64(st.Refused))
+		add("rdsgate_accept_errors_total", l, float64(st.AcceptErrors))
 		in, out := s.Bytes()
 		add("rdsgate_bytes_total", l+`,direction="to_database"`, float64(in))
 		add("rdsgate_bytes_total", l+`,direction="to_client"`, float64(out))
@@ -117,6 +118,7 @@ func (h *Health) writeMetrics(w io.Writer) {
 		"rdsgate_connections_total":         "counter Client connections accepted.",
 		"rdsgate_connections_failed_total":  "counter Sessions that ended in an error (login refused, route down, ...).",
 		"rdsgate_connections_refused_total": "counter Clients refused at --max-connections.",
+		"rdsgate_accept_errors_total":       "counter Accepts that failed for lack of resources (out of file descriptors) and were retried after a pause.",
 		"rdsgate_bytes_total":               "counter Bytes relayed.",
 		"rdsgate_login_seconds_sum":         "counter Time from accepting a client to the database's login OK, summed.",
 		"rdsgate_login_seconds_count":       "counter Upstream logins that succeeded.",

@@ -14,6 +14,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/rdsgate/rdsgate/internal/rawsock"
@@ -97,6 +98,9 @@ type Options struct {
 // Stats are counters for metrics and readiness.
 type Stats struct {
 	Open, Total, Failed, Refused int64
+	// AcceptErrors counts accepts that failed for lack of resources (out of
+	// file descriptors) and were retried after a pause.
+	AcceptErrors int64
 }
 
 // Server accepts clients on one listener for one target.
@@ -116,6 +120,8 @@ type Server struct {
 	total    atomic.Int64
 	failed   atomic.Int64
 	refused  atomic.Int64
+	// accepts that failed for lack of resources and were retried
+	acceptErrors atomic.Int64
 	// bytes of ended sessions; open ones are summed from conns
 	bytesIn, bytesOut  atomic.Int64
 	logins, loginNanos atomic.Int64
@@ -137,31 +143,56 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Stats returns the counters.
 func (s *Server) Stats() Stats {
-	return Stats{Open: s.open.Load(), Total: s.total.Load(), Failed: s.failed.Load(), Refused: s.refused.Load()}
+	return Stats{Open: s.open.Load(), Total: s.total.Load(), Failed: s.failed.Load(), Refused: s.refused.Load(),
+		AcceptErrors: s.acceptErrors.Load()}
 }
+
+// Accept back-off: an Accept that fails for lack of resources (out of
+// file descriptors, of socket buffers) is retried after a pause that starts
+// at acceptMinDelay and doubles up to acceptMaxDelay, as net/http does.
+// Clients meanwhile wait in the listen queue.
+const (
+	acceptMinDelay = 5 * time.Millisecond
+	acceptMaxDelay = time.Second
+)
 
 // Serve accepts until the listener closes (Shutdown) or ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
 	defer stop()
 	var delay time.Duration
+	var failures int
+	var since time.Time
 	for {
 		c, err := s.ln.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of file descriptors and the like: back off, keep serving.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.opts.Log.Warn("accept failed; retrying", "err", err, "delay", delay)
-				time.Sleep(delay)
-				continue
-			}
 			if s.stopping.Load() || ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("proxy: accept on %s: %w", s.ln.Addr(), err)
+			if !retryableAccept(err) {
+				return fmt.Errorf("proxy: accept on %s: %w", s.ln.Addr(), err)
+			}
+			s.acceptErrors.Add(1)
+			if delay == 0 {
+				// One line per episode: a shortage repeats every pause.
+				since = time.Now()
+				s.opts.Log.Warn("accept failed; pausing new clients until it succeeds (raise the open-files limit, ulimit -n, if this repeats)",
+					"listener", s.ln.Addr(), "err", err)
+			}
+			failures++
+			delay = min(max(2*delay, acceptMinDelay), acceptMaxDelay)
+			t := time.NewTimer(delay)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+			}
+			continue
 		}
-		delay = 0
+		if delay > 0 {
+			s.opts.Log.Info("accepting again", "listener", s.ln.Addr(), "failed_accepts", failures, "after", time.Since(since).Round(time.Millisecond))
+			delay, failures = 0, 0
+		}
 		// Every request and answer of a session wakes the proxy from idle;
 		// raw socket calls spare each of them a scheduler wake-up.
 		c = rawsock.Wrap(c)
@@ -181,6 +212,23 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.serveConn(ctx, c, counter)
 		}()
 	}
+}
+
+// retryableAccept reports whether an Accept error is a passing shortage
+// (the process or the system out of file descriptors, the kernel out of
+// socket buffers or memory, a timeout) rather than a closed or broken
+// listener.
+func retryableAccept(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return true
+	}
+	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
+		if errors.Is(err, errno) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Server) track(c net.Conn, counter *session.Counter, add bool) {
