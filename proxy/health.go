@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -12,7 +13,9 @@ import (
 )
 
 // Health serves /liveness, /readiness and /metrics (Prometheus text format)
-// for a set of proxy servers, and /quitquitquit when enabled (OnQuit). Like the listeners it belongs on loopback.
+// for a set of proxy servers, and /quitquitquit when enabled (OnQuit). Like
+// the listeners it belongs on loopback, and it answers only requests that a
+// web page cannot make (see localOnly).
 type Health struct {
 	mu      sync.Mutex
 	servers []*Server
@@ -20,10 +23,16 @@ type Health struct {
 	quit    func()
 }
 
+// QuitHeader must be sent, with any value, on POST /quitquitquit (curl -X
+// POST -H 'X-Rdsgate-Quit: 1' ...): a web page cannot add a header to a
+// cross-site request without a CORS preflight, which is never approved.
+const QuitHeader = "X-Rdsgate-Quit"
+
 // OnQuit serves POST /quitquitquit, which calls quit (once per request;
 // quit must be safe to call more than once) and answers 200: a way for a
-// Kubernetes Job's main container to stop the proxy beside it. Only POST,
-// so that a link or an image tag cannot stop the proxy.
+// Kubernetes Job's main container to stop the proxy beside it. Only POST
+// with QuitHeader, so that neither a link nor a cross-site form can stop
+// the proxy.
 func (h *Health) OnQuit(quit func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -68,7 +77,11 @@ func (h *Health) Handler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
 		h.writeMetrics(w)
 	})
-	mux.HandleFunc("POST /quitquitquit", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("POST /quitquitquit", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get(QuitHeader) == "" {
+			http.Error(w, fmt.Sprintf("POST /quitquitquit needs the header %s: 1 (curl -X POST -H '%s: 1' URL), which a web page cannot send", QuitHeader, QuitHeader), http.StatusForbidden)
+			return
+		}
 		h.mu.Lock()
 		quit := h.quit
 		h.mu.Unlock()
@@ -79,7 +92,43 @@ func (h *Health) Handler() http.Handler {
 		quit()
 		io.WriteString(w, "stopping\n")
 	})
-	return mux
+	return localOnly(mux)
+}
+
+// localOnly refuses (403) the requests a browser makes for a web page
+// rather than for a local program: a Host that is not a loopback name or
+// the address the request came in on (a DNS-rebinding page reaches
+// loopback under its own name, and would read /metrics), and an Origin
+// other than the endpoint's own (a cross-site fetch or form).
+func localOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !localHost(r) {
+			http.Error(w, fmt.Sprintf("refused: Host %q is not a loopback address", r.Host), http.StatusForbidden)
+			return
+		}
+		if o, ok := r.Header["Origin"]; ok && (len(o) != 1 || o[0] != "http://"+r.Host) {
+			http.Error(w, "refused: a request from a web page (Origin "+strings.Join(o, ", ")+")", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// localHost reports whether r's Host names loopback (localhost,
+// 127.0.0.0/8, [::1], with any port), is the exact address the request
+// arrived on, or is absent (HTTP/1.0; browsers always send it).
+func localHost(r *http.Request) bool {
+	if r.Host == "" {
+		return true
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok && r.Host == a.String() {
+		return true
+	}
+	host := r.Host
+	if h, _, err := net.SplitHostPort(r.Host); err == nil {
+		host = h
+	}
+	return isLoopback(host)
 }
 
 // metric is one sample with its labels.

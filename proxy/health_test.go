@@ -58,13 +58,16 @@ func TestHealthEndpoints(t *testing.T) {
 	c.Close()
 }
 
-// /quitquitquit answers 404 until enabled, then calls the hook on POST only.
+// /quitquitquit answers 404 until enabled, then calls the hook on POST
+// (with QuitHeader) only.
 func TestHealthQuit(t *testing.T) {
 	h := NewHealth()
 	srv := httptest.NewServer(h.Handler())
 	defer srv.Close()
 	post := func() int {
-		resp, err := http.Post(srv.URL+"/quitquitquit", "text/plain", nil)
+		req, _ := http.NewRequest("POST", srv.URL+"/quitquitquit", nil)
+		req.Header.Set(QuitHeader, "1")
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,5 +89,72 @@ func TestHealthQuit(t *testing.T) {
 	}
 	if code := post(); code != 200 || quits != 1 {
 		t.Errorf("POST: %d, %d quits", code, quits)
+	}
+}
+
+// The endpoints answer only requests a local program makes on purpose: a
+// web page cannot stop the proxy (a cross-site POST carries a foreign
+// Origin or lacks the quit header) nor read /metrics through DNS
+// rebinding (its Host is the attacker's name).
+func TestHealthRefusesBrowsers(t *testing.T) {
+	h := NewHealth()
+	quits := 0
+	h.OnQuit(func() { quits++ })
+	srv := httptest.NewServer(h.Handler())
+	defer srv.Close()
+	self := strings.TrimPrefix(srv.URL, "http://")
+	_, port, _ := net.SplitHostPort(self)
+	for _, tc := range []struct {
+		desc, method, path, host, origin string
+		quitHeader                       bool
+		want                             int
+	}{
+		{desc: "quit", method: "POST", path: "/quitquitquit", quitHeader: true, want: 200},
+		{desc: "quit, localhost", method: "POST", path: "/quitquitquit", host: "localhost:" + port, quitHeader: true, want: 200},
+		{desc: "quit, [::1]", method: "POST", path: "/quitquitquit", host: "[::1]:" + port, quitHeader: true, want: 200},
+		{desc: "quit, 127.0.0.2 without port", method: "POST", path: "/quitquitquit", host: "127.0.0.2", quitHeader: true, want: 200},
+		{desc: "quit, same origin", method: "POST", path: "/quitquitquit", origin: "http://" + self, quitHeader: true, want: 200},
+		{desc: "simple POST without the header", method: "POST", path: "/quitquitquit", want: 403},
+		{desc: "foreign origin", method: "POST", path: "/quitquitquit", origin: "https://evil.example", quitHeader: true, want: 403},
+		{desc: "foreign origin, simple POST", method: "POST", path: "/quitquitquit", origin: "https://evil.example", want: 403},
+		{desc: "null origin", method: "POST", path: "/quitquitquit", origin: "null", quitHeader: true, want: 403},
+		{desc: "loopback origin on another port", method: "POST", path: "/quitquitquit", origin: "http://127.0.0.1:1", quitHeader: true, want: 403},
+		{desc: "rebound host, quit", method: "POST", path: "/quitquitquit", host: "evil.example", quitHeader: true, want: 403},
+		{desc: "rebound host, metrics", method: "GET", path: "/metrics", host: "evil.example:" + port, want: 403},
+		{desc: "rebound host, readiness", method: "GET", path: "/readiness", host: "evil.example", want: 403},
+		{desc: "localhost suffix", method: "GET", path: "/metrics", host: "localhost.evil.example", want: 403},
+		{desc: "metrics", method: "GET", path: "/metrics", want: 200},
+		{desc: "metrics, localhost", method: "GET", path: "/metrics", host: "localhost:" + port, want: 200},
+		{desc: "metrics, foreign origin", method: "GET", path: "/metrics", origin: "https://evil.example", want: 403},
+		{desc: "liveness", method: "GET", path: "/liveness", want: 200},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			req, err := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.host != "" {
+				req.Host = tc.host
+			}
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
+			if tc.quitHeader {
+				req.Header.Set(QuitHeader, "1")
+			}
+			before := quits
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.want {
+				t.Errorf("%s %s (Host %q, Origin %q): %d %q, want %d", tc.method, tc.path, tc.host, tc.origin, resp.StatusCode, body, tc.want)
+			}
+			if quit := quits > before; quit != (tc.path == "/quitquitquit" && tc.want == 200) {
+				t.Errorf("quit called: %v", quit)
+			}
+		})
 	}
 }
