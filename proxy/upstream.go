@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,6 +102,22 @@ func (u *Upstream) DBUserARN(user string) string {
 		acct = "<account>"
 	}
 	return fmt.Sprintf("arn:aws:rds-db:%s:%s:dbuser:%s/%s", u.Target.Region, acct, u.Target.ResourceID, user)
+}
+
+// GrantCommand is the command that makes user an IAM database user of the
+// target, for refusals' hints; each word is quoted for a POSIX shell, so
+// that a user name copied from a hint cannot run anything else.
+func (u *Upstream) GrantCommand(user string) string {
+	return "rdsgate grant " + shellWord(u.Target.Identifier) + " " + shellWord(user)
+}
+
+// shellWord is s as one POSIX shell word: as it is when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // RateLimiter is a token bucket of new logins per second that waits rather

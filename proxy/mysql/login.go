@@ -10,6 +10,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/mysqlwire"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/rdsca"
@@ -305,8 +306,17 @@ func (e *notIAMError) Unwrap() error { return e.pkt }
 func notIAMUser(s *proxy.Session, user, what string) error {
 	t := s.Upstream.Target
 	return &notIAMError{&mysqlwire.ErrPacket{Code: mysqlwire.ErAccessDenied, SQLState: mysqlwire.SQLStateAccessDenied,
-		Message: fmt.Sprintf("rdsgate: database user %q is not an IAM user: %s %s. As an admin: CREATE USER '%s' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS'; (ALTER USER for an existing user), or `rdsgate grant %s %s`",
-			user, t.Identifier, what, user, t.Identifier, user)}}
+		Message: fmt.Sprintf("rdsgate: database user %q is not an IAM user: %s %s. As an admin: %s (ALTER USER for an existing user), or `%s`",
+			user, t.Identifier, what, createUserSQL(user), s.Upstream.GrantCommand(user))}}
+}
+
+// createUserSQL is the statement that makes user an IAM user, with user
+// quoted as a string literal (MySQL's default sql_mode; under
+// NO_BACKSLASH_ESCAPES a backslash or control character in the name reads
+// differently, but still inside the literal): a hint an admin copies must
+// not run anything else.
+func createUserSQL(user string) string {
+	return "CREATE USER " + grant.QuoteMySQLLiteral(user) + " IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS';"
 }
 
 // loginHint says what usually causes a refused IAM login, with the policy

@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/pgwire"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/rdsca"
@@ -202,8 +203,14 @@ func loginHint(s *proxy.Session, user string) string {
 		return h
 	}
 	arn := s.Upstream.DBUserARN(user)
-	return fmt.Sprintf("rdsgate signed a valid IAM token for %s@%s. Check that the user is granted rds_iam (GRANT rds_iam TO %q), that IAM authentication is enabled on %s, and that your IAM policy allows rds-db:connect on %s; `rdsgate doctor %s` checks each.",
-		user, t.Address(), user, t.Identifier, arn, t.Identifier)
+	return fmt.Sprintf("rdsgate signed a valid IAM token for %s@%s. Check that the user is granted rds_iam (%s), that IAM authentication is enabled on %s, and that your IAM policy allows rds-db:connect on %s; `rdsgate doctor %s` checks each.",
+		user, t.Address(), grantSQL(user), t.Identifier, arn, t.Identifier)
+}
+
+// grantSQL is the statement that makes user an IAM user, with user quoted
+// as an identifier: a hint an admin copies must not run anything else.
+func grantSQL(user string) string {
+	return "GRANT rds_iam TO " + grant.QuotePGIdent(user) + ";"
 }
 
 func (e *Engine) tryLogin(ctx context.Context, s *proxy.Session, startup *pgwire.StartupMessage) (_ *upstreamConn, err error) {
@@ -290,7 +297,7 @@ func (e *Engine) answerAuth(ctx context.Context, up *proxy.Upstream, user string
 		if code != pgwire.AuthCleartextPassword && creds.IAM() {
 			return nil, &pgwire.Error{Severity: pgwire.SeverityFatal, Code: pgwire.CodeInvalidAuthorization,
 				Message: fmt.Sprintf("rdsgate: database user %q is not IAM-enabled: %s asked for a %s password, not an IAM token", user, up.Target.Identifier, authName(code)),
-				Hint:    fmt.Sprintf("as an admin: GRANT rds_iam TO %q; (or `rdsgate grant %s %s`); for a user with a password, configure a password source for the target (auth: password)", user, up.Target.Identifier, user)}
+				Hint:    fmt.Sprintf("as an admin: %s (or `%s`); for a user with a password, configure a password source for the target (auth: password)", grantSQL(user), up.GrantCommand(user))}
 		}
 		pw, err := creds.Password(ctx, user)
 		if err != nil {
