@@ -50,6 +50,9 @@ type PluginDialer struct {
 	mu       sync.Mutex
 	forwards map[string]*pluginForward
 	closed   bool
+	// pluginEnv caches whether the plugin reads the StartSession response
+	// from the environment (nil: not asked yet).
+	pluginEnv *bool
 }
 
 type pluginForward struct {
@@ -139,9 +142,16 @@ func (d *PluginDialer) start(ctx context.Context, address string) (*pluginForwar
 	resp, _ := json.Marshal(map[string]any{"SessionId": aws.ToString(out.SessionId), "TokenValue": aws.ToString(out.TokenValue),
 		"StreamUrl": aws.ToString(out.StreamUrl), "ResponseMetadata": map[string]any{"HTTPStatusCode": 200}})
 	req, _ := json.Marshal(map[string]any{"Target": d.cfg.Target, "DocumentName": DocumentRemoteHost, "Parameters": params})
-	// The same six arguments the AWS CLI passes.
-	cmd := exec.Command(d.cfg.Plugin, string(resp), d.cfg.Region, "StartSession", d.cfg.Profile, string(req), d.cfg.Endpoint)
-	cmd.Env = os.Environ()
+	// The same six arguments the AWS CLI passes. The response holds the
+	// session's token, and argv is readable by every local user: a plugin
+	// that can take it from the environment (which only its own user can
+	// read) gets the variable's name instead, as AWS CLI v2 does.
+	respArg, env := string(resp), os.Environ()
+	if d.envResponse(ctx) {
+		respArg, env = StartSessionResponseEnv, append(env, StartSessionResponseEnv+"="+string(resp))
+	}
+	cmd := exec.Command(d.cfg.Plugin, respArg, d.cfg.Region, "StartSession", d.cfg.Profile, string(req), d.cfg.Endpoint)
+	cmd.Env = env
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -191,6 +201,60 @@ func (d *PluginDialer) start(ctx context.Context, address string) (*pluginForwar
 	tailMu.Lock()
 	defer tailMu.Unlock()
 	return nil, fmt.Errorf("ssm: session-manager-plugin did not open its port for %s: %s", address, strings.Join(tail, " | "))
+}
+
+// StartSessionResponseEnv is the variable through which a plugin newer than
+// lastPluginWithoutEnv takes the StartSession response.
+const StartSessionResponseEnv = "AWS_SSM_START_SESSION_RESPONSE"
+
+// lastPluginWithoutEnv is the last plugin version that only reads the
+// response from its argv (the AWS CLI's constant of the same meaning).
+var lastPluginWithoutEnv = [4]int{1, 2, 497, 0}
+
+// envResponse reports, once per dialer, whether the plugin takes the
+// response from the environment; an old or unparsable version falls back to
+// argv with a warning that says what that exposes. Callers hold d.mu.
+func (d *PluginDialer) envResponse(ctx context.Context) bool {
+	if d.pluginEnv != nil {
+		return *d.pluginEnv
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, d.cfg.Plugin, "--version").Output()
+	v, ok := parsePluginVersion(string(out))
+	newer := err == nil && ok && compareVersion(v, lastPluginWithoutEnv) > 0
+	if !newer {
+		d.cfg.Log.Warn("this session-manager-plugin takes the session token on its command line, where other local users can read it: update it to 1.2.497.0 or later",
+			"plugin", d.cfg.Plugin, "version", strings.TrimSpace(string(out)))
+	}
+	d.pluginEnv = &newer
+	return newer
+}
+
+// parsePluginVersion reads "1.2.707.0" (with spaces or a newline around).
+func parsePluginVersion(s string) ([4]int, bool) {
+	var v [4]int
+	parts := strings.Split(strings.TrimSpace(s), ".")
+	if len(parts) != 4 {
+		return v, false
+	}
+	for i, p := range parts {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 {
+			return v, false
+		}
+		v[i] = n
+	}
+	return v, true
+}
+
+func compareVersion(a, b [4]int) int {
+	for i := range a {
+		if a[i] != b[i] {
+			return a[i] - b[i]
+		}
+	}
+	return 0
 }
 
 // stop ends the plugin (it exits when its stdin closes) and the session.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -254,6 +255,23 @@ func TestPluginDialer(t *testing.T) {
 		c.Close(ctx)
 		cancel()
 	}
+	// The session token is not on the plugin's command line, which every
+	// local user can read: the plugin takes it from its environment.
+	d.mu.Lock()
+	for _, f := range d.forwards {
+		if runtime.GOOS != "linux" {
+			break
+		}
+		argv, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", f.cmd.Process.Pid))
+		if err != nil {
+			t.Errorf("read the plugin's argv: %v", err)
+		}
+		args := strings.Split(string(argv), "\x00")
+		if strings.Contains(string(argv), "TokenValue") || len(args) < 2 || args[1] != StartSessionResponseEnv {
+			t.Errorf("the plugin's argv carries the session response: %q", args)
+		}
+	}
+	d.mu.Unlock()
 	if n := len(sb.API().Sessions()); n != 1 {
 		t.Errorf("%d sessions, want one plugin session for both connections", n)
 	}
@@ -261,6 +279,27 @@ func TestPluginDialer(t *testing.T) {
 	for _, s := range sb.API().Sessions() {
 		if s.Status != "Terminated" {
 			t.Errorf("session %s is %s after Close", s.ID, s.Status)
+		}
+	}
+}
+
+func TestParsePluginVersion(t *testing.T) {
+	tests := []struct {
+		in    string
+		newer bool // than the last version without the environment variable
+		ok    bool
+	}{
+		{"1.2.707.0\n", true, true},
+		{"1.3.0.0", true, true},
+		{"1.2.497.0", false, true},
+		{"1.2.463.0", false, true},
+		{"1.2.x.0", false, false},
+		{"", false, false},
+	}
+	for _, tc := range tests {
+		v, ok := parsePluginVersion(tc.in)
+		if ok != tc.ok || ok && (compareVersion(v, lastPluginWithoutEnv) > 0) != tc.newer {
+			t.Errorf("%q: %v, %v", tc.in, v, ok)
 		}
 	}
 }
