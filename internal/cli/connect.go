@@ -265,7 +265,7 @@ func (a *app) runClient(ctx context.Context, l *localPath, want, user string, ex
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.stdout, a.stderr
 	// The client's environment carries nothing secret, and nothing that
 	// would send it elsewhere or ask for a password.
-	cmd.Env = clientEnv(os.Environ())
+	cmd.Env = clientEnv(os.Environ(), l.p.entry.PasswordEnv)
 	a.log.Debug("starting client", "client", bin, "args", strings.Join(args, " "))
 	a.sig.passInt.Store(true)
 	defer a.sig.passInt.Store(false)
@@ -293,17 +293,22 @@ func (a *app) runClient(ctx context.Context, l *localPath, want, user string, ex
 }
 
 // clientEnv removes variables that would make a client use another server,
-// a password or TLS settings meant for somewhere else.
-func clientEnv(env []string) []string {
-	drop := []string{"PGPASSWORD=", "PGPASSFILE=", "PGHOST=", "PGHOSTADDR=", "PGPORT=", "PGSSLMODE=", "PGSERVICE=",
-		"MYSQL_PWD=", "MYSQL_HOST=", "MYSQL_TCP_PORT=", "MYSQL_UNIX_PORT="}
+// a password or TLS settings meant for somewhere else, and every secret:
+// a client's environment is readable in /proc by whatever it runs
+// (psql's \!, a pager, an editor). secretVars are more names to drop, such
+// as the target's password_env.
+func clientEnv(env []string, secretVars ...string) []string {
+	drop := map[string]bool{}
+	for _, k := range append([]string{"PGPASSWORD", "PGPASSFILE", "PGHOST", "PGHOSTADDR", "PGPORT", "PGSSLMODE", "PGSERVICE",
+		"MYSQL_PWD", "MYSQL_HOST", "MYSQL_TCP_PORT", "MYSQL_UNIX_PORT",
+		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_SSM_START_SESSION_RESPONSE"}, secretVars...) {
+		drop[k] = true
+	}
 	out := env[:0:0]
 	for _, kv := range env {
-		keep := true
-		for _, d := range drop {
-			keep = keep && !strings.HasPrefix(kv, d)
-		}
-		if keep {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
 			out = append(out, kv)
 		}
 	}

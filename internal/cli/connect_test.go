@@ -259,3 +259,39 @@ func TestConnectRefusedNamesThePolicyResource(t *testing.T) {
 		t.Errorf("exit %d, want the error to name %s and doctor:\n%s", code, want, errOut)
 	}
 }
+
+// TestConnectKeepsSecretsFromTheClient: psql runs with neither the AWS keys
+// nor the password_env variable that rdsgate itself used: anything psql
+// starts (\!, a pager) could read them from its environment.
+func TestConnectKeepsSecretsFromTheClient(t *testing.T) {
+	if _, err := exec.LookPath("psql"); err != nil {
+		testpeer.Missing(t, "psql", "apt-get install postgresql-client")
+	}
+	sb := useSandbox(t, []string{"postgres"})
+	master, password, _ := masterCredentials(t, sb)
+	p := sb.Principal(sandbox.ProfileAdmin)
+	t.Setenv("AWS_ACCESS_KEY_ID", p.AccessKeyID)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", p.SecretAccessKey)
+	t.Setenv("DEMO_PG_PW", password)
+	t.Setenv("UNRELATED_MARKER", "kept")
+	base, err := os.ReadFile(filepath.Join(sb.Dir, "rdsgate.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "rdsgate.yaml")
+	text := string(base) + "  pw-pg:\n    identifier: " + sandbox.InstancePG + "\n    user: " + master +
+		"\n    auth: password\n    password_env: DEMO_PG_PW\n    route:\n      via: ssm\n      bastion: " + sandbox.BastionID + "\n"
+	if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RDSGATE_CONFIG", cfg)
+	code, out, errOut := run(t, "connect", "pw-pg", "-q", "--", "-X", "-c", `\! env`)
+	if code != 0 || !strings.Contains(out, "UNRELATED_MARKER=kept") {
+		t.Fatalf("connect: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	for _, secret := range []string{p.SecretAccessKey, p.AccessKeyID, password} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the client's environment holds a secret:\n%s", out)
+		}
+	}
+}
