@@ -53,6 +53,35 @@ func TestLoginFix(t *testing.T) {
 	}
 }
 
+// A hint an admin copies must name exactly the user, whatever it holds.
+func TestLoginFixQuotesTheUser(t *testing.T) {
+	pg := target.Target{Identifier: "orders", Engine: "postgres"}
+	my := target.Target{Identifier: "billing", Engine: "mysql"}
+	notIAM := errors.New("is not IAM-enabled")
+	tests := []struct {
+		desc string
+		t    target.Target
+		user string
+		want []string
+	}{
+		{"pg double quote", pg, `x"; DROP DATABASE d; --`, []string{`GRANT rds_iam TO "x""; DROP DATABASE d; --";`, `rdsgate grant orders 'x"; DROP DATABASE d; --'`}},
+		{"pg newline", pg, "x\nDROP", []string{"GRANT rds_iam TO \"x\nDROP\";"}},
+		{"mysql quote and backslash", my, `x\'; DROP DATABASE d; --`, []string{`CREATE USER 'x\\''; DROP DATABASE d; --'@'%'`}},
+		{"mysql newline", my, "x\nDROP", []string{`CREATE USER 'x\nDROP'@'%'`}},
+		{"shell", pg, "$(id)", []string{`rdsgate grant orders '$(id)'`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			fix := loginFix(tc.t, tc.user, notIAM)
+			for _, w := range tc.want {
+				if !strings.Contains(fix, w) {
+					t.Errorf("fix %q\nwant it to contain %q", fix, w)
+				}
+			}
+		})
+	}
+}
+
 func TestReportOutput(t *testing.T) {
 	r := &Report{Target: "orders"}
 	r.run("a", "A", func() Result { return Result{Status: Pass, Detail: "fine"} })

@@ -21,6 +21,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/rdsca"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
@@ -424,11 +425,12 @@ func loginFix(t target.Target, user string, err error) string {
 	msg := err.Error()
 	if strings.Contains(msg, "not IAM-enabled") || strings.Contains(msg, "not an IAM user") {
 		if t.Family() == target.FamilyPostgres {
-			return fmt.Sprintf("as an admin: GRANT rds_iam TO %q;  (or: rdsgate grant %s %s)", user, t.Identifier, user)
+			return fmt.Sprintf("as an admin: GRANT rds_iam TO %s;  (or: %s)", grant.QuotePGIdent(user), grant.Command(t.Identifier, user))
 		}
-		return fmt.Sprintf("as an admin: CREATE USER '%s'@'%%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL;  (or: rdsgate grant %s %s)", user, t.Identifier, user)
+		return fmt.Sprintf("as an admin: CREATE USER %s@'%%' IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL;  (or: %s)",
+			grant.QuoteMySQLLiteral(user), grant.Command(t.Identifier, user))
 	}
-	causes := []string{"the user is not IAM-enabled (PostgreSQL: GRANT rds_iam TO " + fmt.Sprintf("%q", user) + "; MySQL: IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS')",
+	causes := []string{"the user is not IAM-enabled (PostgreSQL: GRANT rds_iam TO " + grant.QuotePGIdent(user) + "; MySQL: IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS')",
 		"your IAM policy does not allow rds-db:connect on this user with the resource id " + t.ResourceID + " (not the instance name)",
 		"IAM database authentication is disabled on " + t.Identifier}
 	var b strings.Builder

@@ -70,3 +70,19 @@ func checkName(kind, s string, max int) error {
 	}
 	return nil
 }
+
+// Command is the rdsgate command line that grants user IAM login on the
+// target instance, for hints; each word is quoted for a POSIX shell, so a
+// user name copied from a hint cannot run anything else.
+func Command(instance, user string) string {
+	return "rdsgate grant " + shellWord(instance) + " " + shellWord(user)
+}
+
+// shellWord is s as one POSIX shell word: as it is when it holds only
+// characters no shell treats specially, else in single quotes.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
