@@ -303,3 +303,26 @@ func TestRateLimiter(t *testing.T) {
 		t.Error("Wait ignored a cancelled context")
 	}
 }
+
+// A wait that ends with its context (a client that left) gives its slot
+// back: the logins after it do not wait for the logins that never happened.
+func TestRateLimiterCancelGivesBack(t *testing.T) {
+	l := NewRateLimiter(1, 1)
+	if err := l.Wait(context.Background()); err != nil { // the burst
+		t.Fatal(err)
+	}
+	for range 10 {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := l.Wait(ctx); err == nil {
+			t.Fatal("Wait ignored a cancelled context")
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// With every cancelled slot given back, the next login waits about a
+	// second (one token at 1/s), not eleven.
+	if l.tokens < -0.5 {
+		t.Errorf("after 10 cancelled waits the bucket is %.1f tokens in debt, want about 0", -l.tokens)
+	}
+}

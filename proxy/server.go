@@ -62,6 +62,7 @@ type Session struct {
 
 	accepted time.Time
 	server   *Server
+	sock     *clientSocket // nil where it cannot be watched
 }
 
 // LoggedIn is what an engine calls once the upstream login succeeded: it
@@ -193,6 +194,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			s.opts.Log.Info("accepting again", "listener", s.ln.Addr(), "failed_accepts", failures, "after", time.Since(since).Round(time.Millisecond))
 			delay, failures = 0, 0
 		}
+		sock := newClientSocket(c) // before Wrap, which hides the descriptor
 		// Every request and answer of a session wakes the proxy from idle;
 		// raw socket calls spare each of them a scheduler wake-up.
 		c = rawsock.Wrap(c)
@@ -209,7 +211,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		go func() {
 			defer s.wg.Done()
 			defer s.track(c, counter, false)
-			s.serveConn(ctx, c, counter)
+			s.serveConn(ctx, c, sock, counter)
 		}()
 	}
 }
@@ -277,7 +279,7 @@ func (s *Server) Target() string {
 	return s.up.Target.Identifier
 }
 
-func (s *Server) serveConn(ctx context.Context, c net.Conn, counter *session.Counter) {
+func (s *Server) serveConn(ctx context.Context, c net.Conn, sock *clientSocket, counter *session.Counter) {
 	rec := &session.Record{
 		ID: session.NewID(), Start: time.Now().UTC(), Principal: s.opts.Principal,
 		Target: s.up.Target.Name, Endpoint: s.up.Target.Address(), Route: s.opts.Route,
@@ -287,7 +289,7 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, counter *session.Cou
 		rec.Target = s.up.Target.Identifier
 	}
 	sess := &Session{
-		accepted: time.Now(), server: s,
+		accepted: time.Now(), server: s, sock: sock,
 		Client: c, Upstream: s.up, Record: rec, Counter: counter, Recorder: s.opts.Recorder,
 		CaptureStatements: s.opts.CaptureStatements, LocalTLS: s.opts.LocalTLS, HandshakeTimeout: s.opts.HandshakeTimeout,
 		IdleTimeout: s.opts.IdleTimeout, Done: s.done,

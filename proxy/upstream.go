@@ -138,10 +138,15 @@ func NewRateLimiter(perSecond, burst int) *RateLimiter {
 	return &RateLimiter{rate: float64(perSecond), burst: float64(burst), tokens: float64(burst), last: time.Now()}
 }
 
-// Wait blocks until a login may start, or ctx ends.
+// Wait blocks until a login may start, or ctx ends. A wait that ends with
+// ctx (its client left) gives its slot back, so that logins that never
+// happen do not delay the ones after them.
 func (l *RateLimiter) Wait(ctx context.Context) error {
 	if l == nil || l.rate <= 0 {
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	l.mu.Lock()
 	now := time.Now()
@@ -172,6 +177,9 @@ func (l *RateLimiter) Wait(ctx context.Context) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
+		l.mu.Lock()
+		l.tokens = min(l.tokens+1, l.burst)
+		l.mu.Unlock()
 		return ctx.Err()
 	}
 }

@@ -76,11 +76,24 @@ func (e *Engine) Refuse(c net.Conn, message string) {
 // Serve handles one client connection.
 func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	client := s.Client
-	_ = client.SetDeadline(time.Now().Add(s.HandshakeTimeout))
+	_ = client.SetDeadline(s.HandshakeDeadline())
 	cc := mysqlwire.NewConn(client, mysqlwire.DefaultHandshakeMax)
 
-	// The server's greeting first: the client is greeted with its thread id.
-	raw, g, err := dialUpstream(ctx, s)
+	// The server's greeting first: the client is greeted with the
+	// server's version, capabilities and thread id. A greeting of the
+	// proxy's own would let a client that connects and leaves cost nothing
+	// upstream, but its thread id would not be the session's: the KILL
+	// QUERY a client sends on Ctrl-C would miss its query, or hit another
+	// session's. So the route is opened before the client says anything,
+	// and a client that is gone when accepted, or leaves while the login
+	// limit or the route keeps it waiting, ends that at once (LoginContext):
+	// no dial, or a dialled connection closed before any login.
+	lctx, stop := s.LoginContext(ctx)
+	raw, g, err := dialUpstream(lctx, s)
+	stop()
+	if err != nil && proxy.ClientGone(lctx) {
+		return proxy.EndClientClosed, nil
+	}
 	if err != nil {
 		sendErr(cc, err, crConnHostError)
 		return "", err
@@ -141,8 +154,14 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 		return "", err
 	}
 
-	up, err := e.login(ctx, s, raw, g, resp, offered, log)
+	lctx, stop = s.LoginContext(ctx)
+	up, err := e.login(lctx, s, raw, g, resp, offered, log)
+	stop()
 	closeRaw = false // login owns raw from here (and closes it on failure)
+	if err != nil && proxy.ClientGone(lctx) {
+		log.Debug("client left before its login", "err", err)
+		return proxy.EndClientClosed, nil
+	}
 	if err != nil {
 		sendErr(cc, err, crConnHostError)
 		return "", err

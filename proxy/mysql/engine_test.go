@@ -61,6 +61,7 @@ func TestEngine(t *testing.T) {
 	t.Run("SessionRecords", func(t *testing.T) { testSessionRecords(t, b) })
 	t.Run("TooManyConnections", func(t *testing.T) { testTooManyConnections(t, b) })
 	t.Run("NoGoroutineLeak", func(t *testing.T) { testNoGoroutineLeak(t, b) })
+	t.Run("VanishedClients", func(t *testing.T) { testVanishedClients(t, b) })
 }
 
 func testGoDriver(t *testing.T, b *backend) {

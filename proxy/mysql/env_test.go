@@ -23,6 +23,7 @@ import (
 	"github.com/rdsgate/rdsgate/sandbox/mysqlfront"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/target"
+	"github.com/rdsgate/rdsgate/tunnel"
 	"github.com/rdsgate/rdsgate/tunnel/direct"
 )
 
@@ -100,8 +101,10 @@ type envOptions struct {
 	localInfile bool
 	creds       proxy.Credentials // default: IAM tokens
 	maxConns    int
-	dialAddr    string      // the route dials this instead of the front
-	localTLS    *tls.Config // the proxy serves TLS on the local leg
+	dialAddr    string                            // the route dials this instead of the front
+	localTLS    *tls.Config                       // the proxy serves TLS on the local leg
+	dialer      func(tunnel.Dialer) tunnel.Dialer // wraps the route (to count dials)
+	logins      *proxy.RateLimiter                // limits upstream logins
 }
 
 func startEnv(t *testing.T, b *backend, o envOptions) *env {
@@ -158,9 +161,14 @@ func startEnv(t *testing.T, b *backend, o envOptions) *env {
 	if o.dialAddr != "" {
 		dialAddr = o.dialAddr
 	}
+	var dialer tunnel.Dialer = &direct.Dialer{Address: dialAddr}
+	if o.dialer != nil {
+		dialer = o.dialer(dialer)
+	}
 	e.up = &proxy.Upstream{
 		Target:      target.Target{Identifier: "orders-mysql", Name: "orders-mysql", Engine: "mysql", Host: name, Port: port, Region: region, ResourceID: "db-TESTMYSQL"},
-		Dialer:      &direct.Dialer{Address: dialAddr},
+		Dialer:      dialer,
+		Logins:      o.logins,
 		TLS:         &tls.Config{ServerName: name, RootCAs: clientCA.Pool, MinVersion: tls.VersionTLS12},
 		Credentials: creds,
 	}

@@ -64,6 +64,7 @@ func dialUpstream(ctx context.Context, s *proxy.Session) (_ net.Conn, _ *mysqlwi
 		}
 	}()
 	_ = raw.SetDeadline(time.Now().Add(s.HandshakeTimeout))
+	defer context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })()
 	p, seq, err := mysqlwire.ReadPacket(raw, mysqlwire.DefaultHandshakeMax)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read greeting from %s: %w", addr, err)
@@ -176,6 +177,9 @@ func authenticate(ctx context.Context, s *proxy.Session, raw net.Conn, g *mysqlw
 	if _, err := mysqlwire.WritePacket(raw, 1, ssl.Encode()); err != nil {
 		return nil, false, fmt.Errorf("request TLS from %s: %w", addr, err)
 	}
+	// Reads and writes below follow raw's deadline; ctx ending (the client
+	// left) ends them too.
+	defer context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })()
 	tc := tls.Client(raw, up.TLS)
 	hctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
 	err := tc.HandshakeContext(hctx)

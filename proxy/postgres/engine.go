@@ -103,7 +103,7 @@ func (e *Engine) Refuse(c net.Conn, message string) {
 
 // Serve handles one client connection.
 func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
-	_ = s.Client.SetDeadline(time.Now().Add(s.HandshakeTimeout))
+	_ = s.Client.SetDeadline(s.HandshakeDeadline())
 	startup, cancel, err := e.localStartup(s)
 	if err != nil {
 		if errors.Is(err, io.EOF) {
@@ -122,7 +122,15 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	}
 	log := s.Log.With("user", user, "database", s.Record.Database)
 
-	up, err := e.login(ctx, s, startup, log)
+	// The client now waits for the login; one that leaves meanwhile (a
+	// probe, a killed client) ends it, wherever it is, and frees its slot.
+	lctx, stop := s.LoginContext(ctx)
+	up, err := e.login(lctx, s, startup, log)
+	stop()
+	if err != nil && proxy.ClientGone(lctx) {
+		log.Debug("client left before its login", "err", err)
+		return proxy.EndClientClosed, nil
+	}
 	if err != nil {
 		var pgErr *pgwire.Error
 		if errors.As(err, &pgErr) {
@@ -227,6 +235,9 @@ func (e *Engine) tryLogin(ctx context.Context, s *proxy.Session, startup *pgwire
 			conn.Close()
 		}
 	}()
+	// Reads and writes below follow the conn's deadline; ctx ending (the
+	// client left) ends them too.
+	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })()
 	pkt, err := startup.AppendTo(nil)
 	if err != nil {
 		return nil, fmt.Errorf("encode startup: %w", err)

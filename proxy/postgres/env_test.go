@@ -62,6 +62,7 @@ type envOptions struct {
 	directTLS  bool                              // the upstream leg uses PostgreSQL 17's direct TLS
 	localTLS   *tls.Config                       // the proxy serves TLS on the local leg
 	dialer     func(tunnel.Dialer) tunnel.Dialer // wraps the route (to watch the upstream bytes)
+	logins     *proxy.RateLimiter                // limits upstream logins
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
@@ -125,6 +126,7 @@ GRANT CREATE ON SCHEMA public TO app_user;`)
 		TLS:         &tls.Config{ServerName: name, RootCAs: clientCA.Pool, MinVersion: tls.VersionTLS12},
 		Credentials: &proxy.IAMCredentials{Cache: e.tokens, Host: name, Port: 5432, Region: region},
 		DirectTLS:   o.directTLS,
+		Logins:      o.logins,
 	}
 	e.recorder = session.NewRecorder(nil, session.NewWriterSink(e.records))
 	ln, err := proxy.Listen(proxy.ListenConfig{Address: "127.0.0.1:0"})
