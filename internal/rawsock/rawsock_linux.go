@@ -30,7 +30,7 @@ type conn struct {
 }
 
 func (c *conn) Read(b []byte) (int, error) {
-	n, err := Read(c.rc, b, nil)
+	n, err := Read(c.rc, b)
 	if err != nil && err != io.EOF {
 		err = &net.OpError{Op: "read", Net: c.LocalAddr().Network(), Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 	}
@@ -46,11 +46,9 @@ func (c *conn) Write(b []byte) (int, error) {
 }
 
 // Read reads into b from rc's non-blocking socket with a raw system call,
-// letting rc's poller wait while there is nothing to read. beforeWait,
-// if not nil, runs with the descriptor each time the read is about to
-// wait (to set socket options for the wait ahead). It returns io.EOF at
-// the end of the stream.
-func Read(rc syscall.RawConn, b []byte, beforeWait func(fd uintptr)) (int, error) {
+// letting rc's poller wait while there is nothing to read. It returns
+// io.EOF at the end of the stream.
+func Read(rc syscall.RawConn, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
@@ -63,9 +61,6 @@ func Read(rc syscall.RawConn, b []byte, beforeWait func(fd uintptr)) (int, error
 			case syscall.EINTR:
 				continue
 			case syscall.EAGAIN:
-				if beforeWait != nil {
-					beforeWait(fd)
-				}
 				return false
 			}
 			n, errno = int(m), e

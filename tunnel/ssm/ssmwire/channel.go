@@ -144,10 +144,6 @@ type Channel struct {
 	wmu         sync.Mutex  // held while writing to a transport
 	inlineAcks  []byte      // spare ack buffer of flushAcksInline (under wmu)
 	inlineFr    [][]byte    // frame list of flushAcksInline (under wmu)
-
-	// awaitedFn reports the payload bytes the consumer waits for beyond
-	// those delivered (set by the Pipe fed from Deliver).
-	awaitedFn atomic.Pointer[func() int]
 }
 
 // NewChannel returns a channel with no transport; attach one with
@@ -382,7 +378,7 @@ func (c *Channel) readLoop(t Transport, gen int) {
 	m := new(Message) // reused: nothing keeps it past handle
 	var hooked bool
 	if iw, ok := t.(inlineWriter); ok {
-		hooked = iw.notifyReadWait(func() { c.flushAcksInline(iw) }, c.awaited)
+		hooked = iw.notifyReadWait(func() { c.flushAcksInline(iw) })
 	}
 	for {
 		b, err := t.ReadFrame()
@@ -496,24 +492,6 @@ func (c *Channel) ack(m *Message, hooked bool) {
 	if now {
 		c.wakeWriter()
 	}
-}
-
-// awaited is the payload the peer is certain to send next: what the
-// consumer waits for beyond what was delivered — unless messages wait in
-// the reorder buffer, whose bytes have come already (the missing one may
-// be all that is left).
-func (c *Channel) awaited() int {
-	f := c.awaitedFn.Load()
-	if f == nil {
-		return 0
-	}
-	c.mu.Lock()
-	reordered := len(c.reord) > 0
-	c.mu.Unlock()
-	if reordered {
-		return 0
-	}
-	return (*f)()
 }
 
 // flushAcks hands pending acknowledgements to the writer.

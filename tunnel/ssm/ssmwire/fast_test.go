@@ -156,7 +156,7 @@ func TestNoWaitWrites(t *testing.T) {
 	for _, secure := range []bool{false, true} {
 		c, s := wsPair(t, secure)
 		tr := WebsocketTransport(c, true).(*wsTransport)
-		if !tr.notifyReadWait(func() {}, nil) {
+		if !tr.notifyReadWait(func() {}) {
 			t.Skip("no raw socket path on this platform")
 		}
 		var want [][]byte

@@ -20,10 +20,6 @@ import (
 //     enters the system call through the scheduler, which wakes the
 //     runtime's monitor thread whenever the process was idle: at a message
 //     per millisecond that doubled the CPU time per message.
-//   - On Linux, while the channel's consumer is certain to receive more
-//     (smux waiting for the rest of a frame), it raises the socket's
-//     receive low-water mark so that the kernel wakes the reader once per
-//     two messages (see batchLowat).
 //   - It lets the channel's reader write acknowledgements itself, without
 //     a hand-off to the writer goroutine (a wake-up each): before each read
 //     from the socket — when the websocket reader has nothing buffered and
@@ -44,9 +40,6 @@ type fastConn struct {
 	net.Conn
 	raw    rawIO // nil: use Conn
 	onWait atomic.Pointer[func()]
-	// awaited reports the payload bytes the channel's consumer is certain
-	// to receive beyond those delivered (read batching).
-	awaited atomic.Pointer[func() int]
 
 	wmu     sync.Mutex
 	noWait  atomic.Bool // the writer in progress must not block
@@ -149,23 +142,19 @@ func fastConnOf(ws *websocket.Conn) *fastConn {
 type inlineWriter interface {
 	Transport
 	// notifyReadWait makes f run whenever the reader is about to read from
-	// the network, and lets the transport ask awaited how many payload
-	// bytes the consumer is certain to receive; false if the transport
-	// cannot (then nothing else of this interface is used).
-	notifyReadWait(f func(), awaited func() int) bool
+	// the network; false if the transport cannot (then nothing else of
+	// this interface is used).
+	notifyReadWait(f func()) bool
 	// writeFramesNoWait writes frames without blocking; left reports bytes
 	// kept for a later WriteFrames (which may have no frames).
 	writeFramesNoWait(frames [][]byte) (left bool, err error)
 }
 
-func (t *wsTransport) notifyReadWait(f func(), awaited func() int) bool {
+func (t *wsTransport) notifyReadWait(f func()) bool {
 	if t.fc == nil || t.fc.raw == nil {
 		return false
 	}
 	t.fc.onWait.Store(&f)
-	if awaited != nil {
-		t.fc.awaited.Store(&awaited)
-	}
 	return true
 }
 

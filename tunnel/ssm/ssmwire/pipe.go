@@ -58,25 +58,8 @@ func NewPipe(ch *Channel, cfg PipeConfig) *Pipe {
 	if cfg.Buffer <= 0 {
 		cfg.Buffer = max(1024*cfg.MaxPayload, 1<<20)
 	}
-	p := &Pipe{ch: ch, max: cfg.MaxPayload, pace: cfg.Pace, limit: cfg.Buffer,
+	return &Pipe{ch: ch, max: cfg.MaxPayload, pace: cfg.Pace, limit: cfg.Buffer,
 		rwake: make(chan struct{}, 1), wwake: make(chan struct{}, 1), closed: make(chan struct{})}
-	if ch != nil {
-		f := p.awaited
-		ch.awaitedFn.Store(&f)
-	}
-	return p
-}
-
-// awaited is how many bytes a blocked reader waits for beyond those
-// buffered: with FullReads, the rest of a frame whose header smux has
-// read, which the peer is certain to send.
-func (p *Pipe) awaited() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.want > p.size {
-		return p.want - p.size
-	}
-	return 0
 }
 
 // Push hands a received payload to the reader (it copies b), blocking
