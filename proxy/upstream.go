@@ -5,10 +5,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/internal/rawsock"
 	"github.com/rdsgate/rdsgate/target"
@@ -108,16 +108,7 @@ func (u *Upstream) DBUserARN(user string) string {
 // target, for refusals' hints; each word is quoted for a POSIX shell, so
 // that a user name copied from a hint cannot run anything else.
 func (u *Upstream) GrantCommand(user string) string {
-	return "rdsgate grant " + shellWord(u.Target.Identifier) + " " + shellWord(user)
-}
-
-// shellWord is s as one POSIX shell word: as it is when it holds only
-// characters no shell treats specially, else in single quotes.
-func shellWord(s string) string {
-	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-") == "" {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return grant.Command(u.Target.Identifier, user)
 }
 
 // RateLimiter is a token bucket of new logins per second that waits rather
