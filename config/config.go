@@ -410,3 +410,14 @@ func parsePort(s string) (int, error) {
 	}
 	return n, nil
 }
+
+// ExpandHome expands a leading ~/ in a file name from a config file or a
+// flag to the user's home directory.
+func ExpandHome(path string) string {
+	if strings.HasPrefix(path, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, path[2:])
+		}
+	}
+	return path
+}

@@ -20,7 +20,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/rdsgate/rdsgate/awsconf"
-	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/rdsca"
 	"github.com/rdsgate/rdsgate/target"
@@ -38,7 +38,7 @@ type Config struct {
 	// User is the database user to check.
 	User string
 	// Route is the route as configured (flags over config file).
-	Route config.Route
+	Route dbpath.Route
 	// LoadAWS loads configuration (profile, region).
 	LoadAWS func(ctx context.Context) (aws.Config, string, error)
 	// Resolve finds the target.
@@ -178,7 +178,7 @@ func Run(ctx context.Context, c Config) *Report {
 }
 
 // routeFix is what to check when the route does not open, by route.
-func routeFix(route config.Route, t target.Target) string {
+func routeFix(route dbpath.Route, t target.Target) string {
 	switch route.Via {
 	case "ssh":
 		return fmt.Sprintf("check the bastion in --ssh USER@HOST[:PORT] (reachable from here, sshd listening), your key (--ssh-identity, the ssh-agent, or --ssh-eic) and the bastion's host key in known_hosts (--ssh-known-hosts; --ssh-accept-new records a first one); the bastion must reach %s on port %d (the database's security group)", t.Host, t.Port)
@@ -298,7 +298,7 @@ func checkConnectPermission(ctx context.Context, cfg aws.Config, id awsconf.Iden
 // checkBastion checks the Session Manager bastion: it exists, its agent is
 // online, the caller may start a port-forwarding session on it, and its
 // security groups may reach the database's port.
-func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Identity, t target.Target, route config.Route) {
+func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Identity, t target.Target, route dbpath.Route) {
 	var bastion ec2types.Instance
 	res := r.run("bastion", "Session Manager bastion exists", func() Result {
 		in := &ec2.DescribeInstancesInput{}

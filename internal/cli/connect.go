@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
@@ -79,7 +80,7 @@ connection details for GUI tools, until Ctrl-C.`,
 
 // localPath is the proxy running for one connect.
 type localPath struct {
-	p      *path
+	p      *dbpath.Path
 	srv    *proxy.Server
 	rec    *session.Recorder
 	dir    string // private socket directory (unix) or ""
@@ -95,7 +96,7 @@ func (l *localPath) close() {
 	<-l.done
 	_ = l.rec.Close(context.Background())
 	if l.ownDialer {
-		closeDialer(l.p.dialer)
+		closeDialer(l.p.Dialer)
 	}
 	if l.dir != "" {
 		_ = os.RemoveAll(l.dir)
@@ -106,16 +107,16 @@ func (l *localPath) close() {
 // a private directory (so no other local user can use the path while it is
 // up), or on a TCP loopback port for GUI tools.
 func (a *app) startLocal(ctx context.Context, name string, f connectFlags, tcpPort int, useTCP bool) (*localPath, error) {
-	p, err := a.resolvePath(ctx, name, f.route)
+	p, err := a.openPath(ctx, name, f.route)
 	if err != nil {
 		return nil, err
 	}
-	if !p.target.IAMAuth && p.creds == nil { // a password source needs no IAM
-		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; logins will be refused", p.target.Identifier), "fix", iamAuthFix(p.target))
+	if !p.Target.IAMAuth && p.Password == nil { // a password source needs no IAM
+		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; logins will be refused", p.Target.Identifier), "fix", iamAuthFix(p.Target))
 	}
 	l, err := a.serveLocal(ctx, p, f, tcpPort, useTCP)
 	if err != nil {
-		closeDialer(p.dialer)
+		closeDialer(p.Dialer)
 		return nil, err
 	}
 	l.ownDialer = true
@@ -123,8 +124,8 @@ func (a *app) startLocal(ctx context.Context, name string, f connectFlags, tcpPo
 }
 
 // serveLocal starts the proxy for p.
-func (a *app) serveLocal(ctx context.Context, p *path, f connectFlags, tcpPort int, useTCP bool) (*localPath, error) {
-	engine, err := engineFor(p.target)
+func (a *app) serveLocal(ctx context.Context, p *dbpath.Path, f connectFlags, tcpPort int, useTCP bool) (*localPath, error) {
+	engine, err := engineFor(p.Target)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +141,7 @@ func (a *app) serveLocal(ctx context.Context, p *path, f connectFlags, tcpPort i
 		if l.dir, err = os.MkdirTemp("", "rdsgate-"); err != nil {
 			return nil, err
 		}
-		l.socket = filepath.Join(l.dir, socketName(p.target, "db", target.DefaultPort(p.target.Engine)))
+		l.socket = filepath.Join(l.dir, socketName(p.Target, "db", target.DefaultPort(p.Target.Engine)))
 		lc = proxy.ListenConfig{Network: "unix", Address: l.socket}
 	}
 	ln, err := proxy.Listen(lc)
@@ -153,9 +154,9 @@ func (a *app) serveLocal(ctx context.Context, p *path, f connectFlags, tcpPort i
 	if a, ok := ln.Addr().(*net.TCPAddr); ok {
 		l.addr = a
 	}
-	tokens := iamauth.NewCache(p.aws.Credentials, iamauth.CacheOptions{})
-	l.srv = proxy.NewServer(ln, engine, p.upstream(tokens, 100), proxy.Options{Recorder: rec, CaptureStatements: f.logStatements,
-		Principal: p.identity.ARN, Route: p.route.Via, Log: a.log.With("target", p.name)})
+	tokens := iamauth.NewCache(p.AWS.Credentials, iamauth.CacheOptions{})
+	l.srv = proxy.NewServer(ln, engine, p.Upstream(tokens, 100), proxy.Options{Recorder: rec, CaptureStatements: f.logStatements,
+		Principal: p.Identity.ARN, Route: p.Route.Via, Log: a.log.With("target", p.Spec.Name)})
 	go func() {
 		defer close(l.done)
 		if err := l.srv.Serve(context.WithoutCancel(ctx)); err != nil {
@@ -172,7 +173,7 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 		return err
 	}
 	defer l.close()
-	user := first(l.p.user, "")
+	user := l.p.Spec.User
 	if user == "" {
 		return usagef("no database user: pass --user, or set user: for %s in the config file", name)
 	}
@@ -180,7 +181,7 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	// Log in once before handing over, so that a refused login is explained
 	// here rather than as a client's terse error.
 	t0 := time.Now()
-	db, err := l.open(ctx, user, l.p.database)
+	db, err := l.open(ctx, user, l.p.Spec.Database)
 	if err != nil {
 		return err
 	}
@@ -189,9 +190,9 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	stop()
 	if err != nil {
 		db.Close()
-		return loginError(l.p.target.Identifier, user, err)
+		return loginError(l.p.Target.Identifier, user, err)
 	}
-	a.stage("login", t0, "as %s over TLS verified for %s, via %s", user, l.p.target.Host, l.p.route.Via)
+	a.stage("login", t0, "as %s over TLS verified for %s, via %s", user, l.p.Target.Host, l.p.Route.Via)
 
 	switch {
 	case f.exec != "":
@@ -237,11 +238,11 @@ func pickClient(fam target.Family, want string) (string, string, error) {
 // runClient starts the database client on the local socket with the
 // terminal, and returns its exit status.
 func (a *app) runClient(ctx context.Context, l *localPath, want, user string, extra []string) error {
-	name, bin, err := pickClient(l.p.target.Family(), want)
+	name, bin, err := pickClient(l.p.Target.Family(), want)
 	if err != nil {
 		return err
 	}
-	db := l.p.database
+	db := l.p.Spec.Database
 	var args []string
 	switch name {
 	case "psql", "pgcli":
@@ -265,7 +266,7 @@ func (a *app) runClient(ctx context.Context, l *localPath, want, user string, ex
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.stdout, a.stderr
 	// The client's environment carries nothing secret, and nothing that
 	// would send it elsewhere or ask for a password.
-	cmd.Env = clientEnv(os.Environ(), l.p.entry.PasswordEnv)
+	cmd.Env = clientEnv(os.Environ(), l.p.Spec.Auth.PasswordEnv)
 	a.log.Debug("starting client", "client", bin, "args", strings.Join(args, " "))
 	a.sig.passInt.Store(true)
 	defer a.sig.passInt.Store(false)

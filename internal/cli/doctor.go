@@ -6,7 +6,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
-	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/doctor"
 	"github.com/rdsgate/rdsgate/rdsca"
 	"github.com/rdsgate/rdsgate/target"
@@ -41,22 +41,11 @@ when any check fails. -o json prints the report as JSON.`,
 }
 
 func (a *app) runDoctor(ctx context.Context, name string, rf routeFlags) error {
-	c, err := a.loadConfig()
+	spec, err := a.pathSpec(name, rf)
 	if err != nil {
 		return err
 	}
-	var entry config.Target
-	var entryPtr *config.Target
-	if e, ok := c.Target(name); ok {
-		entry, entryPtr = e, &e
-	}
-	a.sshAcceptNew, a.ssmPlugin = rf.sshAcceptNew, rf.ssmPlugin
-	route, err := routeFor(entry, rf)
-	if err != nil {
-		return err
-	}
-	user := first(rf.user, entry.User)
-	var identityARN string
+	opts := a.pathOptions()
 	var dialers []tunnel.Dialer
 	defer func() {
 		for _, d := range dialers {
@@ -65,34 +54,33 @@ func (a *app) runDoctor(ctx context.Context, name string, rf routeFlags) error {
 	}()
 	dc := doctor.Config{
 		Name:  name,
-		User:  user,
-		Route: route,
+		User:  spec.User,
+		Route: spec.Route,
 		LoadAWS: func(ctx context.Context) (aws.Config, string, error) {
-			return a.awsFor(ctx, entryPtr)
+			cfg, err := dbpath.LoadAWS(ctx, spec, opts)
+			return cfg, spec.Profile, err
 		},
 		Resolve: func(ctx context.Context, cfg aws.Config) (target.Target, error) {
-			return resolver(cfg, c).Resolve(ctx, name)
+			return dbpath.Resolver(cfg, spec).Resolve(ctx, name)
 		},
 		Dialer: func(ctx context.Context, cfg aws.Config, t target.Target) (tunnel.Dialer, error) {
-			d, err := a.dialerFor(ctx, cfg, route, t.Address())
+			d, err := dbpath.NewDialer(ctx, cfg, spec.Route, t.Address(), spec.Profile, a.log)
 			if err == nil {
 				dialers = append(dialers, d)
 			}
-			return d, err
+			return d, pathHint(err)
 		},
 		Bundle: func(ctx context.Context, t target.Target) (*rdsca.Bundle, error) {
-			return a.loadBundle(ctx, first(rf.caBundle, entry.CABundle), t.Region)
+			return rdsca.Load(ctx, rdsca.Options{File: spec.CABundle, Getenv: a.getenv, Region: t.Region, Log: a.log})
 		},
 		Login: func(ctx context.Context, cfg aws.Config, t target.Target, d tunnel.Dialer, b *rdsca.Bundle) error {
-			p := &path{name: name, entry: entry, target: t, aws: cfg, route: route, user: user,
-				database: first(rf.db, entry.Database), bundle: b, dialer: d}
-			p.identity.ARN = identityARN
+			p := &dbpath.Path{Spec: spec, Target: t, AWS: cfg, Route: spec.Route, Bundle: b, Dialer: d}
 			l, err := a.serveLocal(ctx, p, connectFlags{}, 0, false)
 			if err != nil {
 				return err
 			}
 			defer l.close()
-			db, err := l.open(ctx, user, p.database)
+			db, err := l.open(ctx, spec.User, spec.Database)
 			if err != nil {
 				return err
 			}

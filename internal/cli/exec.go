@@ -23,7 +23,7 @@ import (
 // open returns a database/sql handle on the local proxy: no password, no
 // TLS (the proxy does both upstream).
 func (l *localPath) open(_ context.Context, user, db string) (*sql.DB, error) {
-	switch l.p.target.Family() {
+	switch l.p.Target.Family() {
 	case target.FamilyPostgres:
 		cfg, err := pgx.ParseConfig("sslmode=disable connect_timeout=30")
 		if err != nil {
@@ -53,7 +53,7 @@ func (l *localPath) open(_ context.Context, user, db string) (*sql.DB, error) {
 		}
 		return sql.OpenDB(conn), nil
 	}
-	return nil, fmt.Errorf("engine %s is not supported", l.p.target.Engine)
+	return nil, fmt.Errorf("engine %s is not supported", l.p.Target.Engine)
 }
 
 // execSQL runs one statement and prints its rows as a table, JSON or CSV.

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/target"
@@ -238,13 +240,13 @@ front can derive) and show as password users.`,
 }
 
 // grantSpec builds the spec for a resolved path.
-func grantSpec(p *path, user, database string, schemas []string, prof grant.Profile, privs []string) grant.Spec {
-	db := first(database, p.database)
-	if db == "" && p.target.Family() == target.FamilyPostgres {
+func grantSpec(p *dbpath.Path, user, database string, schemas []string, prof grant.Profile, privs []string) grant.Spec {
+	db := cmp.Or(database, p.Spec.Database)
+	if db == "" && p.Target.Family() == target.FamilyPostgres {
 		db = "postgres"
 	}
-	return grant.Spec{Family: p.target.Family(), User: user, Database: db, Schemas: schemas, Profile: prof,
-		Privileges: privs, MasterUser: p.target.MasterUser}
+	return grant.Spec{Family: p.Target.Family(), User: user, Database: db, Schemas: schemas, Profile: prof,
+		Privileges: privs, MasterUser: p.Target.MasterUser}
 }
 
 func (a *app) runGrant(ctx context.Context, name, user string, f grantFlags) error {
@@ -252,7 +254,7 @@ func (a *app) runGrant(ctx context.Context, name, user string, f grantFlags) err
 	if err != nil {
 		return err
 	}
-	p, err := a.resolvePath(ctx, name, f.admin.route)
+	p, err := a.openPath(ctx, name, f.admin.route)
 	if err != nil {
 		return err
 	}
@@ -264,7 +266,7 @@ func (a *app) runGrant(ctx context.Context, name, user string, f grantFlags) err
 }
 
 func (a *app) runRevoke(ctx context.Context, name, user string, f revokeFlags) error {
-	p, err := a.resolvePath(ctx, name, f.admin.route)
+	p, err := a.openPath(ctx, name, f.admin.route)
 	if err != nil {
 		return err
 	}
@@ -275,9 +277,9 @@ func (a *app) runRevoke(ctx context.Context, name, user string, f revokeFlags) e
 	return a.runPlan(ctx, p, plan, f.apply, f.admin.adminSecret)
 }
 
-func (a *app) runPlan(ctx context.Context, p *path, plan *grant.Plan, apply bool, secret string) error {
+func (a *app) runPlan(ctx context.Context, p *dbpath.Path, plan *grant.Plan, apply bool, secret string) error {
 	s := plan.Spec
-	what := plan.Summary(p.target.Identifier, p.target.Engine)
+	what := plan.Summary(p.Target.Identifier, p.Target.Engine)
 	if !apply {
 		fmt.Fprintf(a.stdout, "-- rdsgate %s\n-- Nothing was changed: run again with --apply to execute this as the administrative user.\n%s", what, plan.SQL())
 		return nil
@@ -303,7 +305,7 @@ func (a *app) runPlan(ctx context.Context, p *path, plan *grant.Plan, apply bool
 	}
 	a.stage(plan.Action, t0, "%s, as %s", what, admin)
 	if plan.Action == "grant" && res.Changed() {
-		fmt.Fprintf(a.stderr, "Next: give the people or programs the IAM policy: rdsgate policy %s --user %s\n", p.name, s.User)
+		fmt.Fprintf(a.stderr, "Next: give the people or programs the IAM policy: rdsgate policy %s --user %s\n", p.Spec.Name, s.User)
 	}
 	if plan.Action == "revoke" && res.Changed() {
 		fmt.Fprintf(a.stderr, "Sessions already open as %s stay open until they end; remove %s from IAM policies too.\n", s.User, s.User)
@@ -312,7 +314,7 @@ func (a *app) runPlan(ctx context.Context, p *path, plan *grant.Plan, apply bool
 }
 
 func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags) error {
-	p, err := a.resolvePath(ctx, name, f.route)
+	p, err := a.openPath(ctx, name, f.route)
 	if err != nil {
 		return err
 	}
@@ -322,7 +324,7 @@ func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags)
 		return err
 	}
 	defer db.Close()
-	us, err := grant.ListUsers(ctx, db, p.target.Family(), p.target.MasterUser)
+	us, err := grant.ListUsers(ctx, db, p.Target.Family(), p.Target.MasterUser)
 	if err != nil {
 		return err
 	}
@@ -378,7 +380,7 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 			if err != nil {
 				return err
 			}
-			dbs = append(dbs, grant.Guarded{Target: t, Account: first(account, id.Account)})
+			dbs = append(dbs, grant.Guarded{Target: t, Account: cmp.Or(account, id.Account)})
 		}
 		doc, err := grant.DenyDeletePolicy(dbs, f.breakGlass)
 		if err != nil {
@@ -414,7 +416,7 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 		if err != nil {
 			return err
 		}
-		doc, err := grant.Policy(grant.Access{Target: t, Account: first(account, id.Account), DBUser: f.user, Bastion: bastion})
+		doc, err := grant.Policy(grant.Access{Target: t, Account: cmp.Or(account, id.Account), DBUser: f.user, Bastion: bastion})
 		if err != nil {
 			return err
 		}
@@ -446,24 +448,24 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 // adminDB opens a database/sql handle as the administrative user over p's
 // route with verify-full TLS. The password comes from Secrets Manager or a
 // prompt, and is never logged.
-func (a *app) adminDB(ctx context.Context, p *path, database, secretID string) (*sql.DB, string, error) {
+func (a *app) adminDB(ctx context.Context, p *dbpath.Path, database, secretID string) (*sql.DB, string, error) {
 	t0 := time.Now()
 	user, pw, source, err := a.adminCredentials(ctx, p, secretID)
 	if err != nil {
 		return nil, "", err
 	}
-	tlsConf := p.bundle.TLSConfig(p.target.Host)
+	tlsConf := p.Bundle.TLSConfig(p.Target.Host)
 	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return p.dialer.DialContext(ctx, "tcp", p.target.Address())
+		return p.Dialer.DialContext(ctx, "tcp", p.Target.Address())
 	}
 	var db *sql.DB
-	switch p.target.Family() {
+	switch p.Target.Family() {
 	case target.FamilyPostgres:
 		cfg, err := pgx.ParseConfig("sslmode=verify-full connect_timeout=30")
 		if err != nil {
 			return nil, "", err
 		}
-		cfg.Host, cfg.Port = p.target.Host, uint16(p.target.Port)
+		cfg.Host, cfg.Port = p.Target.Host, uint16(p.Target.Port)
 		cfg.User, cfg.Password, cfg.Database = user, pw, database
 		cfg.TLSConfig, cfg.Fallbacks = tlsConf, nil
 		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
@@ -472,28 +474,28 @@ func (a *app) adminDB(ctx context.Context, p *path, database, secretID string) (
 	case target.FamilyMySQL:
 		mc := mysql.NewConfig()
 		mc.User, mc.Passwd, mc.DBName = user, pw, database
-		mc.Net, mc.Addr, mc.TLS, mc.DialFunc, mc.Timeout = "tcp", p.target.Address(), tlsConf, dial, 30*time.Second
+		mc.Net, mc.Addr, mc.TLS, mc.DialFunc, mc.Timeout = "tcp", p.Target.Address(), tlsConf, dial, 30*time.Second
 		conn, err := mysql.NewConnector(mc)
 		if err != nil {
 			return nil, "", err
 		}
 		db = sql.OpenDB(conn)
 	default:
-		return nil, "", fmt.Errorf("engine %s is not supported", p.target.Engine)
+		return nil, "", fmt.Errorf("engine %s is not supported", p.Target.Engine)
 	}
 	db.SetMaxOpenConns(1)
 	err = db.PingContext(ctx)
-	if err != nil && p.target.Family() == target.FamilyPostgres && strings.Contains(err.Error(), "PAM authentication failed") {
+	if err != nil && p.Target.Family() == target.FamilyPostgres && strings.Contains(err.Error(), "PAM authentication failed") {
 		// The administrative user is a member of rds_iam, so RDS accepts
 		// only an IAM token for it: sign one with the caller's identity.
 		db.Close()
-		tok, terr := iamauth.NewCache(p.aws.Credentials, iamauth.CacheOptions{}).Token(ctx,
-			iamauth.Endpoint{Host: p.target.Host, Port: p.target.Port, Region: p.target.Region, User: user})
+		tok, terr := iamauth.NewCache(p.AWS.Credentials, iamauth.CacheOptions{}).Token(ctx,
+			iamauth.Endpoint{Host: p.Target.Host, Port: p.Target.Port, Region: p.Target.Region, User: user})
 		if terr != nil {
 			return nil, "", fmt.Errorf("sign an IAM token for the administrative user %s: %w", user, terr)
 		}
 		cfg, _ := pgx.ParseConfig("sslmode=verify-full connect_timeout=30")
-		cfg.Host, cfg.Port = p.target.Host, uint16(p.target.Port)
+		cfg.Host, cfg.Port = p.Target.Host, uint16(p.Target.Port)
 		cfg.User, cfg.Password, cfg.Database = user, tok, database
 		cfg.TLSConfig, cfg.Fallbacks = tlsConf, nil
 		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
@@ -506,21 +508,21 @@ func (a *app) adminDB(ctx context.Context, p *path, database, secretID string) (
 	if err != nil {
 		db.Close()
 		return nil, "", fmt.Errorf("log in to %s as the administrative user %s (password from %s): %w; check the secret (--admin-secret) and the route (rdsgate doctor %s)",
-			p.target.Identifier, user, source, err, p.name)
+			p.Target.Identifier, user, source, err, p.Spec.Name)
 	}
-	a.stage("admin", t0, "logged in as %s (password from %s) over TLS verified for %s, via %s", user, source, p.target.Host, p.route.Via)
+	a.stage("admin", t0, "logged in as %s (password from %s) over TLS verified for %s, via %s", user, source, p.Target.Host, p.Route.Via)
 	return db, user, nil
 }
 
 // adminCredentials returns the administrative user and password: from the
 // secret named by --admin-secret, else the instance's managed master
 // secret, else a prompt on the terminal.
-func (a *app) adminCredentials(ctx context.Context, p *path, secretID string) (user, pw, source string, err error) {
-	id := first(secretID, p.target.MasterSecretARN)
+func (a *app) adminCredentials(ctx context.Context, p *dbpath.Path, secretID string) (user, pw, source string, err error) {
+	id := cmp.Or(secretID, p.Target.MasterSecretARN)
 	if id != "" {
-		out, err := secretsmanager.NewFromConfig(p.aws).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
+		out, err := secretsmanager.NewFromConfig(p.AWS).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
 		if err != nil {
-			return "", "", "", fmt.Errorf("read the administrative secret %s: %w", id, awsconf.Explain(err, p.profile))
+			return "", "", "", fmt.Errorf("read the administrative secret %s: %w", id, awsconf.Explain(err, p.Spec.Profile))
 		}
 		var s struct {
 			Username string `json:"username"`
@@ -529,16 +531,16 @@ func (a *app) adminCredentials(ctx context.Context, p *path, secretID string) (u
 		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &s); err != nil || s.Password == "" {
 			return "", "", "", fmt.Errorf("secret %s is not an RDS credentials secret ({\"username\":...,\"password\":...})", id)
 		}
-		return first(s.Username, p.target.MasterUser), s.Password, "secret " + id, nil
+		return cmp.Or(s.Username, p.Target.MasterUser), s.Password, "secret " + id, nil
 	}
-	if p.target.MasterUser == "" {
-		return "", "", "", fmt.Errorf("%s has no managed master secret and its master user is unknown: pass --admin-secret ARN of a secret with username and password", p.target.Identifier)
+	if p.Target.MasterUser == "" {
+		return "", "", "", fmt.Errorf("%s has no managed master secret and its master user is unknown: pass --admin-secret ARN of a secret with username and password", p.Target.Identifier)
 	}
-	pw, err = a.promptPassword(fmt.Sprintf("Password for the administrative user %s of %s: ", p.target.MasterUser, p.target.Identifier))
+	pw, err = a.promptPassword(fmt.Sprintf("Password for the administrative user %s of %s: ", p.Target.MasterUser, p.Target.Identifier))
 	if err != nil {
 		return "", "", "", err
 	}
-	return p.target.MasterUser, pw, "the prompt", nil
+	return p.Target.MasterUser, pw, "the prompt", nil
 }
 
 // promptPassword reads a line from the terminal with echo off.

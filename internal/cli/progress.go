@@ -4,16 +4,45 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/rdsgate/rdsgate/dbpath"
 )
 
 // stage prints one step of a multi-step command on stderr — "  identity
 // arn:aws:iam::... (12ms)" — unless --quiet. Progress goes to stderr so that
 // stdout stays clean for query results and connection details.
 func (a *app) stage(name string, start time.Time, format string, args ...any) {
+	a.stageLine(name, time.Since(start), fmt.Sprintf(format, args...))
+}
+
+func (a *app) stageLine(name string, took time.Duration, detail string) {
 	if a.g.quiet {
 		return
 	}
-	fmt.Fprintf(a.stderr, "  %-9s %s (%s)\n", name, fmt.Sprintf(format, args...), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(a.stderr, "  %-9s %s (%s)\n", name, detail, took.Round(time.Millisecond))
+}
+
+// progress shows a path's stages: a spinner while one runs, a line when it
+// is done. The CA stage is quiet, as it always was.
+type progress struct {
+	a    *app
+	stop func()
+}
+
+func (p *progress) Begin(stage string) {
+	if stage != dbpath.StageCA {
+		p.stop = p.a.spin(stage)
+	}
+}
+
+func (p *progress) Done(stage string, took time.Duration, detail string) {
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
+	if took >= 0 && stage != dbpath.StageCA {
+		p.a.stageLine(stage, took, detail)
+	}
 }
 
 // spin shows a spinner for a stage in progress on a terminal (stderr a tty,

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/proxy/mysql"
@@ -70,8 +73,9 @@ the engine's usual port (5432, 3306). Listeners bind to 127.0.0.1 unless
 On SIGINT/SIGTERM the proxy stops accepting, lets open sessions finish for up
 to --drain-timeout (30 s), then closes them, and exits 130/143 (0 after SIGTERM
 with --exit-zero-on-sigterm, for a sidecar whose Job must succeed). With
---quitquitquit, a POST to /quitquitquit on --http-address stops it the same way
-and exits 0. --run-connection-test logs in to every target once before serving
+--quitquitquit, a POST to /quitquitquit on --http-address with the header
+X-Rdsgate-Quit (curl -X POST -H 'X-Rdsgate-Quit: 1' URL; no web page can send
+it) stops it the same way and exits 0. --run-connection-test logs in to every target once before serving
 and exits 1 with the cause if one fails.`,
 		Example: `  # one database on its usual port
   rdsgate proxy orders-prod
@@ -82,7 +86,7 @@ and exits 1 with the cause if one fails.`,
   # through an existing tunnel on 127.0.0.1:15000, still verifying TLS for the real endpoint
   rdsgate proxy orders-prod --via direct --address 127.0.0.1:15000
 
-  # a Kubernetes sidecar: check the login first, stop on POST /quitquitquit or SIGTERM with exit 0
+  # a Kubernetes sidecar: check the login first, stop on POST /quitquitquit (header X-Rdsgate-Quit: 1) or SIGTERM with exit 0
   rdsgate proxy orders-prod --user app --run-connection-test --http-address 127.0.0.1:9090 --quitquitquit --exit-zero-on-sigterm
 
   # a database without IAM authentication, with its RDS managed master secret
@@ -107,7 +111,7 @@ and exits 1 with the cause if one fails.`,
 	fl.StringVar(&f.localKey, "local-key", "", "the private key (PEM) of --local-cert")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM (or /quitquitquit), how long open sessions may finish before they are closed")
 	fl.BoolVar(&f.exitZeroOnTerm, "exit-zero-on-sigterm", false, "exit 0 instead of 143 after a SIGTERM (a sidecar in a Kubernetes Job)")
-	fl.BoolVar(&f.quitQuitQuit, "quitquitquit", false, "with --http-address: a POST to /quitquitquit stops the proxy as SIGTERM does, exit 0")
+	fl.BoolVar(&f.quitQuitQuit, "quitquitquit", false, "with --http-address: a POST to /quitquitquit with the header X-Rdsgate-Quit (which no web page can send) stops the proxy as SIGTERM does, exit 0")
 	fl.BoolVar(&f.connectionTest, "run-connection-test", false, "log in to every target once (as --user) before serving; exit 1 with the cause if one fails")
 	f.route.password.register(fl)
 	fl.StringVar(&f.route.sslNegotiation, "ssl-negotiation", "", "PostgreSQL upstream TLS: postgres (an SSLRequest first; the default) or direct (TLS at once with ALPN postgresql, one round trip less; PostgreSQL 17+)")
@@ -154,7 +158,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		if f.localCert == "" || f.localKey == "" {
 			return usagef("--local-cert and --local-key go together")
 		}
-		if localTLS, err = proxy.LocalTLSConfig(expandHome(f.localCert), expandHome(f.localKey)); err != nil {
+		if localTLS, err = proxy.LocalTLSConfig(config.ExpandHome(f.localCert), config.ExpandHome(f.localKey)); err != nil {
 			return err
 		}
 	}
@@ -191,32 +195,32 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		}
 	}()
 	for _, pt := range targets {
-		p, err := a.resolvePath(ctx, pt.name, f.route)
+		p, err := a.openPath(ctx, pt.name, f.route)
 		if err != nil {
 			return fmt.Errorf("%s: %w", pt.name, err)
 		}
-		defer closeDialer(p.dialer)
+		defer closeDialer(p.Dialer)
 		port := pt.port
 		if !pt.hasPort {
-			port = p.entry.LocalPort
+			port = p.Spec.LocalPort
 			if port == 0 {
-				port = target.DefaultPort(p.target.Engine)
+				port = target.DefaultPort(p.Target.Engine)
 			}
 		}
-		if p.creds != nil {
+		if p.Password != nil {
 			// Fail now, not at the first client, on a missing secret or
 			// permission; a secret that names its user says whom to connect as.
-			owner, err := p.creds.Prefetch(ctx)
+			owner, err := p.Password.Prefetch(ctx)
 			if err != nil {
 				return fmt.Errorf("%s: %w", pt.name, err)
 			}
-			if owner != "" && p.user != "" && owner != p.user {
-				a.log.Warn("the password source is another database user's; clients must connect as that user", "target", pt.name, "source_user", owner, "user", p.user)
+			if owner != "" && p.Spec.User != "" && owner != p.Spec.User {
+				a.log.Warn("the password source is another database user's; clients must connect as that user", "target", pt.name, "source_user", owner, "user", p.Spec.User)
 			}
-			p.user = first(owner, p.user)
+			p.Spec.User = cmp.Or(owner, p.Spec.User)
 		}
-		tokens := iamauth.NewCache(p.aws.Credentials, iamauth.CacheOptions{})
-		up := p.upstream(tokens, f.loginsPerSecond)
+		tokens := iamauth.NewCache(p.AWS.Credentials, iamauth.CacheOptions{})
+		up := p.Upstream(tokens, f.loginsPerSecond)
 		if up.Logins != nil {
 			name := pt.name
 			up.Logins.OnWait = func(d time.Duration) {
@@ -224,12 +228,12 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 					"limit_per_second", f.loginsPerSecond, "wait", d.Round(time.Millisecond))
 			}
 		}
-		engine, err := engineFor(p.target)
+		engine, err := engineFor(p.Target)
 		if err != nil {
 			return err
 		}
 		opts := proxy.Options{MaxConnections: f.maxConns, IdleTimeout: f.idle, CaptureStatements: f.logStatements, LocalTLS: localTLS,
-			Recorder: rec, Principal: p.identity.ARN, Route: p.route.Via, Log: a.log.With("target", pt.name)}
+			Recorder: rec, Principal: p.Identity.ARN, Route: p.Route.Via, Log: a.log.With("target", pt.name)}
 		ln, err := proxy.Listen(proxy.ListenConfig{Address: net.JoinHostPort(f.listen, strconv.Itoa(port)), AllowNonLoopback: f.allowNonLoopback})
 		if err != nil {
 			if isAddrInUse(err) {
@@ -241,7 +245,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		servers = append(servers, srv)
 		health.Add(srv, tokens)
 		if f.connectionTest {
-			if p.user == "" {
+			if p.Spec.User == "" {
 				return usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", pt.name)
 			}
 			tests = append(tests, connectionTest{p: p, addr: srv.Addr().(*net.TCPAddr)})
@@ -249,7 +253,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		var socket string
 		if f.unixDir != "" {
 			// psql finds the socket by the port it would use over TCP.
-			socket = filepath.Join(f.unixDir, socketName(p.target, pt.name, srv.Addr().(*net.TCPAddr).Port))
+			socket = filepath.Join(f.unixDir, socketName(p.Target, pt.name, srv.Addr().(*net.TCPAddr).Port))
 			uln, err := proxy.Listen(proxy.ListenConfig{Network: "unix", Address: socket})
 			if err != nil {
 				return err
@@ -309,22 +313,22 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 // connectionTest is a login through one of the proxy's own listeners: the
 // whole path a client will take (route, TLS, token, login).
 type connectionTest struct {
-	p    *path
+	p    *dbpath.Path
 	addr *net.TCPAddr
 }
 
 func (a *app) testConnection(ctx context.Context, t connectionTest) error {
 	t0 := time.Now()
 	l := &localPath{p: t.p, addr: t.addr}
-	db, err := l.open(ctx, t.p.user, t.p.database)
+	db, err := l.open(ctx, t.p.Spec.User, t.p.Spec.Database)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("--run-connection-test: %w", loginError(t.p.target.Identifier, t.p.user, err))
+		return fmt.Errorf("--run-connection-test: %w", loginError(t.p.Target.Identifier, t.p.Spec.User, err))
 	}
-	a.stage("login", t0, "%s: logged in as %s over TLS verified for %s, via %s", t.p.name, t.p.user, t.p.target.Host, t.p.route.Via)
+	a.stage("login", t0, "%s: logged in as %s over TLS verified for %s, via %s", t.p.Spec.Name, t.p.Spec.User, t.p.Target.Host, t.p.Route.Via)
 	return nil
 }
 
@@ -368,28 +372,28 @@ func (a *app) sessionRecorder(path string) (*session.Recorder, error) {
 }
 
 // printConnectionInfo prints ready-to-paste connection details.
-func (a *app) printConnectionInfo(p *path, addr *net.TCPAddr, socket string) {
+func (a *app) printConnectionInfo(p *dbpath.Path, addr *net.TCPAddr, socket string) {
 	a.printProxyInfo(p, addr, socket, false)
 }
 
 // printProxyInfo is printConnectionInfo for a listener that may serve TLS
 // locally (--local-cert).
-func (a *app) printProxyInfo(p *path, addr *net.TCPAddr, socket string, localTLS bool) {
-	user := first(p.user, "DBUSER")
-	db := p.database
+func (a *app) printProxyInfo(p *dbpath.Path, addr *net.TCPAddr, socket string, localTLS bool) {
+	user := cmp.Or(p.Spec.User, "DBUSER")
+	db := p.Spec.Database
 	host, port := addr.IP.String(), addr.Port
 	w := a.stdout
-	login := "as " + p.identity.ARN
-	if p.creds != nil {
-		login = "with the password from " + p.creds.Describe()
+	login := "as " + p.Identity.ARN
+	if p.Password != nil {
+		login = "with the password from " + p.Password.Describe()
 	}
-	fmt.Fprintf(w, "%s (%s) on %s -> %s via %s, %s\n", p.name, p.target.Engine, addr, p.target.Address(), p.route.Via, login)
+	fmt.Fprintf(w, "%s (%s) on %s -> %s via %s, %s\n", p.Spec.Name, p.Target.Engine, addr, p.Target.Address(), p.Route.Via, login)
 	pgSSL, mySSL := "disable", "DISABLED"
 	if localTLS {
 		pgSSL, mySSL = "require", "REQUIRED"
 	}
-	if p.target.Family() == target.FamilyPostgres {
-		dbPart := first(db, "postgres")
+	if p.Target.Family() == target.FamilyPostgres {
+		dbPart := cmp.Or(db, "postgres")
 		fmt.Fprintf(w, "  psql \"host=%s port=%d user=%s dbname=%s\"\n", host, port, user, dbPart)
 		fmt.Fprintf(w, "  URL:  postgres://%s@%s:%d/%s?sslmode=%s\n", user, host, port, dbPart, pgSSL)
 		fmt.Fprintf(w, "  JDBC: jdbc:postgresql://%s:%d/%s?user=%s&sslmode=%s\n", host, port, dbPart, user, pgSSL)

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdsgate/rdsgate/internal/testharness"
+	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/sandbox"
 )
 
@@ -121,7 +122,19 @@ func TestProxyConnectionTestAndQuit(t *testing.T) {
 		strings.Index(s, "logged in as") > strings.Index(s, "proxy ready") {
 		t.Errorf("no connection test before ready:\n%s", s)
 	}
-	resp, err := http.Post("http://127.0.0.1:"+strconv.Itoa(httpPort)+"/quitquitquit", "text/plain", nil)
+	url := "http://127.0.0.1:" + strconv.Itoa(httpPort) + "/quitquitquit"
+	// A plain POST is what a web page can send: refused.
+	resp, err := http.Post(url, "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("a POST without %s: %d, want 403", proxy.QuitHeader, resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, nil)
+	req.Header.Set(proxy.QuitHeader, "1")
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

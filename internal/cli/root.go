@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/dbpath"
 )
 
 // Exit codes. They follow the shell's conventions so scripts can tell a
@@ -52,6 +53,9 @@ type app struct {
 	log    *slog.Logger
 	// getenv reads the environment; tests replace it.
 	getenv func(string) string
+	// open opens a path (dbpath.Open); tests replace it to see the Spec a
+	// command line means without a network.
+	open func(context.Context, dbpath.Spec, dbpath.Options) (*dbpath.Path, error)
 	// getwd finds the project config; tests replace it.
 	getwd func() (string, error)
 	// sig watches SIGINT/SIGTERM (nil in some tests).
@@ -59,9 +63,6 @@ type app struct {
 	// awsConfigFiles and awsCredentialsFiles replace the shared AWS files
 	// (demo points them at its sandbox's).
 	awsConfigFiles, awsCredentialsFiles []string
-	// sshAcceptNew and ssmPlugin are route flags that are not config.
-	sshAcceptNew bool
-	ssmPlugin    string
 }
 
 // exitError carries a process exit code that is not a failure to report,
@@ -81,7 +82,11 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // Main runs rdsgate with args (without the program name) and returns the
 // process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, getwd: os.Getwd}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, getwd: os.Getwd, open: dbpath.Open}
+	return a.main(ctx, args)
+}
+
+func (a *app) main(ctx context.Context, args []string) int {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.sig = watchSignals(cancel)

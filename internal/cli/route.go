@@ -1,25 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
-	"fmt"
+	"errors"
 	"io"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/spf13/pflag"
 
-	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
-	"github.com/rdsgate/rdsgate/iamauth"
-	"github.com/rdsgate/rdsgate/proxy"
-	"github.com/rdsgate/rdsgate/rdsca"
-	"github.com/rdsgate/rdsgate/target"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/tunnel"
-	"github.com/rdsgate/rdsgate/tunnel/direct"
-	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
 // routeFlags are shared by every command that reaches a database; they
@@ -62,160 +53,109 @@ func (r *routeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.caBundle, "ca-bundle", "", "PEM file of CAs to verify the server with (default: RDS's bundle, downloaded once and cached)")
 }
 
-// path is everything needed to reach one target.
-type path struct {
-	name     string
-	entry    config.Target
-	target   target.Target
-	aws      aws.Config
-	profile  string
-	identity awsconf.Identity
-	route    config.Route
-	user     string
-	database string
-	bundle   *rdsca.Bundle
-	dialer   tunnel.Dialer
-	// creds is the target's password source (auth: password); nil logs in
-	// with IAM tokens.
-	creds *proxy.PasswordCredentials
-}
-
-// resolvePath resolves name with flags over the config entry, checks
-// credentials, finds the target, the CA bundle and the route.
-func (a *app) resolvePath(ctx context.Context, name string, rf routeFlags) (*path, error) {
+// pathSpec is what the command line asks for on the path to name: the
+// config entry for it (if any) under the flags and the global profile and
+// region. It reads the config files and nothing else.
+func (a *app) pathSpec(name string, rf routeFlags) (dbpath.Spec, error) {
 	c, err := a.loadConfig()
 	if err != nil {
-		return nil, err
+		return dbpath.Spec{}, err
 	}
-	p := &path{name: name}
-	var entryPtr *config.Target
-	if e, ok := c.Target(name); ok {
-		p.entry, entryPtr = e, &e
-	}
-	if p.aws, p.profile, err = a.awsFor(ctx, entryPtr); err != nil {
-		return nil, err
-	}
-	if _, err := awsconf.Check(ctx, p.aws, p.profile); err != nil {
-		return nil, err
-	}
-	t0 := time.Now()
-	stop := a.spin("identity")
-	p.identity, err = awsconf.WhoAmI(ctx, p.aws, p.profile)
-	stop()
-	if err != nil {
-		return nil, err
-	}
-	a.stage("identity", t0, "%s (account %s, region %s)", p.identity.ARN, p.identity.Account, p.aws.Region)
-	t0 = time.Now()
-	stop = a.spin("target")
-	p.target, err = resolver(p.aws, c).Resolve(ctx, name)
-	stop()
-	if err != nil {
-		return nil, err
-	}
-	a.stage("target", t0, "%s (%s %s) at %s", p.target.Identifier, p.target.Engine, p.target.EngineVersion, p.target.Address())
-	if p.target.Family() == "" {
-		return nil, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.target.Identifier, p.target.Engine)
-	}
-	p.user, p.database = first(rf.user, p.entry.User), first(rf.db, p.entry.Database)
-	if err := p.applyLoginFlags(rf); err != nil {
-		return nil, err
-	}
-	if p.creds, err = a.passwordCredentials(p); err != nil {
-		return nil, err
-	}
-	a.sshAcceptNew, a.ssmPlugin = rf.sshAcceptNew, rf.ssmPlugin
-	if p.route, err = routeFor(p.entry, rf); err != nil {
-		return nil, err
-	}
-	t0 = time.Now()
-	if p.dialer, err = a.dialerFor(ctx, p.aws, p.route, p.target.Address()); err != nil {
-		return nil, err
-	}
-	switch p.route.Via {
-	case "ssm":
-		via := "Session Manager port forwarding"
-		if a.ssmPlugin != "" {
-			via += " (AWS's session-manager-plugin)"
-		}
-		a.stage("route", t0, "%s through bastion %s", via, p.dialer.(interface{ Target() string }).Target())
-	case "direct":
-		a.stage("route", t0, "direct TCP to %s", first(p.route.Address, p.target.Address()))
-	}
-	if p.bundle, err = a.loadBundle(ctx, first(rf.caBundle, p.entry.CABundle), p.target.Region); err != nil {
-		closeDialer(p.dialer)
-		return nil, err
-	}
-	return p, nil
+	entry, _ := c.Target(name)
+	return specFor(name, entry, rf, a.g, a.getenv)
 }
 
-func (a *app) loadBundle(ctx context.Context, file, region string) (*rdsca.Bundle, error) {
-	return rdsca.Load(ctx, rdsca.Options{File: file, Getenv: a.getenv, Region: region, Log: a.log})
+// specFor merges: flags over the config entry; the entry's profile only
+// when neither --profile nor AWS_PROFILE names one.
+func specFor(name string, e config.Target, rf routeFlags, g globals, getenv func(string) string) (dbpath.Spec, error) {
+	s := dbpath.Spec{
+		Name: name, Identifier: e.Identifier, Endpoint: e.Endpoint, Port: e.Port, Engine: e.Engine,
+		Profile: g.profile, Region: cmp.Or(g.region, e.Region),
+		User: cmp.Or(rf.user, e.User), Database: cmp.Or(rf.db, e.Database),
+		CABundle:       cmp.Or(rf.caBundle, e.CABundle),
+		SSLNegotiation: e.SSLNegotiation,
+		LocalPort:      e.LocalPort,
+		Auth:           dbpath.Auth{Method: e.Auth, PasswordSecret: e.PasswordSecret, PasswordEnv: e.PasswordEnv, PasswordFile: e.PasswordFile},
+	}
+	if s.Profile == "" && getenv("AWS_PROFILE") == "" {
+		s.Profile = e.Profile
+	}
+	if err := rf.password.apply(&s.Auth); err != nil {
+		return s, err
+	}
+	if rf.sslNegotiation != "" {
+		if err := config.CheckSSLNegotiation(rf.sslNegotiation); err != nil {
+			return s, usagef("--ssl-negotiation: %v", err)
+		}
+		s.SSLNegotiation = rf.sslNegotiation
+	}
+	route, err := routeFor(e.Route, rf)
+	if err != nil {
+		return s, err
+	}
+	s.Route = route
+	return s, nil
 }
 
 // routeFor applies the route flags over the config entry's route.
-func routeFor(entry config.Target, rf routeFlags) (config.Route, error) {
-	route := entry.Route
+func routeFor(r config.Route, rf routeFlags) (dbpath.Route, error) {
 	if rf.via != "" {
 		if err := config.CheckVia(rf.via); err != nil {
-			return route, usagef("--via: %v", err)
+			return dbpath.Route{}, usagef("--via: %v", err)
 		}
-		if rf.via != route.Via {
-			route = config.Route{Via: rf.via}
+		if rf.via != r.Via {
+			r = config.Route{Via: rf.via}
 		}
-	}
-	if rf.address != "" {
-		route.Address = rf.address
-	}
-	if rf.bastion != "" {
-		route.Bastion = rf.bastion
 	}
 	if rf.bastionTag != "" {
 		if err := config.CheckTagFilter(rf.bastionTag); err != nil {
-			return route, usagef("--bastion-tag: %v", err)
+			return dbpath.Route{}, usagef("--bastion-tag: %v", err)
 		}
-		route.BastionTag = rf.bastionTag
 	}
-	if rf.ssh != "" {
-		route.SSH = rf.ssh
+	r.Via = cmp.Or(r.Via, "direct")
+	r.Address = cmp.Or(rf.address, r.Address)
+	if rf.bastion != "" || rf.bastionTag != "" {
+		// The flags name the bastion: a configured id or tag gives way
+		// rather than clash with it.
+		r.Bastion, r.BastionTag = rf.bastion, rf.bastionTag
 	}
-	if rf.sshIdentity != "" {
-		route.SSHIdentity = rf.sshIdentity
+	r.SSH = cmp.Or(rf.ssh, r.SSH)
+	r.SSHIdentity = cmp.Or(rf.sshIdentity, r.SSHIdentity)
+	r.SSHKnownHosts = cmp.Or(rf.sshKnownHosts, r.SSHKnownHosts)
+	r.SSHEIC = r.SSHEIC || rf.sshEIC
+	if err := r.Validate(); err != nil {
+		return dbpath.Route{}, usagef("route: %v", err)
 	}
-	if rf.sshKnownHosts != "" {
-		route.SSHKnownHosts = rf.sshKnownHosts
-	}
-	route.SSHEIC = route.SSHEIC || rf.sshEIC
-	if route.Via == "" {
-		route.Via = "direct"
-	}
-	if err := route.Validate(); err != nil {
-		return route, usagef("route: %v", err)
-	}
-	return route, nil
+	return dbpath.Route{Via: r.Via, Address: r.Address, Bastion: r.Bastion, BastionTag: r.BastionTag, SSMPlugin: rf.ssmPlugin,
+		SSH: r.SSH, SSHIdentity: r.SSHIdentity, SSHKnownHosts: r.SSHKnownHosts, SSHAcceptNew: rf.sshAcceptNew, SSHEIC: r.SSHEIC}, nil
 }
 
-// dialerFor builds the route's dialer. Dialers that hold sessions are
-// io.Closers; closeDialer ends them.
-func (a *app) dialerFor(ctx context.Context, cfg aws.Config, route config.Route, target string) (tunnel.Dialer, error) {
-	switch route.Via {
-	case "direct":
-		return &direct.Dialer{Address: route.Address}, nil
-	case "ssm":
-		bastion, err := ssmtunnel.FindBastion(ctx, ssmtunnel.BastionAPIs{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}, route.Bastion, route.BastionTag)
-		if err != nil {
-			return nil, err
-		}
-		client := ssm.NewFromConfig(cfg)
-		if a.ssmPlugin != "" {
-			return ssmtunnel.NewPlugin(ssmtunnel.PluginConfig{API: client, Plugin: a.ssmPlugin, Target: bastion, Region: cfg.Region,
-				Profile: a.g.profile, Endpoint: aws.ToString(client.Options().BaseEndpoint), Log: a.log.With("route", "ssm-plugin")})
-		}
-		return ssmtunnel.NewFromClient(client, ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Log: a.log.With("route", "ssm")})
-	case "ssh":
-		return a.sshDialer(ctx, cfg, route, target)
+// openPath opens the path to name as the command line asks, with progress
+// lines on stderr.
+func (a *app) openPath(ctx context.Context, name string, rf routeFlags) (*dbpath.Path, error) {
+	spec, err := a.pathSpec(name, rf)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("the %s route is not available in this build yet; use --via direct or --via ssm", route.Via)
+	p, err := a.open(ctx, spec, a.pathOptions())
+	return p, pathHint(err)
+}
+
+// pathOptions are this process's side of opening a path.
+func (a *app) pathOptions() dbpath.Options {
+	return dbpath.Options{Log: a.log, Observer: &progress{a: a}, Getenv: a.getenv, Stderr: a.stderr,
+		AWSConfigFiles: a.awsConfigFiles, AWSCredentialsFiles: a.awsCredentialsFiles}
+}
+
+// pathHint adds the flags that fix a path's typed errors.
+func pathHint(err error) error {
+	switch {
+	case errors.Is(err, dbpath.ErrNoPasswordSource):
+		return usagef("%v in the config file, or --password-secret, --password-env or --password-file", err)
+	case errors.Is(err, dbpath.ErrEICNeedsBastion):
+		return usagef("--ssh-eic needs the bastion's instance: pass --bastion i-... or --bastion-tag KEY=VALUE")
+	}
+	return err
 }
 
 // closeDialer ends a dialer's sessions (Session Manager: TerminateSession).
@@ -223,50 +163,4 @@ func closeDialer(d tunnel.Dialer) {
 	if c, ok := d.(io.Closer); ok {
 		_ = c.Close()
 	}
-}
-
-// applyLoginFlags puts the password and TLS negotiation flags over the
-// config entry and checks they fit the engine.
-func (p *path) applyLoginFlags(rf routeFlags) error {
-	if err := rf.password.apply(&p.entry); err != nil {
-		return err
-	}
-	if rf.sslNegotiation != "" {
-		if err := config.CheckSSLNegotiation(rf.sslNegotiation); err != nil {
-			return usagef("--ssl-negotiation: %v", err)
-		}
-		p.entry.SSLNegotiation = rf.sslNegotiation
-	}
-	if p.entry.SSLNegotiation == "direct" && p.target.Family() != target.FamilyPostgres {
-		return usagef("ssl_negotiation: direct is PostgreSQL 17's; %s runs %s", p.target.Identifier, p.target.Engine)
-	}
-	return nil
-}
-
-// upstream builds the proxy's upstream for p: IAM tokens from tokens, or
-// the target's password source.
-func (p *path) upstream(tokens *iamauth.Cache, loginsPerSecond int) *proxy.Upstream {
-	var creds proxy.Credentials = &proxy.IAMCredentials{Cache: tokens, Host: p.target.Host, Port: p.target.Port, Region: p.target.Region}
-	if p.creds != nil {
-		creds = p.creds
-	}
-	up := &proxy.Upstream{
-		Target:      p.target,
-		Dialer:      p.dialer,
-		TLS:         p.bundle.TLSConfig(p.target.Host),
-		Credentials: creds,
-		Account:     p.identity.Account,
-		DirectTLS:   p.entry.SSLNegotiation == "direct",
-	}
-	if loginsPerSecond > 0 {
-		up.Logins = proxy.NewRateLimiter(loginsPerSecond, loginsPerSecond)
-	}
-	return up
-}
-
-func first(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rdsgate/rdsgate/internal/testharness"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 	"github.com/rdsgate/rdsgate/sandbox"
 )
@@ -20,7 +21,7 @@ import (
 func startCommand(t *testing.T, args ...string) *safeBuf {
 	t.Helper()
 	var out, errOut safeBuf
-	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: os.Getenv, getwd: os.Getwd}
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: os.Getenv, getwd: os.Getwd, open: dbpath.Open}
 	root := a.newRoot()
 	root.SetArgs(args)
 	a.sig = &signals{} // no signal handling in tests

@@ -8,11 +8,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
-	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/internal/rawsock"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
@@ -58,51 +57,45 @@ Prefer 'rdsgate proxy' for database clients: it needs no token or TLS settings.`
 }
 
 func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
-	var p *path
+	var p *dbpath.Path
 	var err error
 	remote := f.remote
 	port := f.port
 	if name != "" {
-		if p, err = a.resolvePath(ctx, name, f.route); err != nil {
+		if p, err = a.openPath(ctx, name, f.route); err != nil {
 			return err
 		}
-		remote = p.target.Address()
+		remote = p.Target.Address()
 		if port == 0 {
-			port = p.entry.LocalPort
+			port = p.Spec.LocalPort
 		}
 	} else {
 		if _, _, err := net.SplitHostPort(remote); err != nil {
 			return usagef("--remote %q: want HOST:PORT", remote)
 		}
-		a.sshAcceptNew, a.ssmPlugin = f.route.sshAcceptNew, f.route.ssmPlugin
-		route, err := routeFor(config.Target{}, f.route)
+		spec, err := specFor("", config.Target{}, f.route, a.g, a.getenv)
 		if err != nil {
 			return err
 		}
 		// Only Session Manager and EC2 Instance Connect need AWS; an SSH
 		// bastion with a key or the agent does not.
-		var cfg aws.Config
-		if route.Via == "ssm" || route.SSHEIC {
-			var profile string
-			if cfg, profile, err = a.awsFor(ctx, nil); err != nil {
-				return err
-			}
-			if _, err := awsconf.Check(ctx, cfg, profile); err != nil {
+		p = &dbpath.Path{Spec: spec, Route: spec.Route}
+		if spec.Route.Via == "ssm" || spec.Route.SSHEIC {
+			if p.AWS, err = dbpath.LoadAWS(ctx, spec, a.pathOptions()); err != nil {
 				return err
 			}
 		}
-		p = &path{route: route, aws: cfg}
-		if p.dialer, err = a.dialerFor(ctx, cfg, route, remote); err != nil {
-			return err
+		if p.Dialer, err = dbpath.NewDialer(ctx, p.AWS, spec.Route, remote, spec.Profile, a.log); err != nil {
+			return pathHint(err)
 		}
 	}
-	defer closeDialer(p.dialer)
+	defer closeDialer(p.Dialer)
 	ln, err := proxy.Listen(proxy.ListenConfig{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
-	fmt.Fprintf(a.stdout, "Forwarding %s -> %s via %s. Press Ctrl-C to stop.\n", ln.Addr(), remote, p.route.Via)
+	fmt.Fprintf(a.stdout, "Forwarding %s -> %s via %s. Press Ctrl-C to stop.\n", ln.Addr(), remote, p.Route.Via)
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
 	var wg sync.WaitGroup
@@ -121,7 +114,7 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 		go func() {
 			defer wg.Done()
 			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			up, err := p.dialer.DialContext(dctx, "tcp", remote)
+			up, err := p.Dialer.DialContext(dctx, "tcp", remote)
 			cancel()
 			if err != nil {
 				a.log.Warn("could not open the route", "remote", remote, "err", err)

@@ -1,0 +1,234 @@
+package dbpath
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/rds"
+
+	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/rdsca"
+	"github.com/rdsgate/rdsgate/target"
+	"github.com/rdsgate/rdsgate/tunnel"
+)
+
+// Stage names, in the order Open runs them.
+const (
+	StageIdentity = "identity" // who the AWS credentials are
+	StageTarget   = "target"   // the database, from the RDS API or the spec
+	StageRoute    = "route"    // the route's dialer (a bastion found, a session ready)
+	StageCA       = "ca"       // the CA bundle the server is verified with
+)
+
+// Observer hears about Open's stages, for progress lines. Begin is called
+// when a stage starts, Done when it succeeded, with what it found.
+type Observer interface {
+	Begin(stage string)
+	Done(stage string, took time.Duration, detail string)
+}
+
+// Options are the process's side of opening a path: where logs go, what
+// the environment says. The zero value works.
+type Options struct {
+	// Log receives warnings and debug lines (default: discard).
+	Log *slog.Logger
+	// Observer hears the stages (default: nobody).
+	Observer Observer
+	// Getenv reads the environment (default os.Getenv).
+	Getenv func(string) string
+	// Stderr receives an MFA prompt, if the profile needs one.
+	Stderr io.Writer
+	// AWSConfigFiles and AWSCredentialsFiles replace the shared AWS files
+	// when set (the sandbox's, for one).
+	AWSConfigFiles, AWSCredentialsFiles []string
+}
+
+func (o *Options) defaults() {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Observer == nil {
+		o.Observer = quiet{}
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+}
+
+type quiet struct{}
+
+func (quiet) Begin(string)                        {}
+func (quiet) Done(string, time.Duration, string) {}
+
+// Path is an open path to one database. Close it.
+type Path struct {
+	// Spec is what was asked for.
+	Spec Spec
+	// AWS is the AWS configuration, with the target's region.
+	AWS aws.Config
+	// Identity is who the credentials are.
+	Identity awsconf.Identity
+	// Target is the database found.
+	Target target.Target
+	// Route is the route taken (Via filled in).
+	Route Route
+	// Dialer reaches the database over the route.
+	Dialer tunnel.Dialer
+	// Bundle verifies the server's certificate.
+	Bundle *rdsca.Bundle
+	// Password is the login's password source with Auth.Method "password";
+	// nil logs in with IAM tokens.
+	Password *proxy.PasswordCredentials
+}
+
+// Close ends the route's sessions and sockets.
+func (p *Path) Close() error {
+	if p == nil {
+		return nil
+	}
+	if c, ok := p.Dialer.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// LoadAWS returns the AWS configuration spec asks for and checks that
+// credentials are there.
+func LoadAWS(ctx context.Context, spec Spec, opts Options) (aws.Config, error) {
+	cfg, err := awsconf.Load(ctx, awsconf.Options{Profile: spec.Profile, Region: spec.Region, Stderr: opts.Stderr,
+		ConfigFiles: opts.AWSConfigFiles, CredentialsFiles: opts.AWSCredentialsFiles})
+	if err != nil {
+		return cfg, err
+	}
+	if _, err := awsconf.Check(ctx, cfg, spec.Profile); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// Resolver finds spec's target with the RDS API of cfg.
+func Resolver(cfg aws.Config, spec Spec) *target.Resolver {
+	r := &target.Resolver{API: rds.NewFromConfig(cfg), Region: cfg.Region}
+	if spec.Identifier != "" || spec.Endpoint != "" {
+		r.Named = map[string]target.Spec{spec.Name: {Name: spec.Name, Identifier: spec.Identifier, Endpoint: spec.Endpoint,
+			Port: spec.Port, Engine: spec.Engine}}
+	}
+	return r
+}
+
+// Open resolves spec stage by stage: AWS credentials and identity, the
+// target, the login settings, the route and the CA bundle. On error nothing
+// stays open.
+func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
+	opts.defaults()
+	p := &Path{Spec: spec}
+	var err error
+	if p.AWS, err = LoadAWS(ctx, spec, opts); err != nil {
+		return nil, err
+	}
+	if err := stage(opts.Observer, StageIdentity, func() (string, error) {
+		p.Identity, err = awsconf.WhoAmI(ctx, p.AWS, spec.Profile)
+		return fmt.Sprintf("%s (account %s, region %s)", p.Identity.ARN, p.Identity.Account, p.AWS.Region), err
+	}); err != nil {
+		return nil, err
+	}
+	if err := stage(opts.Observer, StageTarget, func() (string, error) {
+		p.Target, err = Resolver(p.AWS, spec).Resolve(ctx, spec.Name)
+		return fmt.Sprintf("%s (%s %s) at %s", p.Target.Identifier, p.Target.Engine, p.Target.EngineVersion, p.Target.Address()), err
+	}); err != nil {
+		return nil, err
+	}
+	if p.Target.Family() == "" {
+		return nil, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.Target.Identifier, p.Target.Engine)
+	}
+	if spec.SSLNegotiation == "direct" && p.Target.Family() != target.FamilyPostgres {
+		return nil, fmt.Errorf("ssl_negotiation: direct is PostgreSQL 17's; %s runs %s", p.Target.Identifier, p.Target.Engine)
+	}
+	if p.Password, err = passwordCredentials(p.AWS, spec, opts); err != nil {
+		return nil, err
+	}
+	p.Route = spec.Route
+	p.Route.Via = cmp.Or(p.Route.Via, "direct")
+	if err := stage(opts.Observer, StageRoute, func() (string, error) {
+		p.Dialer, err = NewDialer(ctx, p.AWS, p.Route, p.Target.Address(), spec.Profile, opts.Log)
+		if err != nil {
+			return "", err
+		}
+		return describeRoute(p.Route, p.Dialer, p.Target.Address()), nil
+	}); err != nil {
+		return nil, err
+	}
+	p.Bundle, err = rdsca.Load(ctx, rdsca.Options{File: spec.CABundle, Getenv: opts.Getenv, Region: p.Target.Region, Log: opts.Log})
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+// stage runs fn as the named stage, telling obs.
+func stage(obs Observer, name string, fn func() (string, error)) error {
+	t0 := time.Now()
+	obs.Begin(name)
+	detail, err := fn()
+	if err != nil {
+		obs.Done(name, -1, "")
+		return err
+	}
+	obs.Done(name, time.Since(t0), detail)
+	return nil
+}
+
+// describeRoute is the progress line of a route.
+func describeRoute(r Route, d tunnel.Dialer, address string) string {
+	switch r.Via {
+	case "ssm":
+		via := "Session Manager port forwarding"
+		if r.SSMPlugin != "" {
+			via += " (AWS's session-manager-plugin)"
+		}
+		if b, ok := d.(interface{ Target() string }); ok {
+			via += " through bastion " + b.Target()
+		}
+		return via
+	case "ssh":
+		return "SSH through " + r.SSH
+	}
+	return "direct TCP to " + cmp.Or(r.Address, address)
+}
+
+// Upstream is the proxy's upstream for p: IAM tokens from tokens (shared by
+// the paths of one process), or the password source.
+func (p *Path) Upstream(tokens *iamauth.Cache, loginsPerSecond int) *proxy.Upstream {
+	var creds proxy.Credentials = &proxy.IAMCredentials{Cache: tokens, Host: p.Target.Host, Port: p.Target.Port, Region: p.Target.Region}
+	if p.Password != nil {
+		creds = p.Password
+	}
+	up := &proxy.Upstream{
+		Target:      p.Target,
+		Dialer:      p.Dialer,
+		TLS:         p.Bundle.TLSConfig(p.Target.Host),
+		Credentials: creds,
+		Account:     p.Identity.Account,
+		DirectTLS:   p.Spec.SSLNegotiation == "direct",
+	}
+	if loginsPerSecond > 0 {
+		up.Logins = proxy.NewRateLimiter(loginsPerSecond, loginsPerSecond)
+	}
+	return up
+}
+
+// ErrNoPasswordSource is a password login with no source of the password.
+var ErrNoPasswordSource = errors.New("auth: password needs a password source: password_secret, password_env or password_file")
+
+// ErrEICNeedsBastion is an EC2 Instance Connect login with no instance.
+var ErrEICNeedsBastion = errors.New("EC2 Instance Connect needs the bastion's instance id or tag")

@@ -1,0 +1,106 @@
+package dbpath
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/rdsgate/rdsgate/tunnel"
+	"github.com/rdsgate/rdsgate/tunnel/direct"
+	sshtunnel "github.com/rdsgate/rdsgate/tunnel/ssh"
+	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
+)
+
+// NewDialer builds route's dialer towards remote (the database's
+// host:port). profile is handed to AWS's plugin, which calls the API
+// itself. Dialers that hold sessions are io.Closers.
+func NewDialer(ctx context.Context, cfg aws.Config, route Route, remote, profile string, log *slog.Logger) (tunnel.Dialer, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	switch cmp.Or(route.Via, "direct") {
+	case "direct":
+		return &direct.Dialer{Address: route.Address}, nil
+	case "ssm":
+		bastion, err := ssmtunnel.FindBastion(ctx, ssmtunnel.BastionAPIs{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}, route.Bastion, route.BastionTag)
+		if err != nil {
+			return nil, err
+		}
+		client := ssm.NewFromConfig(cfg)
+		if route.SSMPlugin != "" {
+			return ssmtunnel.NewPlugin(ssmtunnel.PluginConfig{API: client, Plugin: route.SSMPlugin, Target: bastion, Region: cfg.Region,
+				Profile: profile, Endpoint: aws.ToString(client.Options().BaseEndpoint), Log: log.With("route", "ssm-plugin")})
+		}
+		return ssmtunnel.NewFromClient(client, ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Log: log.With("route", "ssm")})
+	case "ssh":
+		return sshDialer(ctx, cfg, route, remote, log)
+	}
+	return nil, fmt.Errorf("%q is not a route: use direct, ssm or ssh", route.Via)
+}
+
+// sshDialer builds the SSH bastion route. The host key must be known (or
+// SSHAcceptNew); it connects at once so that host-key and login problems
+// show before anything listens.
+func sshDialer(ctx context.Context, cfg aws.Config, route Route, remote string, log *slog.Logger) (*sshtunnel.Dialer, error) {
+	opts := sshtunnel.Options{Chain: route.SSH, AcceptNew: route.SSHAcceptNew, Logger: log.With("route", "ssh")}
+	if route.SSHIdentity != "" {
+		opts.Identities = []string{route.SSHIdentity}
+	}
+	if route.SSHKnownHosts != "" {
+		opts.KnownHostsFiles = []string{route.SSHKnownHosts}
+	}
+	if route.Address != "" && remote != "" {
+		// The bastion dials this instead of the endpoint (e.g. where its
+		// resolver knows another name); TLS still checks the endpoint.
+		opts.Addresses = map[string]string{remote: route.Address}
+	}
+	if route.SSHEIC {
+		id, az, err := eicInstance(ctx, cfg, route)
+		if err != nil {
+			return nil, err
+		}
+		opts.EIC = &sshtunnel.EIC{Pusher: ec2instanceconnect.NewFromConfig(cfg), InstanceID: id, AvailabilityZone: az}
+	}
+	d, err := sshtunnel.New(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("ssh route to %s: %w", route.SSH, err)
+	}
+	return d, nil
+}
+
+// eicInstance finds the bastion's instance id and zone for EC2 Instance
+// Connect: Bastion, or a running instance with BastionTag.
+func eicInstance(ctx context.Context, cfg aws.Config, route Route) (string, string, error) {
+	in := &ec2.DescribeInstancesInput{}
+	switch {
+	case route.Bastion != "":
+		in.InstanceIds = []string{route.Bastion}
+	case route.BastionTag != "":
+		k, v, _ := strings.Cut(route.BastionTag, "=")
+		in.Filters = []ec2types.Filter{{Name: aws.String("tag:" + k), Values: []string{v}}, {Name: aws.String("instance-state-name"), Values: []string{"running"}}}
+	default:
+		return "", "", ErrEICNeedsBastion
+	}
+	out, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, in)
+	if err != nil {
+		return "", "", fmt.Errorf("find the bastion for EC2 Instance Connect: %w", err)
+	}
+	for _, r := range out.Reservations {
+		for _, i := range r.Instances {
+			az := ""
+			if i.Placement != nil {
+				az = aws.ToString(i.Placement.AvailabilityZone)
+			}
+			return aws.ToString(i.InstanceId), az, nil
+		}
+	}
+	return "", "", fmt.Errorf("no running bastion matches %s", cmp.Or(route.Bastion, route.BastionTag))
+}
