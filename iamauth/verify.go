@@ -179,18 +179,11 @@ func (t *Token) stringToSign() string {
 		hex.EncodeToString(sum[:])
 }
 
-// signature derives the SigV4 signing key of the token's credential scope
-// from secret and returns the lower-case hex HMAC-SHA256 of the string to sign.
+// signature returns the lower-case hex HMAC-SHA256 of the token's string to
+// sign under the signing key of its credential scope. [Token.check] has
+// already required the scope's terminator to be aws4_request, the one
+// [SigningKey] uses.
 func (t *Token) signature(secret string) string {
-	k := hmacSHA256([]byte("AWS4"+secret), t.Date)
-	k = hmacSHA256(k, t.Region)
-	k = hmacSHA256(k, t.Service)
-	k = hmacSHA256(k, t.terminator)
+	k := SigningKey(secret, t.Date, t.Region, t.Service)
 	return hex.EncodeToString(hmacSHA256(k, t.stringToSign()))
-}
-
-func hmacSHA256(key []byte, data string) []byte {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(data))
-	return m.Sum(nil)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/sandbox/world"
 )
 
@@ -199,7 +200,7 @@ func (s *Server) authenticate(r *http.Request, body []byte, svc *service) (*worl
 		return nil, authFail(authBadSignature, "", "query string: %v", err)
 	}
 	headers := canonicalHeaders(r, a.SignedHeaders)
-	key := signingKey(p.SecretAccessKey, a.Date, a.Region, a.Service)
+	key := iamauth.SigningKey(p.SecretAccessKey, a.Date, a.Region, a.Service)
 	for _, path := range canonicalPaths(r.URL) {
 		creq := r.Method + "\n" + path + "\n" + query + "\n" + headers + "\n" + strings.Join(a.SignedHeaders, ";") + "\n" + payloadHash
 		creqSum := sha256.Sum256([]byte(creq))
@@ -351,14 +352,6 @@ func uriEncode(s string, encodeSlash bool) string {
 		}
 	}
 	return b.String()
-}
-
-// signingKey derives the SigV4 key of a credential scope.
-func signingKey(secret, date, region, service string) []byte {
-	k := hmacSHA256([]byte("AWS4"+secret), date)
-	k = hmacSHA256(k, region)
-	k = hmacSHA256(k, service)
-	return hmacSHA256(k, "aws4_request")
 }
 
 func hmacSHA256(key []byte, data string) []byte {
