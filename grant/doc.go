@@ -10,7 +10,10 @@
 //     database's resource id (never its name), the Session Manager
 //     statements for the bastion route, and a deletion guard (Policy,
 //     DenyDeletePolicy), rendered as JSON, Terraform or CloudFormation;
-//   - a listing of a database's users with how they sign in (ListUsers).
+//   - a listing of a database's users with how they sign in (ListUsers);
+//   - the administrative connection these run over (OpenAdmin): the master
+//     secret or a prompt, verify-full TLS over the caller's route, and IAM
+//     tokens when RDS refuses the password of a master user in rds_iam.
 //
 // Identifiers and literals are always quoted for the engine (quote.go), so
 // that names with quotes, capitals, dashes or reserved words work and cannot
