@@ -25,7 +25,7 @@ func (s *session) openStream() (net.Conn, error) {
 		return nil, errors.New("ssm: session is not multiplexed")
 	}
 	refused := s.refused.Load()
-	st, err := s.smux.OpenStream()
+	st, err := s.gate.open(s.smux)
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,7 @@ type session struct {
 	sessionType  string
 	mux          bool
 	smux         *smux.Session
+	gate         *openGate    // between smux and pipe: see openGate
 	refused      atomic.Int64 // ConnectToPortError flags received
 	resumes      atomic.Int64
 	termOnce     sync.Once
@@ -103,7 +104,8 @@ func (d *Dialer) start(ctx context.Context, dest string) (*session, error) {
 		return nil, s.hsErr
 	}
 	if s.mux {
-		sm, err := smux.Client(s.pipe.FullReads(), s.smuxConfig())
+		s.gate = newOpenGate(s.pipe.FullReads())
+		sm, err := smux.Client(s.gate, s.smuxConfig())
 		if err != nil {
 			s.terminate()
 			return nil, fmt.Errorf("ssm: session %s: smux: %w", s.id, err)
