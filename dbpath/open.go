@@ -92,13 +92,10 @@ type Path struct {
 
 // Close ends the route's sessions and sockets.
 func (p *Path) Close() error {
-	if p == nil {
+	if p == nil || p.Dialer == nil {
 		return nil
 	}
-	if c, ok := p.Dialer.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
+	return p.Dialer.Close()
 }
 
 // LoadAWS returns the AWS configuration spec asks for and checks that
@@ -153,17 +150,15 @@ func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 	if spec.SSLNegotiation == "direct" && p.Target.Family() != target.FamilyPostgres {
 		return nil, fmt.Errorf("ssl_negotiation: direct is PostgreSQL 17's; %s runs %s", p.Target.Identifier, p.Target.Engine)
 	}
-	if p.Password, err = passwordCredentials(p.AWS, spec, opts); err != nil {
+	if p.Password, err = PasswordCredentials(p.AWS, spec, opts); err != nil {
 		return nil, err
 	}
-	p.Route = spec.Route
-	p.Route.Via = cmp.Or(p.Route.Via, "direct")
 	if err := stage(opts.Observer, StageRoute, func() (string, error) {
-		p.Dialer, err = NewDialer(ctx, p.AWS, p.Route, p.Target.Address(), spec.Profile, opts.Log)
+		p.Dialer, p.Route, err = NewDialer(ctx, p.AWS, spec.Route, p.Target.Address(), spec.Profile, opts.Log)
 		if err != nil {
 			return "", err
 		}
-		return describeRoute(p.Route, p.Dialer, p.Target.Address()), nil
+		return describeRoute(p.Route, p.Target.Address()), nil
 	}); err != nil {
 		return nil, err
 	}
@@ -188,16 +183,13 @@ func stage(obs Observer, name string, fn func() (string, error)) error {
 	return nil
 }
 
-// describeRoute is the progress line of a route.
-func describeRoute(r Route, d tunnel.Dialer, address string) string {
+// describeRoute is the progress line of a route as taken.
+func describeRoute(r Route, address string) string {
 	switch r.Via {
 	case "ssm":
-		via := "Session Manager port forwarding"
+		via := "Session Manager port forwarding through bastion " + r.Bastion
 		if r.SSMPlugin != "" {
-			via += " (AWS's session-manager-plugin)"
-		}
-		if b, ok := d.(interface{ Target() string }); ok {
-			via += " through bastion " + b.Target()
+			via = "Session Manager port forwarding (AWS's session-manager-plugin) through bastion " + r.Bastion
 		}
 		return via
 	case "ssh":

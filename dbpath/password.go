@@ -13,14 +13,15 @@ import (
 	"github.com/rdsgate/rdsgate/proxy"
 )
 
-// passwordCredentials returns spec's password source, or nil when it logs
+// PasswordCredentials returns spec's password source, or nil when it logs
 // in with IAM tokens. Nothing is read yet: a secret is fetched at each
 // login, so that a rotated one is picked up.
-func passwordCredentials(cfg aws.Config, spec Spec, opts Options) (*proxy.PasswordCredentials, error) {
+func PasswordCredentials(cfg aws.Config, spec Spec, opts Options) (*proxy.PasswordCredentials, error) {
 	a := spec.Auth
 	if !a.UsesPassword() {
 		return nil, nil
 	}
+	opts.defaults()
 	n := 0
 	for _, s := range []string{a.PasswordSecret, a.PasswordEnv, a.PasswordFile} {
 		if s != "" {

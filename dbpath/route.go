@@ -20,30 +20,40 @@ import (
 )
 
 // NewDialer builds route's dialer towards remote (the database's
-// host:port). profile is handed to AWS's plugin, which calls the API
-// itself. Dialers that hold sessions are io.Closers.
-func NewDialer(ctx context.Context, cfg aws.Config, route Route, remote, profile string, log *slog.Logger) (tunnel.Dialer, error) {
+// host:port) and returns it with the route as taken: an ssm route's
+// bastion is the instance found (by id or tag, its agent online). profile
+// is handed to AWS's plugin, which calls the API itself.
+func NewDialer(ctx context.Context, cfg aws.Config, route Route, remote, profile string, log *slog.Logger) (tunnel.Dialer, Route, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	switch cmp.Or(route.Via, "direct") {
+	route.Via = cmp.Or(route.Via, "direct")
+	switch route.Via {
 	case "direct":
-		return &direct.Dialer{Address: route.Address}, nil
+		return &direct.Dialer{Address: route.Address}, route, nil
 	case "ssm":
 		bastion, err := ssmtunnel.FindBastion(ctx, ssmtunnel.BastionAPIs{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}, route.Bastion, route.BastionTag)
 		if err != nil {
-			return nil, err
+			return nil, route, err
 		}
+		route.Bastion, route.BastionTag = bastion, ""
 		client := ssm.NewFromConfig(cfg)
+		var d tunnel.Dialer
 		if route.SSMPlugin != "" {
-			return ssmtunnel.NewPlugin(ssmtunnel.PluginConfig{API: client, Plugin: route.SSMPlugin, Target: bastion, Region: cfg.Region,
+			d, err = ssmtunnel.NewPlugin(ssmtunnel.PluginConfig{API: client, Plugin: route.SSMPlugin, Target: bastion, Region: cfg.Region,
 				Profile: profile, Endpoint: aws.ToString(client.Options().BaseEndpoint), Log: log.With("route", "ssm-plugin")})
+		} else {
+			d, err = ssmtunnel.NewFromClient(client, ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Log: log.With("route", "ssm")})
 		}
-		return ssmtunnel.NewFromClient(client, ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Log: log.With("route", "ssm")})
+		return d, route, err
 	case "ssh":
-		return sshDialer(ctx, cfg, route, remote, log)
+		d, err := sshDialer(ctx, cfg, route, remote, log)
+		if err != nil {
+			return nil, route, err
+		}
+		return d, route, nil
 	}
-	return nil, fmt.Errorf("%q is not a route: use direct, ssm or ssh", route.Via)
+	return nil, route, fmt.Errorf("%q is not a route: use direct, ssm or ssh", route.Via)
 }
 
 // sshDialer builds the SSH bastion route. The host key must be known (or

@@ -30,25 +30,14 @@ import (
 // PortForwardingDocument is the Session Manager document rdsgate uses.
 const PortForwardingDocument = "AWS-StartPortForwardingSessionToRemoteHost"
 
-// Config is what doctor needs; the functions are the same steps connect
-// takes, so doctor tests the real path.
+// Config is what doctor checks: the path a command line asks for, opened
+// stage by stage with dbpath, as connect opens it, with a check between
+// each stage.
 type Config struct {
-	// Name is the target as the user named it.
-	Name string
-	// User is the database user to check.
-	User string
-	// Route is the route as configured (flags over config file).
-	Route dbpath.Route
-	// LoadAWS loads configuration (profile, region).
-	LoadAWS func(ctx context.Context) (aws.Config, string, error)
-	// Resolve finds the target.
-	Resolve func(ctx context.Context, cfg aws.Config) (target.Target, error)
-	// Dialer opens the route; an error means the route cannot be built here.
-	Dialer func(ctx context.Context, cfg aws.Config, t target.Target) (tunnel.Dialer, error)
-	// Bundle loads the CA bundle.
-	Bundle func(ctx context.Context, t target.Target) (*rdsca.Bundle, error)
-	// Login logs in through the real proxy engine and runs a trivial query.
-	Login func(ctx context.Context, cfg aws.Config, t target.Target, d tunnel.Dialer, b *rdsca.Bundle) error
+	// Spec is the path asked for.
+	Spec dbpath.Spec
+	// Options are the process's side of opening it.
+	Options dbpath.Options
 	// Now is the clock for certificate expiry; default time.Now.
 	Now func() time.Time
 }
@@ -58,16 +47,14 @@ func Run(ctx context.Context, c Config) *Report {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	r := &Report{Target: c.Name}
+	spec, opts := c.Spec, c.Options
+	user, route := spec.User, spec.Route
+	r := &Report{Target: spec.Name}
 	var cfg aws.Config
-	var profile string
+	profile := spec.Profile
 	res := r.run("credentials", "AWS credentials", func() Result {
 		var err error
-		cfg, profile, err = c.LoadAWS(ctx)
-		if err == nil {
-			_, err = awsconf.Check(ctx, cfg, profile)
-		}
-		if err != nil {
+		if cfg, err = dbpath.LoadAWS(ctx, spec, opts); err != nil {
 			return failure(err)
 		}
 		return Result{Status: Pass, Detail: fmt.Sprintf("found (profile %s, region %s)", awsconf.ProfileName(profile), cfg.Region)}
@@ -89,7 +76,7 @@ func Run(ctx context.Context, c Config) *Report {
 	var t target.Target
 	res = r.run("target", "target exists", func() Result {
 		var err error
-		if t, err = c.Resolve(ctx, cfg); err != nil {
+		if t, err = dbpath.Resolver(cfg, spec).Resolve(ctx, spec.Name); err != nil {
 			return failure(err)
 		}
 		if t.Status != "" && t.Status != "available" {
@@ -115,27 +102,33 @@ func Run(ctx context.Context, c Config) *Report {
 		}
 		return Result{Status: Pass, Detail: "enabled"}
 	})
-	r.run("permission", "rds-db:connect allowed", func() Result { return checkConnectPermission(ctx, cfg, id, t, c.User) })
-	if c.Route.Via == "ssm" {
-		checkBastion(ctx, r, cfg, id, t, c.Route)
+	r.run("permission", "rds-db:connect allowed", func() Result { return checkConnectPermission(ctx, cfg, id, t, user) })
+	if route.Via == "ssm" {
+		checkBastion(ctx, r, cfg, id, t, route)
 	} else {
-		r.skip("bastion", "Session Manager bastion", fmt.Sprintf("route is %s", orDirect(c.Route.Via)))
+		r.skip("bastion", "Session Manager bastion", fmt.Sprintf("route is %s", orDirect(route.Via)))
 	}
 
 	var d tunnel.Dialer
+	taken := route
+	defer func() {
+		if d != nil {
+			d.Close()
+		}
+	}()
 	res = r.run("route", "route opens", func() Result {
 		var err error
-		if d, err = c.Dialer(ctx, cfg, t); err != nil {
-			return Result{Status: Fail, Detail: err.Error(), Fix: routeFix(c.Route, t)}
+		if d, taken, err = dbpath.NewDialer(ctx, cfg, route, t.Address(), spec.Profile, opts.Log); err != nil {
+			return Result{Status: Fail, Detail: err.Error(), Fix: routeFix(route, t)}
 		}
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		conn, err := d.DialContext(dctx, "tcp", t.Address())
 		if err != nil {
-			return Result{Status: Fail, Detail: err.Error(), Fix: routeFix(c.Route, t)}
+			return Result{Status: Fail, Detail: err.Error(), Fix: routeFix(route, t)}
 		}
 		conn.Close()
-		return Result{Status: Pass, Detail: fmt.Sprintf("TCP to %s via %s", t.Address(), orDirect(c.Route.Via))}
+		return Result{Status: Pass, Detail: fmt.Sprintf("TCP to %s via %s", t.Address(), orDirect(route.Via))}
 	})
 	if res.Status != Pass {
 		r.skip("tls", "server certificate verifies", "needs the route")
@@ -145,7 +138,7 @@ func Run(ctx context.Context, c Config) *Report {
 	var bundle *rdsca.Bundle
 	res = r.run("tls", "server certificate verifies", func() Result {
 		var err error
-		if bundle, err = c.Bundle(ctx, t); err != nil {
+		if bundle, err = rdsca.Load(ctx, rdsca.Options{File: spec.CABundle, Getenv: opts.Getenv, Region: t.Region, Log: opts.Log}); err != nil {
 			return failure(err)
 		}
 		st, err := probeTLS(ctx, d, t, bundle.TLSConfig(t.Host))
@@ -165,16 +158,38 @@ func Run(ctx context.Context, c Config) *Report {
 		return r
 	}
 	r.run("login", "IAM login", func() Result {
-		if c.User == "" {
+		if user == "" {
 			return Result{Status: Skip, Detail: "no database user: pass --user"}
 		}
-		err := c.Login(ctx, cfg, t, d, bundle)
+		p := &dbpath.Path{Spec: spec, AWS: cfg, Identity: id, Target: t, Route: taken, Dialer: d, Bundle: bundle}
+		err := login(ctx, p, opts)
 		if err == nil {
-			return Result{Status: Pass, Detail: fmt.Sprintf("logged in as %s and ran a query", c.User)}
+			return Result{Status: Pass, Detail: fmt.Sprintf("logged in as %s and ran a query", user)}
 		}
-		return Result{Status: Fail, Detail: err.Error(), Fix: loginFix(t, c.User, err)}
+		return Result{Status: Fail, Detail: err.Error(), Fix: loginFix(t, user, err)}
 	})
 	return r
+}
+
+// login logs in through the real proxy engine, on a private socket, and
+// runs a trivial query: the whole path a client takes.
+func login(ctx context.Context, p *dbpath.Path, opts dbpath.Options) error {
+	var err error
+	if p.Password, err = dbpath.PasswordCredentials(p.AWS, p.Spec, opts); err != nil {
+		return err
+	}
+	local, err := p.Serve(ctx, dbpath.LocalOptions{Log: opts.Log})
+	if err != nil {
+		return err
+	}
+	defer local.Close()
+	db, err := local.OpenDB(p.Spec.User, p.Spec.Database)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	var one int
+	return db.QueryRowContext(ctx, "select 1").Scan(&one)
 }
 
 // routeFix is what to check when the route does not open, by route.

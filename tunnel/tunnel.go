@@ -8,12 +8,16 @@ package tunnel
 
 import (
 	"context"
+	"io"
 	"net"
 )
 
-// Dialer opens connections to addresses reachable through a route.
+// Dialer opens connections to addresses reachable through a route. Close
+// ends what the route holds (Session Manager sessions, the SSH connection);
+// routes that hold nothing return nil.
 type Dialer interface {
 	DialContext(ctx context.Context, network, address string) (net.Conn, error)
+	io.Closer
 }
 
 // DialerFunc adapts a function to a Dialer.
@@ -23,3 +27,6 @@ type DialerFunc func(ctx context.Context, network, address string) (net.Conn, er
 func (f DialerFunc) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	return f(ctx, network, address)
 }
+
+// Close does nothing: a function holds no route.
+func (DialerFunc) Close() error { return nil }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,8 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/dbpath"
-	"github.com/rdsgate/rdsgate/iamauth"
-	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -80,26 +77,18 @@ connection details for GUI tools, until Ctrl-C.`,
 
 // localPath is the proxy running for one connect.
 type localPath struct {
-	p      *dbpath.Path
-	srv    *proxy.Server
-	rec    *session.Recorder
-	dir    string // private socket directory (unix) or ""
-	socket string // socket path (unix) or ""
-	addr   *net.TCPAddr
-	done   chan struct{}
+	p     *dbpath.Path
+	local *dbpath.Local
+	rec   *session.Recorder
 	// ownDialer: close the route with the path (connect); doctor closes its own.
 	ownDialer bool
 }
 
 func (l *localPath) close() {
-	_ = l.srv.Close()
-	<-l.done
+	_ = l.local.Close()
 	_ = l.rec.Close(context.Background())
 	if l.ownDialer {
-		closeDialer(l.p.Dialer)
-	}
-	if l.dir != "" {
-		_ = os.RemoveAll(l.dir)
+		l.p.Close()
 	}
 }
 
@@ -116,7 +105,7 @@ func (a *app) startLocal(ctx context.Context, name string, f connectFlags, tcpPo
 	}
 	l, err := a.serveLocal(ctx, p, f, tcpPort, useTCP)
 	if err != nil {
-		closeDialer(p.Dialer)
+		p.Close()
 		return nil, err
 	}
 	l.ownDialer = true
@@ -125,45 +114,16 @@ func (a *app) startLocal(ctx context.Context, name string, f connectFlags, tcpPo
 
 // serveLocal starts the proxy for p.
 func (a *app) serveLocal(ctx context.Context, p *dbpath.Path, f connectFlags, tcpPort int, useTCP bool) (*localPath, error) {
-	engine, err := engineFor(p.Target)
-	if err != nil {
-		return nil, err
-	}
 	rec, err := a.sessionRecorder(f.sessionLog)
 	if err != nil {
 		return nil, err
 	}
-	l := &localPath{p: p, rec: rec, done: make(chan struct{})}
-	var lc proxy.ListenConfig
-	if useTCP {
-		lc = proxy.ListenConfig{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(tcpPort))}
-	} else {
-		if l.dir, err = os.MkdirTemp("", "rdsgate-"); err != nil {
-			return nil, err
-		}
-		l.socket = filepath.Join(l.dir, socketName(p.Target, "db", target.DefaultPort(p.Target.Engine)))
-		lc = proxy.ListenConfig{Network: "unix", Address: l.socket}
-	}
-	ln, err := proxy.Listen(lc)
+	local, err := p.Serve(ctx, dbpath.LocalOptions{TCP: useTCP, TCPPort: tcpPort, Recorder: rec, CaptureStatements: f.logStatements, Log: a.log})
 	if err != nil {
-		if l.dir != "" {
-			os.RemoveAll(l.dir)
-		}
+		_ = rec.Close(context.Background())
 		return nil, err
 	}
-	if a, ok := ln.Addr().(*net.TCPAddr); ok {
-		l.addr = a
-	}
-	tokens := iamauth.NewCache(p.AWS.Credentials, iamauth.CacheOptions{})
-	l.srv = proxy.NewServer(ln, engine, p.Upstream(tokens, 100), proxy.Options{Recorder: rec, CaptureStatements: f.logStatements,
-		Principal: p.Identity.ARN, Route: p.Route.Via, Log: a.log.With("target", p.Spec.Name)})
-	go func() {
-		defer close(l.done)
-		if err := l.srv.Serve(context.WithoutCancel(ctx)); err != nil {
-			a.log.Error("local listener failed", "err", err)
-		}
-	}()
-	return l, nil
+	return &localPath{p: p, local: local, rec: rec}, nil
 }
 
 func (a *app) runConnect(ctx context.Context, name string, extra []string, f connectFlags) error {
@@ -181,7 +141,7 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	// Log in once before handing over, so that a refused login is explained
 	// here rather than as a client's terse error.
 	t0 := time.Now()
-	db, err := l.open(ctx, user, l.p.Spec.Database)
+	db, err := l.local.OpenDB(user, l.p.Spec.Database)
 	if err != nil {
 		return err
 	}
@@ -200,7 +160,7 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 		return a.execSQL(ctx, db, f.exec)
 	case f.print:
 		db.Close()
-		a.printConnectionInfo(l.p, l.addr, "")
+		a.printConnectionInfo(l.p, l.local.Addr(), "")
 		fmt.Fprintln(a.stderr, "Path is up; press Ctrl-C to close it.")
 		<-ctx.Done()
 		return nil
@@ -246,17 +206,17 @@ func (a *app) runClient(ctx context.Context, l *localPath, want, user string, ex
 	var args []string
 	switch name {
 	case "psql", "pgcli":
-		args = []string{"-h", filepath.Dir(l.socket), "-p", strconv.Itoa(target.DefaultPort("postgres")), "-U", user}
+		args = []string{"-h", filepath.Dir(l.local.Socket()), "-p", strconv.Itoa(target.DefaultPort("postgres")), "-U", user}
 		if db != "" {
 			args = append(args, "-d", db)
 		}
 	case "mysql", "mariadb":
-		args = []string{"--socket=" + l.socket, "--user=" + user}
+		args = []string{"--socket=" + l.local.Socket(), "--user=" + user}
 		if db != "" {
 			args = append(args, "--database="+db)
 		}
 	case "mycli":
-		args = []string{"-S", l.socket, "-u", user}
+		args = []string{"-S", l.local.Socket(), "-u", user}
 		if db != "" {
 			args = append(args, "-D", db)
 		}

@@ -3,14 +3,9 @@ package cli
 import (
 	"context"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
-	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/doctor"
-	"github.com/rdsgate/rdsgate/rdsca"
-	"github.com/rdsgate/rdsgate/target"
-	"github.com/rdsgate/rdsgate/tunnel"
 )
 
 func (a *app) newDoctor() *cobra.Command {
@@ -46,53 +41,8 @@ func (a *app) runDoctor(ctx context.Context, name string, rf routeFlags) error {
 		return err
 	}
 	opts := a.pathOptions()
-	var dialers []tunnel.Dialer
-	defer func() {
-		for _, d := range dialers {
-			closeDialer(d)
-		}
-	}()
-	dc := doctor.Config{
-		Name:  name,
-		User:  spec.User,
-		Route: spec.Route,
-		LoadAWS: func(ctx context.Context) (aws.Config, string, error) {
-			cfg, err := dbpath.LoadAWS(ctx, spec, opts)
-			return cfg, spec.Profile, err
-		},
-		Resolve: func(ctx context.Context, cfg aws.Config) (target.Target, error) {
-			return dbpath.Resolver(cfg, spec).Resolve(ctx, name)
-		},
-		Dialer: func(ctx context.Context, cfg aws.Config, t target.Target) (tunnel.Dialer, error) {
-			d, err := dbpath.NewDialer(ctx, cfg, spec.Route, t.Address(), spec.Profile, a.log)
-			if err == nil {
-				dialers = append(dialers, d)
-			}
-			return d, pathHint(err)
-		},
-		Bundle: func(ctx context.Context, t target.Target) (*rdsca.Bundle, error) {
-			return rdsca.Load(ctx, rdsca.Options{File: spec.CABundle, Getenv: a.getenv, Region: t.Region, Log: a.log})
-		},
-		Login: func(ctx context.Context, cfg aws.Config, t target.Target, d tunnel.Dialer, b *rdsca.Bundle) error {
-			p := &dbpath.Path{Spec: spec, Target: t, AWS: cfg, Route: spec.Route, Bundle: b, Dialer: d}
-			l, err := a.serveLocal(ctx, p, connectFlags{}, 0, false)
-			if err != nil {
-				return err
-			}
-			defer l.close()
-			db, err := l.open(ctx, spec.User, spec.Database)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			var one int
-			return db.QueryRowContext(ctx, "select 1").Scan(&one)
-		},
-	}
-	quiet := a.g.quiet
-	a.g.quiet = true // the report is the output
-	report := doctor.Run(ctx, dc)
-	a.g.quiet = quiet
+	opts.Observer = nil // the report is the output
+	report := doctor.Run(ctx, doctor.Config{Spec: spec, Options: opts})
 	if a.g.output == "json" {
 		err = report.WriteJSON(a.stdout)
 	} else {

@@ -6,55 +6,12 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
-
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
-	"github.com/rdsgate/rdsgate/target"
 )
-
-// open returns a database/sql handle on the local proxy: no password, no
-// TLS (the proxy does both upstream).
-func (l *localPath) open(_ context.Context, user, db string) (*sql.DB, error) {
-	switch l.p.Target.Family() {
-	case target.FamilyPostgres:
-		cfg, err := pgx.ParseConfig("sslmode=disable connect_timeout=30")
-		if err != nil {
-			return nil, err
-		}
-		if l.socket != "" {
-			cfg.Host, cfg.Port = filepath.Dir(l.socket), uint16(target.DefaultPort("postgres"))
-		} else {
-			cfg.Host, cfg.Port = l.addr.IP.String(), uint16(l.addr.Port)
-		}
-		cfg.User, cfg.Database = user, db
-		if db == "" {
-			cfg.Database = "postgres"
-		}
-		return stdlib.OpenDB(*cfg), nil
-	case target.FamilyMySQL:
-		mc := mysql.NewConfig()
-		mc.User, mc.DBName, mc.Timeout = user, db, 30*time.Second
-		if l.socket != "" {
-			mc.Net, mc.Addr = "unix", l.socket
-		} else {
-			mc.Net, mc.Addr = "tcp", l.addr.String()
-		}
-		conn, err := mysql.NewConnector(mc)
-		if err != nil {
-			return nil, err
-		}
-		return sql.OpenDB(conn), nil
-	}
-	return nil, fmt.Errorf("engine %s is not supported", l.p.Target.Engine)
-}
 
 // execSQL runs one statement and prints its rows as a table, JSON or CSV.
 func (a *app) execSQL(ctx context.Context, db *sql.DB, query string) error {

@@ -23,8 +23,6 @@ import (
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
-	"github.com/rdsgate/rdsgate/proxy/mysql"
-	"github.com/rdsgate/rdsgate/proxy/postgres"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -199,7 +197,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", pt.name, err)
 		}
-		defer closeDialer(p.Dialer)
+		defer p.Close()
 		port := pt.port
 		if !pt.hasPort {
 			port = p.Spec.LocalPort
@@ -228,7 +226,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 					"limit_per_second", f.loginsPerSecond, "wait", d.Round(time.Millisecond))
 			}
 		}
-		engine, err := engineFor(p.Target)
+		engine, err := dbpath.EngineFor(p.Target)
 		if err != nil {
 			return err
 		}
@@ -253,7 +251,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		var socket string
 		if f.unixDir != "" {
 			// psql finds the socket by the port it would use over TCP.
-			socket = filepath.Join(f.unixDir, socketName(p.Target, pt.name, srv.Addr().(*net.TCPAddr).Port))
+			socket = filepath.Join(f.unixDir, dbpath.SocketName(p.Target, pt.name, srv.Addr().(*net.TCPAddr).Port))
 			uln, err := proxy.Listen(proxy.ListenConfig{Network: "unix", Address: socket})
 			if err != nil {
 				return err
@@ -319,8 +317,7 @@ type connectionTest struct {
 
 func (a *app) testConnection(ctx context.Context, t connectionTest) error {
 	t0 := time.Now()
-	l := &localPath{p: t.p, addr: t.addr}
-	db, err := l.open(ctx, t.p.Spec.User, t.p.Spec.Database)
+	db, err := dbpath.OpenLocalDB(t.p.Target, "tcp", t.addr.String(), t.p.Spec.User, t.p.Spec.Database)
 	if err != nil {
 		return err
 	}
@@ -330,23 +327,6 @@ func (a *app) testConnection(ctx context.Context, t connectionTest) error {
 	}
 	a.stage("login", t0, "%s: logged in as %s over TLS verified for %s, via %s", t.p.Spec.Name, t.p.Spec.User, t.p.Target.Host, t.p.Route.Via)
 	return nil
-}
-
-func engineFor(t target.Target) (proxy.Engine, error) {
-	switch t.Family() {
-	case target.FamilyPostgres:
-		return postgres.New(), nil
-	case target.FamilyMySQL:
-		return mysql.New(), nil
-	}
-	return nil, fmt.Errorf("%s: the %s proxy engine is not available in this build yet", t.Identifier, t.Engine)
-}
-
-func socketName(t target.Target, name string, port int) string {
-	if t.Family() == target.FamilyPostgres {
-		return fmt.Sprintf(".s.PGSQL.%d", port)
-	}
-	return name + ".sock"
 }
 
 func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 	"github.com/rdsgate/rdsgate/sandbox"
 )

@@ -85,11 +85,11 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 				return err
 			}
 		}
-		if p.Dialer, err = dbpath.NewDialer(ctx, p.AWS, spec.Route, remote, spec.Profile, a.log); err != nil {
+		if p.Dialer, p.Route, err = dbpath.NewDialer(ctx, p.AWS, spec.Route, remote, spec.Profile, a.log); err != nil {
 			return pathHint(err)
 		}
 	}
-	defer closeDialer(p.Dialer)
+	defer p.Close()
 	ln, err := proxy.Listen(proxy.ListenConfig{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(port))})
 	if err != nil {
 		return err

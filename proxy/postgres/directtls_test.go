@@ -167,3 +167,5 @@ func (d *fixedDialer) DialContext(ctx context.Context, network, _ string) (net.C
 	var nd net.Dialer
 	return nd.DialContext(ctx, network, d.addr)
 }
+
+func (d *fixedDialer) Close() error { return nil }

@@ -45,3 +45,6 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 	}
 	return c, nil
 }
+
+// Close does nothing: a direct route holds no session.
+func (d *Dialer) Close() error { return nil }
