@@ -5,6 +5,10 @@ import (
 	"fmt"
 )
 
+// Tokens are credentials: nothing in this package puts a token's signature,
+// a security token or a secret key into an error's text (the fuzz tests
+// check it).
+
 // Reason says why a token was refused. It is a stable string for logs,
 // metrics and tests. A Reason is also an error, so that
 // errors.Is(err, ReasonExpired) matches a [*VerifyError] with that reason.

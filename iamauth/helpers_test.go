@@ -13,8 +13,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
-// The golden vector (research/wire.md 0.8): botocore, the CLI, the SDK's
-// signer and an independent implementation agree on it.
+// The golden vector: botocore, the AWS CLI, the SDK's signer and this
+// package's own SigV4 implementation agree on it (TestBuildGolden,
+// TestBuildMatchesBotocore, TestBuildMatchesAWSCLI, TestCanonicalRequestGolden).
 const (
 	goldenAKID   = "AKIDEXAMPLE"
 	goldenSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"

@@ -28,6 +28,18 @@ const (
 	paramSignature     = "X-Amz-Signature"
 )
 
+// A token is a SigV4 presigned URL for the service "rds-db", without its
+// scheme:
+//
+//	host:port?Action=connect&DBUser=u&X-Amz-Algorithm=AWS4-HMAC-SHA256&
+//	X-Amz-Credential=AKID%2FYYYYMMDD%2Fregion%2Frds-db%2Faws4_request&
+//	X-Amz-Date=YYYYMMDDTHHMMSSZ&X-Amz-Expires=900[&X-Amz-Security-Token=..]&
+//	X-Amz-SignedHeaders=host&X-Amz-Signature=<64 hex>
+//
+// [Build] signs one with the AWS SDK's signer; [Parse] and [Verify] read and
+// check one with their own SigV4 canonical request, so that the sandbox's
+// verdict does not depend on the code that signed.
+
 // Token is a parsed token. [Parse] fills it from the token text without
 // checking the signature; only a Token returned by [Verify] is authentic.
 type Token struct {

@@ -8,7 +8,9 @@ import (
 )
 
 // TestCanonicalRequestGolden pins the independent SigV4 implementation to
-// the canonical request of research/wire.md E for the golden vector.
+// the canonical request of the golden vector: GET, path "/", the sorted
+// query without X-Amz-Signature, the lower-cased host with its port (443 is
+// left out), signed headers "host" and the SHA-256 of the empty payload.
 func TestCanonicalRequestGolden(t *testing.T) {
 	p := mustParse(t, mustBuild(t, goldenEndpoint(), staticCreds(goldenAKID, goldenSecret, ""), goldenTime))
 	const want = "GET\n/\n" +

@@ -82,8 +82,12 @@ type Check struct {
 	ID       string   `json:"id"`
 	Title    string   `json:"title"`
 	Severity Severity `json:"severity"`
-	// Catalog is the label in research/posture.md (e.g. "NET-01") and the
-	// matching Security Hub control, when there is one.
+	// Catalog is the check's label in rdsgate's hardening catalog, an area
+	// and a number (NET network, ENC encryption, AUTH authentication, TLS,
+	// BAK backups, DEL deletion, LOG logging, MNT maintenance; e.g.
+	// "NET-01"), followed by the rules of other tools that check the same
+	// thing (Security Hub controls, Checkov CKV_*, Prowler, Trivy AVD-*), or
+	// "no anchor runs it" when none does.
 	Catalog     string      `json:"catalog"`
 	Rationale   string      `json:"rationale"`
 	Remediation Remediation `json:"remediation"`
@@ -176,7 +180,11 @@ func unknown(missing []string, format string, args ...any) Result {
 }
 
 // Checks returns every check, in a stable order (by ID). The slice is new
-// on each call; callers may filter it.
+// on each call; callers may filter it. Together they cover rdsgate's
+// hardening guidance: private subnets, tight security groups, encryption,
+// IAM authentication, managed master secrets, backups, deletion protection,
+// CloudTrail, exported audit logs and an alarm on connections from outside
+// the VPC.
 func Checks() []*Check {
 	all := []*Check{
 		checkPublicAccess(), checkPublicSubnet(), checkSGOpenIngress(), checkSGBroadIngress(),

@@ -1,40 +1,8 @@
 // Package pgfront is the sandbox's stand-in for an RDS for PostgreSQL
 // instance with IAM database authentication: a listener that, to a client,
-// behaves like RDS, in front of a real PostgreSQL server.
-//
-// What a client sees, as on RDS:
-//
-//   - SSLRequest is answered 'S' and TLS (1.2 or later) follows, with the
-//     certificate the configuration gives (one for the RDS-style endpoint
-//     name); GSSENCRequest is answered 'N'. PostgreSQL 17's direct TLS
-//     (sslnegotiation=direct) is accepted when the client negotiates ALPN
-//     "postgresql", and refused otherwise, as PostgreSQL does.
-//   - A user that is a member of role rds_iam in the backend is asked for a
-//     cleartext password (AuthenticationCleartextPassword), which must be an
-//     IAM token; the Authenticator decides. A refusal reads exactly like
-//     RDS's: FATAL 28000 `PAM authentication failed for user "<user>"`.
-//     Only the sandbox log says why (expired, wrong user, no policy ...).
-//   - Any other user (the master user, password users) is relayed to the
-//     backend's TCP port, where the backend authenticates it itself (SCRAM).
-//   - With ForceSSL (rds.force_ssl=1) a session without TLS is refused with
-//     `no pg_hba.conf entry for host "…", user "…", database "…", no
-//     encryption`. IAM users are refused without TLS in any case, so that a
-//     token never travels in the clear.
-//   - CancelRequest is forwarded to the backend as is: the client holds the
-//     backend's own BackendKeyData, relayed unchanged.
-//
-// After a successful IAM login the front logs in to the backend over its
-// private unix socket (trust authentication for roles other than the
-// superuser; only the server's account and root can reach it) as that user, with the client's
-// startup parameters and protocol version, relays what the backend says
-// (AuthenticationOk, ParameterStatus, BackendKeyData, ReadyForQuery) and
-// splices the two connections. Protocol negotiation (libpq's 3.9999 grease
-// and _pq_.* options) reaches the client before the password request, as
-// from a real server: the front learns the backend's NegotiateProtocolVersion
-// with a probe that stops before authentication.
-//
-// Handshakes have a deadline, every read before the splice is bounded, and
-// tokens and passwords never reach a log line.
+// behaves like RDS (TLS, IAM tokens for members of rds_iam, RDS's refusals),
+// in front of a real PostgreSQL server. What a client sees is told in
+// session.go.
 package pgfront
 
 import (

@@ -17,6 +17,40 @@ import (
 	"github.com/rdsgate/rdsgate/pgwire"
 )
 
+// What a client sees, as on RDS:
+//
+//   - SSLRequest is answered 'S' and TLS (1.2 or later) follows, with the
+//     certificate the configuration gives (one for the RDS-style endpoint
+//     name); GSSENCRequest is answered 'N'. PostgreSQL 17's direct TLS
+//     (sslnegotiation=direct) is accepted when the client negotiates ALPN
+//     "postgresql", and refused otherwise, as PostgreSQL does.
+//   - A user that is a member of role rds_iam in the backend is asked for a
+//     cleartext password (AuthenticationCleartextPassword), which must be an
+//     IAM token; the Authenticator decides. A refusal reads exactly like
+//     RDS's: FATAL 28000 `PAM authentication failed for user "<user>"`.
+//     Only the sandbox log says why (expired, wrong user, no policy ...).
+//   - Any other user (the master user, password users) is relayed to the
+//     backend's TCP port, where the backend authenticates it itself (SCRAM).
+//   - With ForceSSL (rds.force_ssl=1) a session without TLS is refused with
+//     `no pg_hba.conf entry for host "…", user "…", database "…", no
+//     encryption`. IAM users are refused without TLS in any case, so that a
+//     token never travels in the clear.
+//   - CancelRequest is forwarded to the backend as is: the client holds the
+//     backend's own BackendKeyData, relayed unchanged.
+//
+// After a successful IAM login the front logs in to the backend over its
+// private unix socket (trust authentication for roles other than the
+// superuser; only the server's account and root can reach it) as that
+// user, with the client's startup parameters and protocol version, relays
+// what the backend says (AuthenticationOk, ParameterStatus, BackendKeyData,
+// ReadyForQuery) and splices the two connections. Protocol negotiation (libpq's 3.9999 grease
+// and _pq_.* options) reaches the client before the password request, as
+// from a real server: the front learns the backend's NegotiateProtocolVersion
+// with a probe that stops before authentication.
+//
+// Handshakes have a deadline, every read before the splice is bounded, and
+// tokens and passwords never reach a log line.
+
 const (
 	alpnPostgres = "postgresql"
 	// tlsRecordHandshake is the first byte of a TLS ClientHello: a direct
@@ -346,7 +380,7 @@ func (sess *session) splice(ctx, hctx context.Context, bc net.Conn, sm *pgwire.S
 	_ = bc.SetDeadline(deadline)
 
 	// Client to backend, from the client's buffered reader so that nothing
-	// read ahead is lost (research/wire.md 0.3).
+	// it read ahead of the startup phase (a pipelined first query) is lost.
 	upDone := make(chan struct{})
 	go func() {
 		defer close(upDone)
