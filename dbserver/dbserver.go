@@ -1,17 +1,8 @@
 // Package dbserver runs throwaway PostgreSQL and MariaDB servers from the
-// binaries installed on the machine: a fresh data directory, a free loopback
-// port (another one if that was taken before the server bound it), readiness
-// detected by a real connection, Stop and Restart with the same data, and
-// Close that stops the server and removes its directory. The sandbox uses it
-// for its backends, the test harness for its database peers.
-//
-// The servers are private to the user who runs them: their directories
-// (data, socket, TLS copies) are mode 0700, the sockets too, TCP is on
-// loopback only, and the superuser needs its password (random per server,
-// kept in memory) on the socket and over TCP. Running as root, the servers
-// run as the "postgres" and "mysql" accounts of the Debian packages
-// (PostgreSQL refuses root): their directories belong to that account,
-// under a temp dir it can traverse.
+// binaries installed on the machine, each private to the user who runs it,
+// with a fresh data directory, a free loopback port and readiness detected
+// by a real connection. The sandbox uses it for its backends, the test
+// harness for its database peers.
 package dbserver
 
 import (
@@ -177,6 +168,14 @@ func (s *Server) Close() error {
 }
 
 // newServer makes the server's directory and looks up its OS account.
+//
+// The servers are private to the user who runs them: their directories
+// (data, socket, TLS copies) are mode 0700, the sockets too, TCP is on
+// loopback only, and the superuser needs its password (random per server,
+// kept in memory) on the socket and over TCP. Running as root, the servers
+// run as the "postgres" and "mysql" accounts of the Debian packages
+// (PostgreSQL refuses root): their directories belong to that account,
+// under a temp dir it can traverse.
 func newServer(engine, account, how string, opts Options) (*Server, error) {
 	acct, err := serverproc.ServerAccount(account)
 	if err != nil {

@@ -6,6 +6,11 @@ import (
 	"strings"
 )
 
+// References: the MySQL source's "Connection Phase" documentation and
+// MariaDB's "clientserver protocol" pages. Where the two differ (MariaDB's
+// extended capabilities in the greeting's and the response's filler bytes,
+// signalled by clearing the CLIENT_MYSQL bit), this package supports both.
+
 // Capability is the 32-bit capability flag set of the greeting and the
 // client's handshake response. The constants carry the C names of the
 // MySQL source (CLIENT_*) in their comments.

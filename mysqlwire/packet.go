@@ -6,6 +6,12 @@ import (
 	"io"
 )
 
+// Every decoder of this package takes a packet payload (without the 4-byte
+// header), never panics on malformed input and allocates no more than the
+// input's size; each is fuzzed next to its encoder. Decoders copy what they
+// keep, so the payload buffer may be reused after a call. The package keeps
+// no global state.
+
 // Packet framing limits.
 const (
 	// HeaderSize is the size of a packet header: a 3-byte little-endian

@@ -108,10 +108,17 @@ type Bundle struct {
 	FetchedAt time.Time
 }
 
-// Load finds the CA bundle: Options.File, then the RDSGATE_CA_BUNDLE
-// environment variable, then the trust store's bundle from the cache or
-// the network (see the package documentation). An explicitly named file or
-// variable that cannot be used is an error, not a reason to fall back.
+// Load finds the CA bundle; the first match wins:
+//
+//  1. Options.File (the --ca-bundle flag);
+//  2. the RDSGATE_CA_BUNDLE environment variable: a file name, or the PEM
+//     text itself;
+//  3. the bundle of AWS's trust store for the region's partition, kept in
+//     the user cache directory and revalidated with the server (ETag,
+//     Last-Modified) once it is older than Options.MaxAge.
+//
+// An explicitly named file or variable that cannot be used is an error, not
+// a reason to fall back.
 func Load(ctx context.Context, opts Options) (*Bundle, error) {
 	opts.defaults()
 	if opts.File != "" {

@@ -13,7 +13,21 @@ import (
 	"strings"
 )
 
-// The trust stores (see the package documentation for the sources).
+// The trust stores. Their addresses come from AWS's "Using SSL/TLS to
+// encrypt a connection to a DB instance or cluster"
+// (docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html and
+// its China edition at docs.amazonaws.cn; Teleport's lib/srv/db/ca.go uses
+// the same templates):
+//
+//	aws (commercial)  https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+//	aws-us-gov        https://truststore.pki.us-gov-west-1.rds.amazonaws.com/<region>/<region>-bundle.pem
+//	aws-cn            https://rds-truststore.s3.cn-north-1.amazonaws.com.cn/<region>/<region>-bundle.pem
+//
+// The commercial global bundle holds the roots and intermediates of every
+// commercial region; GovCloud and China have their own CA hierarchies, so
+// their regions use their own region bundles. AWS serves the certificates
+// only over HTTPS, and so does this package (plain HTTP is allowed only to a
+// loopback address, for tests).
 const (
 	commercialStore = "https://truststore.pki.rds.amazonaws.com"
 	govCloudStore   = "https://truststore.pki.us-gov-west-1.rds.amazonaws.com"

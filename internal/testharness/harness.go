@@ -1,39 +1,7 @@
-// Package testharness starts throwaway real peers for tests: PostgreSQL,
-// MariaDB, OpenSSH's sshd and moto_server (a local AWS API), each on a free
-// loopback port in its own temporary directory, and tears them down through
-// t.Cleanup (process group killed, directory removed). PostgreSQL and
-// MariaDB are package dbserver's servers and the processes are package
-// serverproc's; this package adds what a test wants: t.Fatal instead of
-// errors, cleanup, logs of failed tests, and skipping for missing peers.
-//
-// Peers that are not installed make the test skip (or fail when
-// RDSGATE_REQUIRE_PEERS=1, see package testpeer) with a hint how to install
-// them.
-//
-// Running as root (the usual case in containers and CI): PostgreSQL refuses
-// to run as root and MariaDB should not, so their processes run as the
-// "postgres" and "mysql" OS users (from the Debian packages). Therefore
-// every peer directory is made under os.TempDir() (or /tmp when TMPDIR is
-// not traversable by others), mode 0755, not in t.TempDir(), whose top
-// directory is mode 0700; server-owned parts are chowned, and the database
-// servers keep their data and sockets in 0700 subdirectories, so that
-// another local user cannot reach them. Running as an ordinary user, every
-// peer runs as that user.
-//
-// Every start detects readiness by talking to the peer (bounded in attempts
-// and time, never a fixed sleep). If the port FreePort picked was taken in
-// the meantime, the first start moves to another one. When a start fails,
-// the t.Fatal message carries the tail of the peer's log; when a test
-// fails, the logs of the peers it started are written to the test log at
-// cleanup.
-//
-// Teardown: each server runs in its own process group with Pdeathsig
-// SIGKILL (so it dies with a test binary killed by -timeout); cleanup sends
-// the polite stop signal, SIGKILLs the group after 20 s, also kills
-// descendants that left the group (sshd's per-connection processes), and
-// removes the directory. Directories left by a test binary that was killed
-// are removed (with a killed postgres's SysV shared memory segment) by the
-// next test binary that starts a peer.
+// Package testharness starts throwaway real peers for tests (PostgreSQL,
+// MariaDB, OpenSSH's sshd, moto_server), each on a free loopback port in its
+// own temporary directory, torn down through t.Cleanup. A missing peer skips
+// the test, or fails it when RDSGATE_REQUIRE_PEERS=1 (see package testpeer).
 package testharness
 
 import (
@@ -63,6 +31,15 @@ func FreePort(t testing.TB) int {
 	}
 	return port
 }
+
+// Every start detects readiness by talking to the peer (bounded in attempts
+// and time, never a fixed sleep). If the port FreePort picked was taken in
+// the meantime, the first start moves to another one. When a start fails,
+// the t.Fatal message carries the tail of the peer's log; when a test
+// fails, the logs of the peers it started are written to the test log at
+// cleanup. PostgreSQL and MariaDB are package dbserver's servers and the
+// other processes package serverproc's; this package adds what a test
+// wants: t.Fatal instead of errors, cleanup, logs, and skipping.
 
 // startDB starts a dbserver server in a fresh peer directory: it skips the
 // test (testpeer.Missing) when binaries or the OS user are missing, fails
@@ -124,6 +101,14 @@ func startServer(t testing.TB, port *int, movePort bool, c func() serverproc.Con
 	return p
 }
 
+// Teardown: each server runs in its own process group with Pdeathsig
+// SIGKILL (so it dies with a test binary killed by -timeout); cleanup sends
+// the polite stop signal, SIGKILLs the group after 20 s, also kills
+// descendants that left the group (sshd's per-connection processes), and
+// removes the directory. Directories left by a test binary that was killed
+// are removed (with a killed postgres's SysV shared memory segment) by the
+// next test binary that starts a peer (sweepStale).
+
 // stopAtCleanup stops the process *p refers to (if any) at cleanup.
 func stopAtCleanup(t testing.TB, p **serverproc.Process) {
 	t.Cleanup(func() {
@@ -147,7 +132,17 @@ func stop(t testing.TB, p *serverproc.Process) {
 }
 
 // peerDir makes a fresh directory under serverproc.TempBase() that other
-// users can traverse (mode 0755) and removes it at cleanup. Cleanups run
+// users can traverse (mode 0755) and removes it at cleanup.
+//
+// Why not t.TempDir: running as root (the usual case in containers and CI),
+// PostgreSQL refuses to run as root and MariaDB should not, so their
+// processes run as the "postgres" and "mysql" OS users (from the Debian
+// packages), which cannot traverse t.TempDir()'s mode 0700 top directory.
+// So every peer directory is made under os.TempDir() (or /tmp when TMPDIR is
+// not traversable by others), mode 0755; server-owned parts are chowned, and
+// the database servers keep their data and sockets in 0700 subdirectories,
+// so that another local user cannot reach them. Running as an ordinary user,
+// every peer runs as that user. Cleanups run
 // last-in first-out, so processes registered later are stopped before it
 // goes.
 func peerDir(t testing.TB, kind string) string {

@@ -1,17 +1,7 @@
 // Package collect reads, read-only, what package posture checks: RDS,
 // EC2, CloudTrail, CloudWatch Logs, CloudWatch, Secrets Manager and IAM,
-// for each region asked, into a [posture.Snapshot].
-//
-// Every list call is paginated; the calls of all regions run concurrently
-// with a bound ([Options.Concurrency]); each call retries throttling and
-// transient errors with the SDK's exponential backoff with jitter
-// ([Options.MaxAttempts], [Options.MaxBackoff]). A call that is denied
-// (AccessDenied, UnauthorizedOperation, ...) is not an error: it is
-// recorded in the snapshot as a [posture.AccessError] naming the IAM action,
-// and the checks that needed it say unknown.
-//
-// The IAM permissions used are all in the AWS-managed SecurityAudit policy;
-// see [Actions] for the exact list.
+// for each region asked, into a [posture.Snapshot]. Its IAM actions, all in
+// the AWS-managed SecurityAudit policy, are listed in [Actions].
 package collect
 
 import (
@@ -35,6 +25,14 @@ import (
 
 	"github.com/rdsgate/rdsgate/posture"
 )
+
+// Every list call is paginated; the calls of all regions run concurrently
+// with a bound ([Options.Concurrency]); each call retries throttling and
+// transient errors with the SDK's exponential backoff with jitter
+// ([Options.MaxAttempts], [Options.MaxBackoff]). A call that is denied
+// (AccessDenied, UnauthorizedOperation, ...) is not an error: it is
+// recorded in the snapshot as a [posture.AccessError] naming the IAM action,
+// and the checks that needed it say unknown.
 
 // Actions are the IAM actions the collector calls.
 var Actions = []string{

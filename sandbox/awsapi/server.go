@@ -1,21 +1,7 @@
 // Package awsapi is the sandbox's AWS API: the subset of STS, RDS, EC2, SSM,
 // IAM, Secrets Manager and EC2 Instance Connect that rdsgate and the stock
-// AWS tools call, served on one loopback HTTP endpoint and answered from a
-// [world.World].
-//
-// Every request is authenticated as AWS does it: a SigV4 Authorization
-// header checked against the world's access keys (signature, credential
-// scope, clock skew, security token), then the call is authorized with the
-// principal's IAM policies. Refusals carry the code, HTTP status and body
-// shape of the service's protocol (awsQuery for STS, RDS and IAM; ec2Query;
-// awsJson1_1 for SSM, Secrets Manager and EC2 Instance Connect), so that
-// the AWS SDKs and CLI surface the same errors as against AWS; the log says
-// the precise reason, never a secret or a signature.
-//
-// The server also keeps the Session Manager sessions StartSession opens
-// (their stream tokens are checked by the data channel, mounted with
-// [Server.HandleDataChannel]) and the SSH keys pushed with
-// SendSSHPublicKey.
+// AWS tools call, served on one loopback HTTP endpoint, authenticated with
+// SigV4 and IAM policies as AWS does, and answered from a [world.World].
 package awsapi
 
 import (
@@ -76,6 +62,20 @@ type Options struct {
 
 // Server is the sandbox's AWS API endpoint. Its methods are safe for
 // concurrent use.
+//
+// Every request is authenticated as AWS does it: a SigV4 Authorization
+// header checked against the world's access keys (signature, credential
+// scope, clock skew, security token), then the call is authorized with the
+// principal's IAM policies. Refusals carry the code, HTTP status and body
+// shape of the service's protocol (awsQuery for STS, RDS and IAM; ec2Query;
+// awsJson1_1 for SSM, Secrets Manager and EC2 Instance Connect), so that
+// the AWS SDKs and CLI surface the same errors as against AWS; the log says
+// the precise reason, never a secret or a signature.
+//
+// The server also keeps the Session Manager sessions StartSession opens
+// (their stream tokens are checked by the data channel, mounted with
+// [Server.HandleDataChannel]) and the SSH keys pushed with
+// SendSSHPublicKey.
 type Server struct {
 	world       *world.World
 	now         func() time.Time

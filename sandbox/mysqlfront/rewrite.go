@@ -9,6 +9,37 @@ import (
 	"github.com/rdsgate/rdsgate/mysqlwire"
 )
 
+// The IAM emulation. MariaDB has no AWSAuthenticationPlugin, so an IAM user
+// exists in the backend as
+//
+//	CREATE USER 'u'@'%' IDENTIFIED VIA mysql_native_password USING PASSWORD('<derived>')
+//
+// where derived = base64url(HMAC-SHA256(Config.Secret, user)) (no padding).
+// The front recognises IAM users by comparing the account's
+// authentication_string (mysql.user, read over the admin connection) with
+// the native-password hash of the derived password, and logs them in to
+// the backend itself with it. Nobody but the front knows the derived
+// password.
+//
+// So that one SQL works on RDS and in the sandbox, the front rewrites
+// COM_QUERY statements CREATE [OR REPLACE] USER / ALTER USER ...
+// IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' to the derived-password
+// form before relaying them (see RewriteQuery). A REQUIRE SSL clause of
+// such a statement is dropped in the backend: the front itself refuses
+// every IAM login without TLS (as RDS does: IAM authentication needs SSL),
+// while its backend leg is plain, where the backend would refuse an account
+// that requires SSL. Password accounts created with REQUIRE SSL therefore
+// cannot log in through the front; create sandbox password users without it.
+//
+// EmulateIAMCatalog makes mysql.user show such users as RDS does (plugin
+// AWSAuthenticationPlugin, authentication_string 'RDS'); see catalog.go.
+//
+// Limits of the emulation: COM_CHANGE_USER to an IAM user is relayed and
+// refused by the backend (RDS would switch to mysql_clear_password); the
+// IAM check does not consider which account host pattern the client's
+// address matches (any account with the user name and the derived hash
+// makes the user IAM-enabled).
+
 // DerivedPassword returns the backend password of IAM user user:
 // base64url(HMAC-SHA256(secret, user)) without padding. It is a credential:
 // never log it.

@@ -13,6 +13,21 @@ import (
 	"github.com/rdsgate/rdsgate/mysqlwire"
 )
 
+// What a client sees: the greeting is the backend's own (server version,
+// thread id, scramble), with CLIENT_SSL added when TLS is configured and
+// compression removed. A user that is IAM-enabled gets an AuthSwitchRequest
+// to mysql_clear_password and must send an IAM token, only over TLS; the
+// token is checked by the configured Authenticator (iamauth.Verify and the
+// sandbox policy). Refusals read as on RDS:
+//
+//	ERROR 1045 (28000): Access denied for user 'u'@'host' (using password: YES)
+//
+// and the sandbox log says the precise reason (never the token). Other
+// users are authenticated by the backend itself: the front forwards the
+// handshake response and relays the auth exchange. After login the front
+// splices bytes; the client's Ctrl-C (KILL QUERY <greeting's thread id>)
+// reaches the right backend session because the ids are the backend's.
+
 // unrelayable are greeting capabilities the front does not offer: it
 // splices and inspects uncompressed packets.
 const unrelayable = mysqlwire.ClientCompress | mysqlwire.ClientZstdCompression

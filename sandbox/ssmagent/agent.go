@@ -2,22 +2,6 @@
 // websocket endpoint behind the StreamUrl that the sandbox's StartSession
 // returns, playing both the service (MGS) and the SSM agent on the bastion
 // for port-forwarding sessions.
-//
-// It verifies the SigV4 signature of the websocket upgrade when there is
-// one (service ssmmessages, the sandbox's credentials; unsigned upgrades
-// are admitted by the token alone, as older plugins send them), checks
-// the opening token frame against the sandbox API's sessions, runs the
-// handshake (advertising a configurable agent version, which decides
-// between multiplexed and basic mode), the reliability layer of
-// tunnel/ssm/ssmwire, and forwards to the session's destination inside
-// the sandbox's private name space: an instance endpoint reaches that
-// instance's front, a loopback address is dialled as is, anything else is
-// refused. Like the real agent it paces its output (1 KiB messages, 1 ms
-// apart) unless told otherwise, stops sending (new data and
-// retransmissions) between pause_publication and start_publication, ends
-// idle sessions, honours TerminateSession and lets a client resume on a
-// new websocket; fault injection options let tests break the path on
-// purpose.
 package ssmagent
 
 import (
@@ -149,6 +133,22 @@ func (a *Agent) Stats() Stats {
 // ServeHTTP upgrades /v1/data-channel/<sessionId> to a websocket, checks
 // the opening token frame and attaches the websocket to its session (a new
 // one, or an existing one being resumed).
+//
+// The whole path of a session: it verifies the SigV4 signature of the
+// websocket upgrade when there is one (service ssmmessages, the sandbox's
+// credentials; unsigned upgrades are admitted by the token alone, as older
+// plugins send them), checks the opening token frame against the sandbox
+// API's sessions, runs the handshake (advertising a configurable agent
+// version, which decides between multiplexed and basic mode), the
+// reliability layer of tunnel/ssm/ssmwire, and forwards to the session's
+// destination inside the sandbox's private name space: an instance endpoint
+// reaches that instance's front, a loopback address is dialled as is,
+// anything else is refused. Like the real agent it paces its output (1 KiB
+// messages, 1 ms apart) unless told otherwise, stops sending (new data and
+// retransmissions) between pause_publication and start_publication, ends
+// idle sessions, honours TerminateSession and lets a client resume on a new
+// websocket; fault injection options (faults.go) let tests break the path
+// on purpose.
 func (a *Agent) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := strings.TrimPrefix(r.URL.Path, awsapi.DataChannelPrefix)
 	if id == "" || strings.Contains(id, "/") {
