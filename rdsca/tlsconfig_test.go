@@ -176,7 +176,7 @@ func TestTLSConfigFields(t *testing.T) {
 		}
 	}
 	// Each call returns its own config: a caller's changes stay its own.
-	if b.TLSConfig("a") == b.TLSConfig("a") {
+	if c1, c2 := b.TLSConfig("a"), b.TLSConfig("a"); c1 == c2 {
 		t.Error("TLSConfig returned a shared config")
 	}
 }
