@@ -1,15 +1,8 @@
 // Package sandbox is rdsgate's local stand-in for the AWS side of the path to
-// a private database: RDS-like database fronts that check IAM tokens exactly
-// as RDS does (signature, expiry, host:port, user, region, policy), real
-// PostgreSQL and MariaDB servers behind them, and a SigV4-checked subset of
-// the AWS APIs (STS, RDS, EC2, SSM, IAM, Secrets Manager). Everything listens
-// on loopback; the databases' endpoint names do not resolve, as private RDS
-// addresses do not from a laptop. The database servers are private to the
-// user who runs the sandbox: 0700 directories and sockets, and random
-// superuser passwords that stay in memory.
-//
-// It is what `rdsgate sandbox` and `rdsgate demo` run, and the backbone of
-// rdsgate's end-to-end tests. It is never used by the real path.
+// a private database: RDS-like database fronts that check IAM tokens as RDS
+// does, real PostgreSQL and MariaDB servers behind them, and a SigV4-checked
+// subset of the AWS APIs. It is what `rdsgate sandbox` and `rdsgate demo`
+// run, and the backbone of the end-to-end tests; the real path never uses it.
 package sandbox
 
 import (
@@ -94,6 +87,13 @@ type Sandbox struct {
 
 // Start runs a sandbox and returns once every listener accepts and the
 // client files are written (DIR/ready last).
+//
+// The fronts check a token's signature, expiry, host:port, user, region and
+// policy; the APIs are STS, RDS, EC2, SSM, IAM and Secrets Manager.
+// Everything listens on loopback; the databases' endpoint names do not
+// resolve, as private RDS addresses do not from a laptop. The database
+// servers are private to the user who runs the sandbox: 0700 directories
+// and sockets, and random superuser passwords that stay in memory.
 func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	if opts.Dir == "" {
 		return nil, errors.New("sandbox: no directory given for the client files")

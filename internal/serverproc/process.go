@@ -1,14 +1,7 @@
 // Package serverproc runs local server processes (database servers, sshd,
-// moto_server) for the sandbox and for tests: it finds their binaries,
-// picks free loopback ports, runs setup commands as the server's OS
-// account, starts the server in its own process group with its output
-// appended to a log, detects readiness by probing (bounded in attempts and
-// time, never a fixed sleep), moves to another port when the one picked
-// was taken before the server bound it, and stops the server (polite
-// signal, then SIGKILL to the group and to descendants that left it).
-//
-// Package dbserver builds PostgreSQL and MariaDB on it; the test harness
-// builds sshd and moto_server on it.
+// moto_server) for the sandbox and for tests: binaries, free loopback ports,
+// setup as the server's OS account, readiness by probing, and a stop that
+// leaves nothing behind. Package dbserver and the test harness build on it.
 package serverproc
 
 import (
@@ -37,6 +30,12 @@ const (
 	portAttempts = 3
 	logTailBytes = 4096
 )
+
+// A server starts in its own process group with its output appended to a
+// log; readiness is detected by probing (bounded in attempts and time, never
+// a fixed sleep); StartOnPort moves to another port when the one picked was
+// taken before the server bound it; Stop sends the polite signal, then
+// SIGKILL to the group and to descendants that left it.
 
 // Config says how to run a server process.
 type Config struct {

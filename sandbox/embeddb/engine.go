@@ -1,14 +1,7 @@
 // Package embeddb is the sandbox's embedded database server, for machines
 // with neither PostgreSQL nor MariaDB installed: SQLite (modernc.org/sqlite,
-// pure Go, about 5 MB of binary) behind a PostgreSQL and a MySQL wire face,
-// with an account catalog that knows which users are IAM-enabled.
-//
-// It runs the SQL the demo and a curious user type (SELECT, DML, DDL,
-// transactions) with a thin dialect layer: current_user, version(),
-// database(), $n and @@variables are translated; catalog queries such as
-// psql's \d are not (SQLite answers them with an error). It does not check
-// privileges beyond the login, and it does not run account statements
-// (CREATE ROLE, GRANT): for those, the sandbox uses a real server.
+// pure Go) behind a PostgreSQL and a MySQL wire face, with an account catalog
+// that knows which users are IAM-enabled.
 package embeddb
 
 import (
