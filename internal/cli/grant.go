@@ -8,17 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/go-sql-driver/mysql"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -26,7 +20,6 @@ import (
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
-	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -446,101 +439,29 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 }
 
 // adminDB opens a database/sql handle as the administrative user over p's
-// route with verify-full TLS. The password comes from Secrets Manager or a
-// prompt, and is never logged.
+// route with verify-full TLS (grant.OpenAdmin), and adds the flags that
+// help to its errors.
 func (a *app) adminDB(ctx context.Context, p *dbpath.Path, database, secretID string) (*sql.DB, string, error) {
 	t0 := time.Now()
-	user, pw, source, err := a.adminCredentials(ctx, p, secretID)
-	if err != nil {
+	db, login, err := grant.OpenAdmin(ctx, grant.AdminConfig{
+		Target: p.Target, Database: database,
+		Dial: p.Dialer.DialContext, TLS: p.Bundle.TLSConfig(p.Target.Host),
+		AWS: p.AWS, Profile: p.Spec.Profile, Secret: secretID,
+		Prompt: func(_ context.Context, user string) (string, error) {
+			return a.promptPassword(fmt.Sprintf("Password for the administrative user %s of %s: ", user, p.Target.Identifier))
+		},
+	})
+	var le *grant.LoginError
+	switch {
+	case errors.As(err, &le):
+		return nil, "", fmt.Errorf("%w; check the secret (--admin-secret) and the route (rdsgate doctor %s)", err, p.Spec.Name)
+	case errors.Is(err, grant.ErrNoMasterSecret):
+		return nil, "", fmt.Errorf("%w: pass --admin-secret ARN of a secret with username and password", err)
+	case err != nil:
 		return nil, "", err
 	}
-	tlsConf := p.Bundle.TLSConfig(p.Target.Host)
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return p.Dialer.DialContext(ctx, "tcp", p.Target.Address())
-	}
-	var db *sql.DB
-	switch p.Target.Family() {
-	case target.FamilyPostgres:
-		cfg, err := pgx.ParseConfig("sslmode=verify-full connect_timeout=30")
-		if err != nil {
-			return nil, "", err
-		}
-		cfg.Host, cfg.Port = p.Target.Host, uint16(p.Target.Port)
-		cfg.User, cfg.Password, cfg.Database = user, pw, database
-		cfg.TLSConfig, cfg.Fallbacks = tlsConf, nil
-		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
-		cfg.DialFunc = dial
-		db = stdlib.OpenDB(*cfg)
-	case target.FamilyMySQL:
-		mc := mysql.NewConfig()
-		mc.User, mc.Passwd, mc.DBName = user, pw, database
-		mc.Net, mc.Addr, mc.TLS, mc.DialFunc, mc.Timeout = "tcp", p.Target.Address(), tlsConf, dial, 30*time.Second
-		conn, err := mysql.NewConnector(mc)
-		if err != nil {
-			return nil, "", err
-		}
-		db = sql.OpenDB(conn)
-	default:
-		return nil, "", fmt.Errorf("engine %s is not supported", p.Target.Engine)
-	}
-	db.SetMaxOpenConns(1)
-	err = db.PingContext(ctx)
-	if err != nil && p.Target.Family() == target.FamilyPostgres && strings.Contains(err.Error(), "PAM authentication failed") {
-		// The administrative user is a member of rds_iam, so RDS accepts
-		// only an IAM token for it: sign one with the caller's identity.
-		db.Close()
-		tok, terr := iamauth.NewCache(p.AWS.Credentials, iamauth.CacheOptions{}).Token(ctx,
-			iamauth.Endpoint{Host: p.Target.Host, Port: p.Target.Port, Region: p.Target.Region, User: user})
-		if terr != nil {
-			return nil, "", fmt.Errorf("sign an IAM token for the administrative user %s: %w", user, terr)
-		}
-		cfg, _ := pgx.ParseConfig("sslmode=verify-full connect_timeout=30")
-		cfg.Host, cfg.Port = p.Target.Host, uint16(p.Target.Port)
-		cfg.User, cfg.Password, cfg.Database = user, tok, database
-		cfg.TLSConfig, cfg.Fallbacks = tlsConf, nil
-		cfg.LookupFunc = func(_ context.Context, host string) ([]string, error) { return []string{host}, nil }
-		cfg.DialFunc = dial
-		db = stdlib.OpenDB(*cfg)
-		db.SetMaxOpenConns(1)
-		source = "an IAM token (" + user + " is a member of rds_iam)"
-		err = db.PingContext(ctx)
-	}
-	if err != nil {
-		db.Close()
-		return nil, "", fmt.Errorf("log in to %s as the administrative user %s (password from %s): %w; check the secret (--admin-secret) and the route (rdsgate doctor %s)",
-			p.Target.Identifier, user, source, err, p.Spec.Name)
-	}
-	a.stage("admin", t0, "logged in as %s (password from %s) over TLS verified for %s, via %s", user, source, p.Target.Host, p.Route.Via)
-	return db, user, nil
-}
-
-// adminCredentials returns the administrative user and password: from the
-// secret named by --admin-secret, else the instance's managed master
-// secret, else a prompt on the terminal.
-func (a *app) adminCredentials(ctx context.Context, p *dbpath.Path, secretID string) (user, pw, source string, err error) {
-	id := cmp.Or(secretID, p.Target.MasterSecretARN)
-	if id != "" {
-		out, err := secretsmanager.NewFromConfig(p.AWS).GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(id)})
-		if err != nil {
-			return "", "", "", fmt.Errorf("read the administrative secret %s: %w", id, awsconf.Explain(err, p.Spec.Profile))
-		}
-		var s struct {
-			Username string `json:"username"`
-			Password string `json:"password"`
-		}
-		if err := json.Unmarshal([]byte(aws.ToString(out.SecretString)), &s); err != nil || s.Password == "" {
-			return "", "", "", fmt.Errorf("secret %s is not an RDS credentials secret ({\"username\":...,\"password\":...})", id)
-		}
-		return cmp.Or(s.Username, p.Target.MasterUser), s.Password, "secret " + id, nil
-	}
-	if p.Target.MasterUser == "" {
-		return "", "", "", fmt.Errorf("%s has no managed master secret and its master user is unknown: pass --admin-secret ARN of a secret with username and password", p.Target.Identifier)
-	}
-	pw, err = a.promptPassword(fmt.Sprintf("Password for the administrative user %s of %s: ", p.Target.MasterUser, p.Target.Identifier))
-	if err != nil {
-		return "", "", "", err
-	}
-	return p.Target.MasterUser, pw, "the prompt", nil
+	a.stage("admin", t0, "logged in as %s (password from %s) over TLS verified for %s, via %s", login.User, login.From, p.Target.Host, p.Route.Via)
+	return db, login.User, nil
 }
 
 // promptPassword reads a line from the terminal with echo off.

@@ -1,13 +1,19 @@
 package cli
 
 import (
+	"context"
+	"crypto/tls"
 	"encoding/json"
+	"net"
 	"os"
 	"strings"
 	"testing"
 
 	"github.com/rdsgate/rdsgate/dbserver"
+	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
+	"github.com/rdsgate/rdsgate/sandbox"
+	"github.com/rdsgate/rdsgate/target"
 	"github.com/spf13/cobra"
 )
 
@@ -160,5 +166,52 @@ func TestPolicySandbox(t *testing.T) {
 	}
 	if code, _, errOut = run(t, "policy", "demo-pg", "--user", "dbadmin"); code == 0 || !strings.Contains(errOut, "master user") {
 		t.Errorf("policy for the master user: %d %q", code, errOut)
+	}
+}
+
+// A master user that is a member of rds_iam logs in with an IAM token (RDS
+// refuses its password through PAM); when the token is refused too, the
+// error says which password was tried and what to check.
+func TestUsersMasterInRDSIAM(t *testing.T) {
+	sb := useSandbox(t, []string{"postgres"}, sandbox.FaultNoPolicy)
+	inst, _ := sb.Instance(sandbox.InstancePG)
+	sec, _ := sb.World.Secret(inst.MasterSecretARN)
+	var m struct{ Password string }
+	if err := json.Unmarshal([]byte(sec.SecretString), &m); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := sb.CAPool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	db, _, err := grant.OpenAdmin(ctx, grant.AdminConfig{
+		Target:   target.Target{Identifier: inst.Identifier, Engine: inst.Engine, Host: inst.Endpoint, Port: inst.Port, MasterUser: inst.MasterUser},
+		Database: sandbox.DemoDatabase,
+		Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", inst.FrontAddr)
+		},
+		TLS:    &tls.Config{ServerName: inst.Endpoint, RootCAs: pool},
+		Prompt: func(context.Context, string) (string, error) { return m.Password, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.ExecContext(ctx, "GRANT rds_iam TO "+inst.MasterUser)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := run(t, "users", inst.Identifier)
+	t.Logf("users: exit %d\n%s", code, errOut)
+	for _, want := range []string{
+		"log in to demo-pg as the administrative user dbadmin (password from an IAM token (dbadmin is a member of rds_iam)): ",
+		"PAM authentication failed",
+		"; check the secret (--admin-secret) and the route (rdsgate doctor demo-pg)",
+	} {
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("users: exit %d, want 1 and %q in:\n%s", code, want, errOut)
+		}
 	}
 }
