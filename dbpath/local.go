@@ -3,6 +3,7 @@ package dbpath
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/rdsgate/rdsgate/iamauth"
@@ -190,4 +192,19 @@ func (l *Local) Close() error {
 		_ = os.RemoveAll(l.dir)
 	}
 	return err
+}
+
+// LoginError explains a refused login through a Local: the server's words
+// and the proxy's hint (the exact policy resource to allow, the GRANT to
+// run) when there is one.
+func LoginError(instance, user string, err error) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		msg := fmt.Sprintf("log in to %s as %s: %s (SQLSTATE %s)", instance, user, pgErr.Message, pgErr.Code)
+		if pgErr.Hint != "" {
+			msg += "\n  hint: " + pgErr.Hint
+		}
+		return errors.New(msg)
+	}
+	return fmt.Errorf("log in to %s as %s: %w", instance, user, err)
 }

@@ -66,7 +66,7 @@ func (o *Options) defaults() {
 
 type quiet struct{}
 
-func (quiet) Begin(string)                        {}
+func (quiet) Begin(string)                       {}
 func (quiet) Done(string, time.Duration, string) {}
 
 // Path is an open path to one database. Close it.
@@ -224,3 +224,8 @@ var ErrNoPasswordSource = errors.New("auth: password needs a password source: pa
 
 // ErrEICNeedsBastion is an EC2 Instance Connect login with no instance.
 var ErrEICNeedsBastion = errors.New("EC2 Instance Connect needs the bastion's instance id or tag")
+
+// List returns the region's DB instances and clusters.
+func List(ctx context.Context, cfg aws.Config) ([]target.Target, error) {
+	return target.List(ctx, rds.NewFromConfig(cfg), cfg.Region)
+}

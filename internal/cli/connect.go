@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/dbpath"
@@ -150,7 +149,7 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	stop()
 	if err != nil {
 		db.Close()
-		return loginError(l.p.Target.Identifier, user, err)
+		return dbpath.LoginError(l.p.Target.Identifier, user, err)
 	}
 	a.stage("login", t0, "as %s over TLS verified for %s, via %s", user, l.p.Target.Host, l.p.Route.Via)
 
@@ -274,18 +273,4 @@ func clientEnv(env []string, secretVars ...string) []string {
 		}
 	}
 	return out
-}
-
-// loginError explains a refused login: the server's words, and the proxy's
-// hint (the exact policy resource to allow, the GRANT to run) when there is one.
-func loginError(id, user string, err error) error {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		msg := fmt.Sprintf("log in to %s as %s: %s (SQLSTATE %s)", id, user, pgErr.Message, pgErr.Code)
-		if pgErr.Hint != "" {
-			msg += "\n  hint: " + pgErr.Hint
-		}
-		return errors.New(msg)
-	}
-	return fmt.Errorf("log in to %s as %s: %w", id, user, err)
 }

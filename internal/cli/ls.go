@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"text/tabwriter"
 
-	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -42,7 +42,7 @@ func (a *app) runLs(ctx context.Context) error {
 	if _, err := awsconf.Check(ctx, cfg, profile); err != nil {
 		return err
 	}
-	all, err := target.List(ctx, rds.NewFromConfig(cfg), cfg.Region)
+	all, err := dbpath.List(ctx, cfg)
 	if err != nil {
 		return awsconf.Explain(err, profile)
 	}

@@ -323,7 +323,7 @@ func (a *app) testConnection(ctx context.Context, t connectionTest) error {
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("--run-connection-test: %w", loginError(t.p.Target.Identifier, t.p.Spec.User, err))
+		return fmt.Errorf("--run-connection-test: %w", dbpath.LoginError(t.p.Target.Identifier, t.p.Spec.User, err))
 	}
 	a.stage("login", t0, "%s: logged in as %s over TLS verified for %s, via %s", t.p.Spec.Name, t.p.Spec.User, t.p.Target.Host, t.p.Route.Via)
 	return nil

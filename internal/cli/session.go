@@ -6,10 +6,10 @@ import (
 	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -50,12 +50,17 @@ func (a *app) awsFor(ctx context.Context, entry *config.Target) (aws.Config, str
 	return cfg, profile, err
 }
 
-// resolver builds a target resolver over the RDS API and the config entries.
-func resolver(cfg aws.Config, c *config.Config) *target.Resolver {
-	named := map[string]target.Spec{}
-	for _, n := range c.Names() {
-		e, _ := c.Target(n)
-		named[n] = target.Spec{Name: n, Identifier: e.Identifier, Endpoint: e.Endpoint, Port: e.Port, Engine: e.Engine}
-	}
-	return &target.Resolver{API: rds.NewFromConfig(cfg), Region: cfg.Region, Named: named}
+// resolver finds targets by name, a config entry's or an RDS identifier,
+// with cfg's RDS API.
+func resolver(cfg aws.Config, c *config.Config) configResolver { return configResolver{cfg, c} }
+
+type configResolver struct {
+	cfg aws.Config
+	c   *config.Config
+}
+
+func (r configResolver) Resolve(ctx context.Context, name string) (target.Target, error) {
+	e, _ := r.c.Target(name)
+	spec := dbpath.Spec{Name: name, Identifier: e.Identifier, Endpoint: e.Endpoint, Port: e.Port, Engine: e.Engine}
+	return dbpath.Resolver(r.cfg, spec).Resolve(ctx, name)
 }

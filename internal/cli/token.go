@@ -11,6 +11,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -95,7 +96,15 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 		user = entry.User
 	}
 	if f.target != "" {
-		t, err := resolver(cfg, c).Resolve(ctx, f.target)
+		var e config.Target
+		if entry != nil {
+			e = *entry
+		}
+		spec, err := specFor(f.target, e, routeFlags{}, a.g, a.getenv)
+		if err != nil {
+			return err
+		}
+		t, err := dbpath.Resolver(cfg, spec).Resolve(ctx, f.target)
 		if err != nil {
 			return err
 		}
