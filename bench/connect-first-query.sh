@@ -3,7 +3,7 @@
 # the sandbox's demo-pg, through Session Manager (paced agent), in one run:
 #
 #   rdsgate:  rdsgate connect demo-pg --exec "select 1"
-#   manual:   the path the research describes, done as fast as a script can:
+#   manual:   the path AWS documents without rdsgate, as fast as a script can:
 #             /usr/bin/aws rds generate-db-auth-token (token) while
 #             `aws ssm start-session ... AWS-StartPortForwardingSessionToRemoteHost`
 #             with AWS's session-manager-plugin opens the tunnel (both
