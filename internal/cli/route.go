@@ -4,13 +4,11 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"io"
 
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
-	"github.com/rdsgate/rdsgate/tunnel"
 )
 
 // routeFlags are shared by every command that reaches a database; they
@@ -156,11 +154,4 @@ func pathHint(err error) error {
 		return usagef("--ssh-eic needs the bastion's instance: pass --bastion i-... or --bastion-tag KEY=VALUE")
 	}
 	return err
-}
-
-// closeDialer ends a dialer's sessions (Session Manager: TerminateSession).
-func closeDialer(d tunnel.Dialer) {
-	if c, ok := d.(io.Closer); ok {
-		_ = c.Close()
-	}
 }
