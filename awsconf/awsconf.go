@@ -1,12 +1,8 @@
 // Package awsconf loads AWS configuration and credentials the way the AWS CLI
-// does (the SDK's default chain: environment, shared config and credentials
-// files, profiles, IAM Identity Center (SSO), assume-role with an MFA prompt,
-// web identity, container and instance metadata) and turns the failures people
-// actually hit into one-line errors that say what to do next.
-//
-// Endpoint overrides (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, and
-// endpoint_url in a profile or its services section) are honoured by the SDK
-// itself, so the same code runs against AWS, moto_server and rdsgate's sandbox.
+// does (the SDK's default chain: environment, shared files, profiles, SSO,
+// assume-role with MFA, web identity, container and instance metadata) and
+// turns the failures people actually hit into one-line errors that say what
+// to do next.
 package awsconf
 
 import (
@@ -42,6 +38,10 @@ type Options struct {
 // Load returns an aws.Config for opts. It fails early, with a hint, when the
 // profile does not exist or no region is configured; credentials are resolved
 // lazily, so call Check (or any API) to find out whether they work.
+//
+// Endpoint overrides (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_<SERVICE>, and
+// endpoint_url in a profile or its services section) are honoured by the SDK
+// itself, so the same code runs against AWS, moto_server and rdsgate's sandbox.
 func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	var loadOpts []func(*config.LoadOptions) error
 	if opts.Profile != "" {

@@ -31,8 +31,9 @@ type Sink interface {
 	Close() error
 }
 
-// Recorder queues events for its sinks. The zero value is not usable; use
-// NewRecorder. A nil *Recorder records nothing.
+// Recorder queues events for its sinks, so recording never blocks the data
+// path; sinks are synced (a file fsynced) when a session ends. The zero
+// value is not usable; use NewRecorder. A nil *Recorder records nothing.
 type Recorder struct {
 	sinks   []Sink
 	log     *slog.Logger

@@ -1,12 +1,7 @@
 // Package session records who used a database through rdsgate: one record
 // per client connection (AWS principal, database user, target, route, times,
-// bytes, how it ended) and, when asked, the statements sent. Records go to
-// sinks — a JSON lines file, fsynced when a session ends, or a stream such
-// as stderr — from a queue, so recording never blocks the data path.
-//
-// Records never hold a token, a password or a secret key: they are built
-// from fields that cannot carry one, statements have the literals that set
-// passwords replaced by '***', and statements are capped in length.
+// bytes, how it ended) and, when asked, the statements sent, queued to sinks
+// (a JSON lines file, or a stream such as stderr) off the data path.
 package session
 
 import (
@@ -28,6 +23,11 @@ const (
 const MaxStatementBytes = 4096
 
 // Record describes one client connection.
+//
+// Records never hold a token, a password or a secret key: they are built
+// from fields that cannot carry one, statements have the literals that set
+// passwords replaced by '***' (redact.go), and statements are capped in
+// length (MaxStatementBytes).
 type Record struct {
 	ID        string    `json:"session_id"`
 	Start     time.Time `json:"start"`
