@@ -13,15 +13,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
-	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/gateway"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/target"
@@ -185,108 +183,49 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		defer hs.Close()
 		a.log.Info("health and metrics", "url", "http://"+hln.Addr().String()+"/metrics")
 	}
-	var servers []*proxy.Server
-	var tests []connectionTest
-	defer func() {
-		for _, s := range servers {
-			_ = s.Close()
-		}
-	}()
+	var gts []gateway.Target
 	for _, pt := range targets {
 		p, err := a.openPath(ctx, pt.name, f.route)
 		if err != nil {
 			return fmt.Errorf("%s: %w", pt.name, err)
 		}
 		defer p.Close()
-		port := pt.port
-		if !pt.hasPort {
-			port = p.Spec.LocalPort
-			if port == 0 {
-				port = target.DefaultPort(p.Target.Engine)
-			}
+		if f.connectionTest && p.Spec.User == "" {
+			return usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", pt.name)
 		}
-		if p.Password != nil {
-			// Fail now, not at the first client, on a missing secret or
-			// permission; a secret that names its user says whom to connect as.
-			owner, err := p.Password.Prefetch(ctx)
-			if err != nil {
-				return fmt.Errorf("%s: %w", pt.name, err)
-			}
-			if owner != "" && p.Spec.User != "" && owner != p.Spec.User {
-				a.log.Warn("the password source is another database user's; clients must connect as that user", "target", pt.name, "source_user", owner, "user", p.Spec.User)
-			}
-			p.Spec.User = cmp.Or(owner, p.Spec.User)
-		}
-		tokens := iamauth.NewCache(p.AWS.Credentials, iamauth.CacheOptions{})
-		up := p.Upstream(tokens, f.loginsPerSecond)
-		if up.Logins != nil {
-			name := pt.name
-			up.Logins.OnWait = func(d time.Duration) {
-				a.log.Warn("new logins are being rate-limited to stay under AWS's advice for IAM authentication", "target", name,
-					"limit_per_second", f.loginsPerSecond, "wait", d.Round(time.Millisecond))
-			}
-		}
-		engine, err := dbpath.EngineFor(p.Target)
-		if err != nil {
-			return err
-		}
-		opts := proxy.Options{MaxConnections: f.maxConns, IdleTimeout: f.idle, CaptureStatements: f.logStatements, LocalTLS: localTLS,
-			Recorder: rec, Principal: p.Identity.ARN, Route: p.Route.Via, Log: a.log.With("target", pt.name)}
-		ln, err := proxy.Listen(proxy.ListenConfig{Address: net.JoinHostPort(f.listen, strconv.Itoa(port)), AllowNonLoopback: f.allowNonLoopback})
-		if err != nil {
-			if isAddrInUse(err) {
-				return fmt.Errorf("%s: port %d is in use (another database?): pick one with %s=PORT", pt.name, port, pt.name)
-			}
-			return err
-		}
-		srv := proxy.NewServer(ln, engine, up, opts)
-		servers = append(servers, srv)
-		health.Add(srv, tokens)
-		if f.connectionTest {
-			if p.Spec.User == "" {
-				return usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", pt.name)
-			}
-			tests = append(tests, connectionTest{p: p, addr: srv.Addr().(*net.TCPAddr)})
-		}
-		var socket string
-		if f.unixDir != "" {
-			// psql finds the socket by the port it would use over TCP.
-			socket = filepath.Join(f.unixDir, dbpath.SocketName(p.Target, pt.name, srv.Addr().(*net.TCPAddr).Port))
-			uln, err := proxy.Listen(proxy.ListenConfig{Network: "unix", Address: socket})
-			if err != nil {
-				return err
-			}
-			usrv := proxy.NewServer(uln, engine, up, opts)
-			servers = append(servers, usrv)
-			health.Add(usrv, tokens)
-		}
-		a.printProxyInfo(p, srv.Addr().(*net.TCPAddr), socket, localTLS != nil)
+		gts = append(gts, gateway.Target{Path: p, Port: pt.port, AnyPort: pt.hasPort && pt.port == 0})
 	}
-
-	var wg sync.WaitGroup
-	errs := make(chan error, len(servers))
-	for _, s := range servers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Serve(ctx); err != nil {
-				errs <- err
-			}
-		}()
+	g, err := gateway.New(ctx, gateway.Config{Listen: f.listen, AllowNonLoopback: f.allowNonLoopback, UnixDir: f.unixDir, LocalTLS: localTLS,
+		MaxConnections: f.maxConns, IdleTimeout: f.idle, LoginsPerSecond: f.loginsPerSecond, Recorder: rec, CaptureStatements: f.logStatements,
+		Health: health, Log: a.log}, gts)
+	var inUse *gateway.PortInUseError
+	if errors.As(err, &inUse) {
+		return fmt.Errorf("%w: pick one with %s=PORT", err, inUse.Name)
 	}
+	if err != nil {
+		return err
+	}
+	defer g.Close()
+	for _, l := range g.Listeners() {
+		a.printProxyInfo(l.Path, l.Addr, l.Socket, localTLS != nil)
+	}
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ctx) }()
 	var failed error
-	for _, t := range tests {
-		if failed = a.testConnection(ctx, t); failed != nil {
+	if f.connectionTest {
+		failed = g.CheckConnections(ctx, func(l gateway.Listener, took time.Duration) {
+			p := l.Path
+			a.stageLine("login", took, fmt.Sprintf("%s: logged in as %s over TLS verified for %s, via %s", p.Spec.Name, p.Spec.User, p.Target.Host, p.Route.Via))
+		})
+		if failed != nil {
+			failed = fmt.Errorf("--run-connection-test: %w", failed)
 			quit()
-			break
 		}
 	}
 	if failed == nil {
 		a.log.Info("proxy ready; press Ctrl-C to stop")
 	}
-	select {
-	case <-ctx.Done():
-	case err := <-errs:
+	if err := <-served; err != nil {
 		a.log.Error("listener failed", "err", err)
 	}
 	if failed == nil {
@@ -294,11 +233,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
 	defer cancel()
-	for _, s := range servers {
-		_ = s.Shutdown(sctx)
-	}
-	wg.Wait()
-	servers = nil
+	_ = g.Shutdown(sctx)
 	switch {
 	case failed != nil:
 		return failed
@@ -307,29 +242,6 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	}
 	return nil
 }
-
-// connectionTest is a login through one of the proxy's own listeners: the
-// whole path a client will take (route, TLS, token, login).
-type connectionTest struct {
-	p    *dbpath.Path
-	addr *net.TCPAddr
-}
-
-func (a *app) testConnection(ctx context.Context, t connectionTest) error {
-	t0 := time.Now()
-	db, err := dbpath.OpenLocalDB(t.p.Target, "tcp", t.addr.String(), t.p.Spec.User, t.p.Spec.Database)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if err := db.PingContext(ctx); err != nil {
-		return fmt.Errorf("--run-connection-test: %w", dbpath.LoginError(t.p.Target.Identifier, t.p.Spec.User, err))
-	}
-	a.stage("login", t0, "%s: logged in as %s over TLS verified for %s, via %s", t.p.Spec.Name, t.p.Spec.User, t.p.Target.Host, t.p.Route.Via)
-	return nil
-}
-
-func isAddrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }
 
 // sessionRecorder opens the session log: a file, "-" for stderr, or none.
 func (a *app) sessionRecorder(path string) (*session.Recorder, error) {
