@@ -13,26 +13,17 @@ import (
 	"unicode/utf8"
 )
 
-// execSQL runs one statement and prints its rows as a table, JSON or CSV.
-func (a *app) execSQL(ctx context.Context, db *sql.DB, query string) error {
-	rows, err := db.QueryContext(ctx, query)
-	if err != nil {
-		return fmt.Errorf("exec: %w", err)
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return err
-	}
+// scanAll reads every row; bytes become text, or \x hex when not UTF-8.
+func scanAll(rows *sql.Rows, n int) ([][]any, error) {
 	var table [][]any
 	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
+		vals := make([]any, n)
+		ptrs := make([]any, n)
 		for i := range vals {
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return fmt.Errorf("exec: %w", err)
+			return nil, err
 		}
 		for i, v := range vals {
 			if b, ok := v.([]byte); ok {
@@ -45,7 +36,22 @@ func (a *app) execSQL(ctx context.Context, db *sql.DB, query string) error {
 		}
 		table = append(table, vals)
 	}
-	if err := rows.Err(); err != nil {
+	return table, rows.Err()
+}
+
+// execSQL runs one statement and prints its rows as a table, JSON or CSV.
+func (a *app) execSQL(ctx context.Context, db *sql.DB, query string) error {
+	rows, err := db.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("exec: %w", err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	table, err := scanAll(rows, len(cols))
+	if err != nil {
 		return fmt.Errorf("exec: %w", err)
 	}
 	switch a.g.output {

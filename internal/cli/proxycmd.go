@@ -138,6 +138,61 @@ func parseProxyArgs(args []string) ([]proxyTarget, error) {
 	return out, nil
 }
 
+// localTLS is the local leg's TLS from --local-cert and --local-key, or nil.
+func (f proxyFlags) localTLS() (*tls.Config, error) {
+	if f.localCert == "" && f.localKey == "" {
+		return nil, nil
+	}
+	if f.localCert == "" || f.localKey == "" {
+		return nil, usagef("--local-cert and --local-key go together")
+	}
+	return proxy.LocalTLSConfig(config.ExpandHome(f.localCert), config.ExpandHome(f.localKey))
+}
+
+// serveHealth starts the health and metrics server on --http-address (if
+// any); with --quitquitquit its quit endpoint calls quit.
+func (a *app) serveHealth(f proxyFlags, quit func()) (*proxy.Health, func(), error) {
+	health := proxy.NewHealth()
+	if f.quitQuitQuit {
+		health.OnQuit(func() {
+			a.log.Info("stop asked for on /quitquitquit")
+			quit()
+		})
+	}
+	if f.httpAddress == "" {
+		return health, func() {}, nil
+	}
+	hln, err := proxy.Listen(proxy.ListenConfig{Address: f.httpAddress, AllowNonLoopback: f.allowNonLoopback})
+	if err != nil {
+		return nil, nil, fmt.Errorf("--http-address: %w", err)
+	}
+	hs := &http.Server{Handler: health.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(hln) }()
+	a.log.Info("health and metrics", "url", "http://"+hln.Addr().String()+"/metrics")
+	return health, func() { hs.Close() }, nil
+}
+
+// openProxyPaths opens the path to each target; closePaths closes those
+// opened, whatever the error.
+func (a *app) openProxyPaths(ctx context.Context, targets []proxyTarget, f proxyFlags) (gts []gateway.Target, closePaths func(), err error) {
+	closePaths = func() {
+		for _, t := range gts {
+			t.Path.Close()
+		}
+	}
+	for _, pt := range targets {
+		p, err := a.openPath(ctx, pt.name, f.route)
+		if err != nil {
+			return gts, closePaths, fmt.Errorf("%s: %w", pt.name, err)
+		}
+		gts = append(gts, gateway.Target{Path: p, Port: pt.port, AnyPort: pt.hasPort && pt.port == 0})
+		if f.connectionTest && p.Spec.User == "" {
+			return gts, closePaths, usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", pt.name)
+		}
+	}
+	return gts, closePaths, nil
+}
+
 func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	targets, err := parseProxyArgs(args)
 	if err != nil {
@@ -149,14 +204,9 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	}
 	defer rec.Close(context.Background())
 
-	var localTLS *tls.Config
-	if f.localCert != "" || f.localKey != "" {
-		if f.localCert == "" || f.localKey == "" {
-			return usagef("--local-cert and --local-key go together")
-		}
-		if localTLS, err = proxy.LocalTLSConfig(config.ExpandHome(f.localCert), config.ExpandHome(f.localKey)); err != nil {
-			return err
-		}
+	localTLS, err := f.localTLS()
+	if err != nil {
+		return err
 	}
 	if f.quitQuitQuit && f.httpAddress == "" {
 		return usagef("--quitquitquit needs --http-address")
@@ -166,34 +216,15 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	}
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
-	health := proxy.NewHealth()
-	if f.quitQuitQuit {
-		health.OnQuit(func() {
-			a.log.Info("stop asked for on /quitquitquit")
-			quit()
-		})
+	health, stopHealth, err := a.serveHealth(f, quit)
+	if err != nil {
+		return err
 	}
-	if f.httpAddress != "" {
-		hln, err := proxy.Listen(proxy.ListenConfig{Address: f.httpAddress, AllowNonLoopback: f.allowNonLoopback})
-		if err != nil {
-			return fmt.Errorf("--http-address: %w", err)
-		}
-		hs := &http.Server{Handler: health.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = hs.Serve(hln) }()
-		defer hs.Close()
-		a.log.Info("health and metrics", "url", "http://"+hln.Addr().String()+"/metrics")
-	}
-	var gts []gateway.Target
-	for _, pt := range targets {
-		p, err := a.openPath(ctx, pt.name, f.route)
-		if err != nil {
-			return fmt.Errorf("%s: %w", pt.name, err)
-		}
-		defer p.Close()
-		if f.connectionTest && p.Spec.User == "" {
-			return usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", pt.name)
-		}
-		gts = append(gts, gateway.Target{Path: p, Port: pt.port, AnyPort: pt.hasPort && pt.port == 0})
+	defer stopHealth()
+	gts, closePaths, err := a.openProxyPaths(ctx, targets, f)
+	defer closePaths()
+	if err != nil {
+		return err
 	}
 	g, err := gateway.New(ctx, gateway.Config{Listen: f.listen, AllowNonLoopback: f.allowNonLoopback, UnixDir: f.unixDir, LocalTLS: localTLS,
 		MaxConnections: f.maxConns, IdleTimeout: f.idle, LoginsPerSecond: f.loginsPerSecond, Recorder: rec, CaptureStatements: f.logStatements,
