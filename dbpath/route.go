@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
@@ -89,28 +87,15 @@ func sshDialer(ctx context.Context, cfg aws.Config, route Route, remote string, 
 // eicInstance finds the bastion's instance id and zone for EC2 Instance
 // Connect: Bastion, or a running instance with BastionTag.
 func eicInstance(ctx context.Context, cfg aws.Config, route Route) (string, string, error) {
-	in := &ec2.DescribeInstancesInput{}
-	switch {
-	case route.Bastion != "":
-		in.InstanceIds = []string{route.Bastion}
-	case route.BastionTag != "":
-		k, v, _ := strings.Cut(route.BastionTag, "=")
-		in.Filters = []ec2types.Filter{{Name: aws.String("tag:" + k), Values: []string{v}}, {Name: aws.String("instance-state-name"), Values: []string{"running"}}}
-	default:
+	if route.Bastion == "" && route.BastionTag == "" {
 		return "", "", ErrEICNeedsBastion
 	}
-	out, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, in)
+	bs, err := ssmtunnel.DescribeBastions(ctx, ssmtunnel.BastionAPIs{EC2: ec2.NewFromConfig(cfg)}, route.Bastion, route.BastionTag)
 	if err != nil {
 		return "", "", fmt.Errorf("find the bastion for EC2 Instance Connect: %w", err)
 	}
-	for _, r := range out.Reservations {
-		for _, i := range r.Instances {
-			az := ""
-			if i.Placement != nil {
-				az = aws.ToString(i.Placement.AvailabilityZone)
-			}
-			return aws.ToString(i.InstanceId), az, nil
-		}
+	if len(bs) == 0 {
+		return "", "", fmt.Errorf("no running bastion matches %s", cmp.Or(route.Bastion, route.BastionTag))
 	}
-	return "", "", fmt.Errorf("no running bastion matches %s", cmp.Or(route.Bastion, route.BastionTag))
+	return bs[0].ID(), bs[0].AvailabilityZone(), nil
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/rdsgate/rdsgate/rdsca"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
+	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
 // PortForwardingDocument is the Session Manager document rdsgate uses.
@@ -314,29 +315,28 @@ func checkConnectPermission(ctx context.Context, cfg aws.Config, id awsconf.Iden
 // online, the caller may start a port-forwarding session on it, and its
 // security groups may reach the database's port.
 func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Identity, t target.Target, route dbpath.Route) {
-	var bastion ec2types.Instance
+	var bastion ssmtunnel.Bastion
 	res := r.run("bastion", "Session Manager bastion exists", func() Result {
-		in := &ec2.DescribeInstancesInput{}
-		switch {
-		case route.Bastion != "":
-			in.InstanceIds = []string{route.Bastion}
-		case route.BastionTag != "":
-			k, v, _ := strings.Cut(route.BastionTag, "=")
-			in.Filters = []ec2types.Filter{{Name: aws.String("tag:" + k), Values: []string{v}}, {Name: aws.String("instance-state-name"), Values: []string{"running"}}}
-		default:
+		apis := ssmtunnel.BastionAPIs{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}
+		bs, err := ssmtunnel.DescribeBastions(ctx, apis, route.Bastion, route.BastionTag)
+		if errors.Is(err, ssmtunnel.ErrNoBastion) {
 			return Result{Status: Fail, Detail: "the ssm route needs a bastion", Fix: "pass --bastion i-... or --bastion-tag KEY=VALUE, or set route.bastion in the config file"}
 		}
-		out, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, in)
 		if err != nil {
 			return failure(err)
 		}
-		for _, res := range out.Reservations {
-			for _, inst := range res.Instances {
-				bastion = inst
-				return Result{Status: Pass, Detail: fmt.Sprintf("%s (%s) in %s", aws.ToString(inst.InstanceId), aws.ToString(inst.PrivateIpAddress), aws.ToString(inst.VpcId))}
+		if len(bs) == 0 {
+			return Result{Status: Fail, Detail: "no running instance matches " + first(route.Bastion, route.BastionTag)}
+		}
+		bastion = bs[0]
+		for _, b := range bs {
+			if b.Online() { // the one the route will take
+				bastion = b
+				break
 			}
 		}
-		return Result{Status: Fail, Detail: "no running instance matches " + first(route.Bastion, route.BastionTag)}
+		inst := bastion.Instance
+		return Result{Status: Pass, Detail: fmt.Sprintf("%s (%s) in %s", bastion.ID(), aws.ToString(inst.PrivateIpAddress), aws.ToString(inst.VpcId))}
 	})
 	if res.Status == Fail {
 		r.skip("agent", "SSM agent online", "needs the bastion")
@@ -344,18 +344,13 @@ func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Ide
 		r.skip("security-group", "bastion may reach the database", "needs the bastion")
 		return
 	}
-	bid := aws.ToString(bastion.InstanceId)
+	bid := bastion.ID()
 	r.run("agent", "SSM agent online", func() Result {
-		out, err := ssm.NewFromConfig(cfg).DescribeInstanceInformation(ctx, &ssm.DescribeInstanceInformationInput{
-			Filters: []ssmtypes.InstanceInformationStringFilter{{Key: aws.String("InstanceIds"), Values: []string{bid}}}})
-		if err != nil {
-			return failure(err)
-		}
-		if len(out.InstanceInformationList) == 0 {
+		info := bastion.Agent
+		if info == nil {
 			return Result{Status: Fail, Detail: fmt.Sprintf("%s is not registered with Systems Manager", bid),
 				Fix: "install and start the SSM agent on the bastion, and give its instance profile AmazonSSMManagedInstanceCore"}
 		}
-		info := out.InstanceInformationList[0]
 		if info.PingStatus != ssmtypes.PingStatusOnline {
 			return Result{Status: Fail, Detail: fmt.Sprintf("the SSM agent on %s is %s (agent %s)", bid, info.PingStatus, aws.ToString(info.AgentVersion)),
 				Fix: "start the bastion and its agent (sudo systemctl restart amazon-ssm-agent); check its outbound HTTPS to ssm, ssmmessages and ec2messages endpoints"}
@@ -384,7 +379,7 @@ func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Ide
 		return Result{Status: Pass, Detail: "allowed on the bastion and " + PortForwardingDocument}
 	})
 	r.run("security-group", "bastion may reach the database", func() Result {
-		return checkSecurityGroups(ctx, cfg, bastion, t)
+		return checkSecurityGroups(ctx, cfg, bastion.Instance, t)
 	})
 }
 

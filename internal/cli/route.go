@@ -9,6 +9,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
+	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
 // routeFlags are shared by every command that reaches a database; they
@@ -150,6 +151,8 @@ func pathHint(err error) error {
 	switch {
 	case errors.Is(err, dbpath.ErrNoPasswordSource):
 		return usagef("%v in the config file, or --password-secret, --password-env or --password-file", err)
+	case errors.Is(err, ssmtunnel.ErrNoBastion):
+		return usagef("%v: pass --bastion i-... or --bastion-tag KEY=VALUE, or set route.bastion in the config file", err)
 	case errors.Is(err, dbpath.ErrEICNeedsBastion):
 		return usagef("--ssh-eic needs the bastion's instance: pass --bastion i-... or --bastion-tag KEY=VALUE")
 	}
