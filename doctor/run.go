@@ -78,6 +78,9 @@ func Run(ctx context.Context, c Config) *Report {
 	res = r.run("target", "target exists", func() Result {
 		var err error
 		if t, err = dbpath.Resolver(cfg, spec).Resolve(ctx, spec.Name); err != nil {
+			if region := target.NotFoundRegion(err); region != "" {
+				return Result{Status: Fail, Detail: err.Error(), Fix: fmt.Sprintf("check the name with `rdsgate ls --region %s`, or pass the region it is in with --region", region)}
+			}
 			return failure(err)
 		}
 		if t.Status != "" && t.Status != "available" {

@@ -38,7 +38,7 @@ func Listen(cfg ListenConfig) (net.Listener, error) {
 			host = "127.0.0.1"
 		}
 		if !isLoopback(host) && !cfg.AllowNonLoopback {
-			return nil, fmt.Errorf("proxy: refusing to listen on %s: %w; the local port needs no password, so anyone who reaches it uses the database as you — pass --allow-non-loopback to accept that", host, ErrNonLoopback)
+			return nil, fmt.Errorf("proxy: refusing to listen on %s: %w; the local port needs no password, so anyone who reaches it uses the database as you", host, ErrNonLoopback)
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 		if err != nil {

@@ -40,15 +40,29 @@ type Resolver struct {
 var ErrNotFound = errors.New("target not found")
 
 // notFound is a not-found error whose message is written for a person.
-type notFound struct{ msg string }
+type notFound struct {
+	msg string
+	// region is where the API was asked ("" when not by identifier).
+	region string
+}
 
 func (e notFound) Error() string        { return e.msg }
 func (e notFound) Is(target error) bool { return target == ErrNotFound }
 
+// NotFoundRegion is the region a name was looked up in when err says it
+// matched no instance or cluster there, else "".
+func NotFoundRegion(err error) string {
+	var nf notFound
+	if errors.As(err, &nf) {
+		return nf.region
+	}
+	return ""
+}
+
 // Resolve finds the target called name.
 func (r *Resolver) Resolve(ctx context.Context, name string) (Target, error) {
 	if name == "" {
-		return Target{}, errors.New("target: no target named: pass a name from `rdsgate ls` or the config file")
+		return Target{}, errors.New("target: no target named: a config entry's name, an RDS identifier or an endpoint")
 	}
 	spec, named := r.Named[name]
 	if !named {
@@ -110,7 +124,7 @@ func (r *Resolver) byIdentifier(ctx context.Context, id string) (Target, error) 
 	if err != nil && !isCode(err, "DBClusterNotFoundFault", "DBClusterNotFound") {
 		return Target{}, fmt.Errorf("describe DB cluster %q in %s: %w", id, r.Region, err)
 	}
-	return Target{}, notFound{fmt.Sprintf("target: no DB instance or cluster %q in %s (run `rdsgate ls --region %s`, or pass --region)", id, r.Region, r.Region)}
+	return Target{}, notFound{msg: fmt.Sprintf("target: no DB instance or cluster %q in %s", id, r.Region), region: r.Region}
 }
 
 // byEndpoint looks the host up among the region's instances and clusters;
@@ -141,7 +155,7 @@ func (r *Resolver) byEndpoint(ctx context.Context, s Spec) (Target, error) {
 		if listErr != nil {
 			msg = fmt.Sprintf("target: could not look %s up (%v)", host, listErr)
 		}
-		return Target{}, notFound{msg + "; to use it anyway, give its engine and port in a config entry (engine:, port:)"}
+		return Target{}, notFound{msg: msg + "; to use it anyway, give its engine and port in a config entry (engine:, port:)"}
 	}
 	return Target{Kind: KindEndpoint, Identifier: host, Engine: engine, Host: host, Port: port, Region: region, IAMAuth: true}, nil
 }

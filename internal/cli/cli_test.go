@@ -221,6 +221,9 @@ func TestFailuresAreOneLineWithExitCodes(t *testing.T) {
 		{"unknown flag", []string{"ls", "--bogus"}, 2, "unknown flag: --bogus"},
 		{"bad output", []string{"ls", "-o", "yaml"}, 2, `--output "yaml": use text or json`},
 		{"extra argument", []string{"version", "x"}, 2, "unknown command"},
+		// The library says what is wrong; the command line adds the flag.
+		{"non-loopback health address", []string{"proxy", "a=0", "--http-address", "0.0.0.0:0"}, 1,
+			"non-loopback address; the local port needs no password, so anyone who reaches it uses the database as you: pass --allow-non-loopback to accept that"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

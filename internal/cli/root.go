@@ -109,6 +109,7 @@ func (a *app) main(ctx context.Context, args []string) int {
 // report prints err for a person (one line; the cause chain with -v) and
 // picks the exit code.
 func (a *app) report(err error) int {
+	err = withHint(err)
 	var ue usageError
 	code := ExitFailure
 	if errors.As(err, &ue) || isCobraUsage(err) {

@@ -4,11 +4,14 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/target"
 	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
@@ -137,7 +140,7 @@ func (a *app) openPath(ctx context.Context, name string, rf routeFlags) (*dbpath
 		return nil, err
 	}
 	p, err := a.open(ctx, spec, a.pathOptions())
-	return p, pathHint(err)
+	return p, err
 }
 
 // pathOptions are this process's side of opening a path.
@@ -146,13 +149,18 @@ func (a *app) pathOptions() dbpath.Options {
 		AWSConfigFiles: a.awsConfigFiles, AWSCredentialsFiles: a.awsCredentialsFiles}
 }
 
-// pathHint adds the flags that fix a path's typed errors.
-func pathHint(err error) error {
+// withHint adds the flags that fix a library's typed error: libraries say
+// what is wrong, the command line says which flag changes it.
+func withHint(err error) error {
 	switch {
 	case errors.Is(err, dbpath.ErrNoPasswordSource):
 		return usagef("%v in the config file, or --password-secret, --password-env or --password-file", err)
 	case errors.Is(err, ssmtunnel.ErrNoBastion):
 		return usagef("%v: pass --bastion i-... or --bastion-tag KEY=VALUE, or set route.bastion in the config file", err)
+	case target.NotFoundRegion(err) != "":
+		return fmt.Errorf("%w (run `rdsgate ls --region %s`, or pass --region)", err, target.NotFoundRegion(err))
+	case errors.Is(err, proxy.ErrNonLoopback):
+		return fmt.Errorf("%w: pass --allow-non-loopback to accept that", err)
 	case errors.Is(err, dbpath.ErrEICNeedsBastion):
 		return usagef("--ssh-eic needs the bastion's instance: pass --bastion i-... or --bastion-tag KEY=VALUE")
 	}

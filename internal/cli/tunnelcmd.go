@@ -86,7 +86,7 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 			}
 		}
 		if p.Dialer, p.Route, err = dbpath.NewDialer(ctx, p.AWS, spec.Route, remote, spec.Profile, a.log); err != nil {
-			return pathHint(err)
+			return err
 		}
 	}
 	defer p.Close()

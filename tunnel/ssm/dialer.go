@@ -111,7 +111,7 @@ func New(cfg Config) (*Dialer, error) {
 		return nil, errors.New("ssm: no SSM API client configured")
 	}
 	if cfg.Target == "" {
-		return nil, errors.New("ssm: no bastion instance id configured: pass --bastion i-... or a bastion tag")
+		return nil, ErrNoBastion
 	}
 	if cfg.Document == "" {
 		cfg.Document = DocumentRemoteHost
@@ -174,7 +174,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		d.log.Info("ssm: session unusable; starting a new one", "session_id", s.id, "err", err)
 		d.forget(s)
 	}
-	return nil, fmt.Errorf("ssm: dial %s through %s: the Session Manager session keeps failing; run with --debug and check the bastion's SSM agent", address, d.cfg.Target)
+	return nil, fmt.Errorf("ssm: dial %s through %s: the Session Manager session keeps failing; check the bastion's SSM agent (debug logs say more)", address, d.cfg.Target)
 }
 
 // session returns the live mux session for address, or a new session

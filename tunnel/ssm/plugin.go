@@ -70,7 +70,7 @@ func NewPlugin(cfg PluginConfig) (*PluginDialer, error) {
 	}
 	path, err := exec.LookPath(cfg.Plugin)
 	if err != nil {
-		return nil, fmt.Errorf("ssm: session-manager-plugin %q not found: install AWS's plugin, or drop --ssm-plugin to use rdsgate's own client: %w", cfg.Plugin, err)
+		return nil, fmt.Errorf("ssm: session-manager-plugin %q not found: install AWS's plugin, or use rdsgate's own client: %w", cfg.Plugin, err)
 	}
 	cfg.Plugin = path
 	if cfg.Endpoint == "" && cfg.Region != "" {
