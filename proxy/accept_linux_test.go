@@ -108,17 +108,18 @@ func TestAcceptOutOfFDs(t *testing.T) {
 		c.Close()
 	}
 
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
+	// The closed clients still queued are accepted (and dropped) first, each
+	// holding a descriptor for a moment, so a new client may find none for
+	// its upstream: it is served once they have drained. Bounded retries.
+	var served error
+	for attempt := 0; attempt < 100; attempt++ {
+		if served = echoOnce(addr); served == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(60 * time.Second)) // a safety net, not a measure
-	if _, err := c.Write([]byte("ping")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
-		t.Fatalf("new client not served after the idle ones left: %v", err)
+	if served != nil {
+		t.Fatalf("new client not served after the idle ones left: %v", served)
 	}
 	stdin.Close() // the child prints its metrics and exits
 	m := next("rdsgate_accept_errors_total")
@@ -156,4 +157,19 @@ func fdChild(t *testing.T, upstream string) {
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	h.writeMetrics(os.Stdout)
 	s.Close()
+}
+
+// echoOnce sends a ping through the proxy and reads it back.
+func echoOnce(addr string) error {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second)) // a safety net, not a measure
+	if _, err := c.Write([]byte("ping")); err != nil {
+		return err
+	}
+	_, err = io.ReadFull(c, make([]byte, 4))
+	return err
 }

@@ -8,13 +8,11 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/rdsgate/rdsgate/internal/rawsock"
@@ -148,89 +146,30 @@ func (s *Server) Stats() Stats {
 		AcceptErrors: s.acceptErrors.Load()}
 }
 
-// Accept back-off: an Accept that fails for lack of resources (out of
-// file descriptors, of socket buffers) is retried after a pause that starts
-// at acceptMinDelay and doubles up to acceptMaxDelay, as net/http does.
-// Clients meanwhile wait in the listen queue.
-const (
-	acceptMinDelay = 5 * time.Millisecond
-	acceptMaxDelay = time.Second
-)
-
 // Serve accepts until the listener closes (Shutdown) or ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { s.ln.Close() })
-	defer stop()
-	var delay time.Duration
-	var failures int
-	var since time.Time
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			if s.stopping.Load() || ctx.Err() != nil {
-				return nil
+	return AcceptLoop(ctx, s.ln, AcceptOptions{Log: s.opts.Log, Stopping: s.stopping.Load, Shortage: func() { s.acceptErrors.Add(1) }},
+		func(c net.Conn) {
+			sock := newClientSocket(c) // before Wrap, which hides the descriptor
+			// Every request and answer of a session wakes the proxy from idle;
+			// raw socket calls spare each of them a scheduler wake-up.
+			c = rawsock.Wrap(c)
+			s.total.Add(1)
+			if s.opts.MaxConnections > 0 && s.open.Load() >= int64(s.opts.MaxConnections) {
+				s.refused.Add(1)
+				s.opts.Log.Warn("refusing client: too many connections", "max", s.opts.MaxConnections, "client", c.RemoteAddr())
+				go s.engine.Refuse(c, fmt.Sprintf("rdsgate: too many connections (--max-connections %d)", s.opts.MaxConnections))
+				return
 			}
-			if !retryableAccept(err) {
-				return fmt.Errorf("proxy: accept on %s: %w", s.ln.Addr(), err)
-			}
-			s.acceptErrors.Add(1)
-			if delay == 0 {
-				// One line per episode: a shortage repeats every pause.
-				since = time.Now()
-				s.opts.Log.Warn("accept failed; pausing new clients until it succeeds (raise the open-files limit, ulimit -n, if this repeats)",
-					"listener", s.ln.Addr(), "err", err)
-			}
-			failures++
-			delay = min(max(2*delay, acceptMinDelay), acceptMaxDelay)
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-ctx.Done():
-				t.Stop()
-			}
-			continue
-		}
-		if delay > 0 {
-			s.opts.Log.Info("accepting again", "listener", s.ln.Addr(), "failed_accepts", failures, "after", time.Since(since).Round(time.Millisecond))
-			delay, failures = 0, 0
-		}
-		sock := newClientSocket(c) // before Wrap, which hides the descriptor
-		// Every request and answer of a session wakes the proxy from idle;
-		// raw socket calls spare each of them a scheduler wake-up.
-		c = rawsock.Wrap(c)
-		s.total.Add(1)
-		if s.opts.MaxConnections > 0 && s.open.Load() >= int64(s.opts.MaxConnections) {
-			s.refused.Add(1)
-			s.opts.Log.Warn("refusing client: too many connections", "max", s.opts.MaxConnections, "client", c.RemoteAddr())
-			go s.engine.Refuse(c, fmt.Sprintf("rdsgate: too many connections (--max-connections %d)", s.opts.MaxConnections))
-			continue
-		}
-		counter := &session.Counter{}
-		s.track(c, counter, true)
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.track(c, counter, false)
-			s.serveConn(ctx, c, sock, counter)
-		}()
-	}
-}
-
-// retryableAccept reports whether an Accept error is a passing shortage
-// (the process or the system out of file descriptors, the kernel out of
-// socket buffers or memory, a timeout) rather than a closed or broken
-// listener.
-func retryableAccept(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	for _, errno := range []syscall.Errno{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
-		if errors.Is(err, errno) {
-			return true
-		}
-	}
-	return false
+			counter := &session.Counter{}
+			s.track(c, counter, true)
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				defer s.track(c, counter, false)
+				s.serveConn(ctx, c, sock, counter)
+			}()
+		})
 }
 
 func (s *Server) track(c net.Conn, counter *session.Counter, add bool) {

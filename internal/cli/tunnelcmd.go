@@ -5,16 +5,12 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
-	"github.com/rdsgate/rdsgate/internal/rawsock"
 	"github.com/rdsgate/rdsgate/proxy"
-	"github.com/rdsgate/rdsgate/session"
 )
 
 type tunnelFlags struct {
@@ -96,35 +92,5 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 	}
 	defer ln.Close()
 	fmt.Fprintf(a.stdout, "Forwarding %s -> %s via %s. Press Ctrl-C to stop.\n", ln.Addr(), remote, p.Route.Via)
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-	var wg sync.WaitGroup
-	done := make(chan struct{})
-	defer func() { close(done); wg.Wait() }()
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("accept: %w", err)
-		}
-		c = rawsock.Wrap(c) // see rawsock: a wake-up less per message after idle
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			up, err := p.Dialer.DialContext(dctx, "tcp", remote)
-			cancel()
-			if err != nil {
-				a.log.Warn("could not open the route", "remote", remote, "err", err)
-				c.Close()
-				return
-			}
-			var counter session.Counter
-			reason := proxy.Relay(proxy.Leg{R: c, Conn: c}, proxy.Leg{R: up, Conn: up}, &counter, nil, 0, done)
-			in, out := counter.Totals()
-			a.log.Debug("forwarded connection ended", "reason", reason, "bytes_in", in, "bytes_out", out)
-		}()
-	}
+	return proxy.Forward(ctx, ln, p.Dialer, remote, a.log)
 }
