@@ -26,7 +26,7 @@ func smuxFrame(cmd byte, sid uint32, data []byte) []byte {
 }
 
 func (p *eagerPeer) Read(b []byte) (int, error) { return p.r.Read(b) }
-func (p *eagerPeer) Close() error              { p.r.Close(); return p.w.Close() }
+func (p *eagerPeer) Close() error               { p.r.Close(); return p.w.Close() }
 
 func (p *eagerPeer) Write(b []byte) (int, error) {
 	if len(b) == smuxHeaderSize && b[1] == smuxCmdSYN {
