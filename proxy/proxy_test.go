@@ -326,3 +326,27 @@ func TestRateLimiterCancelGivesBack(t *testing.T) {
 		t.Errorf("after 10 cancelled waits the bucket is %.1f tokens in debt, want about 0", -l.tokens)
 	}
 }
+
+// A login that did not happen gives its slot back: a second Wait at one
+// login per second does not wait.
+func TestRateLimiterReturn(t *testing.T) {
+	l := NewRateLimiter(1, 1)
+	for i := range 3 {
+		if err := l.Wait(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		l.mu.Lock()
+		tokens := l.tokens
+		l.mu.Unlock()
+		if tokens < -0.01 {
+			t.Fatalf("wait %d went into debt (%.2f tokens): the slot returned before was lost", i, tokens)
+		}
+		l.Return()
+	}
+	l.Return() // never above the burst
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tokens > 1 {
+		t.Errorf("%.1f tokens, above the burst of 1", l.tokens)
+	}
+}

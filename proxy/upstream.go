@@ -175,6 +175,18 @@ func (l *RateLimiter) Wait(ctx context.Context) error {
 	}
 }
 
+// Return gives back the slot of a Wait whose login did not happen after
+// all (its client left before the credentials were sent), so that clients
+// that connect and leave do not spend the budget of real logins.
+func (l *RateLimiter) Return() {
+	if l == nil || l.rate <= 0 {
+		return
+	}
+	l.mu.Lock()
+	l.tokens = min(l.tokens+1, l.burst)
+	l.mu.Unlock()
+}
+
 // BeforeRetry logs why a refused login is tried once more with fresh
 // credentials and, for an IAM token, waits for the next second: a token
 // signed in the same second would be the same token.

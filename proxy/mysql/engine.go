@@ -102,6 +102,9 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	defer func() {
 		if closeRaw {
 			raw.Close()
+			// The route was opened for a login that never came (the
+			// client left or failed before its handshake response).
+			s.Upstream.Logins.Return()
 		}
 	}()
 

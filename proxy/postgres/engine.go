@@ -226,6 +226,11 @@ func (e *Engine) tryLogin(ctx context.Context, s *proxy.Session, startup *pgwire
 	if err := up.Logins.Wait(ctx); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil && proxy.ClientGone(ctx) {
+			up.Logins.Return() // no login happened: the client left first
+		}
+	}()
 	conn, err := e.dialTLS(ctx, s)
 	if err != nil {
 		return nil, err
