@@ -1,4 +1,24 @@
 // Package config reads rdsgate's configuration files: the user's file
+// (~/.config/rdsgate/config.yaml or $RDSGATE_CONFIG) and a project file,
+// .rdsgate.yaml, found by walking up from the working directory. Precedence,
+// highest first: flags, RDSGATE_* variables, the project file, the user file.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Notes on this package:
+//
+// Package config reads rdsgate's configuration files: the user's file
 // (~/.config/rdsgate/config.yaml, or the path in RDSGATE_CONFIG) and a project
 // file, .rdsgate.yaml, found by walking up from the working directory and meant
 // to be committed and shared by a team. A project file is read only when it
@@ -30,19 +50,6 @@
 // variables, the project file, the user file. Targets with the same name in
 // both files are merged key by key, the project file winning. Unknown keys and
 // bad values are errors that name the file and line.
-package config
-
-import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
-
-	"gopkg.in/yaml.v3"
-)
 
 // ProjectFileName is the name of the team-shared file found upward from the
 // working directory.

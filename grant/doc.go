@@ -1,4 +1,12 @@
 // Package grant writes what it takes to let one person or program into a
+// database with its own AWS identity, and nothing more: the SQL that creates
+// and revokes an IAM-authenticated user, the IAM policies that let it connect,
+// a listing of a database's users, and the admin connection these run over.
+package grant
+
+// Notes on this package:
+//
+// Package grant writes what it takes to let one person or program into a
 // database with its own AWS identity, and nothing more:
 //
 //   - SQL that creates an IAM-authenticated database user with a privilege
@@ -40,4 +48,3 @@
 // AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL (RDS's syntax; the sandbox's
 // MariaDB front rewrites it to its IAM emulation) and the profile's
 // privileges on `db`.*. revoke: REVOKE on `db`.*, then DROP USER.
-package grant

@@ -22,15 +22,7 @@ const maxDocLines = 12
 // pendingDocs names packages, by directory relative to the module root, that
 // are left unchecked for now. Each entry says why; delete it once the
 // package's doc passes (the test fails on an entry that is no longer needed).
-var pendingDocs = map[string]string{
-	"config":           "owned by another change in flight",
-	"grant":            "owned by another change in flight",
-	"internal/rawsock": "owned by another change in flight",
-	"proxy/mysql":      "owned by another change in flight",
-	"proxy/postgres":   "owned by another change in flight",
-	"tunnel/ssh":       "owned by another change in flight",
-	"tunnel/ssm":       "owned by another change in flight",
-}
+var pendingDocs = map[string]string{}
 
 // TestPackageDocs walks the module and fails on any package (other than a
 // main package) whose non-test files carry no package doc, carry it in more

@@ -1,3 +1,13 @@
+// Package rawsock reads and writes non-blocking sockets without announcing a
+// system call to the Go scheduler, which saves a relay about 100 µs per idle
+// round trip on a small VM. Elsewhere than Linux, and for connections that are
+// not TCP or unix sockets, Wrap returns the connection unchanged.
+package rawsock
+
+import "net"
+
+// Notes on this package:
+//
 // Package rawsock reads and writes sockets without telling the Go
 // scheduler about a system call.
 //
@@ -14,9 +24,6 @@
 //
 // Elsewhere than Linux, and for connections that are not TCP or unix
 // sockets, Wrap returns the connection unchanged.
-package rawsock
-
-import "net"
 
 // Wrap returns c with Read and Write done by raw system calls where that
 // is possible (see the package comment), else c itself. The result keeps

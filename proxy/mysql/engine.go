@@ -1,3 +1,25 @@
+// Package mysql is the proxy's MySQL/MariaDB engine: it greets a local client
+// with the server's own identity, logs in upstream over verified TLS with an
+// IAM token or a password source, then relays, refusing COM_CHANGE_USER.
+package mysql
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/rdsgate/rdsgate/mysqlwire"
+	"github.com/rdsgate/rdsgate/proxy"
+)
+
+// Notes on this package:
+//
 // Package mysql is the proxy's MySQL/MariaDB engine.
 //
 // For each client it first opens the route to the database and reads the
@@ -26,22 +48,6 @@
 // packets: COM_CHANGE_USER is refused (it would log in as someone else on
 // the proxy's credentials), and with statement capture on, the text of
 // COM_QUERY and COM_STMT_PREPARE is recorded (never statement parameters).
-package mysql
-
-import (
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"crypto/tls"
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"time"
-
-	"github.com/rdsgate/rdsgate/mysqlwire"
-	"github.com/rdsgate/rdsgate/proxy"
-)
 
 // Error codes the proxy itself sends to clients.
 const (

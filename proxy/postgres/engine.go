@@ -1,19 +1,7 @@
-// Package postgres is the proxy's PostgreSQL engine. On the local leg it
-// declines GSSAPI encryption, and TLS unless the proxy has a local
-// certificate (the client is on loopback; with one it accepts SSLRequest and
-// PostgreSQL 17's direct TLS with ALPN "postgresql"), reads the
-// client's startup packet as is — any 3.x protocol version and every
-// parameter, so libpq's protocol "grease" passes through — and never asks
-// for a password. On the upstream leg it opens the route, upgrades to TLS
-// verified against the RDS CA with the endpoint as server name (after an
-// SSLRequest, or at once with ALPN "postgresql" for PostgreSQL 17's direct
-// TLS), forwards the startup, and answers the server's cleartext password
-// request (the only request RDS makes of IAM users) with a token; any other
-// request means the user is not IAM-enabled, and the token is never handed
-// to it. Targets without IAM authentication use a password source instead,
-// which also answers MD5 and SCRAM-SHA-256 (with the server's signature
-// checked). It then hands the client the server's session parameters with
-// a proxy-issued cancel key, and relays.
+// Package postgres is the proxy's PostgreSQL engine: it takes a local client's
+// startup as is, logs in upstream over TLS verified against the RDS CA with an
+// IAM token or a password source, hands the client the server's parameters
+// with a proxy-issued cancel key, and relays.
 package postgres
 
 import (
@@ -38,6 +26,25 @@ import (
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/rdsca"
 )
+
+// Notes on this package:
+//
+// Package postgres is the proxy's PostgreSQL engine. On the local leg it
+// declines GSSAPI encryption, and TLS unless the proxy has a local
+// certificate (the client is on loopback; with one it accepts SSLRequest and
+// PostgreSQL 17's direct TLS with ALPN "postgresql"), reads the
+// client's startup packet as is — any 3.x protocol version and every
+// parameter, so libpq's protocol "grease" passes through — and never asks
+// for a password. On the upstream leg it opens the route, upgrades to TLS
+// verified against the RDS CA with the endpoint as server name (after an
+// SSLRequest, or at once with ALPN "postgresql" for PostgreSQL 17's direct
+// TLS), forwards the startup, and answers the server's cleartext password
+// request (the only request RDS makes of IAM users) with a token; any other
+// request means the user is not IAM-enabled, and the token is never handed
+// to it. Targets without IAM authentication use a password source instead,
+// which also answers MD5 and SCRAM-SHA-256 (with the server's signature
+// checked). It then hands the client the server's session parameters with
+// a proxy-issued cancel key, and relays.
 
 // maxStartupMessage bounds a server message during the startup phase.
 const maxStartupMessage = 1 << 20

@@ -1,3 +1,31 @@
+// Package ssh is rdsgate's SSH bastion route: a tunnel.Dialer that opens one
+// SSH connection per route (optionally through ProxyJump-style jump hosts) and
+// one direct-tcpip channel per database connection, like `ssh -W` in process,
+// with OpenSSH's host-key checks, logins and ~/.ssh/config.
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/rdsgate/rdsgate/internal/rawsock"
+)
+
+// Notes on this package:
+//
 // Package ssh is rdsgate's SSH bastion route: a tunnel.Dialer that opens
 // one SSH connection per route (optionally through a ProxyJump-style chain
 // of jump hosts) and one direct-tcpip channel per database connection over
@@ -30,27 +58,6 @@
 // verified against the endpoint name by the caller: the dialer never
 // changes what the caller's TLS sees, only where the bastion connects
 // (Options.Addresses).
-package ssh
-
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"os"
-	"os/user"
-	"path/filepath"
-	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/agent"
-
-	"github.com/rdsgate/rdsgate/internal/rawsock"
-)
 
 // Named defaults.
 const (

@@ -217,7 +217,7 @@ func (c *SSHConfig) parse(data []byte, name string, outer, depth int, include fu
 // argument, each optionally negated with "!".
 func parseMatch(args []string) ([]matchCriterion, error) {
 	if len(args) == 0 {
-		return nil, errors.New("Match needs criteria (e.g. \"Match host NAME\" or \"Match all\")")
+		return nil, errors.New("a Match line needs criteria (e.g. \"Match host NAME\" or \"Match all\")")
 	}
 	var out []matchCriterion
 	for i := 0; i < len(args); i++ {
@@ -239,7 +239,7 @@ func parseMatch(args []string) ([]matchCriterion, error) {
 		case "host", "originalhost", "user", "localuser", "exec",
 			"localnetwork", "tagged", "version", "sessiontype", "command":
 			if i+1 >= len(args) || args[i+1] == "" {
-				return nil, fmt.Errorf("Match %s needs an argument", m.attr)
+				return nil, fmt.Errorf("the Match criterion %s needs an argument", m.attr)
 			}
 			i++
 			m.arg = args[i]

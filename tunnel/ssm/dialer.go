@@ -1,17 +1,6 @@
 // Package ssm is rdsgate's native AWS Systems Manager Session Manager port
 // forwarding: a tunnel.Dialer that reaches hosts in a private network
 // through a managed bastion, with no session-manager-plugin and no AWS CLI.
-//
-// It calls StartSession with AWS-StartPortForwardingSessionToRemoteHost
-// (or AWS-StartPortForwardingSession for a database on the bastion), opens
-// the data channel websocket (SigV4-signed for ssmmessages, as current
-// plugins do), runs the handshake and the reliability layer of
-// tunnel/ssm/ssmwire, and then, for agents that multiplex (> 3.0.196.0),
-// carries every connection to one destination as an smux stream of one
-// session. Older agents get basic mode: one session per connection. A
-// dropped websocket is resumed with ResumeSession; a session that cannot
-// be resumed is replaced for new connections. Close terminates the
-// sessions.
 package ssm
 
 import (

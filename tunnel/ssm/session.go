@@ -19,6 +19,19 @@ import (
 	"github.com/rdsgate/rdsgate/tunnel/ssm/ssmwire"
 )
 
+// How a route runs its sessions:
+//
+// It calls StartSession with AWS-StartPortForwardingSessionToRemoteHost
+// (or AWS-StartPortForwardingSession for a database on the bastion), opens
+// the data channel websocket (SigV4-signed for ssmmessages, as current
+// plugins do), runs the handshake and the reliability layer of
+// tunnel/ssm/ssmwire, and then, for agents that multiplex (> 3.0.196.0),
+// carries every connection to one destination as an smux stream of one
+// session. Older agents get basic mode: one session per connection. A
+// dropped websocket is resumed with ResumeSession; a session that cannot
+// be resumed is replaced for new connections. Close terminates the
+// sessions.
+
 const (
 	handshakeTimeout = 30 * time.Second
 	apiTimeout       = 15 * time.Second

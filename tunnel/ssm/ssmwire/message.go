@@ -6,8 +6,8 @@
 // (sequence numbers, acknowledgements, retransmission, in-order delivery)
 // that both ends of a session run over a websocket.
 //
-// The layout follows the protocol notes in research/ssm-protocol.md and
-// the behaviour of AWS's session-manager-plugin and amazon-ssm-agent.
+// The layout follows the behaviour of AWS's session-manager-plugin and
+// amazon-ssm-agent.
 package ssmwire
 
 import (
