@@ -1,6 +1,8 @@
 # rdsgate developer tasks. `make help` lists them.
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# staticcheck's release for Go 1.26; .ci/run pins the same one.
+STATICCHECK ?= v0.8.2
 LDFLAGS  := -s -w -X github.com/rdsgate/rdsgate/internal/cli.version=$(VERSION)
 
 .PHONY: help build test lint bench fuzz demo try-moto ci
@@ -14,9 +16,10 @@ build: ## build bin/rdsgate (static, no cgo)
 test: ## run every test with the race detector (the README's test command)
 	$(GO) test -race -count=1 ./...
 
-lint: ## gofmt, go vet, and the macOS, Windows and Linux arm64 builds
+lint: ## gofmt, go vet, staticcheck, and the macOS, Windows and Linux arm64 builds
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK) ./...
 	GOOS=darwin GOARCH=arm64 $(GO) vet ./...
 	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/rdsgate
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/rdsgate
