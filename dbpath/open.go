@@ -73,13 +73,14 @@ func (quiet) Done(string, time.Duration, string) {}
 type Path struct {
 	// Spec is what was asked for.
 	Spec Spec
-	// AWS is the AWS configuration, with the target's region.
+	// AWS is the AWS configuration the path was opened with.
 	AWS aws.Config
 	// Identity is who the credentials are.
 	Identity awsconf.Identity
 	// Target is the database found.
 	Target target.Target
-	// Route is the route taken (Via filled in).
+	// Route is the route taken: Via filled in, an ssm route's Bastion the
+	// instance found (by id or tag).
 	Route Route
 	// Dialer reaches the database over the route.
 	Dialer tunnel.Dialer
