@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
-
-	"github.com/rdsgate/rdsgate/proxy"
 )
 
 // DefaultHandshakeTimeout bounds a client's whole connection phase (and the
@@ -163,23 +161,36 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		delete(s.listeners, ln)
 		s.mu.Unlock()
 	}()
-	// The proxy's accept loop: its back-off on a shortage of descriptors.
-	err := proxy.AcceptLoop(ctx, ln, proxy.AcceptOptions{Stopping: s.isClosed}, func(c net.Conn) {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if s.isClosed() {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				time.Sleep(backoff)
+				continue
+			}
+			return fmt.Errorf("mysqlfront: accept: %w", err)
+		}
+		backoff = 0
 		s.accepted.Add(1)
 		sess := &session{srv: s, client: c}
 		if !s.track(sess) {
-			c.Close() // closing: Close has closed the listener too
-			return
+			c.Close()
+			return ErrServerClosed
 		}
 		go sess.run(ctx)
-	})
-	switch {
-	case err != nil:
-		return fmt.Errorf("mysqlfront: %w", err)
-	case ctx.Err() != nil:
-		return ctx.Err()
 	}
-	return ErrServerClosed
 }
 
 func (s *Server) isClosed() bool {

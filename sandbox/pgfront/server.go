@@ -16,8 +16,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/rdsgate/rdsgate/proxy"
 )
 
 // DefaultHandshakeTimeout bounds a session's startup phase (TLS, startup
@@ -203,21 +201,25 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("pgfront: serving", "addr", ln.Addr().String(), "endpoint", s.cfg.Endpoint,
 		"tls", s.tls != nil, "force_ssl", s.cfg.ForceSSL)
 	var wg sync.WaitGroup
-	// The proxy's accept loop: its back-off on a shortage of descriptors.
-	acceptErr := proxy.AcceptLoop(sctx, ln, proxy.AcceptOptions{Log: s.log, Stopping: func() bool { return s.base.Err() != nil }},
-		func(c net.Conn) {
-			s.accepted.Add(1)
-			if !s.track(c) {
-				c.Close() // closing: Close has closed the listener too
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer s.untrack(c)
-				s.serveConn(sctx, c)
-			}()
-		})
+	var acceptErr error
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			acceptErr = err
+			break
+		}
+		s.accepted.Add(1)
+		if !s.track(c) {
+			c.Close()
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.untrack(c)
+			s.serveConn(sctx, c)
+		}()
+	}
 	cancel() // closes the sessions (each watches sctx)
 	ln.Close()
 	wg.Wait()
@@ -227,10 +229,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return nil
 	case s.base.Err() != nil:
 		return ErrServerClosed
-	case acceptErr == nil:
-		return ErrServerClosed // a listener closed under us
 	}
-	return fmt.Errorf("pgfront: %w", acceptErr)
+	return fmt.Errorf("pgfront: accept on %s: %w", ln.Addr(), acceptErr)
 }
 
 // Close stops every Serve (closing their listeners), closes live sessions
