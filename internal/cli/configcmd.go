@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -117,13 +116,4 @@ func (a *app) projectArg(args []string) (string, error) {
 
 func (a *app) trustStore() *config.TrustStore {
 	return &config.TrustStore{Path: config.TrustPath(a.getenv)}
-}
-
-// hintUntrusted adds the command that trusts a project file.
-func hintUntrusted(err error) error {
-	var ue *config.UntrustedError
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%w. Read it, then run: rdsgate config trust %s", err, ue.Path)
-	}
-	return err
 }

@@ -9,7 +9,6 @@ import (
 
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -282,12 +281,7 @@ func (a *app) sessionRecorder(path string) (*session.Recorder, error) {
 	case "-":
 		return session.NewRecorder(a.log, session.NewWriterSink(a.stderr)), nil
 	}
-	if strings.HasPrefix(path, "~/") {
-		if home, err := os.UserHomeDir(); err == nil {
-			path = filepath.Join(home, path[2:])
-		}
-	}
-	fs, err := session.OpenFile(path)
+	fs, err := session.OpenFile(config.ExpandHome(path))
 	if err != nil {
 		return nil, err
 	}

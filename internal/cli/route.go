@@ -70,18 +70,12 @@ func (a *app) pathSpec(name string, rf routeFlags) (dbpath.Spec, error) {
 // specFor merges: flags over the config entry; the entry's profile only
 // when neither --profile nor AWS_PROFILE names one.
 func specFor(name string, e config.Target, rf routeFlags, g globals, getenv func(string) string) (dbpath.Spec, error) {
-	s := dbpath.Spec{
-		Name: name, Identifier: e.Identifier, Endpoint: e.Endpoint, Port: e.Port, Engine: e.Engine,
-		Profile: g.profile, Region: cmp.Or(g.region, e.Region),
-		User: cmp.Or(rf.user, e.User), Database: cmp.Or(rf.db, e.Database),
-		CABundle:       cmp.Or(rf.caBundle, e.CABundle),
-		SSLNegotiation: e.SSLNegotiation,
-		LocalPort:      e.LocalPort,
-		Auth:           dbpath.Auth{Method: e.Auth, PasswordSecret: e.PasswordSecret, PasswordEnv: e.PasswordEnv, PasswordFile: e.PasswordFile},
-	}
-	if s.Profile == "" && getenv("AWS_PROFILE") == "" {
-		s.Profile = e.Profile
-	}
+	s := entrySpec(name, e)
+	s.Profile, s.Region = awsChoice(e, g, getenv)
+	s.User, s.Database = cmp.Or(rf.user, e.User), cmp.Or(rf.db, e.Database)
+	s.CABundle = cmp.Or(rf.caBundle, e.CABundle)
+	s.SSLNegotiation, s.LocalPort = e.SSLNegotiation, e.LocalPort
+	s.Auth = dbpath.Auth{Method: e.Auth, PasswordSecret: e.PasswordSecret, PasswordEnv: e.PasswordEnv, PasswordFile: e.PasswordFile}
 	if err := rf.password.apply(&s.Auth); err != nil {
 		return s, err
 	}
@@ -97,6 +91,21 @@ func specFor(name string, e config.Target, rf routeFlags, g globals, getenv func
 	}
 	s.Route = route
 	return s, nil
+}
+
+// entrySpec is where the config entry e says the target name is.
+func entrySpec(name string, e config.Target) dbpath.Spec {
+	return dbpath.Spec{Name: name, Identifier: e.Identifier, Endpoint: e.Endpoint, Port: e.Port, Engine: e.Engine}
+}
+
+// awsChoice is the AWS profile and region for entry e: the flags first;
+// the entry's profile only when AWS_PROFILE names none either.
+func awsChoice(e config.Target, g globals, getenv func(string) string) (profile, region string) {
+	profile, region = g.profile, cmp.Or(g.region, e.Region)
+	if profile == "" && getenv("AWS_PROFILE") == "" {
+		profile = e.Profile
+	}
+	return profile, region
 }
 
 // routeFor applies the route flags over the config entry's route.
@@ -152,7 +161,10 @@ func (a *app) pathOptions() dbpath.Options {
 // withHint adds the flags that fix a library's typed error: libraries say
 // what is wrong, the command line says which flag changes it.
 func withHint(err error) error {
+	var untrusted *config.UntrustedError
 	switch {
+	case errors.As(err, &untrusted):
+		return fmt.Errorf("%w. Read it, then run: rdsgate config trust %s", err, untrusted.Path)
 	case errors.Is(err, dbpath.ErrNoPasswordSource):
 		return usagef("%v in the config file, or --password-secret, --password-env or --password-file", err)
 	case errors.Is(err, ssmtunnel.ErrNoBastion):

@@ -29,22 +29,17 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := config.Load(userPath, project, a.trustStore())
-	return c, hintUntrusted(err)
+	return config.Load(userPath, project, a.trustStore())
 }
 
 // awsFor loads AWS configuration, preferring flags over what the config
 // entry says (profile, region) and both over the SDK's own defaults.
 func (a *app) awsFor(ctx context.Context, entry *config.Target) (aws.Config, string, error) {
-	profile, region := a.g.profile, a.g.region
+	var e config.Target
 	if entry != nil {
-		if profile == "" && a.getenv("AWS_PROFILE") == "" {
-			profile = entry.Profile
-		}
-		if region == "" {
-			region = entry.Region
-		}
+		e = *entry
 	}
+	profile, region := awsChoice(e, a.g, a.getenv)
 	cfg, err := awsconf.Load(ctx, awsconf.Options{Profile: profile, Region: region, Stderr: a.stderr,
 		ConfigFiles: a.awsConfigFiles, CredentialsFiles: a.awsCredentialsFiles})
 	return cfg, profile, err
@@ -61,6 +56,5 @@ type configResolver struct {
 
 func (r configResolver) Resolve(ctx context.Context, name string) (target.Target, error) {
 	e, _ := r.c.Target(name)
-	spec := dbpath.Spec{Name: name, Identifier: e.Identifier, Endpoint: e.Endpoint, Port: e.Port, Engine: e.Engine}
-	return dbpath.Resolver(r.cfg, spec).Resolve(ctx, name)
+	return dbpath.Resolver(r.cfg, entrySpec(name, e)).Resolve(ctx, name)
 }

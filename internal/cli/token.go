@@ -11,7 +11,6 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
-	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -96,15 +95,7 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 		user = entry.User
 	}
 	if f.target != "" {
-		var e config.Target
-		if entry != nil {
-			e = *entry
-		}
-		spec, err := specFor(f.target, e, routeFlags{}, a.g, a.getenv)
-		if err != nil {
-			return err
-		}
-		t, err := dbpath.Resolver(cfg, spec).Resolve(ctx, f.target)
+		t, err := resolver(cfg, c).Resolve(ctx, f.target)
 		if err != nil {
 			return err
 		}
