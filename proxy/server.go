@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rdsgate/rdsgate/internal/netaccept"
 	"github.com/rdsgate/rdsgate/internal/rawsock"
 	"github.com/rdsgate/rdsgate/session"
 )
@@ -148,7 +149,7 @@ func (s *Server) Stats() Stats {
 
 // Serve accepts until the listener closes (Shutdown) or ctx ends.
 func (s *Server) Serve(ctx context.Context) error {
-	return AcceptLoop(ctx, s.ln, AcceptOptions{Log: s.opts.Log, Stopping: s.stopping.Load, Shortage: func() { s.acceptErrors.Add(1) }},
+	err := netaccept.Loop(ctx, s.ln, netaccept.Options{Log: s.opts.Log, Stopping: s.stopping.Load, Shortage: func() { s.acceptErrors.Add(1) }},
 		func(c net.Conn) {
 			sock := newClientSocket(c) // before Wrap, which hides the descriptor
 			// Every request and answer of a session wakes the proxy from idle;
@@ -170,6 +171,10 @@ func (s *Server) Serve(ctx context.Context) error {
 				s.serveConn(ctx, c, sock, counter)
 			}()
 		})
+	if err != nil {
+		return fmt.Errorf("proxy: accept on %s: %w", s.ln.Addr(), err)
+	}
+	return nil
 }
 
 func (s *Server) track(c net.Conn, counter *session.Counter, add bool) {

@@ -1,4 +1,4 @@
-package proxy
+package netaccept
 
 import (
 	"bufio"
@@ -10,38 +10,35 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/rdsgate/rdsgate/internal/testharness"
-	"github.com/rdsgate/rdsgate/target"
-	"github.com/rdsgate/rdsgate/tunnel/direct"
 )
 
-// fdChildEnv, set to the upstream's address, makes TestAcceptOutOfFDs the
-// proxy process with a low RLIMIT_NOFILE.
-const fdChildEnv = "RDSGATE_TEST_FD_CHILD_UPSTREAM"
+// fdChildEnv, set, makes TestAcceptOutOfFDs the serving process with a low
+// RLIMIT_NOFILE.
+const fdChildEnv = "RDSGATE_TEST_FD_CHILD"
 
 // fdSpare is how many descriptors the child may open beyond those it has
 // when it starts serving: far fewer than the clients the test opens.
 const fdSpare = 16
 
-// A proxy that runs out of file descriptors keeps serving: clients beyond
-// the limit wait in the listen queue, and once the idle ones leave, a new
-// client is served. The proxy runs in a child process (this test binary
-// again) whose RLIMIT_NOFILE is lowered; the clients are this process's.
+// A listener whose process runs out of file descriptors keeps serving:
+// clients beyond the limit wait in the listen queue, and once the idle ones
+// leave, a new client is served. The loop runs in a child process (this
+// test binary again) whose RLIMIT_NOFILE is lowered; the clients are this
+// process's.
 func TestAcceptOutOfFDs(t *testing.T) {
-	if addr := os.Getenv(fdChildEnv); addr != "" {
-		fdChild(t, addr)
+	if os.Getenv(fdChildEnv) != "" {
+		fdChild(t)
 		return
 	}
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
-	upstream := testharness.EchoServer(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptOutOfFDs$", "-test.v")
-	cmd.Env = append(os.Environ(), fdChildEnv+"="+upstream)
+	cmd.Env = append(os.Environ(), fdChildEnv+"=1")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -79,17 +76,17 @@ func TestAcceptOutOfFDs(t *testing.T) {
 			select {
 			case l, ok := <-lines:
 				if !ok {
-					t.Fatalf("the proxy exited before %q", want)
+					t.Fatalf("the child exited before %q", want)
 				}
 				out.WriteString(l + "\n")
-				if strings.HasPrefix(l, "serve returned") {
-					t.Fatalf("the proxy stopped serving: %s", l)
+				if strings.HasPrefix(l, "loop returned") {
+					t.Fatalf("the child stopped serving: %s", l)
 				}
 				if strings.Contains(l, want) {
 					return l
 				}
 			case <-safety:
-				t.Fatalf("no %q from the proxy within 60 s", want)
+				t.Fatalf("no %q from the child within 60 s", want)
 			}
 		}
 	}
@@ -109,8 +106,8 @@ func TestAcceptOutOfFDs(t *testing.T) {
 	}
 
 	// The closed clients still queued are accepted (and dropped) first, each
-	// holding a descriptor for a moment, so a new client may find none for
-	// its upstream: it is served once they have drained. Bounded retries.
+	// holding a descriptor for a moment, so a new client may find none: it
+	// is served once they have drained. Bounded retries.
 	var served error
 	for attempt := 0; attempt < 100; attempt++ {
 		if served = echoOnce(addr); served == nil {
@@ -121,21 +118,21 @@ func TestAcceptOutOfFDs(t *testing.T) {
 	if served != nil {
 		t.Fatalf("new client not served after the idle ones left: %v", served)
 	}
-	stdin.Close() // the child prints its metrics and exits
-	m := next("rdsgate_accept_errors_total")
-	if strings.HasSuffix(m, " 0") {
+	stdin.Close() // the child stops, prints its count and exits
+	if m := next("shortages "); strings.HasSuffix(m, " 0") {
 		t.Errorf("no failed accept counted: %s", m)
 	}
 }
 
-// fdChild serves a raw proxy to upstream with few spare descriptors, prints
-// "listening on ADDR", and, when stdin closes, its metrics.
-func fdChild(t *testing.T, upstream string) {
+// fdChild echoes every client with few spare descriptors, prints
+// "listening on ADDR", and, when stdin closes, how many Accepts failed for
+// lack of descriptors.
+func fdChild(t *testing.T) {
 	fds, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := Listen(ListenConfig{Address: "127.0.0.1:0"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,23 +140,31 @@ func fdChild(t *testing.T, upstream string) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	up := &Upstream{Target: target.Target{Identifier: "echo", Host: "echo.invalid", Port: 1}, Dialer: &direct.Dialer{Address: upstream}}
-	s := NewServer(ln, rawEngine{}, up, Options{Log: slog.New(slog.NewTextHandler(os.Stdout, nil))})
-	h := NewHealth()
-	h.Add(s, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var shortages atomic.Int64
+	done := make(chan struct{})
 	go func() {
-		if err := s.Serve(context.Background()); err != nil {
-			fmt.Printf("serve returned: %v\n", err)
+		defer close(done)
+		err := Loop(ctx, ln, Options{Log: slog.New(slog.NewTextHandler(os.Stdout, nil)), Shortage: func() { shortages.Add(1) }},
+			func(c net.Conn) {
+				go func() {
+					defer c.Close()
+					_, _ = io.Copy(c, c)
+				}()
+			})
+		if err != nil {
+			fmt.Printf("loop returned: %v\n", err)
 			os.Exit(1)
 		}
 	}()
 	fmt.Printf("listening on %s\n", ln.Addr())
 	_, _ = io.Copy(io.Discard, os.Stdin)
-	h.writeMetrics(os.Stdout)
-	s.Close()
+	cancel()
+	<-done
+	fmt.Printf("shortages %d\n", shortages.Load())
 }
 
-// echoOnce sends a ping through the proxy and reads it back.
+// echoOnce sends a ping and reads it back.
 func echoOnce(addr string) error {
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
