@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/go-sql-driver/mysql"
+
+	"github.com/rdsgate/rdsgate/internal/netaccept"
 )
 
 // DefaultHandshakeTimeout bounds a client's whole connection phase (and the
@@ -161,36 +163,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		delete(s.listeners, ln)
 		s.mu.Unlock()
 	}()
-	stop := context.AfterFunc(ctx, func() { ln.Close() })
-	defer stop()
-
-	var backoff time.Duration
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if s.isClosed() {
-				return ErrServerClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-				time.Sleep(backoff)
-				continue
-			}
-			return fmt.Errorf("mysqlfront: accept: %w", err)
-		}
-		backoff = 0
+	err := netaccept.Loop(ctx, ln, netaccept.Options{Log: s.log, Stopping: s.isClosed}, func(c net.Conn) {
 		s.accepted.Add(1)
 		sess := &session{srv: s, client: c}
 		if !s.track(sess) {
-			c.Close()
-			return ErrServerClosed
+			c.Close() // Close has closed ln too: the loop ends
+			return
 		}
 		go sess.run(ctx)
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("mysqlfront: accept on %s: %w", ln.Addr(), err)
+	case ctx.Err() != nil:
+		return ctx.Err()
 	}
+	return ErrServerClosed
 }
 
 func (s *Server) isClosed() bool {

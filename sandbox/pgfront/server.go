@@ -16,6 +16,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rdsgate/rdsgate/internal/netaccept"
 )
 
 // DefaultHandshakeTimeout bounds a session's startup phase (TLS, startup
@@ -201,29 +203,27 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("pgfront: serving", "addr", ln.Addr().String(), "endpoint", s.cfg.Endpoint,
 		"tls", s.tls != nil, "force_ssl", s.cfg.ForceSSL)
 	var wg sync.WaitGroup
-	var acceptErr error
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			acceptErr = err
-			break
-		}
-		s.accepted.Add(1)
-		if !s.track(c) {
-			c.Close()
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer s.untrack(c)
-			s.serveConn(sctx, c)
-		}()
-	}
+	// Close cancels base before it closes ln, but sctx learns of it on
+	// another goroutine: Stopping asks base itself.
+	acceptErr := netaccept.Loop(sctx, ln, netaccept.Options{Log: s.log, Stopping: func() bool { return s.base.Err() != nil }},
+		func(c net.Conn) {
+			s.accepted.Add(1)
+			if !s.track(c) {
+				c.Close() // Close has closed ln too: the loop ends
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer s.untrack(c)
+				s.serveConn(sctx, c)
+			}()
+		})
 	cancel() // closes the sessions (each watches sctx)
 	ln.Close()
 	wg.Wait()
 
+	// A nil acceptErr means sctx ended or base did: ctx's end or Close.
 	switch {
 	case ctx.Err() != nil:
 		return nil
