@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rdsgate/rdsgate/internal/netaccept"
 	"github.com/rdsgate/rdsgate/mysqlwire"
 )
 
@@ -73,20 +74,21 @@ func NewMySQLServer(d *DB) *MySQLServer {
 	return &MySQLServer{db: d, nextID: 100, threads: map[uint32]*mySession{}}
 }
 
-// Serve accepts connections on ln until it fails (Close it to stop), one
-// goroutine each; ctx ends the sessions.
+// Serve accepts connections on ln, one goroutine each, until ln is closed
+// or ctx ends (nil) or Accept fails (that error); ctx also ends the
+// sessions.
 func (ms *MySQLServer) Serve(ctx context.Context, ln net.Listener) error {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return err
-		}
+	err := netaccept.Loop(ctx, ln, netaccept.Options{}, func(c net.Conn) {
 		ms.wg.Add(1)
 		go func() {
 			defer ms.wg.Done()
 			ms.ServeConn(ctx, c)
 		}()
+	})
+	if err != nil {
+		return fmt.Errorf("embeddb: accept on %s: %w", ln.Addr(), err)
 	}
+	return nil
 }
 
 // Wait waits for the sessions started by Serve to end.
