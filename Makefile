@@ -3,7 +3,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # staticcheck's release for Go 1.26; .ci/run pins the same one.
 STATICCHECK ?= v0.8.2
-LDFLAGS  := -s -w -X github.com/rdsgate/rdsgate/internal/cli.version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/rdsgate/rdsgate/internal/buildinfo.version=$(VERSION)
 
 .PHONY: help build test lint bench fuzz demo try-moto ci
 

@@ -123,10 +123,10 @@ func Resolver(cfg aws.Config, spec Spec) *target.Resolver {
 	return r
 }
 
-// Open resolves spec stage by stage: AWS credentials and identity, the
-// target, the login settings, the route and the CA bundle. On error nothing
-// stays open.
-func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
+// Resolve runs the first stages of Open: AWS credentials and identity,
+// then the target. The Path it returns has no route yet; token and policy
+// commands need no more.
+func Resolve(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 	opts.defaults()
 	p := &Path{Spec: spec}
 	var err error
@@ -143,6 +143,18 @@ func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 		p.Target, err = Resolver(p.AWS, spec).Resolve(ctx, spec.Name)
 		return fmt.Sprintf("%s (%s %s) at %s", p.Target.Identifier, p.Target.Engine, p.Target.EngineVersion, p.Target.Address()), err
 	}); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Open resolves spec stage by stage: AWS credentials and identity, the
+// target (as Resolve), the login settings, the route and the CA bundle. On
+// error nothing stays open.
+func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
+	opts.defaults()
+	p, err := Resolve(ctx, spec, opts)
+	if err != nil {
 		return nil, err
 	}
 	if p.Target.Family() == "" {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -371,4 +372,30 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 		return nil, fmt.Errorf("posture: read snapshot: schema version %d, this rdsgate reads 1 to %d", s.SchemaVersion, SchemaVersion)
 	}
 	return &s, nil
+}
+
+// SaveSnapshot writes s to the file path (created or truncated).
+func SaveSnapshot(path string, s *Snapshot) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("posture: save snapshot: %w", err)
+	}
+	if err := s.WriteJSON(out); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("posture: save snapshot: %w", err)
+	}
+	return nil
+}
+
+// LoadSnapshot reads the snapshot SaveSnapshot wrote to path.
+func LoadSnapshot(path string) (*Snapshot, error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("posture: read snapshot: %w", err)
+	}
+	defer in.Close()
+	return ReadSnapshot(in)
 }

@@ -3,12 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/internal/buildinfo"
 	"github.com/rdsgate/rdsgate/posture"
 	"github.com/rdsgate/rdsgate/posture/collect"
 	"github.com/rdsgate/rdsgate/posture/report"
@@ -98,16 +98,8 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 		return err
 	}
 	if f.save != "" {
-		out, err := os.Create(f.save)
-		if err != nil {
-			return fmt.Errorf("save snapshot: %w", err)
-		}
-		if err := snap.WriteJSON(out); err != nil {
-			out.Close()
-			return fmt.Errorf("save snapshot: %w", err)
-		}
-		if err := out.Close(); err != nil {
-			return fmt.Errorf("save snapshot: %w", err)
+		if err := posture.SaveSnapshot(f.save, snap); err != nil {
+			return err
 		}
 	}
 	if f.emitAlarms {
@@ -121,7 +113,7 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 		return usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
 	}
 	rep := posture.Audit(snap, posture.AuditOptions{Checks: f.checks, Targets: f.targets})
-	if err := report.Render(a.stdout, rep, format, report.Options{Color: false, All: f.all, ToolVersion: currentBuild().Version}); err != nil {
+	if err := report.Render(a.stdout, rep, format, report.Options{Color: false, All: f.all, ToolVersion: buildinfo.Current().Version}); err != nil {
 		return err
 	}
 	if failOn != "" {
@@ -135,18 +127,10 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 // auditSnapshot reads the saved snapshot or collects one.
 func (a *app) auditSnapshot(ctx context.Context, f auditFlags) (*posture.Snapshot, error) {
 	if f.input != "" {
-		in, err := os.Open(f.input)
-		if err != nil {
-			return nil, fmt.Errorf("read snapshot: %w", err)
-		}
-		defer in.Close()
-		return posture.ReadSnapshot(in)
+		return posture.LoadSnapshot(f.input)
 	}
-	cfg, profile, err := a.awsFor(ctx, nil)
+	cfg, profile, err := a.loadAWS(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := awsconf.Check(ctx, cfg, profile); err != nil {
 		return nil, err
 	}
 	regions := []string{cfg.Region}

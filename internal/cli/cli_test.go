@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/internal/buildinfo"
 	"github.com/rdsgate/rdsgate/internal/testharness"
 )
 
@@ -246,7 +247,7 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 	isolateAWS(t)
 	t.Setenv("RDSGATE_OUTPUT", "json")
 	code, out, _ := run(t, "version")
-	var b buildInfo
+	var b buildinfo.Info
 	if code != 0 || json.Unmarshal([]byte(out), &b) != nil || b.GoVersion == "" {
 		t.Errorf("RDSGATE_OUTPUT=json: exit %d, %q", code, out)
 	}

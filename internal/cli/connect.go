@@ -5,17 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/dbclient"
+	"github.com/rdsgate/rdsgate/internal/queryout"
 	"github.com/rdsgate/rdsgate/session"
-	"github.com/rdsgate/rdsgate/target"
 )
 
 type connectFlags struct {
@@ -156,10 +154,10 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	switch {
 	case f.exec != "":
 		defer db.Close()
-		return a.execSQL(ctx, db, f.exec)
+		return queryout.Print(ctx, db, f.exec, a.g.output, a.stdout, a.stderr)
 	case f.print:
 		db.Close()
-		a.printConnectionInfo(l.p, l.local.Addr(), "")
+		dbclient.WriteInfo(a.stdout, dbclient.Listener{Path: l.p, Addr: l.local.Addr()})
 		fmt.Fprintln(a.stderr, "Path is up; press Ctrl-C to close it.")
 		<-ctx.Done()
 		return nil
@@ -168,109 +166,26 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	return a.runClient(ctx, l, f.client, user, extra)
 }
 
-// clients by engine family, in order of preference.
-var clients = map[target.Family][]string{
-	target.FamilyPostgres: {"psql", "pgcli"},
-	target.FamilyMySQL:    {"mysql", "mariadb", "mycli"},
-}
-
-func pickClient(fam target.Family, want string) (string, string, error) {
-	names := clients[fam]
-	if want != "" {
-		ok := false
-		for _, n := range names {
-			ok = ok || n == want
-		}
-		if !ok {
-			return "", "", usagef("--client %s does not speak %s: use one of %s", want, fam, strings.Join(names, ", "))
-		}
-		names = []string{want}
-	}
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return n, p, nil
-		}
-	}
-	return "", "", fmt.Errorf("no %s client found (looked for %s): install one (e.g. apt-get install postgresql-client / mariadb-client), or use --exec or --print", fam, strings.Join(names, ", "))
-}
-
 // runClient starts the database client on the local socket with the
 // terminal, and returns its exit status.
 func (a *app) runClient(ctx context.Context, l *localPath, want, user string, extra []string) error {
-	name, bin, err := pickClient(l.p.Target.Family(), want)
-	if err != nil {
-		return err
+	name, bin, err := dbclient.Pick(l.p.Target.Family(), want)
+	var wrong *dbclient.WrongFamilyError
+	switch {
+	case errors.As(err, &wrong):
+		return usagef("--client %s does not speak %s: use one of %s", want, wrong.Family, strings.Join(dbclient.Names[wrong.Family], ", "))
+	case err != nil:
+		return fmt.Errorf("%w, or use --exec or --print", err)
 	}
-	db := l.p.Spec.Database
-	var args []string
-	switch name {
-	case "psql", "pgcli":
-		args = []string{"-h", filepath.Dir(l.local.Socket()), "-p", strconv.Itoa(target.DefaultPort("postgres")), "-U", user}
-		if db != "" {
-			args = append(args, "-d", db)
-		}
-	case "mysql", "mariadb":
-		args = []string{"--socket=" + l.local.Socket(), "--user=" + user}
-		if db != "" {
-			args = append(args, "--database="+db)
-		}
-	case "mycli":
-		args = []string{"-S", l.local.Socket(), "-u", user}
-		if db != "" {
-			args = append(args, "-D", db)
-		}
-	}
-	args = append(args, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.stdout, a.stderr
-	// The client's environment carries nothing secret, and nothing that
-	// would send it elsewhere or ask for a password.
-	cmd.Env = clientEnv(os.Environ(), l.p.Spec.Auth.PasswordEnv)
+	args := append(dbclient.Args(name, l.local.Socket(), user, l.p.Spec.Database), extra...)
 	a.log.Debug("starting client", "client", bin, "args", strings.Join(args, " "))
+	// Ctrl-C is the client's while it runs (psql cancels its query).
 	a.sig.passInt.Store(true)
 	defer a.sig.passInt.Store(false)
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", name, err)
-	}
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	select {
-	case err = <-waitErr:
-	case <-ctx.Done(): // SIGTERM: end the client too
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case err = <-waitErr:
-		case <-time.After(5 * time.Second):
-			_ = cmd.Process.Kill()
-			err = <-waitErr
-		}
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return exitError{code: ee.ExitCode()}
+	code, err := dbclient.Run{Bin: bin, Args: args, Env: dbclient.Env(os.Environ(), l.p.Spec.Auth.PasswordEnv),
+		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr}.Start(ctx)
+	if err == nil && code != 0 {
+		return exitError{code: code}
 	}
 	return err
-}
-
-// clientEnv removes variables that would make a client use another server,
-// a password or TLS settings meant for somewhere else, and every secret:
-// a client's environment is readable in /proc by whatever it runs
-// (psql's \!, a pager, an editor). secretVars are more names to drop, such
-// as the target's password_env.
-func clientEnv(env []string, secretVars ...string) []string {
-	drop := map[string]bool{}
-	for _, k := range append([]string{"PGPASSWORD", "PGPASSFILE", "PGHOST", "PGHOSTADDR", "PGPORT", "PGSSLMODE", "PGSERVICE",
-		"MYSQL_PWD", "MYSQL_HOST", "MYSQL_TCP_PORT", "MYSQL_UNIX_PORT",
-		"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_SSM_START_SESSION_RESPONSE"}, secretVars...) {
-		drop[k] = true
-	}
-	out := env[:0:0]
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if !drop[k] {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/sandbox"
 )
 
@@ -56,7 +57,7 @@ func (a *app) runDemo(ctx context.Context, engines []string, backend []string) e
 	// The sandbox's own log is for refusals and failures here; -v shows all.
 	sbLog := a.log
 	if !a.g.verbose {
-		sbLog = slog.New(levelFilter{Handler: a.log.Handler(), min: slog.LevelWarn})
+		sbLog = slog.New(humanlog.MinLevel{Handler: a.log.Handler(), Min: slog.LevelWarn})
 	}
 	opts.Dir, opts.Log = dir, sbLog
 	sb, err := sandbox.Start(ctx, opts)
@@ -106,22 +107,4 @@ func protocolName(engine string) string {
 		return "PostgreSQL"
 	}
 	return "MySQL"
-}
-
-// levelFilter drops records below min.
-type levelFilter struct {
-	slog.Handler
-	min slog.Level
-}
-
-func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= f.min && f.Handler.Enabled(ctx, l)
-}
-
-func (f levelFilter) WithAttrs(as []slog.Attr) slog.Handler {
-	return levelFilter{Handler: f.Handler.WithAttrs(as), min: f.min}
-}
-
-func (f levelFilter) WithGroup(name string) slog.Handler {
-	return levelFilter{Handler: f.Handler.WithGroup(name), min: f.min}
 }

@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bufio"
 	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,9 +15,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/awsconf"
-	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
+	"github.com/rdsgate/rdsgate/internal/tty"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -340,24 +338,17 @@ func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags)
 
 // resolveTarget finds a target and the caller's identity without a route.
 func (a *app) resolveTarget(ctx context.Context, name string) (target.Target, awsconf.Identity, error) {
-	c, err := a.loadConfig()
+	spec, err := a.pathSpec(name, routeFlags{})
 	if err != nil {
 		return target.Target{}, awsconf.Identity{}, err
 	}
-	var entry *config.Target
-	if e, ok := c.Target(name); ok {
-		entry = &e
-	}
-	cfg, profile, err := a.awsFor(ctx, entry)
+	opts := a.pathOptions()
+	opts.Observer = nil // the policy is the whole output
+	p, err := a.resolve(ctx, spec, opts)
 	if err != nil {
 		return target.Target{}, awsconf.Identity{}, err
 	}
-	id, err := awsconf.WhoAmI(ctx, cfg, profile)
-	if err != nil {
-		return target.Target{}, id, err
-	}
-	t, err := resolver(cfg, c).Resolve(ctx, name)
-	return t, id, err
+	return p.Target, p.Identity, nil
 }
 
 func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error {
@@ -464,25 +455,11 @@ func (a *app) adminDB(ctx context.Context, p *dbpath.Path, database, secretID st
 	return db, login.User, nil
 }
 
-// promptPassword reads a line from the terminal with echo off.
+// promptPassword reads a password from the terminal with echo off.
 func (a *app) promptPassword(prompt string) (string, error) {
-	in, ok := a.stdin.(*os.File)
-	if !ok {
-		return "", errors.New("no password source: pass --admin-secret ARN, or run on a terminal to be prompted")
-	}
-	if !isTerminal(in) {
+	pw, err := tty.ReadPassword(a.stdin, a.stderr, prompt)
+	if errors.Is(err, tty.ErrNotTerminal) {
 		return "", errors.New("no password source and stdin is not a terminal: pass --admin-secret ARN")
 	}
-	restore, err := echoOff(in)
-	if err != nil {
-		return "", err
-	}
-	defer restore()
-	fmt.Fprint(a.stderr, prompt)
-	line, err := bufio.NewReader(in).ReadString('\n')
-	fmt.Fprintln(a.stderr)
-	if err != nil && line == "" {
-		return "", fmt.Errorf("read password: %w", err)
-	}
-	return strings.TrimRight(line, "\r\n"), nil
+	return pw, err
 }

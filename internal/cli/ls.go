@@ -35,11 +35,8 @@ resource_id, iam_auth, public and region.`,
 }
 
 func (a *app) runLs(ctx context.Context) error {
-	cfg, profile, err := a.awsFor(ctx, nil)
+	cfg, profile, err := a.loadAWS(ctx)
 	if err != nil {
-		return err
-	}
-	if _, err := awsconf.Check(ctx, cfg, profile); err != nil {
 		return err
 	}
 	all, err := dbpath.List(ctx, cfg)

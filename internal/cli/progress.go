@@ -2,10 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/tty"
 )
 
 // stage prints one step of a multi-step command on stderr — "  identity
@@ -45,30 +45,11 @@ func (p *progress) Done(stage string, took time.Duration, detail string) {
 	}
 }
 
-// spin shows a spinner for a stage in progress on a terminal (stderr a tty,
-// not --quiet) until stop is called; elsewhere it does nothing, so logs and
-// pipes get plain lines only.
+// spin shows a spinner for a stage in progress on a terminal, unless
+// --quiet.
 func (a *app) spin(name string) (stop func()) {
-	f, ok := a.stderr.(*os.File)
-	if a.g.quiet || !ok || !isTerminal(f) {
+	if a.g.quiet {
 		return func() {}
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		frames := `|/-\`
-		t := time.NewTicker(100 * time.Millisecond)
-		defer t.Stop()
-		for i := 0; ; i++ {
-			fmt.Fprintf(f, "\r  %-9s %c", name, frames[i%len(frames)])
-			select {
-			case <-done:
-				fmt.Fprint(f, "\r\033[K")
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
+	return tty.Spin(a.stderr, name)
 }

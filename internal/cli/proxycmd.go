@@ -1,15 +1,11 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
-	"net/http"
 
 	"fmt"
-	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -17,11 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/config"
-	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/gateway"
+	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
-	"github.com/rdsgate/rdsgate/target"
 )
 
 type proxyFlags struct {
@@ -161,14 +156,12 @@ func (a *app) serveHealth(f proxyFlags, quit func()) (*proxy.Health, func(), err
 	if f.httpAddress == "" {
 		return health, func() {}, nil
 	}
-	hln, err := proxy.Listen(proxy.ListenConfig{Address: f.httpAddress, AllowNonLoopback: f.allowNonLoopback})
+	addr, stop, err := gateway.ServeHealth(health, f.httpAddress, f.allowNonLoopback)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--http-address: %w", err)
 	}
-	hs := &http.Server{Handler: health.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(hln) }()
-	a.log.Info("health and metrics", "url", "http://"+hln.Addr().String()+"/metrics")
-	return health, func() { hs.Close() }, nil
+	a.log.Info("health and metrics", "url", "http://"+addr.String()+"/metrics")
+	return health, stop, nil
 }
 
 // openProxyPaths opens the path to each target; closePaths closes those
@@ -237,37 +230,23 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	}
 	defer g.Close()
 	for _, l := range g.Listeners() {
-		a.printProxyInfo(l.Path, l.Addr, l.Socket, localTLS != nil)
+		dbclient.WriteInfo(a.stdout, dbclient.Listener{Path: l.Path, Addr: l.Addr, Socket: l.Socket, LocalTLS: localTLS != nil})
 	}
-	served := make(chan error, 1)
-	go func() { served <- g.Serve(ctx) }()
-	var failed error
-	if f.connectionTest {
-		failed = g.CheckConnections(ctx, func(l gateway.Listener, took time.Duration) {
+	failed := g.Run(ctx, gateway.RunOptions{CheckConnections: f.connectionTest, DrainTimeout: f.drainTimeout,
+		Checked: func(l gateway.Listener, took time.Duration) {
 			p := l.Path
 			a.stageLine("login", took, fmt.Sprintf("%s: logged in as %s over TLS verified for %s, via %s", p.Spec.Name, p.Spec.User, p.Target.Host, p.Route.Via))
-		})
-		if failed != nil {
-			failed = fmt.Errorf("--run-connection-test: %w", failed)
-			quit()
-		}
+		},
+		Ready:      func() { a.log.Info("proxy ready; press Ctrl-C to stop") },
+		ServeError: func(err error) { a.log.Error("listener failed", "err", err) },
+		Stopping: func() {
+			a.log.Info("stopping: no new connections; open sessions may finish", "timeout", f.drainTimeout)
+		},
+	})
+	if failed != nil {
+		return fmt.Errorf("--run-connection-test: %w", failed)
 	}
-	if failed == nil {
-		a.log.Info("proxy ready; press Ctrl-C to stop")
-	}
-	if err := <-served; err != nil {
-		a.log.Error("listener failed", "err", err)
-	}
-	if failed == nil {
-		a.log.Info("stopping: no new connections; open sessions may finish", "timeout", f.drainTimeout)
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), f.drainTimeout)
-	defer cancel()
-	_ = g.Shutdown(sctx)
-	switch {
-	case failed != nil:
-		return failed
-	case f.exitZeroOnTerm && a.sig != nil && a.sig.terminated.Load():
+	if f.exitZeroOnTerm && a.sig != nil && a.sig.terminated.Load() {
 		return exitError{ExitOK}
 	}
 	return nil
@@ -275,62 +254,5 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 
 // sessionRecorder opens the session log: a file, "-" for stderr, or none.
 func (a *app) sessionRecorder(path string) (*session.Recorder, error) {
-	switch path {
-	case "":
-		return session.NewRecorder(a.log), nil
-	case "-":
-		return session.NewRecorder(a.log, session.NewWriterSink(a.stderr)), nil
-	}
-	fs, err := session.OpenFile(config.ExpandHome(path))
-	if err != nil {
-		return nil, err
-	}
-	return session.NewRecorder(a.log, fs), nil
-}
-
-// printConnectionInfo prints ready-to-paste connection details.
-func (a *app) printConnectionInfo(p *dbpath.Path, addr *net.TCPAddr, socket string) {
-	a.printProxyInfo(p, addr, socket, false)
-}
-
-// printProxyInfo is printConnectionInfo for a listener that may serve TLS
-// locally (--local-cert).
-func (a *app) printProxyInfo(p *dbpath.Path, addr *net.TCPAddr, socket string, localTLS bool) {
-	user := cmp.Or(p.Spec.User, "DBUSER")
-	db := p.Spec.Database
-	host, port := addr.IP.String(), addr.Port
-	w := a.stdout
-	login := "as " + p.Identity.ARN
-	if p.Password != nil {
-		login = "with the password from " + p.Password.Describe()
-	}
-	fmt.Fprintf(w, "%s (%s) on %s -> %s via %s, %s\n", p.Spec.Name, p.Target.Engine, addr, p.Target.Address(), p.Route.Via, login)
-	pgSSL, mySSL := "disable", "DISABLED"
-	if localTLS {
-		pgSSL, mySSL = "require", "REQUIRED"
-	}
-	if p.Target.Family() == target.FamilyPostgres {
-		dbPart := cmp.Or(db, "postgres")
-		fmt.Fprintf(w, "  psql \"host=%s port=%d user=%s dbname=%s\"\n", host, port, user, dbPart)
-		fmt.Fprintf(w, "  URL:  postgres://%s@%s:%d/%s?sslmode=%s\n", user, host, port, dbPart, pgSSL)
-		fmt.Fprintf(w, "  JDBC: jdbc:postgresql://%s:%d/%s?user=%s&sslmode=%s\n", host, port, dbPart, user, pgSSL)
-		if socket != "" {
-			fmt.Fprintf(w, "  socket: psql \"host=%s port=%d user=%s dbname=%s\"\n", filepath.Dir(socket), port, user, dbPart)
-		}
-	} else {
-		dbArg := ""
-		if db != "" {
-			dbArg = " " + db
-		}
-		fmt.Fprintf(w, "  mysql -h %s -P %d -u %s%s\n", host, port, user, dbArg)
-		fmt.Fprintf(w, "  JDBC: jdbc:mysql://%s:%d/%s?user=%s&sslMode=%s\n", host, port, db, user, mySSL)
-		if socket != "" {
-			fmt.Fprintf(w, "  socket: mysql -S %s -u %s%s\n", socket, user, dbArg)
-		}
-	}
-	ssl := "SSL off (rdsgate does verify-full TLS upstream)"
-	if localTLS {
-		ssl = "SSL on or off (--local-cert; rdsgate does verify-full TLS upstream)"
-	}
-	fmt.Fprintf(w, "  GUI tools (DBeaver, DataGrip, TablePlus, ...): host %s, port %d, user %s, no password, %s\n", host, port, user, ssl)
+	return session.Open(config.ExpandHome(path), a.log, a.stderr)
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/humanlog"
 )
 
 // Exit codes. They follow the shell's conventions so scripts can tell a
@@ -56,6 +57,8 @@ type app struct {
 	// open opens a path (dbpath.Open); tests replace it to see the Spec a
 	// command line means without a network.
 	open func(context.Context, dbpath.Spec, dbpath.Options) (*dbpath.Path, error)
+	// resolve runs a path's first stages (dbpath.Resolve); tests replace it.
+	resolve func(context.Context, dbpath.Spec, dbpath.Options) (*dbpath.Path, error)
 	// getwd finds the project config; tests replace it.
 	getwd func() (string, error)
 	// sig watches SIGINT/SIGTERM (nil in some tests).
@@ -82,11 +85,17 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // Main runs rdsgate with args (without the program name) and returns the
 // process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, getwd: os.Getwd, open: dbpath.Open}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, getwd: os.Getwd}
 	return a.main(ctx, args)
 }
 
 func (a *app) main(ctx context.Context, args []string) int {
+	if a.open == nil {
+		a.open = dbpath.Open
+	}
+	if a.resolve == nil {
+		a.resolve = dbpath.Resolve
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.sig = watchSignals(cancel)
@@ -235,7 +244,7 @@ func (a *app) setup() error {
 	}
 	switch a.g.logFormat {
 	case "text":
-		a.log = slog.New(newHumanHandler(a.stderr, level))
+		a.log = slog.New(humanlog.New(a.stderr, level))
 	case "json":
 		a.log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	default:

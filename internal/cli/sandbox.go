@@ -1,9 +1,9 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -88,32 +88,14 @@ rdsgate says: ` + strings.Join(sandbox.AllFaults, ", ") + `.`,
 
 // setBackends sorts --backend values into a kind and URLs.
 func setBackends(opts *sandbox.Options, values []string) error {
-	for _, v := range values {
-		if strings.Contains(v, "://") {
-			opts.BackendURLs = append(opts.BackendURLs, v)
-			continue
-		}
-		if opts.Backend != "" && opts.Backend != v {
-			return usagef("--backend: %q and %q: give one of auto, installed or embedded (and URLs)", opts.Backend, v)
-		}
-		opts.Backend = v
+	if err := opts.SetBackends(values); err != nil {
+		return usagef("--backend: %v", err)
 	}
 	return nil
 }
 
-func defaultSandboxDir() string {
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return filepath.Join(os.TempDir(), "rdsgate-sandbox")
-	}
-	return filepath.Join(dir, "rdsgate", "sandbox")
-}
-
 func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
-	if f.dir == "" {
-		f.dir = defaultSandboxDir()
-	}
-	dir, err := filepath.Abs(f.dir)
+	dir, err := filepath.Abs(cmp.Or(f.dir, sandbox.DefaultDir()))
 	if err != nil {
 		return err
 	}
@@ -121,18 +103,8 @@ func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
 	if err := setBackends(&opts, f.backend); err != nil {
 		return err
 	}
-	specFile := f.spec
-	if specFile == "" {
-		if _, err := os.Stat(filepath.Join(dir, sandbox.SpecFileName)); err == nil {
-			specFile = filepath.Join(dir, sandbox.SpecFileName)
-		}
-	}
-	if specFile != "" {
-		spec, err := sandbox.ReadSpec(specFile)
-		if err != nil {
-			return err
-		}
-		spec.Apply(&opts)
+	if err := opts.ApplySpecFile(f.spec); err != nil {
+		return err
 	}
 	a.log.Info("starting sandbox", "dir", dir)
 	sb, err := sandbox.Start(ctx, opts)

@@ -141,6 +141,16 @@ func TestCommandLineMeansSpec(t *testing.T) {
 		{desc: "revoke's admin path", args: []string{"revoke", "orders", "bob"}, want: orders()},
 		{desc: "users", args: []string{"users", "orders", "--via", "direct"},
 			want: with(orders(), func(s *dbpath.Spec) { s.Route = dbpath.Route{Via: "direct"} })},
+		{desc: "token --target", args: []string{"token", "--target", "orders"}, want: orders()},
+		{desc: "token --target --user", args: []string{"token", "--target", "orders", "--user", "bob"},
+			want: with(orders(), func(s *dbpath.Spec) { s.User = "bob" })},
+		{desc: "policy's target, its --via is the policy's", args: []string{"policy", "orders", "--user", "bob", "--via", "ssm", "--bastion", "i-0p"},
+			want: orders()},
+		{desc: "policy --deny-delete", args: []string{"policy", "--deny-delete", "legacy"},
+			want: dbpath.Spec{Name: "legacy", Endpoint: "legacy.abc.eu-west-1.rds.amazonaws.com", Port: 3306, Engine: "mysql", Region: "eu-west-1",
+				User: "", CABundle: "/etc/legacy-ca.pem", SSLNegotiation: "postgres",
+				Auth:  dbpath.Auth{Method: "password", PasswordEnv: "LEGACY_PW"},
+				Route: dbpath.Route{Via: "direct", Address: "127.0.0.1:13306"}}},
 		{desc: "a bad --via is a usage error", args: []string{"connect", "orders", "--via", "carrier-pigeon"}, wantErr: `--via: "carrier-pigeon" is not a route`},
 		{desc: "a bad --bastion-tag is a usage error", args: []string{"connect", "orders", "--bastion-tag", "nokey"}, wantErr: "--bastion-tag"},
 		{desc: "two password flags", args: []string{"proxy", "orders", "--password-env", "A", "--password-file", "/f"}, wantErr: "give one"},
@@ -182,6 +192,7 @@ func TestCommandLineMeansSpec(t *testing.T) {
 					got = &s
 					return nil, errSpecOnly
 				}}
+			a.resolve = a.open
 			code := a.main(context.Background(), tc.args)
 			if tc.wantErr != "" {
 				if got != nil || code == 0 || !strings.Contains(errOut.String(), tc.wantErr) {

@@ -1,16 +1,17 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"strconv"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/awsconf"
-	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -72,45 +73,33 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 	if f.target == "" && f.port == 0 {
 		return usagef("pass --port with --host (RDS endpoints have no default port in a token)")
 	}
-	var entry *config.Target
-	var c *config.Config
-	if f.target != "" {
-		var err error
-		if c, err = a.loadConfig(); err != nil {
-			return err
-		}
-		if e, ok := c.Target(f.target); ok {
-			entry = &e
-		}
-	}
-	cfg, profile, err := a.awsFor(ctx, entry)
-	if err != nil {
-		return err
-	}
-	if _, err := awsconf.Check(ctx, cfg, profile); err != nil {
-		return err
-	}
 	host, port, user := f.host, f.port, f.user
-	if user == "" && entry != nil {
-		user = entry.User
-	}
+	var cfg aws.Config
+	var profile string
 	if f.target != "" {
-		t, err := resolver(cfg, c).Resolve(ctx, f.target)
+		spec, err := a.pathSpec(f.target, routeFlags{user: f.user})
 		if err != nil {
 			return err
 		}
+		// No progress lines: the token is the whole output.
+		opts := a.pathOptions()
+		opts.Observer = nil
+		p, err := a.resolve(ctx, spec, opts)
+		if err != nil {
+			return err
+		}
+		t := p.Target
 		if !t.IAMAuth {
 			a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; the server will refuse this token", t.Identifier),
 				"fix", iamAuthFix(t))
 		}
-		if host == "" {
-			host = t.Host
-		}
-		if port == 0 {
-			port = t.Port
-		}
-		if cfg.Region != t.Region && t.Region != "" {
-			cfg.Region = t.Region
+		host, port, user = cmp.Or(host, t.Host), cmp.Or(port, t.Port), spec.User
+		cfg, profile = p.AWS, spec.Profile
+		cfg.Region = cmp.Or(t.Region, cfg.Region)
+	} else {
+		var err error
+		if cfg, profile, err = a.loadAWS(ctx); err != nil {
+			return err
 		}
 	}
 	if user == "" {

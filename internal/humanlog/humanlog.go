@@ -1,4 +1,8 @@
-package cli
+// Package humanlog is a slog handler for people at a terminal: one short
+// line per record, "warning: token expires soon (target=orders)", with
+// control characters escaped so that a client-chosen name cannot forge a
+// line. Machines get slog's JSON handler instead.
+package humanlog
 
 import (
 	"context"
@@ -9,22 +13,24 @@ import (
 	"sync"
 )
 
-// humanHandler writes one short line per record for a person at a terminal:
-// "warning: token expires soon (target=orders)". Machines use --log-format json.
-type humanHandler struct {
+// Handler writes one short line per record.
+type Handler struct {
 	mu    *sync.Mutex
 	w     io.Writer
 	level slog.Leveler
 	attrs []slog.Attr
 }
 
-func newHumanHandler(w io.Writer, level slog.Leveler) *humanHandler {
-	return &humanHandler{mu: &sync.Mutex{}, w: w, level: level}
+// New returns a Handler writing records at level or above to w.
+func New(w io.Writer, level slog.Leveler) *Handler {
+	return &Handler{mu: &sync.Mutex{}, w: w, level: level}
 }
 
-func (h *humanHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
+// Enabled reports whether l is at the handler's level or above.
+func (h *Handler) Enabled(_ context.Context, l slog.Level) bool { return l >= h.level.Level() }
 
-func (h *humanHandler) Handle(_ context.Context, r slog.Record) error {
+// Handle writes r as one line.
+func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	switch {
 	case r.Level >= slog.LevelError:
@@ -94,11 +100,34 @@ func hasUnprintable(s string) bool {
 	return false
 }
 
-func (h *humanHandler) WithAttrs(as []slog.Attr) slog.Handler {
+// WithAttrs returns a handler that adds as to every line.
+func (h *Handler) WithAttrs(as []slog.Attr) slog.Handler {
 	n := *h
 	n.attrs = append(append([]slog.Attr(nil), h.attrs...), as...)
 	return &n
 }
 
 // WithGroup flattens groups: human lines have no nesting.
-func (h *humanHandler) WithGroup(string) slog.Handler { return h }
+func (h *Handler) WithGroup(string) slog.Handler { return h }
+
+// MinLevel wraps a handler and drops records below Min: a quieter view of
+// the same log.
+type MinLevel struct {
+	slog.Handler
+	Min slog.Level
+}
+
+// Enabled reports whether l is at least Min and the wrapped handler wants it.
+func (f MinLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.Min && f.Handler.Enabled(ctx, l)
+}
+
+// WithAttrs keeps the filter on the derived handler.
+func (f MinLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return MinLevel{Handler: f.Handler.WithAttrs(as), Min: f.Min}
+}
+
+// WithGroup keeps the filter on the derived handler.
+func (f MinLevel) WithGroup(name string) slog.Handler {
+	return MinLevel{Handler: f.Handler.WithGroup(name), Min: f.Min}
+}

@@ -1,4 +1,4 @@
-package cli
+package humanlog
 
 import (
 	"bytes"
@@ -28,7 +28,7 @@ func TestHumanLogCannotBeForged(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			var buf bytes.Buffer
-			slog.New(newHumanHandler(&buf, slog.LevelInfo)).Info(tc.msg, "user", tc.val)
+			slog.New(New(&buf, slog.LevelInfo)).Info(tc.msg, "user", tc.val)
 			if got := buf.String(); got != tc.want {
 				t.Errorf("log line\n got %q\nwant %q", got, tc.want)
 			}

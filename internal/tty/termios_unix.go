@@ -1,6 +1,6 @@
 //go:build unix
 
-package cli
+package tty
 
 import (
 	"os"
@@ -8,15 +8,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// isTerminal reports whether f is a terminal.
-func isTerminal(f *os.File) bool {
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), ioctlGetTermios)
 	return err == nil
 }
 
-// echoOff turns echo off on terminal f, line editing and Ctrl-C left on,
+// EchoOff turns echo off on terminal f, line editing and Ctrl-C left on,
 // and returns how to turn it back on.
-func echoOff(f *os.File) (restore func(), err error) {
+func EchoOff(f *os.File) (restore func(), err error) {
 	fd := int(f.Fd())
 	old, err := unix.IoctlGetTermios(fd, ioctlGetTermios)
 	if err != nil {

@@ -1,4 +1,4 @@
-package cli
+package tty
 
 import (
 	"os"
@@ -6,15 +6,15 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// isTerminal reports whether f is a console.
-func isTerminal(f *os.File) bool {
+// IsTerminal reports whether f is a console.
+func IsTerminal(f *os.File) bool {
 	var mode uint32
 	return windows.GetConsoleMode(windows.Handle(f.Fd()), &mode) == nil
 }
 
-// echoOff turns echo off on console f, line input and Ctrl-C left on, and
+// EchoOff turns echo off on console f, line input and Ctrl-C left on, and
 // returns how to turn it back on.
-func echoOff(f *os.File) (restore func(), err error) {
+func EchoOff(f *os.File) (restore func(), err error) {
 	h := windows.Handle(f.Fd())
 	var old uint32
 	if err := windows.GetConsoleMode(h, &old); err != nil {

@@ -1,4 +1,7 @@
-package cli
+// Package queryout runs one SQL statement and prints its rows for a person
+// (an aligned table), a program (JSON, one object per row) or a
+// spreadsheet (CSV).
+package queryout
 
 import (
 	"context"
@@ -6,6 +9,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -39,8 +43,10 @@ func scanAll(rows *sql.Rows, n int) ([][]any, error) {
 	return table, rows.Err()
 }
 
-// execSQL runs one statement and prints its rows as a table, JSON or CSV.
-func (a *app) execSQL(ctx context.Context, db *sql.DB, query string) error {
+// Print runs query on db and writes its rows to out in format: text (an
+// aligned table; "(N rows)" goes to notes), json or csv. Bytes that are not
+// UTF-8 print as \x hex.
+func Print(ctx context.Context, db *sql.DB, query, format string, out, notes io.Writer) error {
 	rows, err := db.QueryContext(ctx, query)
 	if err != nil {
 		return fmt.Errorf("exec: %w", err)
@@ -54,21 +60,21 @@ func (a *app) execSQL(ctx context.Context, db *sql.DB, query string) error {
 	if err != nil {
 		return fmt.Errorf("exec: %w", err)
 	}
-	switch a.g.output {
+	switch format {
 	case "json":
-		out := make([]map[string]any, 0, len(table))
+		objs := make([]map[string]any, 0, len(table))
 		for _, r := range table {
 			m := make(map[string]any, len(cols))
 			for i, c := range cols {
 				m[c] = r[i]
 			}
-			out = append(out, m)
+			objs = append(objs, m)
 		}
-		enc := json.NewEncoder(a.stdout)
+		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return enc.Encode(objs)
 	case "csv":
-		w := csv.NewWriter(a.stdout)
+		w := csv.NewWriter(out)
 		_ = w.Write(cols)
 		for _, r := range table {
 			rec := make([]string, len(r))
@@ -81,10 +87,10 @@ func (a *app) execSQL(ctx context.Context, db *sql.DB, query string) error {
 		return w.Error()
 	}
 	if len(cols) == 0 {
-		fmt.Fprintln(a.stdout, "OK")
+		fmt.Fprintln(out, "OK")
 		return nil
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(cols, "\t"))
 	for _, r := range table {
 		cells := make([]string, len(r))
@@ -100,7 +106,7 @@ func (a *app) execSQL(ctx context.Context, db *sql.DB, query string) error {
 	if len(table) == 1 {
 		noun = "row"
 	}
-	fmt.Fprintf(a.stderr, "(%d %s)\n", len(table), noun)
+	fmt.Fprintf(notes, "(%d %s)\n", len(table), noun)
 	return nil
 }
 

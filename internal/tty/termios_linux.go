@@ -1,4 +1,4 @@
-package cli
+package tty
 
 import "golang.org/x/sys/unix"
 

@@ -1,0 +1,74 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/rdsgate/rdsgate/proxy"
+)
+
+// RunOptions say how Run goes; the zero value serves until ctx ends and
+// then closes sessions at once.
+type RunOptions struct {
+	// CheckConnections logs in through every listener once as serving
+	// starts (see CheckConnections); a failure stops Run, which returns it.
+	CheckConnections bool
+	// Checked hears of each check that passed.
+	Checked func(l Listener, took time.Duration)
+	// Ready is called once the listeners serve (and the checks passed).
+	Ready func()
+	// Stopping is called when ctx ends, before open sessions drain.
+	Stopping func()
+	// DrainTimeout is how long open sessions may finish after ctx ends
+	// before they are closed.
+	DrainTimeout time.Duration
+	// ServeError hears of a listener that failed (serving stops).
+	ServeError func(error)
+}
+
+// Run serves until ctx ends or a listener fails, then stops accepting and
+// drains. It returns the failed connection check, if any.
+func (g *Gateway) Run(ctx context.Context, opts RunOptions) error {
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ctx) }()
+	var failed error
+	if opts.CheckConnections {
+		if failed = g.CheckConnections(ctx, opts.Checked); failed != nil {
+			stop()
+		}
+	}
+	if failed == nil && opts.Ready != nil {
+		opts.Ready()
+	}
+	if err := <-served; err != nil && opts.ServeError != nil {
+		opts.ServeError(err)
+	}
+	if failed == nil && opts.Stopping != nil {
+		opts.Stopping()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
+	defer cancel()
+	_ = g.Shutdown(sctx)
+	return failed
+}
+
+// ServeHealth serves h (/liveness, /readiness, /metrics and, when h has a
+// quit action, /quitquitquit) on address, which must be loopback unless
+// allowNonLoopback. It returns the address bound and how to stop it.
+func ServeHealth(h *proxy.Health, address string, allowNonLoopback bool) (net.Addr, func(), error) {
+	ln, err := proxy.Listen(proxy.ListenConfig{Address: address, AllowNonLoopback: allowNonLoopback})
+	if err != nil {
+		return nil, nil, err
+	}
+	hs := &http.Server{Handler: h.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = hs.Serve(ln)
+	}()
+	return ln.Addr(), func() { hs.Close(); <-done }, nil
+}
