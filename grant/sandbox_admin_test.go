@@ -16,7 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/rdsgate/rdsgate/dbserver"
+	"github.com/rdsgate/rdsgate/internal/dbserver"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 	"github.com/rdsgate/rdsgate/sandbox"
 	"github.com/rdsgate/rdsgate/sandbox/world"

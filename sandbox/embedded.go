@@ -6,7 +6,7 @@ import (
 	"net"
 	"strings"
 
-	"github.com/rdsgate/rdsgate/dbserver"
+	"github.com/rdsgate/rdsgate/internal/dbserver"
 	"github.com/rdsgate/rdsgate/pgwire"
 	"github.com/rdsgate/rdsgate/sandbox/embeddb"
 	"github.com/rdsgate/rdsgate/sandbox/mysqlfront"

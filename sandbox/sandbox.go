@@ -24,7 +24,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rdsgate/rdsgate/dbserver"
+	"github.com/rdsgate/rdsgate/internal/dbserver"
 	"github.com/rdsgate/rdsgate/sandbox/awsapi"
 	"github.com/rdsgate/rdsgate/sandbox/embeddb"
 	"github.com/rdsgate/rdsgate/sandbox/mysqlfront"

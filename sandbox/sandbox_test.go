@@ -25,8 +25,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdsgate/rdsgate/awsconf"
-	"github.com/rdsgate/rdsgate/dbserver"
 	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/internal/dbserver"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 	"github.com/rdsgate/rdsgate/sandbox/world"
 	"github.com/rdsgate/rdsgate/target"

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rdsgate/rdsgate/dbserver"
+	"github.com/rdsgate/rdsgate/internal/dbserver"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 )
 
