@@ -3,16 +3,11 @@ package cli
 import (
 	"cmp"
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
-	"github.com/rdsgate/rdsgate/proxy"
-	"github.com/rdsgate/rdsgate/target"
-	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
 // routeFlags are shared by every command that reaches a database; they
@@ -156,25 +151,4 @@ func (a *app) openPath(ctx context.Context, name string, rf routeFlags) (*dbpath
 func (a *app) pathOptions() dbpath.Options {
 	return dbpath.Options{Log: a.log, Observer: &progress{a: a}, Getenv: a.getenv, Stderr: a.stderr,
 		AWSConfigFiles: a.awsConfigFiles, AWSCredentialsFiles: a.awsCredentialsFiles}
-}
-
-// withHint adds the flags that fix a library's typed error: libraries say
-// what is wrong, the command line says which flag changes it.
-func withHint(err error) error {
-	var untrusted *config.UntrustedError
-	switch {
-	case errors.As(err, &untrusted):
-		return fmt.Errorf("%w. Read it, then run: rdsgate config trust %s", err, untrusted.Path)
-	case errors.Is(err, dbpath.ErrNoPasswordSource):
-		return usagef("%v in the config file, or --password-secret, --password-env or --password-file", err)
-	case errors.Is(err, ssmtunnel.ErrNoBastion):
-		return usagef("%v: pass --bastion i-... or --bastion-tag KEY=VALUE, or set route.bastion in the config file", err)
-	case target.NotFoundRegion(err) != "":
-		return fmt.Errorf("%w (run `rdsgate ls --region %s`, or pass --region)", err, target.NotFoundRegion(err))
-	case errors.Is(err, proxy.ErrNonLoopback):
-		return fmt.Errorf("%w: pass --allow-non-loopback to accept that", err)
-	case errors.Is(err, dbpath.ErrEICNeedsBastion):
-		return usagef("--ssh-eic needs the bastion's instance: pass --bastion i-... or --bastion-tag KEY=VALUE")
-	}
-	return err
 }
