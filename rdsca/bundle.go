@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // EnvBundle names the environment variable that holds a CA bundle: the name
@@ -26,7 +28,7 @@ type Source string
 
 // The sources of a Bundle.
 const (
-	SourceFile     Source = "file"     // Options.File (--ca-bundle)
+	SourceFile     Source = "file"     // Options.File (the ca_bundle setting)
 	SourceEnv      Source = "env"      // the RDSGATE_CA_BUNDLE environment variable
 	SourceCache    Source = "cache"    // the cached trust store bundle (fresh, revalidated, or kept while offline)
 	SourceDownload Source = "download" // downloaded from the trust store by this Load
@@ -110,7 +112,7 @@ type Bundle struct {
 
 // Load finds the CA bundle; the first match wins:
 //
-//  1. Options.File (the --ca-bundle flag);
+//  1. Options.File (the ca_bundle setting);
 //  2. the RDSGATE_CA_BUNDLE environment variable: a file name, or the PEM
 //     text itself;
 //  3. the bundle of AWS's trust store for the region's partition, kept in
@@ -122,7 +124,7 @@ type Bundle struct {
 func Load(ctx context.Context, opts Options) (*Bundle, error) {
 	opts.defaults()
 	if opts.File != "" {
-		return loadFile(opts.File, SourceFile, "--ca-bundle", opts.Log)
+		return loadFile(opts.File, SourceFile, setting.CABundle, opts.Log)
 	}
 	if v := opts.Getenv(EnvBundle); strings.TrimSpace(v) != "" {
 		if strings.Contains(v, "-----BEGIN") {
@@ -139,15 +141,15 @@ func Load(ctx context.Context, opts Options) (*Bundle, error) {
 }
 
 // loadFile reads a user-supplied bundle. how names where the file name came
-// from, for the error message.
-func loadFile(path string, src Source, how string, log *slog.Logger) (*Bundle, error) {
+// from, for the error message: a setting.Name or an environment variable.
+func loadFile(path string, src Source, how any, log *slog.Logger) (*Bundle, error) {
 	data, err := readLimited(path)
 	if err != nil {
-		return nil, fmt.Errorf("rdsca: CA bundle %s (from %s): %w", path, how, err)
+		return nil, setting.Errorf("rdsca: CA bundle %s (from %s): %w", path, how, err)
 	}
 	certs, err := parseCerts(data)
 	if err != nil {
-		return nil, fmt.Errorf("rdsca: CA bundle %s (from %s): %w", path, how, err)
+		return nil, setting.Errorf("rdsca: CA bundle %s (from %s): %w", path, how, err)
 	}
 	warnNoCA(log, certs, path)
 	return newBundle(certs, src, path, time.Time{}), nil
@@ -252,7 +254,7 @@ func (b *Bundle) Expiring(t time.Time) []*x509.Certificate {
 func defaultCacheDir() (string, error) {
 	dir, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("rdsca: no cache directory for the RDS CA bundle (%w); pass --ca-bundle FILE or set %s", err, EnvBundle)
+		return "", setting.Errorf("rdsca: no cache directory for the RDS CA bundle (%w); pass %s or set %s", err, setting.CABundle.Is("FILE"), EnvBundle)
 	}
 	return filepath.Join(dir, "rdsgate", "rds-ca"), nil
 }

@@ -47,7 +47,7 @@ func TestLoadPrecedence(t *testing.T) {
 			wantSource: SourceDownload, wantCN: "Test RDS Root A", wantPath: "store"},
 		{name: "trust store when neither", wantSource: SourceDownload, wantCN: "Test RDS Root A", wantPath: "store"},
 		{name: "unreadable file is an error, not a fallback", file: missing, env: envFile,
-			wantErr: []string{"rdsca: CA bundle " + missing + " (from --ca-bundle)", "no such file"}},
+			wantErr: []string{"rdsca: CA bundle " + missing + " (from ca_bundle)", "no such file"}},
 		{name: "unreadable env file is an error", env: missing,
 			wantErr: []string{"rdsca: CA bundle " + missing + " (from RDSGATE_CA_BUNDLE)"}},
 		{name: "bad env PEM text is an error", env: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // meta is the JSON file kept next to a cached bundle (<bundle>.json).
@@ -90,8 +92,8 @@ func loadTrustStore(ctx context.Context, o *Options) (*Bundle, error) {
 			"fetched_at", c.meta.FetchedAt, "error", err)
 		return newBundle(c.certs, SourceCache, bundlePath, c.meta.FetchedAt), nil
 	}
-	return nil, fmt.Errorf("rdsca: no RDS CA bundle: download from %s failed (%w); pass --ca-bundle FILE or set %s",
-		shown, err, EnvBundle)
+	return nil, setting.Errorf("rdsca: no RDS CA bundle: download from %s failed (%w); pass %s or set %s",
+		shown, err, setting.CABundle.Is("FILE"), EnvBundle)
 }
 
 // refresh asks the trust store for the bundle and updates the cache. An

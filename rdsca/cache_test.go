@@ -165,7 +165,7 @@ func TestLoadTrustStore(t *testing.T) {
 			name:    "server down, no cache",
 			prepare: func(t *testing.T, e *storeEnv) { e.st.srv.Close() },
 			wantErr: []string{"rdsca: no RDS CA bundle: download from https://127.0.0.1:", storePath + " failed (",
-				"); pass --ca-bundle FILE or set RDSGATE_CA_BUNDLE"},
+				"); pass ca_bundle=FILE or set RDSGATE_CA_BUNDLE"},
 		},
 		{
 			name: "corrupt cache is re-downloaded", seed: true, after: time.Hour,
@@ -224,7 +224,7 @@ func TestLoadTrustStore(t *testing.T) {
 		{
 			name:    "garbage body and no cache is an error",
 			prepare: func(t *testing.T, e *storeEnv) { e.st.set(nil, "garbage") },
-			wantErr: []string{"no RDS CA bundle", "not a CA bundle: no PEM certificates", "pass --ca-bundle FILE"},
+			wantErr: []string{"no RDS CA bundle", "not a CA bundle: no PEM certificates", "pass ca_bundle=FILE"},
 		},
 		{
 			name:    "404 and no cache is an error",

@@ -11,23 +11,28 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // explained is an error rewritten for people; it unwraps to the original,
 // so errors.As still finds the x509 or tls error.
 type explained struct {
-	msg string
+	msg setting.Text
 	err error
 }
 
-func (e *explained) Error() string { return e.msg }
+func (e *explained) Error() string { return e.msg.String() }
 func (e *explained) Unwrap() error { return e.err }
+
+// Render spells the settings the message names in s.
+func (e *explained) Render(s setting.Style) string { return e.msg.Render(s) }
 
 // ExplainVerifyError turns a TLS handshake error into a one-line message
 // that names the cause:
 //
 //   - the chain ends in an unknown authority: the issuer's name, and the hint
-//     to pass --ca-bundle or to check the region's bundle;
+//     to set the CA bundle (setting.CABundle) or to check the region's bundle;
 //   - the name does not match: the names the certificate has and the one
 //     expected;
 //   - a certificate expired or not yet valid: which one, with its dates;
@@ -51,22 +56,22 @@ func ExplainVerifyError(err error, serverName string) error {
 		recErr  tls.RecordHeaderError
 		netErr  net.Error
 	)
-	var msg string
+	var msg setting.Text
 	switch {
 	case errors.As(err, &hostErr):
 		want := serverName
 		if want == "" {
 			want = hostErr.Host
 		}
-		msg = fmt.Sprintf("rdsca: the server's certificate is not valid for %q: it names %s; connect with a name the certificate has (the RDS endpoint, not an alias or an IP address)",
+		msg = setting.Textf("rdsca: the server's certificate is not valid for %q: it names %s; connect with a name the certificate has (the RDS endpoint, not an alias or an IP address)",
 			want, certNames(hostErr.Certificate))
 	case errors.As(err, &authErr):
 		issuer := "an unknown issuer"
 		if authErr.Cert != nil {
 			issuer = fmt.Sprintf("%q", nameOf(authErr.Cert.Issuer.CommonName, authErr.Cert.Issuer.String()))
 		}
-		msg = fmt.Sprintf("rdsca: the certificate of %q is signed by unknown authority %s, which is not in the CA bundle; pass --ca-bundle FILE (or set %s) with that CA, or check that the bundle is the one for the database's region",
-			serverName, issuer, EnvBundle)
+		msg = setting.Textf("rdsca: the certificate of %q is signed by unknown authority %s, which is not in the CA bundle; pass %s (or set %s) with that CA, or check that the bundle is the one for the database's region",
+			serverName, issuer, setting.CABundle.Is("FILE"), EnvBundle)
 	case errors.As(err, &invErr) && invErr.Reason == x509.Expired && invErr.Cert != nil:
 		c := invErr.Cert
 		what := fmt.Sprintf("the certificate of %q", serverName)
@@ -74,21 +79,21 @@ func ExplainVerifyError(err error, serverName string) error {
 			what = fmt.Sprintf("CA certificate %q in the chain of %q", nameOf(c.Subject.CommonName, c.Subject.String()), serverName)
 		}
 		if now := time.Now(); now.Before(c.NotBefore) {
-			msg = fmt.Sprintf("rdsca: %s is not valid before %s (now %s); check this machine's clock",
+			msg = setting.Textf("rdsca: %s is not valid before %s (now %s); check this machine's clock",
 				what, stamp(c.NotBefore), stamp(now))
 		} else {
-			msg = fmt.Sprintf("rdsca: %s expired at %s (valid from %s; now %s)",
+			msg = setting.Textf("rdsca: %s expired at %s (valid from %s; now %s)",
 				what, stamp(c.NotAfter), stamp(c.NotBefore), stamp(now))
 		}
 	case errors.As(err, &invErr):
-		msg = fmt.Sprintf("rdsca: the certificate chain of %q is invalid: %v", serverName, invErr)
+		msg = setting.Textf("rdsca: the certificate chain of %q is invalid: %v", serverName, invErr)
 	case errors.As(err, &recErr):
-		msg = fmt.Sprintf("rdsca: the server for %q did not answer TLS (its first bytes %q are not a TLS record); is this the database's port, with TLS turned on?",
+		msg = setting.Textf("rdsca: the server for %q did not answer TLS (its first bytes %q are not a TLS record); is this the database's port, with TLS turned on?",
 			serverName, string(recErr.RecordHeader[:]))
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
-		msg = fmt.Sprintf("rdsca: the server for %q hung up during the TLS handshake, so it did not answer TLS; is this the database's port, with TLS turned on?", serverName)
+		msg = setting.Textf("rdsca: the server for %q hung up during the TLS handshake, so it did not answer TLS; is this the database's port, with TLS turned on?", serverName)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
-		msg = fmt.Sprintf("rdsca: the server for %q did not answer the TLS handshake in time", serverName)
+		msg = setting.Textf("rdsca: the server for %q did not answer the TLS handshake in time", serverName)
 	default:
 		return err
 	}

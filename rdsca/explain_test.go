@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 func TestExplainVerifyError(t *testing.T) {
@@ -54,7 +56,7 @@ func TestExplainVerifyError(t *testing.T) {
 		{name: "common name only", err: verr(x509.HostnameError{Certificate: cnOnly, Host: "x"}), serverName: "x",
 			want: []string{`no DNS names (only the legacy common name "legacy.example.test"`}},
 		{name: "unknown authority names the issuer", err: verr(x509.UnknownAuthorityError{Cert: leaf}), serverName: name,
-			want: []string{"unknown authority", `"Amazon RDS us-east-1 Subordinate CA RSA2048 G1.A.1"`, "--ca-bundle FILE", "region"}},
+			want: []string{"unknown authority", `"Amazon RDS us-east-1 Subordinate CA RSA2048 G1.A.1"`, "ca_bundle=FILE", "region"}},
 		{name: "unknown authority without a common name", err: verr(x509.UnknownAuthorityError{Cert: issuerNoCN}), serverName: name,
 			want: []string{`unknown authority "O=Example Org"`}},
 		{name: "unknown authority without a certificate", err: verr(x509.UnknownAuthorityError{}), serverName: name,
@@ -96,5 +98,18 @@ func TestExplainVerifyError(t *testing.T) {
 				t.Errorf("explaining twice rewrote the message: %q", again)
 			}
 		})
+	}
+}
+
+// The hint names the CA bundle setting, which a caller spells its own way
+// (the command line: --ca-bundle), however the error is wrapped.
+func TestExplainSpellsTheSetting(t *testing.T) {
+	err := fmt.Errorf("connect: %w", ExplainVerifyError(&tls.CertificateVerificationError{Err: x509.UnknownAuthorityError{}}, "db"))
+	flags := setting.Style{Assign: " ", Names: map[setting.Name]string{setting.CABundle: "--ca-bundle"}}
+	if got := setting.Render(err, flags); !strings.Contains(got, "pass --ca-bundle FILE (or set RDSGATE_CA_BUNDLE)") {
+		t.Errorf("rendered with flags: %q", got)
+	}
+	if got := err.Error(); !strings.Contains(got, "pass ca_bundle=FILE (or set RDSGATE_CA_BUNDLE)") {
+		t.Errorf("neutral: %q", got)
 	}
 }

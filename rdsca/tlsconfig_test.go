@@ -109,7 +109,7 @@ func TestTLSConfigHandshake(t *testing.T) {
 		{name: "name mismatch", bundle: b, addr: goodAddr, serverName: "other.example.test",
 			wantMsg: []string{"rdsca: ", `not valid for "other.example.test"`, `it names "db.example.test"`}},
 		{name: "unknown authority", bundle: b, addr: serveTLS(t, unknown), serverName: "db.example.test",
-			wantMsg: []string{"unknown authority", `"Stranger Root CA"`, "--ca-bundle FILE", "RDSGATE_CA_BUNDLE", "region"}},
+			wantMsg: []string{"unknown authority", `"Stranger Root CA"`, "ca_bundle=FILE", "RDSGATE_CA_BUNDLE", "region"}},
 		{name: "nil bundle trusts nothing", bundle: nil, addr: goodAddr, serverName: "db.example.test",
 			wantMsg: []string{"unknown authority", `"Test RDS Root"`}},
 		{name: "empty server name fails", bundle: b, addr: goodAddr, serverName: "",
