@@ -77,7 +77,7 @@ func Load(ctx context.Context, opts Options) (aws.Config, error) {
 	if cfg.Region == "" {
 		return aws.Config{}, &Error{
 			Summary: "no AWS region configured",
-			Hint:    fmt.Sprintf("pass --region, set AWS_REGION, or run `aws configure set region REGION --profile %s`", profileName(opts.Profile)),
+			Hint:    regionHint(profileName(opts.Profile)),
 			Err:     &aws.MissingRegionError{},
 		}
 	}

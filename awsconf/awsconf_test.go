@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // isolate points the SDK at files in a temp dir and clears every variable
@@ -40,6 +42,7 @@ func TestFailuresBecomeOneLineHints(t *testing.T) {
 		loadErr  bool // the failure shows in Load rather than Check
 		summary  string
 		hintPart string
+		flagged  string // the message with the settings spelled as flags starts so
 	}{
 		{
 			desc:     "no credentials anywhere",
@@ -60,7 +63,8 @@ func TestFailuresBecomeOneLineHints(t *testing.T) {
 			config:   "[default]\naws_access_key_id = AKIDEXAMPLE\naws_secret_access_key = x\n",
 			loadErr:  true,
 			summary:  "no AWS region configured",
-			hintPart: "--region",
+			hintPart: "pass region, set AWS_REGION",
+			flagged:  "no AWS region configured: pass --region, set AWS_REGION",
 		},
 		{
 			desc: "SSO token never obtained or expired",
@@ -89,8 +93,12 @@ func TestFailuresBecomeOneLineHints(t *testing.T) {
 			if e.Summary != tc.summary {
 				t.Errorf("summary = %q, want %q", e.Summary, tc.summary)
 			}
-			if !strings.Contains(e.Hint, tc.hintPart) {
+			if !strings.Contains(e.Hint.String(), tc.hintPart) {
 				t.Errorf("hint = %q, want it to mention %q", e.Hint, tc.hintPart)
+			}
+			flags := setting.Style{Assign: " ", Names: map[setting.Name]string{setting.Region: "--region"}}
+			if got := setting.Render(err, flags); tc.flagged != "" && !strings.HasPrefix(got, tc.flagged) {
+				t.Errorf("rendered with flags: %q, want it to start with %q", got, tc.flagged)
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error is not one line: %q", err.Error())
@@ -118,7 +126,7 @@ func TestStaticCredentialsFromProfile(t *testing.T) {
 	if creds.AccessKeyID != "AKIDEXAMPLE" {
 		t.Errorf("access key = %q", creds.AccessKeyID)
 	}
-	// --region wins over the profile.
+	// Options.Region wins over the profile.
 	cfg, err = Load(context.Background(), Options{Profile: "ci", Region: "ap-south-1"})
 	if err != nil || cfg.Region != "ap-south-1" {
 		t.Errorf("region override: %q, %v", cfg.Region, err)

@@ -223,7 +223,7 @@ func (r *Report) skipRest(after string) *Report {
 func failure(err error) Result {
 	var ae *awsconf.Error
 	if errors.As(err, &ae) {
-		return Result{Status: Fail, Detail: ae.Summary, Fix: ae.Hint}
+		return Result{Status: Fail, Detail: ae.Summary, Fix: ae.Hint.String()}
 	}
 	return Result{Status: Fail, Detail: err.Error()}
 }
