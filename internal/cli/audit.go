@@ -33,27 +33,7 @@ func (a *app) newAudit() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Check every database and the network around it against the hardening guidance",
-		Long: `Read (never change) the account around every RDS instance and Aurora cluster in
-the chosen regions — the databases, their parameter groups and snapshots,
-security groups, subnets and route tables, network ACLs, CloudTrail, CloudWatch
-Logs and alarms, IAM policies that mention rds:Delete*, Secrets Manager master
-secrets — and check it against the guidance: private subnets, tight security
-groups, encryption at rest and in transit, IAM authentication, no default master
-user, managed master passwords, backups (also in another region), deletion
-protection, audit logs exported and an alarm on connections from outside the VPC.
-
-Each finding is pass, fail, unknown (the data could not be read: the missing
-IAM action is named) or skip (does not apply), with the fix as AWS CLI and
-Terraform. Output: a table grouped by database (-o text), JSON (-o json, schema
-in docs/audit-json.md), SARIF 2.1.0 (-o sarif) or Markdown (-o markdown).
---fail-on sets the exit code for CI: 1 when any check of that severity or
-worse fails.`,
-		Example: `  rdsgate audit --region eu-west-1
-  rdsgate audit --all-regions -o sarif > rdsgate.sarif
-  rdsgate audit --target orders-prod --fail-on high
-  rdsgate audit --save snapshot.json && rdsgate audit --input snapshot.json -o markdown
-  rdsgate audit --emit-alarms --alarm-format terraform`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runAudit(cmd.Context(), f)
 		},

@@ -15,9 +15,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/spf13/cobra"
 
+	"github.com/rdsgate/rdsgate/docs"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/internal/buildinfo"
 	"github.com/rdsgate/rdsgate/internal/testharness"
+	"github.com/rdsgate/rdsgate/sandbox"
 )
 
 // run executes rdsgate in-process and returns its exit code and output.
@@ -276,6 +278,39 @@ func TestEveryCommandHasAnExample(t *testing.T) {
 		}
 	}
 	walk(a.newRoot())
+}
+
+// TestEveryCommandHasAPage: docs/commands has a page for every command,
+// and no page for a command that is gone.
+func TestEveryCommandHasAPage(t *testing.T) {
+	a := &app{getenv: os.Getenv, getwd: os.Getwd}
+	pages := map[string]bool{}
+	for _, p := range docs.Commands() {
+		pages[p] = true
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() == "help" || c.Parent() != nil && c.Parent().Name() == "completion" {
+			return
+		}
+		if !pages[c.CommandPath()] {
+			t.Errorf("%q has no page in docs/commands", c.CommandPath())
+		}
+		delete(pages, c.CommandPath())
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(a.newRoot())
+	for p := range pages {
+		t.Errorf("docs/commands has a page for %q, which is no command", p)
+	}
+	page, _ := docs.Command("rdsgate sandbox")
+	for _, f := range sandbox.AllFaults {
+		if !strings.Contains(page.Long, f) {
+			t.Errorf("rdsgate sandbox --help does not list the fault %s", f)
+		}
+	}
 }
 
 func TestCompletionScripts(t *testing.T) {

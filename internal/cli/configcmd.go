@@ -15,16 +15,6 @@ func (a *app) newConfig() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "config",
 		Short: "Trust or untrust a project's .rdsgate.yaml",
-		Long: `A project file (.rdsgate.yaml, found upward from the working directory) may
-name targets, users, databases and bastions freely. The keys that decide where
-your token or password goes, or which server is believed — endpoint, auth,
-password_secret/_env/_file, ca_bundle, route.address, route.ssh, ssh_identity,
-ssh_known_hosts — are honoured only after you trust the file's exact content.
-An edit makes it untrusted again. Your own file (~/.config/rdsgate/config.yaml)
-and flags need no trust.`,
-		Example: `  # read the file first, then trust the one found from here
-  rdsgate config trust
-  rdsgate config untrust ./.rdsgate.yaml`,
 	}
 	c.AddCommand(a.newConfigTrust(), a.newConfigUntrust())
 	return c
@@ -34,9 +24,7 @@ func (a *app) newConfigTrust() *cobra.Command {
 	return &cobra.Command{
 		Use:   "trust [FILE]",
 		Short: "Trust a project file's current content (default: the one found from here)",
-		Example: `  rdsgate config trust
-  rdsgate config trust ~/src/orders/.rdsgate.yaml`,
-		Args: cobra.MaximumNArgs(1),
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			path, err := a.projectArg(args)
 			if err != nil {
@@ -71,10 +59,9 @@ func (a *app) newConfigTrust() *cobra.Command {
 
 func (a *app) newConfigUntrust() *cobra.Command {
 	return &cobra.Command{
-		Use:     "untrust [FILE]",
-		Short:   "Forget the trust given to a project file",
-		Example: `  rdsgate config untrust`,
-		Args:    cobra.MaximumNArgs(1),
+		Use:   "untrust [FILE]",
+		Short: "Forget the trust given to a project file",
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			path, err := a.projectArg(args)
 			if err != nil {

@@ -31,24 +31,7 @@ func (a *app) newConnect() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "connect TARGET [-- CLIENT-ARGS...]",
 		Short: "Open a psql or mysql prompt on a private database, in one command",
-		Long: `Resolve the target, open the route, start rdsgate's IAM-auth proxy in-process on
-a private unix socket, check that the login works, and start the database
-client on it: psql or pgcli for PostgreSQL, mysql, mariadb or mycli for
-MySQL/MariaDB (--client, else the first installed). No token or password appears
-on the client's command line or in its environment. Ctrl-C goes to the client
-(psql cancels the running query); when the client exits, rdsgate closes the
-route and exits with the client's exit code.
-
---exec runs one statement through the same path with Go's drivers and prints
-the result (--output text, json or csv): for scripts, and machines without a
-client installed. --print keeps the path up on a local TCP port and prints the
-connection details for GUI tools, until Ctrl-C.`,
-		Example: `  rdsgate connect orders-prod
-  rdsgate connect orders-prod --user jane --db orders -- -c 'select count(*) from orders'
-  rdsgate connect orders-prod --exec "select current_user" -o json
-  rdsgate connect billing --client mycli
-  rdsgate connect orders-prod --print --port 15432`,
-		Args: cobra.MinimumNArgs(1),
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			extra := args[1:]
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {

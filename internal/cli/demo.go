@@ -20,18 +20,7 @@ func (a *app) newDemo() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Walk the whole path to a private database against a local sandbox",
-		Long: `Start a sandbox in-process (see 'rdsgate sandbox') and, for each of its databases,
-run what 'rdsgate connect TARGET --exec' runs, each stage timed: who you are
-(STS), which database (RDS API), the route (Session Manager port forwarding
-through the sandbox's bastion), TLS verified against the CA and the endpoint
-name, a locally signed IAM token, the login, and a query. Then say what to run
-next. The databases are the installed PostgreSQL and MariaDB where they are
-installed, else rdsgate's embedded engine (--backend, see 'rdsgate sandbox
---help'): the demo needs nothing but rdsgate.`,
-		Example: `  rdsgate demo
-  rdsgate demo --engine postgres
-  rdsgate demo --backend embedded`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runDemo(cmd.Context(), engines, backend)
 		},

@@ -52,31 +52,7 @@ func (a *app) newGrant() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "grant TARGET DBUSER",
 		Short: "Create an IAM-authenticated database user with least privilege",
-		Long: `Print (or, with --apply, run) the SQL that creates DBUSER as an IAM-authenticated
-user of TARGET with one privilege profile on one database:
-
-  --read-only   SELECT on the tables (and, on PostgreSQL, on future tables)
-  --read-write  also INSERT, UPDATE, DELETE (and sequences)
-  --owner       also create and change objects in the schema/database
-  --privileges  an explicit list, e.g. SELECT,INSERT
-
-PostgreSQL: CREATE ROLE ... LOGIN, GRANT rds_iam, CONNECT, schema USAGE (--schema,
-default public), table privileges and ALTER DEFAULT PRIVILEGES. MySQL/MariaDB:
-CREATE USER ... IDENTIFIED WITH AWSAuthenticationPlugin AS 'RDS' REQUIRE SSL and
-GRANTs on ` + "`db`" + `.*. Names are quoted for the engine. Running it twice changes
-nothing and says so.
-
---apply logs in as the administrative user through the same route and
-verified TLS as connect, with the password from Secrets Manager (--admin-secret,
-else the instance's managed master secret) or a prompt. The master user is
-used for this and nothing else; it is never granted, revoked or put in a policy.
-Then give people the IAM policy: rdsgate policy TARGET --user DBUSER.`,
-		Example: `  # show the SQL for a read-only user, change nothing
-  rdsgate grant orders-prod jane --read-only --database orders
-  # run it as the master user (password from the managed master secret)
-  rdsgate grant orders-prod jane --read-only --database orders --apply
-  rdsgate grant orders-prod etl --privileges SELECT,INSERT --schema sales --apply`,
-		Args: cobra.ExactArgs(2),
+		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runGrant(cmd.Context(), args[0], args[1], f)
 		},
@@ -123,15 +99,7 @@ func (a *app) newRevoke() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "revoke TARGET DBUSER",
 		Short: "Undo rdsgate grant: revoke the user's privileges and drop it",
-		Long: `Print (or, with --apply, run) the SQL that undoes rdsgate grant for DBUSER on one
-database: every privilege a grant profile gives is revoked, then the user is
-dropped (PostgreSQL: DROP ROLE, which also ends rds_iam; MySQL: DROP USER).
-On PostgreSQL a role that owns objects is not dropped: revoke stops and says how
-to hand the objects over (REASSIGN OWNED BY), a decision for a person.
-Sessions already open stay open; the next login fails.`,
-		Example: `  rdsgate revoke orders-prod jane --database orders
-  rdsgate revoke orders-prod jane --database orders --apply`,
-		Args: cobra.ExactArgs(2),
+		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runRevoke(cmd.Context(), args[0], args[1], f)
 		},
@@ -160,35 +128,7 @@ func (a *app) newPolicy() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "policy TARGET --user DBUSER | policy --deny-delete TARGET...",
 		Short: "Print the least-privilege IAM policy to sign in as a database user",
-		Long: `Print the IAM policy that lets a person or program sign in to TARGET as DBUSER:
-rds-db:connect on arn:aws:rds-db:REGION:ACCOUNT:dbuser:RESOURCE-ID/DBUSER, with
-the resource id (db-... or cluster-...) looked up, never the instance name. With
---via ssm --bastion ID it adds what Session Manager port forwarding needs:
-StartSession on the bastion and the AWS-StartPortForwardingSessionToRemoteHost
-document, the describe calls, and Terminate/ResumeSession on the caller's own
-sessions only.
-
---format json (default), terraform (an aws_iam_policy resource) or
-cloudformation (an AWS::IAM::ManagedPolicy template; cloudformation-json for
-JSON). --attach-to role/NAME prints the aws iam put-role-policy command
-instead; rdsgate does not change IAM itself.
-
---deny-delete TARGET... prints a deletion guard instead: deny
-rds:DeleteDBInstance/DeleteDBCluster on those databases (to everyone the policy
-is attached to), and deny rds:ModifyDBInstance/ModifyDBCluster on them too,
-except to the --break-glass ROLE-ARN principals. Every Modify is denied, not
-just "deletion protection off", because IAM cannot express that: no condition
-key carries ModifyDBInstance's DeletionProtection parameter (its only request
-key is rds:ManageMasterUserPassword; ModifyDBCluster adds DatabaseClass, Piops,
-StorageSize), and a Deny conditioned on "rds:DeletionProtection", as some
-published policies use, names a key RDS never sets and so never applies.
-Automated backups and snapshots are not covered. Details and a detective
-EventBridge rule to pair it with: docs/deletion-guard.md.`,
-		Example: `  rdsgate policy orders-prod --user jane
-  rdsgate policy orders-prod --user jane --via ssm --bastion i-0123456789abcdef0 --format terraform
-  rdsgate policy orders-prod --user jane --attach-to role/data-analysts
-  rdsgate policy --deny-delete orders-prod billing --break-glass arn:aws:iam::123456789012:role/dba-break-glass`,
-		Args: cobra.MinimumNArgs(1),
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runPolicy(cmd.Context(), args, f)
 		},
@@ -211,16 +151,7 @@ func (a *app) newUsers() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "users TARGET",
 		Short: "List a database's users: IAM or password, TLS, privileges",
-		Long: `Log in as the administrative user (as grant --apply does) and list the
-database's login users: whether each signs in with IAM or a password, whether
-TLS is required, and a best-effort privilege profile, flagging the master user
-and password users.
-
-In the sandbox, MariaDB IAM users are an emulation (a password only the sandbox
-front can derive) and show as password users.`,
-		Example: `  rdsgate users orders-prod
-  rdsgate users orders-prod --database orders -o json`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runUsers(cmd.Context(), args[0], database, f)
 		},

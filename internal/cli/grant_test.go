@@ -14,14 +14,18 @@ import (
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 	"github.com/rdsgate/rdsgate/sandbox"
 	"github.com/rdsgate/rdsgate/target"
-	"github.com/spf13/cobra"
 )
 
 // runG runs rdsgate in-process with the grant commands present, whether or
 // not root.go lists them yet.
 func TestGrantCommandsHaveExamples(t *testing.T) {
 	a := &app{getenv: os.Getenv, getwd: os.Getwd}
-	for _, c := range []*cobra.Command{a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers()} {
+	root := a.newRoot()
+	for _, name := range []string{"grant", "revoke", "policy", "users"} {
+		c, _, err := root.Find([]string{name})
+		if err != nil {
+			t.Fatal(err)
+		}
 		if strings.TrimSpace(c.Example) == "" || !strings.Contains(c.Example, "rdsgate "+c.Name()) {
 			t.Errorf("%s has no real example", c.Name())
 		}

@@ -18,16 +18,7 @@ func (a *app) newLs() *cobra.Command {
 		Use:     "ls",
 		Aliases: []string{"list"},
 		Short:   "List the region's RDS instances and Aurora clusters",
-		Long: `List every DB instance and cluster in the region (all pages), with the facts that
-decide how to reach it: engine, endpoint and port, whether IAM database
-authentication is on, and whether it is publicly accessible.
-
---output json prints a JSON array, one object per instance or cluster, with
-identifier, kind, engine, endpoint, reader_endpoint (clusters), port,
-resource_id, iam_auth, public and region.`,
-		Example: `  rdsgate ls --region eu-west-1
-  rdsgate ls --profile prod -o json | jq -r '.[] | select(.iam_auth | not) | .identifier'`,
-		Args: cobra.NoArgs,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runLs(cmd.Context())
 		},

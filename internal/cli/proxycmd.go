@@ -43,45 +43,7 @@ func (a *app) newProxy() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "proxy TARGET[=PORT]...",
 		Short: "Give GUI tools and apps a local port with no password and no TLS settings",
-		Long: `Listen on a local port per target. Clients (psql, mysql, DBeaver, DataGrip,
-TablePlus, pgAdmin, MySQL Workbench, your app) connect with just a database user
-name: no password, no TLS settings, nothing that expires. For every connection,
-rdsgate opens the route, upgrades to TLS verified against the RDS CA with the
-endpoint as server name, logs in with a fresh IAM token signed for the endpoint,
-and relays. It records every session (who, as which database user, when, bytes).
-
-Targets without IAM authentication log in with a password from a Secrets
-Manager secret, an environment variable or a file instead (--password-secret,
---password-env, --password-file, or auth: password in the config file); it is
-read when needed, never logged, and read again when the server refuses it.
-Clients that insist on TLS get it on the local leg with --local-cert and
---local-key; otherwise the local leg declines TLS.
-
-The port is TARGET=PORT, else the target's local_port in the config file, else
-the engine's usual port (5432, 3306). Listeners bind to 127.0.0.1 unless
---listen names another address and --allow-non-loopback accepts the exposure.
-On SIGINT/SIGTERM the proxy stops accepting, lets open sessions finish for up
-to --drain-timeout (30 s), then closes them, and exits 130/143 (0 after SIGTERM
-with --exit-zero-on-sigterm, for a sidecar whose Job must succeed). With
---quitquitquit, a POST to /quitquitquit on --http-address with the header
-X-Rdsgate-Quit (curl -X POST -H 'X-Rdsgate-Quit: 1' URL; no web page can send
-it) stops it the same way and exits 0. --run-connection-test logs in to every target once before serving
-and exits 1 with the cause if one fails.`,
-		Example: `  # one database on its usual port
-  rdsgate proxy orders-prod
-
-  # two databases, explicit ports, statements recorded to a file
-  rdsgate proxy orders-prod=15432 billing=13306 --log-statements --session-log ~/rdsgate-sessions.jsonl
-
-  # through an existing tunnel on 127.0.0.1:15000, still verifying TLS for the real endpoint
-  rdsgate proxy orders-prod --via direct --address 127.0.0.1:15000
-
-  # a Kubernetes sidecar: check the login first, stop on POST /quitquitquit (header X-Rdsgate-Quit: 1) or SIGTERM with exit 0
-  rdsgate proxy orders-prod --user app --run-connection-test --http-address 127.0.0.1:9090 --quitquitquit --exit-zero-on-sigterm
-
-  # a database without IAM authentication, with its RDS managed master secret
-  rdsgate proxy legacy-db --password-secret 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!db-...'`,
-		Args: cobra.MinimumNArgs(1),
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.runProxy(cmd.Context(), args, f)
 		},

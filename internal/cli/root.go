@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/docs"
 	"github.com/rdsgate/rdsgate/internal/humanlog"
 )
 
@@ -149,25 +151,8 @@ func isCobraUsage(err error) bool {
 
 func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "rdsgate",
-		Short: "Secure, keyless, audited access to databases in private AWS networks",
-		Long: `rdsgate reaches RDS and Aurora databases (PostgreSQL, MySQL, MariaDB) in private
-subnets with your own AWS identity: IAM database authentication tokens signed
-locally, TLS verified against the RDS certificate authority, and no shared
-passwords or SSH keys.
-
-Every flag can also be set in the environment as RDSGATE_<FLAG> (--ca-bundle is
-RDSGATE_CA_BUNDLE). Precedence: flags, then environment, then the project file
-.rdsgate.yaml (found upward from the working directory; its keys that send
-credentials somewhere need 'rdsgate config trust'), then the user file
-~/.config/rdsgate/config.yaml (or the file in RDSGATE_CONFIG).
-
-Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
-		Example: `  # list the databases in a region, with IAM auth and public access shown
-  rdsgate ls --region eu-west-1
-
-  # print an IAM auth token, exactly as 'aws rds generate-db-auth-token' would
-  rdsgate token --host mydb.abc123.eu-west-1.rds.amazonaws.com --port 5432 --user jane`,
+		Use:           "rdsgate",
+		Short:         "Secure, keyless, audited access to databases in private AWS networks",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -194,17 +179,19 @@ Exit codes: 0 success, 1 failure, 2 usage error, 130/143 interrupted.`,
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.InitDefaultCompletionCmd()
-	for _, c := range root.Commands() {
-		if c.Name() == "completion" {
-			c.Example = `  # bash, for this shell
-  source <(rdsgate completion bash)
-  # zsh, installed for every new shell
-  rdsgate completion zsh > "${fpath[1]}/_rdsgate"
-  # fish
-  rdsgate completion fish > ~/.config/fish/completions/rdsgate.fish`
-		}
-	}
+	addHelp(root)
 	return root
+}
+
+// addHelp gives c and its subcommands their description and examples from
+// the command reference in docs/commands.
+func addHelp(c *cobra.Command) {
+	if page, ok := docs.Command(c.CommandPath()); ok {
+		c.Long, c.Example = cmp.Or(page.Long, c.Long), cmp.Or(page.Example, c.Example)
+	}
+	for _, sub := range c.Commands() {
+		addHelp(sub)
+	}
 }
 
 // applyEnv sets every flag the user did not pass from RDSGATE_<FLAG>.

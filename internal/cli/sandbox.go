@@ -26,52 +26,7 @@ func (a *app) newSandbox() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Run a local stand-in for the AWS side: IAM-checked databases and AWS APIs",
-		Long: `Run, on loopback and in the foreground until Ctrl-C, the AWS side of the path to a
-private database, so that rdsgate (and your own IAM-auth code) can be tried and
-tested with no AWS account:
-
-  * demo-pg (PostgreSQL) and demo-mysql (MariaDB), each behind a front that acts
-    like RDS: TLS with a certificate for its endpoint name, and IAM database
-    authentication that checks the token's signature, expiry, host:port, user,
-    region and the caller's rds-db:connect permission. Refusals read like RDS's;
-    the sandbox log says the precise reason. The IAM database user is app_user.
-  * an AWS API endpoint (STS, RDS, EC2, SSM, IAM, Secrets Manager) that checks
-    every request's SigV4 signature.
-
-The servers behind the fronts (--backend): with "auto" (the default), real
-PostgreSQL and MariaDB started from the installed packages (postgresql,
-mariadb-server) where they are installed, and the embedded engine where they
-are not; "installed" requires the packages; a URL names an existing server
-for its engine (the sandbox creates the demo's roles, users and database there,
-marks them, and refuses to take over any it did not create); "embedded"
-always uses the embedded engine: SQLite inside rdsgate behind the PostgreSQL and MySQL
-protocols. It runs the demo data and everyday SELECT/INSERT/UPDATE/DELETE,
-DDL and transactions; it does not run account statements (CREATE ROLE,
-GRANT: 'rdsgate grant --apply' needs installed servers), catalog queries such
-as psql's \d, or PostgreSQL-only syntax such as ::casts.
-
-It writes into --dir: aws-config and aws-credentials (profile rdsgate-sandbox,
-allowed everything; rdsgate-sandbox-intern, allowed nothing), ca.pem,
-rdsgate.yaml (targets demo-pg and demo-mysql), env (source it), sandbox.json,
-and last of all ready. An optional sandbox.yaml (--spec, or DIR/sandbox.yaml)
-declares engines, faults, extra IAM database users, and extra principals, each
-with an IAM policy and a profile of its own.
-
-Faults (--fault, repeatable) make the sandbox wrong in one way, to see what
-rdsgate says: ` + strings.Join(sandbox.AllFaults, ", ") + `.`,
-		Example: `  # terminal 1
-  rdsgate sandbox --dir /tmp/sb
-  # terminal 2
-  . /tmp/sb/env
-  rdsgate ls
-  aws rds generate-db-auth-token --hostname demo-pg.c0sandbox.us-east-1.rds.amazonaws.com --port 5432 --username app_user
-
-  # no PostgreSQL or MariaDB installed, or to try the embedded engine anyway
-  rdsgate sandbox --dir /tmp/sb --backend embedded
-
-  # only PostgreSQL, with IAM authentication switched off on the instance
-  rdsgate sandbox --dir /tmp/sb --engine postgres --fault iam-auth-disabled`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runSandbox(cmd.Context(), f)
 		},

@@ -28,25 +28,7 @@ func (a *app) newToken() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "token (--host HOST --port PORT | --target NAME) --user DBUSER",
 		Short: "Print an IAM database authentication token",
-		Long: `Print a 15-minute IAM database authentication token, usable exactly where the
-output of 'aws rds generate-db-auth-token' is: as the password of an IAM-enabled
-database user, over TLS.
-
-The token is signed locally with your AWS credentials (no network call) for the
-lower-cased endpoint and port; sign it for the real endpoint even when you reach
-the database through a tunnel on localhost, or the server refuses it.
-
-With --target, the endpoint, port, region and user come from the RDS API and
-the config file; flags override them.`,
-		Example: `  # the same as: aws rds generate-db-auth-token --hostname ... --port 5432 --username jane
-  rdsgate token --host mydb.abc123.eu-west-1.rds.amazonaws.com --port 5432 --region eu-west-1 --user jane
-
-  # endpoint looked up from an instance id, or a config entry
-  rdsgate token --target orders-prod --user jane
-
-  # use it with psql (verify-full TLS, no password prompt)
-  PGPASSWORD="$(rdsgate token --target orders-prod --user jane)" psql "host=... sslmode=verify-full ..."`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runToken(cmd.Context(), f)
 		},

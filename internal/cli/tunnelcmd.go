@@ -24,17 +24,7 @@ func (a *app) newTunnel() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tunnel (TARGET | --remote HOST:PORT) --port LOCAL",
 		Short: "Forward a plain local port through the route, for tools rdsgate does not speak",
-		Long: `Forward 127.0.0.1:LOCAL to the database (or any HOST:PORT the bastion reaches)
-through the route — Session Manager port forwarding without AWS's plugin, many
-connections over one session — and stay up until Ctrl-C. There is no proxy in
-this path: clients do their own TLS and authentication, so give them the real
-endpoint name for TLS verification (libpq: host=ENDPOINT hostaddr=127.0.0.1) and
-a token signed for the endpoint ('rdsgate token --target TARGET').
-
-Prefer 'rdsgate proxy' for database clients: it needs no token or TLS settings.`,
-		Example: `  rdsgate tunnel orders-prod --port 15432
-  rdsgate tunnel --remote 10.0.3.12:6379 --via ssm --bastion i-0123456789abcdef0 --port 16379`,
-		Args: cobra.MaximumNArgs(1),
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name := ""
 			if len(args) == 1 {

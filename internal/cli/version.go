@@ -13,9 +13,7 @@ func (a *app) newVersion() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print rdsgate's version, commit and Go version",
-		Example: `  rdsgate version
-  rdsgate version -o json`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
 			b := buildinfo.Current()
 			if a.g.output == "json" {
