@@ -15,6 +15,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // Status of a check.
@@ -28,15 +30,23 @@ const (
 	Skip Status = "skip"
 )
 
-// Result is one check's outcome.
+// Result is one check's outcome. Detail and Fix may name settings, which
+// the report spells as its RenderOptions say.
 type Result struct {
 	ID       string        `json:"id"`
 	Title    string        `json:"title"`
 	Status   Status        `json:"status"`
-	Detail   string        `json:"detail"`
-	Fix      string        `json:"fix,omitempty"`
+	Detail   setting.Text  `json:"detail"`
+	Fix      setting.Text  `json:"fix,omitzero"`
 	Duration time.Duration `json:"-"`
 	Millis   int64         `json:"duration_ms"`
+}
+
+// RenderOptions say how a report is written.
+type RenderOptions struct {
+	// Settings spells the settings that details and fixes name, e.g. as
+	// a command line's flags; the zero Style spells them as config keys.
+	Settings setting.Style
 }
 
 // Report is every check's result for one target.
@@ -67,16 +77,16 @@ func (r *Report) Failed() []Result {
 }
 
 // WriteText prints the report as a checklist.
-func (r *Report) WriteText(w io.Writer) error {
+func (r *Report) WriteText(w io.Writer, o RenderOptions) error {
 	fmt.Fprintf(w, "rdsgate doctor %s\n", r.Target)
 	for _, x := range r.Results {
-		fmt.Fprintf(w, "  %-4s  %-18s %s", strings.ToUpper(string(x.Status)), x.ID, x.Detail)
+		fmt.Fprintf(w, "  %-4s  %-18s %s", strings.ToUpper(string(x.Status)), x.ID, x.Detail.Render(o.Settings))
 		if x.Duration > 0 {
 			fmt.Fprintf(w, " (%s)", x.Duration.Round(time.Millisecond))
 		}
 		fmt.Fprintln(w)
-		if x.Fix != "" {
-			for i, line := range strings.Split(x.Fix, "\n") {
+		if !x.Fix.IsZero() {
+			for i, line := range strings.Split(x.Fix.Render(o.Settings), "\n") {
 				prefix := "        fix: "
 				if i > 0 {
 					prefix = "             "
@@ -94,11 +104,24 @@ func (r *Report) WriteText(w io.Writer) error {
 }
 
 // WriteJSON prints the report as JSON.
-func (r *Report) WriteJSON(w io.Writer) error {
+func (r *Report) WriteJSON(w io.Writer, o RenderOptions) error {
+	type result struct {
+		ID     string `json:"id"`
+		Title  string `json:"title"`
+		Status Status `json:"status"`
+		Detail string `json:"detail"`
+		Fix    string `json:"fix,omitempty"`
+		Millis int64  `json:"duration_ms"`
+	}
 	out := struct {
-		*Report
-		OK bool `json:"ok"`
-	}{r, r.OK()}
+		Target  string   `json:"target"`
+		Results []result `json:"checks"`
+		OK      bool     `json:"ok"`
+	}{Target: r.Target, Results: make([]result, 0, len(r.Results)), OK: r.OK()}
+	for _, x := range r.Results {
+		out.Results = append(out.Results, result{ID: x.ID, Title: x.Title, Status: x.Status,
+			Detail: x.Detail.Render(o.Settings), Fix: x.Fix.Render(o.Settings), Millis: x.Millis})
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
@@ -116,7 +139,7 @@ func (r *Report) run(id, title string, fn func() Result) Result {
 }
 
 func (r *Report) skip(id, title, why string) {
-	r.Results = append(r.Results, Result{ID: id, Title: title, Status: Skip, Detail: why})
+	r.Results = append(r.Results, Result{ID: id, Title: title, Status: Skip, Detail: setting.Plain(why)})
 }
 
 // certSummary describes the server certificate TLS verified.

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -84,26 +86,78 @@ func TestLoginFixQuotesTheUser(t *testing.T) {
 
 func TestReportOutput(t *testing.T) {
 	r := &Report{Target: "orders"}
-	r.run("a", "A", func() Result { return Result{Status: Pass, Detail: "fine"} })
-	r.run("b", "B", func() Result { return Result{Status: Fail, Detail: "broken", Fix: "line one\nline two"} })
+	r.run("a", "A", func() Result { return Result{Status: Pass, Detail: setting.Plain("fine")} })
+	r.run("b", "B", func() Result {
+		return Result{Status: Fail, Detail: setting.Textf("broken: %v", setting.Errorf("no %s", setting.User)),
+			Fix: setting.Textf("line one %s\nline two", setting.CABundle.Is("FILE"))}
+	})
 	r.skip("c", "C", "needs b")
 	if r.OK() || len(r.Failed()) != 1 {
 		t.Fatalf("OK=%v failed=%v", r.OK(), r.Failed())
 	}
-	var text bytes.Buffer
-	r.WriteText(&text)
-	for _, want := range []string{"PASS  a", "FAIL  b", "fix: line one", "             line two", "SKIP  c", "1 check(s) failed"} {
-		if !strings.Contains(text.String(), want) {
-			t.Errorf("text lacks %q:\n%s", want, text.String())
+	flags := setting.Style{Assign: " ", Names: map[setting.Name]string{setting.User: "--user", setting.CABundle: "--ca-bundle"}}
+	tests := []struct {
+		desc string
+		o    RenderOptions
+		want []string
+	}{
+		{"neutral", RenderOptions{}, []string{"broken: no user", "fix: line one ca_bundle=FILE"}},
+		{"flags", RenderOptions{Settings: flags}, []string{"broken: no --user", "fix: line one --ca-bundle FILE"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			var text bytes.Buffer
+			if err := r.WriteText(&text, tc.o); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range append([]string{"PASS  a", "FAIL  b", "             line two", "SKIP  c", "1 check(s) failed"}, tc.want...) {
+				if !strings.Contains(text.String(), want) {
+					t.Errorf("text lacks %q:\n%s", want, text.String())
+				}
+			}
+			var js bytes.Buffer
+			if err := r.WriteJSON(&js, tc.o); err != nil {
+				t.Fatal(err)
+			}
+			var out struct {
+				Target string `json:"target"`
+				OK     bool   `json:"ok"`
+				Checks []struct{ ID, Status, Detail, Fix string }
+			}
+			if err := json.Unmarshal(js.Bytes(), &out); err != nil || out.OK || out.Target != "orders" || len(out.Checks) != 3 {
+				t.Fatalf("json %v %+v", err, out)
+			}
+			b := out.Checks[1]
+			if got := b.Detail + "\nfix: " + b.Fix; !strings.Contains(got, tc.want[0]) || !strings.Contains(got, tc.want[1]) {
+				t.Errorf("json check b = %q, want %q", got, tc.want)
+			}
+			if strings.Contains(js.String(), `"fix": ""`) {
+				t.Errorf("json has an empty fix:\n%s", js.String())
+			}
+		})
+	}
+}
+
+// The fixes name settings; the command line spells them as its flags.
+func TestFixesNameSettings(t *testing.T) {
+	tg := target.Target{Identifier: "orders", Host: "orders.example", Port: 5432}
+	flags := setting.Style{Assign: " ", Names: map[setting.Name]string{setting.SSH: "--ssh", setting.Via: "--via", setting.Address: "--address"}}
+	tests := []struct {
+		desc          string
+		fix           setting.Text
+		neutral, flag string
+	}{
+		{"ssh route", routeFix(dbpath.Route{Via: "ssh"}, tg), "check the bastion in route.ssh=USER@HOST[:PORT] (", "check the bastion in --ssh USER@HOST[:PORT] ("},
+		{"direct route", routeFix(dbpath.Route{}, tg),
+			"(VPN, tunnel, route.address), or use route.via=ssm with a bastion or route.via=ssh",
+			"(VPN, tunnel, --address), or use --via ssm with a bastion or --via ssh"},
+	}
+	for _, tc := range tests {
+		if got := tc.fix.String(); !strings.Contains(got, tc.neutral) {
+			t.Errorf("%s: %q, want it to contain %q", tc.desc, got, tc.neutral)
 		}
-	}
-	var js bytes.Buffer
-	r.WriteJSON(&js)
-	var out struct {
-		OK     bool `json:"ok"`
-		Checks []Result
-	}
-	if err := json.Unmarshal(js.Bytes(), &out); err != nil || out.OK || len(out.Checks) != 3 {
-		t.Errorf("json %v %+v", err, out)
+		if got := tc.fix.Render(flags); !strings.Contains(got, tc.flag) {
+			t.Errorf("%s with flags: %q, want it to contain %q", tc.desc, got, tc.flag)
+		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/rdsca"
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
 	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
@@ -58,7 +59,7 @@ func Run(ctx context.Context, c Config) *Report {
 		if cfg, err = dbpath.LoadAWS(ctx, spec, opts); err != nil {
 			return failure(err)
 		}
-		return Result{Status: Pass, Detail: fmt.Sprintf("found (profile %s, region %s)", awsconf.ProfileName(profile), cfg.Region)}
+		return Result{Status: Pass, Detail: setting.Textf("found (profile %s, region %s)", awsconf.ProfileName(profile), cfg.Region)}
 	})
 	if res.Status == Fail {
 		return r.skipRest("credentials")
@@ -69,7 +70,7 @@ func Run(ctx context.Context, c Config) *Report {
 		if id, err = awsconf.WhoAmI(ctx, cfg, profile); err != nil {
 			return failure(err)
 		}
-		return Result{Status: Pass, Detail: id.ARN}
+		return Result{Status: Pass, Detail: setting.Plain(id.ARN)}
 	})
 	if res.Status == Fail {
 		return r.skipRest("identity")
@@ -79,32 +80,32 @@ func Run(ctx context.Context, c Config) *Report {
 		var err error
 		if t, err = dbpath.Resolver(cfg, spec).Resolve(ctx, spec.Name); err != nil {
 			if region := target.NotFoundRegion(err); region != "" {
-				return Result{Status: Fail, Detail: err.Error(), Fix: fmt.Sprintf("check the name with `rdsgate ls --region %s`, or pass the region it is in with --region", region)}
+				return Result{Status: Fail, Detail: setting.Textf("%v", err), Fix: setting.Textf("check the name with `rdsgate ls %s`, or pass the region it is in with %s", setting.Region.Is(region), setting.Region)}
 			}
 			return failure(err)
 		}
 		if t.Status != "" && t.Status != "available" {
-			return Result{Status: Warn, Detail: fmt.Sprintf("%s %s is %s, not available", t.Kind, t.Identifier, t.Status)}
+			return Result{Status: Warn, Detail: setting.Textf("%s %s is %s, not available", t.Kind, t.Identifier, t.Status)}
 		}
-		return Result{Status: Pass, Detail: fmt.Sprintf("%s %s: %s %s at %s", t.Kind, t.Identifier, t.Engine, t.EngineVersion, t.Address())}
+		return Result{Status: Pass, Detail: setting.Textf("%s %s: %s %s at %s", t.Kind, t.Identifier, t.Engine, t.EngineVersion, t.Address())}
 	})
 	if res.Status == Fail {
 		return r.skipRest("target")
 	}
 	r.run("engine", "engine supported", func() Result {
 		if t.Family() == "" {
-			return Result{Status: Fail, Detail: fmt.Sprintf("%s is not a PostgreSQL, MySQL or MariaDB engine", t.Engine)}
+			return Result{Status: Fail, Detail: setting.Textf("%s is not a PostgreSQL, MySQL or MariaDB engine", t.Engine)}
 		}
-		return Result{Status: Pass, Detail: fmt.Sprintf("%s (%s protocol) on port %d", t.Engine, t.Family(), t.Port)}
+		return Result{Status: Pass, Detail: setting.Textf("%s (%s protocol) on port %d", t.Engine, t.Family(), t.Port)}
 	})
 	r.run("iam-auth", "IAM database authentication enabled", func() Result {
 		if t.Kind == target.KindEndpoint {
-			return Result{Status: Skip, Detail: "not described by the RDS API here; cannot tell"}
+			return Result{Status: Skip, Detail: setting.Plain("not described by the RDS API here; cannot tell")}
 		}
 		if !t.IAMAuth {
-			return Result{Status: Fail, Detail: fmt.Sprintf("IAM database authentication is disabled on %s", t.Identifier), Fix: enableIAMFix(t)}
+			return Result{Status: Fail, Detail: setting.Textf("IAM database authentication is disabled on %s", t.Identifier), Fix: enableIAMFix(t)}
 		}
-		return Result{Status: Pass, Detail: "enabled"}
+		return Result{Status: Pass, Detail: setting.Plain("enabled")}
 	})
 	r.run("permission", "rds-db:connect allowed", func() Result { return checkConnectPermission(ctx, cfg, id, t, user) })
 	if route.Via == "ssm" {
@@ -123,16 +124,16 @@ func Run(ctx context.Context, c Config) *Report {
 	res = r.run("route", "route opens", func() Result {
 		var err error
 		if d, taken, err = dbpath.NewDialer(ctx, cfg, route, t.Address(), spec.Profile, opts.Log); err != nil {
-			return Result{Status: Fail, Detail: err.Error(), Fix: routeFix(route, t)}
+			return Result{Status: Fail, Detail: setting.Textf("%v", err), Fix: routeFix(route, t)}
 		}
 		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		defer cancel()
 		conn, err := d.DialContext(dctx, "tcp", t.Address())
 		if err != nil {
-			return Result{Status: Fail, Detail: err.Error(), Fix: routeFix(route, t)}
+			return Result{Status: Fail, Detail: setting.Textf("%v", err), Fix: routeFix(route, t)}
 		}
 		conn.Close()
-		return Result{Status: Pass, Detail: fmt.Sprintf("TCP to %s via %s", t.Address(), orDirect(route.Via))}
+		return Result{Status: Pass, Detail: setting.Textf("TCP to %s via %s", t.Address(), orDirect(route.Via))}
 	})
 	if res.Status != Pass {
 		r.skip("tls", "server certificate verifies", "needs the route")
@@ -147,15 +148,15 @@ func Run(ctx context.Context, c Config) *Report {
 		}
 		st, err := probeTLS(ctx, d, t, bundle.TLSConfig(t.Host))
 		if err != nil {
-			return Result{Status: Fail, Detail: rdsca.ExplainVerifyError(err, t.Host).Error(),
-				Fix: "pass the CA bundle that issued the server's certificate with --ca-bundle (RDS: the region's bundle from AWS's trust store)"}
+			return Result{Status: Fail, Detail: setting.Textf("%v", rdsca.ExplainVerifyError(err, t.Host)),
+				Fix: setting.Textf("pass the CA bundle that issued the server's certificate with %s (RDS: the region's bundle from AWS's trust store)", setting.CABundle)}
 		}
 		summary, notAfter := certSummary(st)
 		if left := notAfter.Sub(c.Now()); left < ExpiryWarning {
-			return Result{Status: Warn, Detail: fmt.Sprintf("%s: expires in %d days", summary, int(left.Hours()/24)),
-				Fix: fmt.Sprintf("rotate the certificate: aws rds modify-db-instance --db-instance-identifier %s --ca-certificate-identifier rds-ca-rsa2048-g1 --apply-immediately", t.Identifier)}
+			return Result{Status: Warn, Detail: setting.Textf("%s: expires in %d days", summary, int(left.Hours()/24)),
+				Fix: setting.Textf("rotate the certificate: aws rds modify-db-instance --db-instance-identifier %s --ca-certificate-identifier rds-ca-rsa2048-g1 --apply-immediately", t.Identifier)}
 		}
-		return Result{Status: Pass, Detail: summary}
+		return Result{Status: Pass, Detail: setting.Plain(summary)}
 	})
 	if res.Status == Fail {
 		r.skip("login", "IAM login", "needs TLS")
@@ -163,14 +164,14 @@ func Run(ctx context.Context, c Config) *Report {
 	}
 	r.run("login", "IAM login", func() Result {
 		if user == "" {
-			return Result{Status: Skip, Detail: "no database user: pass --user"}
+			return Result{Status: Skip, Detail: setting.Textf("no database user: pass %s", setting.User)}
 		}
 		p := &dbpath.Path{Spec: spec, AWS: cfg, Identity: id, Target: t, Route: taken, Dialer: d, Bundle: bundle}
 		err := login(ctx, p, opts)
 		if err == nil {
-			return Result{Status: Pass, Detail: fmt.Sprintf("logged in as %s and ran a query", user)}
+			return Result{Status: Pass, Detail: setting.Textf("logged in as %s and ran a query", user)}
 		}
-		return Result{Status: Fail, Detail: err.Error(), Fix: loginFix(t, user, err)}
+		return Result{Status: Fail, Detail: setting.Textf("%v", err), Fix: setting.Plain(loginFix(t, user, err))}
 	})
 	return r
 }
@@ -197,14 +198,16 @@ func login(ctx context.Context, p *dbpath.Path, opts dbpath.Options) error {
 }
 
 // routeFix is what to check when the route does not open, by route.
-func routeFix(route dbpath.Route, t target.Target) string {
+func routeFix(route dbpath.Route, t target.Target) setting.Text {
 	switch route.Via {
 	case "ssh":
-		return fmt.Sprintf("check the bastion in --ssh USER@HOST[:PORT] (reachable from here, sshd listening), your key (--ssh-identity, the ssh-agent, or --ssh-eic) and the bastion's host key in known_hosts (--ssh-known-hosts; --ssh-accept-new records a first one); the bastion must reach %s on port %d (the database's security group)", t.Host, t.Port)
+		return setting.Textf("check the bastion in %s (reachable from here, sshd listening), your key (%s, the ssh-agent, or %s) and the bastion's host key in known_hosts (%s; %s records a first one); the bastion must reach %s on port %d (the database's security group)",
+			setting.SSH.Is("USER@HOST[:PORT]"), setting.SSHIdentity, setting.SSHEIC, setting.SSHKnownHosts, setting.SSHAcceptNew, t.Host, t.Port)
 	case "ssm":
-		return fmt.Sprintf("the Session Manager checks above say which part is wrong; if they passed, the bastion cannot reach %s on port %d: check the database's security group and network ACLs", t.Host, t.Port)
+		return setting.Textf("the Session Manager checks above say which part is wrong; if they passed, the bastion cannot reach %s on port %d: check the database's security group and network ACLs", t.Host, t.Port)
 	}
-	return "check that the address is reachable from here (VPN, tunnel, --address), or use --via ssm with a bastion or --via ssh"
+	return setting.Textf("check that the address is reachable from here (VPN, tunnel, %s), or use %s with a bastion or %s",
+		setting.Address, setting.Via.Is("ssm"), setting.Via.Is("ssh"))
 }
 
 func (r *Report) skipRest(after string) *Report {
@@ -223,9 +226,9 @@ func (r *Report) skipRest(after string) *Report {
 func failure(err error) Result {
 	var ae *awsconf.Error
 	if errors.As(err, &ae) {
-		return Result{Status: Fail, Detail: ae.Summary, Fix: ae.Hint.String()}
+		return Result{Status: Fail, Detail: setting.Plain(ae.Summary), Fix: ae.Hint}
 	}
-	return Result{Status: Fail, Detail: err.Error()}
+	return Result{Status: Fail, Detail: setting.Textf("%v", err)}
 }
 
 func orDirect(v string) string {
@@ -235,15 +238,15 @@ func orDirect(v string) string {
 	return v
 }
 
-func enableIAMFix(t target.Target) string {
+func enableIAMFix(t target.Target) setting.Text {
 	if t.Kind == target.KindCluster || t.ClusterIdentifier != "" {
 		id := t.Identifier
 		if t.ClusterIdentifier != "" {
 			id = t.ClusterIdentifier
 		}
-		return fmt.Sprintf("aws rds modify-db-cluster --db-cluster-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", id, t.Region)
+		return setting.Textf("aws rds modify-db-cluster --db-cluster-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", id, t.Region)
 	}
-	return fmt.Sprintf("aws rds modify-db-instance --db-instance-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", t.Identifier, t.Region)
+	return setting.Textf("aws rds modify-db-instance --db-instance-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", t.Identifier, t.Region)
 }
 
 // PolicyStatement is the least-privilege statement that lets user log in to t.
@@ -287,31 +290,31 @@ func isAccessDenied(err error) bool {
 
 func checkConnectPermission(ctx context.Context, cfg aws.Config, id awsconf.Identity, t target.Target, user string) Result {
 	if user == "" {
-		return Result{Status: Skip, Detail: "no database user: pass --user"}
+		return Result{Status: Skip, Detail: setting.Textf("no database user: pass %s", setting.User)}
 	}
 	if t.ResourceID == "" {
-		return Result{Status: Skip, Detail: "the target's resource id is unknown (not described by the RDS API)"}
+		return Result{Status: Skip, Detail: setting.Plain("the target's resource id is unknown (not described by the RDS API)")}
 	}
 	principal, ok := principalForSimulation(id.ARN)
 	if !ok {
-		return Result{Status: Skip, Detail: fmt.Sprintf("cannot simulate policies for %s", id.ARN)}
+		return Result{Status: Skip, Detail: setting.Textf("cannot simulate policies for %s", id.ARN)}
 	}
 	resource := fmt.Sprintf("arn:aws:rds-db:%s:%s:dbuser:%s/%s", t.Region, id.Account, t.ResourceID, user)
 	out, err := simulate(ctx, cfg, principal, []string{"rds-db:connect"}, []string{resource})
 	if err != nil {
 		if isAccessDenied(err) {
-			return Result{Status: Skip, Detail: "could not check: the caller may not call iam:SimulatePrincipalPolicy",
-				Fix: "the statement that grants it: " + PolicyStatement(id.Account, t, user)}
+			return Result{Status: Skip, Detail: setting.Plain("could not check: the caller may not call iam:SimulatePrincipalPolicy"),
+				Fix: setting.Plain("the statement that grants it: " + PolicyStatement(id.Account, t, user))}
 		}
-		return Result{Status: Skip, Detail: "could not check: " + err.Error()}
+		return Result{Status: Skip, Detail: setting.Textf("could not check: %v", err)}
 	}
 	for _, r := range out.EvaluationResults {
 		if r.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
-			return Result{Status: Fail, Detail: fmt.Sprintf("%s may not rds-db:connect as %s on %s (%s)", principal, user, t.Identifier, r.EvalDecision),
-				Fix: "attach a policy with: " + PolicyStatement(id.Account, t, user) + "\n(rdsgate policy " + t.Identifier + " --user " + user + " prints the whole document)"}
+			return Result{Status: Fail, Detail: setting.Textf("%s may not rds-db:connect as %s on %s (%s)", principal, user, t.Identifier, r.EvalDecision),
+				Fix: setting.Textf("attach a policy with: %s\n(rdsgate policy %s %s prints the whole document)", PolicyStatement(id.Account, t, user), t.Identifier, setting.User.Is(user))}
 		}
 	}
-	return Result{Status: Pass, Detail: fmt.Sprintf("allowed on %s", resource)}
+	return Result{Status: Pass, Detail: setting.Textf("allowed on %s", resource)}
 }
 
 // checkBastion checks the Session Manager bastion: it exists, its agent is
@@ -323,13 +326,14 @@ func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Ide
 		apis := ssmtunnel.BastionAPIs{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}
 		bs, err := ssmtunnel.DescribeBastions(ctx, apis, route.Bastion, route.BastionTag)
 		if errors.Is(err, ssmtunnel.ErrNoBastion) {
-			return Result{Status: Fail, Detail: "the ssm route needs a bastion", Fix: "pass --bastion i-... or --bastion-tag KEY=VALUE, or set route.bastion in the config file"}
+			return Result{Status: Fail, Detail: setting.Plain("the ssm route needs a bastion"),
+				Fix: setting.Textf("pass %s or %s, or set %s in the config file", setting.Bastion.Is("i-..."), setting.BastionTag.Is("KEY=VALUE"), setting.Bastion.Key())}
 		}
 		if err != nil {
 			return failure(err)
 		}
 		if len(bs) == 0 {
-			return Result{Status: Fail, Detail: "no running instance matches " + first(route.Bastion, route.BastionTag)}
+			return Result{Status: Fail, Detail: setting.Plain("no running instance matches " + first(route.Bastion, route.BastionTag))}
 		}
 		bastion = bs[0]
 		for _, b := range bs {
@@ -339,7 +343,7 @@ func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Ide
 			}
 		}
 		inst := bastion.Instance
-		return Result{Status: Pass, Detail: fmt.Sprintf("%s (%s) in %s", bastion.ID(), aws.ToString(inst.PrivateIpAddress), aws.ToString(inst.VpcId))}
+		return Result{Status: Pass, Detail: setting.Textf("%s (%s) in %s", bastion.ID(), aws.ToString(inst.PrivateIpAddress), aws.ToString(inst.VpcId))}
 	})
 	if res.Status == Fail {
 		r.skip("agent", "SSM agent online", "needs the bastion")
@@ -351,35 +355,35 @@ func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Ide
 	r.run("agent", "SSM agent online", func() Result {
 		info := bastion.Agent
 		if info == nil {
-			return Result{Status: Fail, Detail: fmt.Sprintf("%s is not registered with Systems Manager", bid),
-				Fix: "install and start the SSM agent on the bastion, and give its instance profile AmazonSSMManagedInstanceCore"}
+			return Result{Status: Fail, Detail: setting.Textf("%s is not registered with Systems Manager", bid),
+				Fix: setting.Plain("install and start the SSM agent on the bastion, and give its instance profile AmazonSSMManagedInstanceCore")}
 		}
 		if info.PingStatus != ssmtypes.PingStatusOnline {
-			return Result{Status: Fail, Detail: fmt.Sprintf("the SSM agent on %s is %s (agent %s)", bid, info.PingStatus, aws.ToString(info.AgentVersion)),
-				Fix: "start the bastion and its agent (sudo systemctl restart amazon-ssm-agent); check its outbound HTTPS to ssm, ssmmessages and ec2messages endpoints"}
+			return Result{Status: Fail, Detail: setting.Textf("the SSM agent on %s is %s (agent %s)", bid, info.PingStatus, aws.ToString(info.AgentVersion)),
+				Fix: setting.Plain("start the bastion and its agent (sudo systemctl restart amazon-ssm-agent); check its outbound HTTPS to ssm, ssmmessages and ec2messages endpoints")}
 		}
-		return Result{Status: Pass, Detail: fmt.Sprintf("online, agent %s", aws.ToString(info.AgentVersion))}
+		return Result{Status: Pass, Detail: setting.Textf("online, agent %s", aws.ToString(info.AgentVersion))}
 	})
 	r.run("start-session", "ssm:StartSession allowed", func() Result {
 		principal, ok := principalForSimulation(id.ARN)
 		if !ok {
-			return Result{Status: Skip, Detail: "cannot simulate policies for " + id.ARN}
+			return Result{Status: Skip, Detail: setting.Plain("cannot simulate policies for " + id.ARN)}
 		}
 		resources := []string{fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", cfg.Region, id.Account, bid), fmt.Sprintf("arn:aws:ssm:%s::document/%s", cfg.Region, PortForwardingDocument)}
 		out, err := simulate(ctx, cfg, principal, []string{"ssm:StartSession"}, resources)
 		if err != nil {
 			if isAccessDenied(err) {
-				return Result{Status: Skip, Detail: "could not check: the caller may not call iam:SimulatePrincipalPolicy"}
+				return Result{Status: Skip, Detail: setting.Plain("could not check: the caller may not call iam:SimulatePrincipalPolicy")}
 			}
-			return Result{Status: Skip, Detail: "could not check: " + err.Error()}
+			return Result{Status: Skip, Detail: setting.Textf("could not check: %v", err)}
 		}
 		for _, e := range out.EvaluationResults {
 			if e.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
-				return Result{Status: Fail, Detail: fmt.Sprintf("%s may not ssm:StartSession on %s", principal, aws.ToString(e.EvalResourceName)),
-					Fix: "allow ssm:StartSession on the bastion and on document " + PortForwardingDocument + " (rdsgate policy " + t.Identifier + " --via ssm --bastion " + bid + ")"}
+				return Result{Status: Fail, Detail: setting.Textf("%s may not ssm:StartSession on %s", principal, aws.ToString(e.EvalResourceName)),
+					Fix: setting.Textf("allow ssm:StartSession on the bastion and on document %s (rdsgate policy %s %s %s)", PortForwardingDocument, t.Identifier, setting.Via.Is("ssm"), setting.Bastion.Is(bid))}
 			}
 		}
-		return Result{Status: Pass, Detail: "allowed on the bastion and " + PortForwardingDocument}
+		return Result{Status: Pass, Detail: setting.Plain("allowed on the bastion and " + PortForwardingDocument)}
 	})
 	r.run("security-group", "bastion may reach the database", func() Result {
 		return checkSecurityGroups(ctx, cfg, bastion.Instance, t)
@@ -388,7 +392,7 @@ func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Ide
 
 func checkSecurityGroups(ctx context.Context, cfg aws.Config, bastion ec2types.Instance, t target.Target) Result {
 	if len(t.SecurityGroups) == 0 {
-		return Result{Status: Skip, Detail: "the database's security groups are unknown"}
+		return Result{Status: Skip, Detail: setting.Plain("the database's security groups are unknown")}
 	}
 	out, err := ec2.NewFromConfig(cfg).DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: t.SecurityGroups})
 	if err != nil {
@@ -407,12 +411,12 @@ func checkSecurityGroups(ctx context.Context, cfg aws.Config, bastion ec2types.I
 			}
 			for _, pair := range p.UserIdGroupPairs {
 				if bastionGroups[aws.ToString(pair.GroupId)] {
-					return Result{Status: Pass, Detail: fmt.Sprintf("%s admits %s on port %d", aws.ToString(g.GroupId), aws.ToString(pair.GroupId), t.Port)}
+					return Result{Status: Pass, Detail: setting.Textf("%s admits %s on port %d", aws.ToString(g.GroupId), aws.ToString(pair.GroupId), t.Port)}
 				}
 			}
 			for _, r := range p.IpRanges {
 				if _, n, err := net.ParseCIDR(aws.ToString(r.CidrIp)); err == nil && ip != nil && n.Contains(ip) {
-					return Result{Status: Pass, Detail: fmt.Sprintf("%s admits %s on port %d", aws.ToString(g.GroupId), aws.ToString(r.CidrIp), t.Port)}
+					return Result{Status: Pass, Detail: setting.Textf("%s admits %s on port %d", aws.ToString(g.GroupId), aws.ToString(r.CidrIp), t.Port)}
 				}
 			}
 		}
@@ -422,8 +426,8 @@ func checkSecurityGroups(ctx context.Context, cfg aws.Config, bastion ec2types.I
 		bg = g
 		break
 	}
-	return Result{Status: Fail, Detail: fmt.Sprintf("no rule in %s admits the bastion (%s, %s) on port %d", strings.Join(t.SecurityGroups, ", "), aws.ToString(bastion.InstanceId), bg, t.Port),
-		Fix: fmt.Sprintf("aws ec2 authorize-security-group-ingress --group-id %s --protocol tcp --port %d --source-group %s", t.SecurityGroups[0], t.Port, bg)}
+	return Result{Status: Fail, Detail: setting.Textf("no rule in %s admits the bastion (%s, %s) on port %d", strings.Join(t.SecurityGroups, ", "), aws.ToString(bastion.InstanceId), bg, t.Port),
+		Fix: setting.Textf("aws ec2 authorize-security-group-ingress --group-id %s --protocol tcp --port %d --source-group %s", t.SecurityGroups[0], t.Port, bg)}
 }
 
 func first(a, b string) string {
