@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -64,13 +65,13 @@ func (s *Spec) normalize() error {
 		return err
 	}
 	if s.MasterUser != "" && strings.EqualFold(s.User, s.MasterUser) {
-		return fmt.Errorf("%q is the master user: %w; rdsgate never grants or revokes it. Pick a name per person or program, e.g. rdsgate grant TARGET jane --read-only", s.User, ErrMasterUser)
+		return setting.Errorf("%q is the master user: %w; rdsgate never grants or revokes it. Pick a name per person or program, e.g. rdsgate grant TARGET jane %s", s.User, ErrMasterUser, setting.ReadOnly)
 	}
 	if slices.Contains(reservedUsers, strings.ToLower(s.User)) || strings.HasPrefix(strings.ToLower(s.User), "pg_") {
 		return fmt.Errorf("%q is a built-in role of RDS or the engine; pick another name", s.User)
 	}
 	if s.Database == "" {
-		return errors.New("no database: pass --database (the privileges are per database)")
+		return setting.Errorf("no database: pass %s (the privileges are per database)", setting.Database)
 	}
 	if err := checkName("database", s.Database, max); err != nil {
 		return err
@@ -95,7 +96,7 @@ func (s *Spec) normalize() error {
 		}
 	case Custom:
 		if len(s.Privileges) == 0 {
-			return errors.New("the custom profile needs privileges, e.g. --privileges SELECT,INSERT")
+			return setting.Errorf("the custom profile needs privileges, e.g. %s", setting.Privileges.Is("SELECT,INSERT"))
 		}
 		allowed := pgTablePrivileges
 		if s.Family == target.FamilyMySQL {
@@ -251,7 +252,7 @@ func (p *Plan) Apply(ctx context.Context, db *sql.DB) (Result, error) {
 			}
 		}
 		if _, err := conn.ExecContext(ctx, stmt); err != nil {
-			return r, fmt.Errorf("%s: %w%s", stmt, err, hint(p, err))
+			return r, setting.Errorf("%s: %w%s", stmt, err, hint(p, err))
 		}
 		r.Executed = append(r.Executed, stmt)
 	}
@@ -259,17 +260,18 @@ func (p *Plan) Apply(ctx context.Context, db *sql.DB) (Result, error) {
 }
 
 // hint adds the next step to well-known failures.
-func hint(p *Plan, err error) string {
+func hint(p *Plan, err error) setting.Text {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "permission denied") || strings.Contains(msg, "Access denied") || strings.Contains(msg, "command denied"):
-		return " (the administrative user lacks a privilege: apply as the instance's master user, or have a DBA run the SQL that `rdsgate " + p.Action + "` prints without --apply)"
+		return setting.Textf(" (the administrative user lacks a privilege: apply as the instance's master user, or have a DBA run the SQL that `rdsgate %s` prints without %s)", p.Action, setting.Apply)
 	case strings.Contains(msg, "does not exist") && strings.Contains(msg, "schema"):
-		return " (pass --schema with a schema that exists in database " + p.Spec.Database + ")"
+		return setting.Textf(" (pass %s with a schema that exists in database %s)", setting.Schema, p.Spec.Database)
 	case strings.Contains(msg, "cannot be dropped because some objects depend on it"):
-		return " (the role still has privileges elsewhere, e.g. in another database: run rdsgate revoke with --database for each, or as the admin in each database: REASSIGN OWNED BY " + QuotePGIdent(p.Spec.User) + " TO CURRENT_USER; DROP OWNED BY " + QuotePGIdent(p.Spec.User) + ")"
+		user := QuotePGIdent(p.Spec.User)
+		return setting.Textf(" (the role still has privileges elsewhere, e.g. in another database: run rdsgate revoke with %s for each, or as the admin in each database: REASSIGN OWNED BY %s TO CURRENT_USER; DROP OWNED BY %s)", setting.Database, user, user)
 	}
-	return ""
+	return setting.Text{}
 }
 
 func firstWords(s string) string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -82,7 +83,7 @@ func Policy(a Access) (Document, error) {
 	t := a.Target
 	switch {
 	case a.DBUser == "":
-		return Document{}, errors.New("no database user: pass --user DBUSER (one policy per user; never the master user)")
+		return Document{}, setting.Errorf("no database user: pass %s (one policy per user; never the master user)", setting.User.Is("DBUSER"))
 	case a.Target.MasterUser != "" && strings.EqualFold(a.DBUser, a.Target.MasterUser):
 		return Document{}, fmt.Errorf("%q is the master user: %w; grant a user of its own with rdsgate grant", a.DBUser, ErrMasterUser)
 	case !resourceIDRe.MatchString(t.ResourceID):

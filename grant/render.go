@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // Formats of a rendered policy.
@@ -353,12 +355,12 @@ func writeHCLValue(b *strings.Builder, v any, ind string) {
 func AttachCommand(principal, name string, doc Document) (string, error) {
 	kind, who, ok := strings.Cut(principal, "/")
 	if !ok || who == "" || strings.ContainsAny(who, "/ ") {
-		return "", fmt.Errorf("--attach-to %q: use role/NAME, user/NAME or group/NAME", principal)
+		return "", setting.Errorf("%s %q: use role/NAME, user/NAME or group/NAME", setting.AttachTo, principal)
 	}
 	switch kind {
 	case "role", "user", "group":
 	default:
-		return "", fmt.Errorf("--attach-to %q: use role/NAME, user/NAME or group/NAME", principal)
+		return "", setting.Errorf("%s %q: use role/NAME, user/NAME or group/NAME", setting.AttachTo, principal)
 	}
 	return fmt.Sprintf("aws iam put-%s-policy --%s-name %s --policy-name %s --policy-document %s\n",
 		kind, kind, shellQuote(who), shellQuote(name), shellQuote(doc.CompactJSON())), nil

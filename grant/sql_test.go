@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -112,5 +113,54 @@ func TestSummaryStaysAComment(t *testing.T) {
 				t.Errorf("Summary %q breaks the comment line", got)
 			}
 		})
+	}
+}
+
+// Refusals that a setting fixes name the setting; a caller spells it (the
+// command line: as its flag).
+func TestRefusalsNameSettings(t *testing.T) {
+	flags := setting.Style{Assign: " ", Names: map[setting.Name]string{setting.Database: "--database",
+		setting.Privileges: "--privileges", setting.ReadOnly: "--read-only", setting.User: "--user", setting.AttachTo: "--attach-to"}}
+	_, noDB := GrantPlan(Spec{Family: target.FamilyMySQL, User: "u"})
+	_, noPrivileges := GrantPlan(Spec{Family: target.FamilyPostgres, User: "u", Database: "d", Profile: Custom})
+	_, master := GrantPlan(Spec{Family: target.FamilyPostgres, User: "dbadmin", Database: "d", MasterUser: "dbadmin"})
+	_, noUser := Policy(Access{})
+	_, badPrincipal := AttachCommand("arn:x", "n", Document{})
+	tests := []struct {
+		desc          string
+		err           error
+		neutral, flag string
+	}{
+		{"no database", noDB, "no database: pass database (", "no database: pass --database ("},
+		{"custom without privileges", noPrivileges, "e.g. privileges=SELECT,INSERT", "e.g. --privileges SELECT,INSERT"},
+		{"master user", master, "rdsgate grant TARGET jane read_only", "rdsgate grant TARGET jane --read-only"},
+		{"policy without a user", noUser, "pass user=DBUSER (", "pass --user DBUSER ("},
+		{"bad principal", badPrincipal, `attach_to "arn:x": use role/NAME`, `--attach-to "arn:x": use role/NAME`},
+	}
+	for _, tc := range tests {
+		if tc.err == nil {
+			t.Errorf("%s: no error", tc.desc)
+			continue
+		}
+		if got := tc.err.Error(); !strings.Contains(got, tc.neutral) {
+			t.Errorf("%s: %q, want it to contain %q", tc.desc, got, tc.neutral)
+		}
+		if got := setting.Render(tc.err, flags); !strings.Contains(got, tc.flag) {
+			t.Errorf("%s with flags: %q, want it to contain %q", tc.desc, got, tc.flag)
+		}
+	}
+	if !errors.Is(master, ErrMasterUser) {
+		t.Error("the master user refusal is not ErrMasterUser")
+	}
+	flags.Names[setting.Apply], flags.Names[setting.Schema] = "--apply", "--schema"
+	p := &Plan{Action: "grant", Spec: Spec{User: "u", Database: "d"}}
+	for _, tc := range []struct{ err, flag string }{
+		{"permission denied for table x", "`rdsgate grant` prints without --apply)"},
+		{`schema "s" does not exist`, "(pass --schema with a schema that exists in database d)"},
+		{"cannot be dropped because some objects depend on it", "run rdsgate revoke with --database for each"},
+	} {
+		if got := hint(p, errors.New(tc.err)).Render(flags); !strings.Contains(got, tc.flag) {
+			t.Errorf("hint for %q: %q, want it to contain %q", tc.err, got, tc.flag)
+		}
 	}
 }
