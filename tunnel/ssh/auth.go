@@ -13,6 +13,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // PassphraseFunc asks the user for the passphrase of an encrypted identity
@@ -142,16 +144,17 @@ func authError(hop Hop, o *offer, eic bool, agentSock string, err error) error {
 		fmt.Fprintf(&b, " (%s)", strings.Join(o.what, "; "))
 	}
 	b.WriteString(". Next steps: ")
+	var next setting.Text
 	switch {
 	case eic:
-		fmt.Fprintf(&b, "the key pushed with EC2 Instance Connect was not accepted: check that the bastion runs the ec2-instance-connect package "+
+		next = setting.Textf("the key pushed with EC2 Instance Connect was not accepted: check that the bastion runs the ec2-instance-connect package "+
 			"(sshd AuthorizedKeysCommand /opt/aws/bin/eic_run_authorized_keys), that %q is its OS user, and that less than 60 s passed between the push and the login", hop.User)
 	case agentSock == "":
-		b.WriteString("no ssh-agent is in use (SSH_AUTH_SOCK is unset, or the agent is off): start one with `eval $(ssh-agent)` and load your key with `ssh-add ~/.ssh/id_ed25519`, " +
-			"or pass --ssh-identity FILE, or use --ssh-eic")
+		next = setting.Textf("no ssh-agent is in use (SSH_AUTH_SOCK is unset, or the agent is off): start one with `eval $(ssh-agent)` and load your key with `ssh-add ~/.ssh/id_ed25519`, "+
+			"or pass %s, or use %s", setting.SSHIdentity.Is("FILE"), setting.SSHEIC)
 	default:
-		fmt.Fprintf(&b, "load the right key into your agent with `ssh-add ~/.ssh/KEY`, or pass --ssh-identity FILE, or use --ssh-eic; "+
-			"and check that its public key is in ~%s/.ssh/authorized_keys on the host", hop.User)
+		next = setting.Textf("load the right key into your agent with `ssh-add ~/.ssh/KEY`, or pass %s, or use %s; "+
+			"and check that its public key is in ~%s/.ssh/authorized_keys on the host", setting.SSHIdentity.Is("FILE"), setting.SSHEIC, hop.User)
 	}
-	return fmt.Errorf("%s: %w", b.String(), err)
+	return setting.Errorf("%s%s: %w", b.String(), next, err)
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"strconv"
 	"strings"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // DefaultPort is the SSH port used when neither the chain nor ssh_config
@@ -172,20 +174,21 @@ func resolveChain(specs []HopSpec, cfg *SSHConfig, localUser, home string, notes
 			switch {
 			case u.Key == "identityfile":
 				if notes != nil {
-					notes(s.Host, fmt.Sprintf("%s: IdentityFile %s not used: it is under %s, which rdsgate does not run; pass it with --ssh-identity or load it into the agent if it is needed", u.Where, u.Value, u.Match), true)
+					notes(s.Host, setting.Textf("%s: IdentityFile %s not used: it is under %s, which rdsgate does not run; pass it with %s or load it into the agent if it is needed",
+						u.Where, u.Value, u.Match, setting.SSHIdentity).String(), true)
 				}
 			case (u.Key == "proxyjump" || u.Key == "proxycommand") && i > 0:
 				// Reached through the hop before it: the chain decides.
 			default:
-				return nil, fmt.Errorf("ssh hop %s: the ssh config sets %s %s at %s under %s, and rdsgate never runs commands from ssh_config, so it cannot tell whether ssh would use that value; "+
-					"move the setting to a Host block, or write what you mean in --ssh (USER@HOST:PORT, or a chain a@jump,b@host)",
-					s, configKeyName(u.Key), u.Value, u.Where, u.Match)
+				return nil, setting.Errorf("ssh hop %s: the ssh config sets %s %s at %s under %s, and rdsgate never runs commands from ssh_config, so it cannot tell whether ssh would use that value; "+
+					"move the setting to a Host block, or write what you mean in %s (USER@HOST:PORT, or a chain a@jump,b@host)",
+					s, configKeyName(u.Key), u.Value, u.Where, u.Match, setting.SSH)
 			}
 		}
 		if i == 0 && hc.ProxyCommand != "" {
-			return nil, fmt.Errorf("ssh hop %s: the ssh config gives it ProxyCommand %q; rdsgate does not run commands from ssh_config. "+
-				"Use ProxyJump (or a chain in --ssh) for jump hosts, or --via ssm for Session Manager; "+
-				"or write \"ProxyCommand none\" in a Host block for it above the one that sets it", s, hc.ProxyCommand)
+			return nil, setting.Errorf("ssh hop %s: the ssh config gives it ProxyCommand %q; rdsgate does not run commands from ssh_config. "+
+				"Use ProxyJump (or a chain in %s) for jump hosts, or %s for Session Manager; "+
+				"or write \"ProxyCommand none\" in a Host block for it above the one that sets it", s, hc.ProxyCommand, setting.SSH, setting.Via.Is("ssm"))
 		}
 		h := Hop{Alias: s.Host, User: first(hc.User, localUser), Host: first(hc.HostName, lowerName(s.Host)), Port: hc.Port}
 		if h.User == "" {

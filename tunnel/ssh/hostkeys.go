@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // UnknownHostKeyError is returned when a hop's host key is in no
@@ -32,7 +34,11 @@ type UnknownHostKeyError struct {
 	UntrustedCA string
 }
 
-func (e *UnknownHostKeyError) Error() string {
+func (e *UnknownHostKeyError) Error() string { return e.Render(setting.Style{}) }
+
+// Render is the message with the setting that records a first key spelled
+// in s.
+func (e *UnknownHostKeyError) Render(s setting.Style) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ssh: host %s is not known: it presented %s key %s, found in no known_hosts file; refusing to connect. ",
 		e.Host, e.KeyType, e.Fingerprint)
@@ -46,7 +52,7 @@ func (e *UnknownHostKeyError) Error() string {
 	if e.Behind != "" {
 		fmt.Fprintf(&b, "\n  (run it on %s, the hop this host is reached through)", e.Behind)
 	}
-	b.WriteString("\nor connect once with --ssh-accept-new to record it on first use")
+	fmt.Fprintf(&b, "\nor connect once with %s to record it on first use", s.Spell(setting.Ref{Name: setting.SSHAcceptNew}))
 	return b.String()
 }
 

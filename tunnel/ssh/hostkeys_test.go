@@ -30,7 +30,7 @@ func TestHostKeys(t *testing.T) {
 		if !errors.As(err, &uk) {
 			t.Fatalf("unknown host: %v", err)
 		}
-		if uk.Fingerprint != fp || uk.Host != name || !strings.Contains(err.Error(), fp) || !strings.Contains(err.Error(), "--ssh-accept-new") {
+		if uk.Fingerprint != fp || uk.Host != name || !strings.Contains(err.Error(), fp) || !strings.Contains(err.Error(), "connect once with ssh_accept_new") {
 			t.Fatalf("unknown host error: %v", err)
 		}
 		want := fmt.Sprintf("ssh-keyscan -t ed25519 -p %d 127.0.0.1 >> %s", s.Port, kh)
