@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // Health serves /liveness, /readiness and /metrics (Prometheus text format)
@@ -67,7 +68,7 @@ func (h *Health) Handler() http.Handler {
 		}
 		for _, s := range h.servers {
 			if !s.Ready() {
-				http.Error(w, fmt.Sprintf("%s is not accepting connections (stopping, or at --max-connections)", s.Target()), http.StatusServiceUnavailable)
+				http.Error(w, fmt.Sprintf("%s is not accepting connections (stopping, or at %s)", s.Target(), setting.MaxConnections), http.StatusServiceUnavailable)
 				return
 			}
 		}
@@ -86,7 +87,7 @@ func (h *Health) Handler() http.Handler {
 		quit := h.quit
 		h.mu.Unlock()
 		if quit == nil {
-			http.Error(w, "not enabled: start the proxy with --quitquitquit", http.StatusNotFound)
+			http.Error(w, fmt.Sprintf("not enabled: start the proxy with %s on", setting.Quit), http.StatusNotFound)
 			return
 		}
 		quit()
@@ -166,7 +167,7 @@ func (h *Health) writeMetrics(w io.Writer) {
 		"rdsgate_connections_open":          "gauge Client connections open now.",
 		"rdsgate_connections_total":         "counter Client connections accepted.",
 		"rdsgate_connections_failed_total":  "counter Sessions that ended in an error (login refused, route down, ...).",
-		"rdsgate_connections_refused_total": "counter Clients refused at --max-connections.",
+		"rdsgate_connections_refused_total": "counter Clients refused at " + string(setting.MaxConnections) + ".",
 		"rdsgate_accept_errors_total":       "counter Accepts that failed for lack of resources (out of file descriptors) and were retried after a pause.",
 		"rdsgate_bytes_total":               "counter Bytes relayed.",
 		"rdsgate_login_seconds_sum":         "counter Time from accepting a client to the database's login OK, summed.",

@@ -42,7 +42,7 @@ func TestHealthEndpoints(t *testing.T) {
 	c.Write([]byte("abcd"))
 	io.ReadFull(c, make([]byte, 4))
 	waitFor(t, func() bool { return p.Stats().Open == 1 })
-	if code, body := get("/readiness"); code != 503 || !strings.Contains(body, "max-connections") {
+	if code, body := get("/readiness"); code != 503 || !strings.Contains(body, "max_connections") {
 		t.Errorf("readiness at max connections: %d %q", code, body)
 	}
 	_, metrics := get("/metrics")

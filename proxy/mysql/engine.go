@@ -16,6 +16,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/mysqlwire"
 	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // Notes on this package:
@@ -132,7 +133,8 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 		if s.LocalTLS == nil {
 			// Not offered; a client that insists on TLS cannot be served.
 			err := &mysqlwire.ErrPacket{Code: mysqlwire.ErHandshake, SQLState: mysqlwire.SQLStateHandshake,
-				Message: "rdsgate: the local connection is plain (loopback); connect without TLS (mysql --ssl-mode=DISABLED, mariadb --skip-ssl), or start the proxy with --local-cert and --local-key; the proxy's connection to the database is TLS"}
+				Message: fmt.Sprintf("rdsgate: the local connection is plain (loopback); connect without TLS (mysql --ssl-mode=DISABLED, mariadb --skip-ssl), or start the proxy with %s and %s; the proxy's connection to the database is TLS",
+					setting.LocalCert, setting.LocalKey)}
 			sendErr(cc, err, 0)
 			return "", err
 		}
