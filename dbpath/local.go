@@ -142,6 +142,29 @@ func (l *Local) OpenDB(user, db string) (*sql.DB, error) {
 	return OpenLocalDB(l.path.Target, "tcp", l.addr.String(), user, db)
 }
 
+// Login is OpenDB, then a login through the whole path (route, TLS,
+// token, server); a refusal comes back explained (LoginError).
+func (l *Local) Login(ctx context.Context, user, db string) (*sql.DB, error) {
+	if l.socket != "" {
+		return Login(ctx, l.path.Target, "unix", l.socket, user, db)
+	}
+	return Login(ctx, l.path.Target, "tcp", l.addr.String(), user, db)
+}
+
+// Login is OpenLocalDB, then a login; a refusal comes back explained
+// (LoginError).
+func Login(ctx context.Context, t target.Target, network, address, user, db string) (*sql.DB, error) {
+	h, err := OpenLocalDB(t, network, address, user, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.PingContext(ctx); err != nil {
+		h.Close()
+		return nil, LoginError(t.Identifier, user, err)
+	}
+	return h, nil
+}
+
 // OpenLocalDB returns a database/sql handle on an rdsgate proxy for t at
 // address (network "unix": the socket's path; "tcp": host:port), with no
 // password and no TLS, as user on database db.

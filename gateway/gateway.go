@@ -207,15 +207,11 @@ func (g *Gateway) CheckConnections(ctx context.Context, done func(l Listener, to
 			return fmt.Errorf("%s: %w", p.Spec.Name, ErrNoUser)
 		}
 		t0 := time.Now()
-		db, err := dbpath.OpenLocalDB(p.Target, "tcp", l.Addr.String(), p.Spec.User, p.Spec.Database)
+		db, err := dbpath.Login(ctx, p.Target, "tcp", l.Addr.String(), p.Spec.User, p.Spec.Database)
 		if err != nil {
 			return err
 		}
-		err = db.PingContext(ctx)
 		db.Close()
-		if err != nil {
-			return dbpath.LoginError(p.Target.Identifier, p.Spec.User, err)
-		}
 		if done != nil {
 			done(l, time.Since(t0))
 		}

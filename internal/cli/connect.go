@@ -13,7 +13,6 @@ import (
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/internal/queryout"
-	"github.com/rdsgate/rdsgate/session"
 )
 
 type connectFlags struct {
@@ -55,65 +54,28 @@ func (a *app) newConnect() *cobra.Command {
 	return cmd
 }
 
-// localPath is the proxy running for one connect.
-type localPath struct {
-	p     *dbpath.Path
-	local *dbpath.Local
-	rec   *session.Recorder
-	// ownDialer: close the route with the path (connect); doctor closes its own.
-	ownDialer bool
-}
-
-func (l *localPath) close() {
-	_ = l.local.Close()
-	_ = l.rec.Close(context.Background())
-	if l.ownDialer {
-		l.p.Close()
-	}
-}
-
-// startLocal resolves the target and starts the proxy: on a unix socket in
-// a private directory (so no other local user can use the path while it is
-// up), or on a TCP loopback port for GUI tools.
-func (a *app) startLocal(ctx context.Context, name string, f connectFlags, tcpPort int, useTCP bool) (*localPath, error) {
-	p, err := a.openPath(ctx, name, f.route)
-	if err != nil {
-		return nil, err
-	}
-	if !p.Target.IAMAuth && p.Password == nil { // a password source needs no IAM
-		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; logins will be refused", p.Target.Identifier), "fix", iamAuthFix(p.Target))
-	}
-	l, err := a.serveLocal(ctx, p, f, tcpPort, useTCP)
-	if err != nil {
-		p.Close()
-		return nil, err
-	}
-	l.ownDialer = true
-	return l, nil
-}
-
-// serveLocal starts the proxy for p.
-func (a *app) serveLocal(ctx context.Context, p *dbpath.Path, f connectFlags, tcpPort int, useTCP bool) (*localPath, error) {
-	rec, err := a.sessionRecorder(f.sessionLog)
-	if err != nil {
-		return nil, err
-	}
-	local, err := p.Serve(ctx, dbpath.LocalOptions{TCP: useTCP, TCPPort: tcpPort, Recorder: rec, CaptureStatements: f.logStatements, Log: a.log})
-	if err != nil {
-		_ = rec.Close(context.Background())
-		return nil, err
-	}
-	return &localPath{p: p, local: local, rec: rec}, nil
-}
-
 func (a *app) runConnect(ctx context.Context, name string, extra []string, f connectFlags) error {
-	port := f.port
-	l, err := a.startLocal(ctx, name, f, port, f.print)
+	p, err := a.openPath(ctx, name, f.route)
 	if err != nil {
 		return err
 	}
-	defer l.close()
-	user := l.p.Spec.User
+	defer p.Close()
+	if !p.Target.IAMAuth && p.Password == nil { // a password source needs no IAM
+		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; logins will be refused", p.Target.Identifier), "fix", iamAuthFix(p.Target))
+	}
+	rec, err := a.sessionRecorder(f.sessionLog)
+	if err != nil {
+		return err
+	}
+	defer rec.Close(context.Background())
+	// A unix socket in a private directory, so that no other local user
+	// can use the path while it is up; --print: a TCP port for GUI tools.
+	local, err := p.Serve(ctx, dbpath.LocalOptions{TCP: f.print, TCPPort: f.port, Recorder: rec, CaptureStatements: f.logStatements, Log: a.log})
+	if err != nil {
+		return err
+	}
+	defer local.Close()
+	user := p.Spec.User
 	if user == "" {
 		return usagef("no database user: pass --user, or set user: for %s in the config file", name)
 	}
@@ -121,38 +83,33 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	// Log in once before handing over, so that a refused login is explained
 	// here rather than as a client's terse error.
 	t0 := time.Now()
-	db, err := l.local.OpenDB(user, l.p.Spec.Database)
+	stop := a.spin("login")
+	db, err := local.Login(ctx, user, p.Spec.Database)
+	stop()
 	if err != nil {
 		return err
 	}
-	stop := a.spin("login")
-	err = db.PingContext(ctx)
-	stop()
-	if err != nil {
-		db.Close()
-		return dbpath.LoginError(l.p.Target.Identifier, user, err)
-	}
-	a.stage("login", t0, "as %s over TLS verified for %s, via %s", user, l.p.Target.Host, l.p.Route.Via)
+	defer db.Close()
+	a.stage("login", t0, "as %s over TLS verified for %s, via %s", user, p.Target.Host, p.Route.Via)
 
 	switch {
 	case f.exec != "":
-		defer db.Close()
 		return queryout.Print(ctx, db, f.exec, a.g.output, a.stdout, a.stderr)
 	case f.print:
-		db.Close()
-		dbclient.WriteInfo(a.stdout, dbclient.Listener{Path: l.p, Addr: l.local.Addr()})
+		db.Close() // hold no upstream session while nobody uses it
+		dbclient.WriteInfo(a.stdout, dbclient.Listener{Path: p, Addr: local.Addr()})
 		fmt.Fprintln(a.stderr, "Path is up; press Ctrl-C to close it.")
 		<-ctx.Done()
 		return nil
 	}
 	db.Close()
-	return a.runClient(ctx, l, f.client, user, extra)
+	return a.runClient(ctx, p, local, f.client, user, extra)
 }
 
 // runClient starts the database client on the local socket with the
 // terminal, and returns its exit status.
-func (a *app) runClient(ctx context.Context, l *localPath, want, user string, extra []string) error {
-	name, bin, err := dbclient.Pick(l.p.Target.Family(), want)
+func (a *app) runClient(ctx context.Context, p *dbpath.Path, local *dbpath.Local, want, user string, extra []string) error {
+	name, bin, err := dbclient.Pick(p.Target.Family(), want)
 	var wrong *dbclient.WrongFamilyError
 	switch {
 	case errors.As(err, &wrong):
@@ -160,12 +117,12 @@ func (a *app) runClient(ctx context.Context, l *localPath, want, user string, ex
 	case err != nil:
 		return fmt.Errorf("%w, or use --exec or --print", err)
 	}
-	args := append(dbclient.Args(name, l.local.Socket(), user, l.p.Spec.Database), extra...)
+	args := append(dbclient.Args(name, local.Socket(), user, p.Spec.Database), extra...)
 	a.log.Debug("starting client", "client", bin, "args", strings.Join(args, " "))
 	// Ctrl-C is the client's while it runs (psql cancels its query).
-	a.sig.passInt.Store(true)
-	defer a.sig.passInt.Store(false)
-	code, err := dbclient.Run{Bin: bin, Args: args, Env: dbclient.Env(os.Environ(), l.p.Spec.Auth.PasswordEnv),
+	a.sig.PassInterrupt(true)
+	defer a.sig.PassInterrupt(false)
+	code, err := dbclient.Run{Bin: bin, Args: args, Env: dbclient.Env(os.Environ(), p.Spec.Auth.PasswordEnv),
 		Stdin: a.stdin, Stdout: a.stdout, Stderr: a.stderr}.Start(ctx)
 	if err == nil && code != 0 {
 		return exitError{code: code}

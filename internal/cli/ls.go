@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -46,25 +45,5 @@ func (a *app) runLs(ctx context.Context) error {
 		fmt.Fprintf(a.stderr, "no DB instances or clusters in %s (another region? pass --region)\n", cfg.Region)
 		return nil
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "IDENTIFIER\tKIND\tENGINE\tSTATUS\tIAM AUTH\tPUBLIC\tENDPOINT")
-	for _, t := range all {
-		iam := "yes"
-		if !t.IAMAuth {
-			iam = "NO"
-		}
-		public := "no"
-		if t.Public {
-			public = "YES"
-		}
-		kind := string(t.Kind)
-		if t.ClusterIdentifier != "" {
-			kind += " of " + t.ClusterIdentifier
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s:%d\n", t.Identifier, kind, t.Engine, t.Status, iam, public, t.Host, t.Port)
-		if t.ReaderHost != "" {
-			fmt.Fprintf(tw, "\t\t\t\t\t\t%s:%d (reader)\n", t.ReaderHost, t.Port)
-		}
-	}
-	return tw.Flush()
+	return target.WriteTable(a.stdout, all)
 }

@@ -208,7 +208,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	if failed != nil {
 		return fmt.Errorf("--run-connection-test: %w", failed)
 	}
-	if f.exitZeroOnTerm && a.sig != nil && a.sig.terminated.Load() {
+	if f.exitZeroOnTerm && a.sig.Terminated() {
 		return exitError{ExitOK}
 	}
 	return nil

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -20,6 +21,7 @@ import (
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/docs"
 	"github.com/rdsgate/rdsgate/internal/humanlog"
+	"github.com/rdsgate/rdsgate/internal/sigwatch"
 )
 
 // Exit codes. They follow the shell's conventions so scripts can tell a
@@ -64,7 +66,7 @@ type app struct {
 	// getwd finds the project config; tests replace it.
 	getwd func() (string, error)
 	// sig watches SIGINT/SIGTERM (nil in some tests).
-	sig *signals
+	sig *sigwatch.Watcher
 	// awsConfigFiles and awsCredentialsFiles replace the shared AWS files
 	// (demo points them at its sandbox's).
 	awsConfigFiles, awsCredentialsFiles []string
@@ -100,8 +102,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	a.sig = watchSignals(cancel)
-	defer a.sig.stop()
+	a.sig = sigwatch.Watch(cancel)
+	defer a.sig.Stop()
 	root := a.newRoot()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -109,12 +111,23 @@ func (a *app) main(ctx context.Context, args []string) int {
 	switch {
 	case errors.As(err, &ee):
 		return ee.code
-	case a.sig.exitCode() != 0 && (err == nil || errors.Is(err, context.Canceled)):
-		return a.sig.exitCode()
+	case signalExit(a.sig.Signal()) != 0 && (err == nil || errors.Is(err, context.Canceled)):
+		return signalExit(a.sig.Signal())
 	case err == nil:
 		return ExitOK
 	}
 	return a.report(err)
+}
+
+// signalExit is the exit code after sig stopped rdsgate (0: none).
+func signalExit(sig os.Signal) int {
+	switch sig {
+	case os.Interrupt:
+		return ExitSIGINT
+	case syscall.SIGTERM:
+		return ExitSIGTERM
+	}
+	return 0
 }
 
 // report prints err for a person (one line; the cause chain with -v) and

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/sigwatch"
 	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
 	"github.com/rdsgate/rdsgate/sandbox"
@@ -24,7 +25,7 @@ func startCommand(t *testing.T, args ...string) *safeBuf {
 	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: os.Getenv, getwd: os.Getwd, open: dbpath.Open}
 	root := a.newRoot()
 	root.SetArgs(args)
-	a.sig = &signals{} // no signal handling in tests
+	a.sig = &sigwatch.Watcher{} // no signal handling in tests
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- root.ExecuteContext(ctx) }()

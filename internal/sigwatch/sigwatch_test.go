@@ -1,0 +1,51 @@
+//go:build unix
+
+package sigwatch
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestWatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w := Watch(cancel)
+	defer w.Stop()
+
+	// A child owns the terminal: SIGINT is its business.
+	w.PassInterrupt(true)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+		t.Fatal("SIGINT cancelled while passed to the child")
+	case <-time.After(200 * time.Millisecond):
+	}
+	w.PassInterrupt(false)
+
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ctx.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("SIGTERM did not cancel")
+	}
+	if !w.Terminated() || w.Signal() != syscall.SIGTERM {
+		t.Errorf("Terminated %v, Signal %v; want true, SIGTERM", w.Terminated(), w.Signal())
+	}
+}
+
+func TestZeroWatcher(t *testing.T) {
+	var w *Watcher
+	if w.Terminated() || w.Signal() != nil {
+		t.Error("a nil Watcher reports a signal")
+	}
+	w.Stop()
+	(&Watcher{}).Stop()
+}
