@@ -46,7 +46,7 @@ const (
 // Options says where Load looks for the CA bundle. The zero value downloads
 // the commercial global bundle into the user cache directory.
 type Options struct {
-	// File is a PEM bundle given by the user (--ca-bundle). It takes
+	// File is a PEM bundle given by the user (the ca_bundle setting). It takes
 	// precedence over everything else; when set, nothing else is tried.
 	File string
 	// Getenv reads the environment (default os.Getenv). EnvBundle comes
