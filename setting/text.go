@@ -27,11 +27,12 @@ func Plain(s string) Text {
 	return t
 }
 
-// Textf formats a Text as fmt.Errorf formats its message, except for the arguments of a
-// %s, %v or %w verb without flags or width: a Name or a Ref becomes a
-// reference to the setting, a Text is embedded as it is, and an error is
-// kept so that the settings it names are spelled with the Text's. Arguments
-// are used in order: explicit indexes ([n]) and * widths are not supported.
+// Textf formats a Text as fmt.Errorf formats its message, except for the
+// arguments of a %s, %v or %w verb without flags or width: a Name or a Ref
+// becomes a reference to the setting, a Text is embedded as it is, and an
+// error is kept so that the settings it names are spelled with the Text's.
+// Arguments are used in order: explicit indexes ([n]) and * widths are not
+// supported.
 func Textf(format string, args ...any) Text {
 	t, _ := textf(format, args)
 	return t
