@@ -17,6 +17,25 @@ import (
 	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
+// OpenRoute opens spec's route to remote (HOST:PORT) alone, with no
+// target: for forwarding to anything the bastion reaches. Only the ssm
+// route and EC2 Instance Connect need AWS credentials; an SSH bastion
+// with a key or the agent does not.
+func OpenRoute(ctx context.Context, spec Spec, remote string, opts Options) (*Path, error) {
+	opts.defaults()
+	p := &Path{Spec: spec, Route: spec.Route}
+	var err error
+	if spec.Route.Via == "ssm" || spec.Route.SSHEIC {
+		if p.AWS, err = LoadAWS(ctx, spec, opts); err != nil {
+			return nil, err
+		}
+	}
+	if p.Dialer, p.Route, err = NewDialer(ctx, p.AWS, spec.Route, remote, spec.Profile, opts.Log); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
 // NewDialer builds route's dialer towards remote (the database's
 // host:port) and returns it with the route as taken: an ssm route's
 // bastion is the instance found (by id or tag, its agent online). profile

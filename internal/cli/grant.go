@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -29,12 +27,7 @@ type adminFlags struct {
 }
 
 func (f *adminFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.route.via, "via", "", "route to the database: direct, ssm or ssh (default: the config file's, else direct)")
-	fs.StringVar(&f.route.address, "address", "", "direct route: dial HOST:PORT instead of the endpoint; TLS is still verified against the endpoint name")
-	fs.StringVar(&f.route.bastion, "bastion", "", "ssm route: bastion instance id")
-	fs.StringVar(&f.route.bastionTag, "bastion-tag", "", "ssm route: pick an online bastion by tag, KEY=VALUE")
-	fs.StringVar(&f.route.ssh, "ssh", "", "ssh route: USER@HOST[:PORT] of the bastion")
-	fs.StringVar(&f.route.caBundle, "ca-bundle", "", "PEM file of CAs to verify the server with (default: RDS's bundle)")
+	f.route.registerRoute(fs)
 	fs.StringVar(&f.adminSecret, "admin-secret", "", "Secrets Manager secret (ARN or name) with the administrative user's username and password (default: the instance's managed master secret, else a prompt)")
 }
 
@@ -255,16 +248,7 @@ func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags)
 		enc.SetIndent("", "  ")
 		return enc.Encode(us)
 	}
-	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tAUTH\tTLS REQUIRED\tPROFILE ("+db0+")\tFLAGS")
-	for _, u := range us {
-		n := u.Name
-		if u.Host != "" {
-			n += "@" + u.Host
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, u.Auth, u.RequiresTLS, u.Profile, strings.Join(u.Flags, "; "))
-	}
-	return tw.Flush()
+	return grant.WriteUsers(a.stdout, us, db0)
 }
 
 // resolveTarget finds a target and the caller's identity without a route.
@@ -297,12 +281,10 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 			}
 			dbs = append(dbs, grant.Guarded{Target: t, Account: cmp.Or(account, id.Account)})
 		}
-		doc, err := grant.DenyDeletePolicy(dbs, f.breakGlass)
-		if err != nil {
+		var err error
+		if named, err = grant.DenyDelete(args, dbs, f.breakGlass); err != nil {
 			return err
 		}
-		named = grant.Named{Name: grant.PolicyName(append([]string{"deny-delete"}, args...)...),
-			Description: "rdsgate deletion guard for " + strings.Join(args, ", "), Doc: doc}
 	} else {
 		if len(args) != 1 {
 			return usagef("give one TARGET (or --deny-delete with several)")
@@ -331,15 +313,9 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 		if err != nil {
 			return err
 		}
-		doc, err := grant.Policy(grant.Access{Target: t, Account: cmp.Or(account, id.Account), DBUser: f.user, Bastion: bastion})
-		if err != nil {
+		if named, err = grant.AccessPolicy(grant.Access{Target: t, Account: cmp.Or(account, id.Account), DBUser: f.user, Bastion: bastion}); err != nil {
 			return err
 		}
-		desc := fmt.Sprintf("rdsgate: sign in to %s as database user %s", t.Identifier, f.user)
-		if bastion != "" {
-			desc += " through Session Manager bastion " + bastion
-		}
-		named = grant.Named{Name: grant.PolicyName(t.Identifier, f.user), Description: desc, Doc: doc}
 	}
 	if f.attachTo != "" {
 		if f.format != "json" {

@@ -19,23 +19,19 @@ import (
 	"github.com/rdsgate/rdsgate/session"
 )
 
+// proxyFlags are the gateway's Config (bound to it directly) and what the
+// command adds around it.
 type proxyFlags struct {
-	route            routeFlags
-	listen           string
-	unixDir          string
-	allowNonLoopback bool
-	maxConns         int
-	idle             time.Duration
-	logStatements    bool
-	sessionLog       string
-	loginsPerSecond  int
-	httpAddress      string
-	localCert        string
-	localKey         string
-	drainTimeout     time.Duration
-	exitZeroOnTerm   bool
-	quitQuitQuit     bool
-	connectionTest   bool
+	route          routeFlags
+	gw             gateway.Config
+	sessionLog     string
+	httpAddress    string
+	localCert      string
+	localKey       string
+	drainTimeout   time.Duration
+	exitZeroOnTerm bool
+	quitQuitQuit   bool
+	connectionTest bool
 }
 
 func (a *app) newProxy() *cobra.Command {
@@ -50,15 +46,15 @@ func (a *app) newProxy() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	f.route.register(fl)
-	fl.StringVar(&f.listen, "listen", "127.0.0.1", "local address to listen on")
-	fl.StringVar(&f.unixDir, "unix-socket", "", "also listen on a unix socket in this directory (psql: .s.PGSQL.PORT; mysql: TARGET.sock)")
-	fl.BoolVar(&f.allowNonLoopback, "allow-non-loopback", false, "allow --listen on a non-loopback address: anyone who reaches it uses the database as your AWS identity")
-	fl.IntVar(&f.maxConns, "max-connections", 0, "refuse clients beyond this many open connections per target (0: no limit)")
-	fl.DurationVar(&f.idle, "idle-timeout", 0, "close connections idle for this long (0: never)")
-	fl.BoolVar(&f.logStatements, "log-statements", false, "record each statement (PostgreSQL Query/Parse, MySQL COM_QUERY/COM_STMT_PREPARE) in the session log")
+	fl.StringVar(&f.gw.Listen, "listen", "127.0.0.1", "local address to listen on")
+	fl.StringVar(&f.gw.UnixDir, "unix-socket", "", "also listen on a unix socket in this directory (psql: .s.PGSQL.PORT; mysql: TARGET.sock)")
+	fl.BoolVar(&f.gw.AllowNonLoopback, "allow-non-loopback", false, "allow --listen on a non-loopback address: anyone who reaches it uses the database as your AWS identity")
+	fl.IntVar(&f.gw.MaxConnections, "max-connections", 0, "refuse clients beyond this many open connections per target (0: no limit)")
+	fl.DurationVar(&f.gw.IdleTimeout, "idle-timeout", 0, "close connections idle for this long (0: never)")
+	fl.BoolVar(&f.gw.CaptureStatements, "log-statements", false, "record each statement (PostgreSQL Query/Parse, MySQL COM_QUERY/COM_STMT_PREPARE) in the session log")
 	fl.StringVar(&f.sessionLog, "session-log", "", "append session records as JSON lines to this file (- for stderr)")
 	fl.StringVar(&f.httpAddress, "http-address", "", "serve /liveness, /readiness and /metrics (Prometheus) on this loopback HOST:PORT")
-	fl.IntVar(&f.loginsPerSecond, "logins-per-second", 100, "limit new upstream logins per target (AWS advises under 200 new IAM logins/s per instance; 0: no limit)")
+	fl.IntVar(&f.gw.LoginsPerSecond, "logins-per-second", 100, "limit new upstream logins per target (AWS advises under 200 new IAM logins/s per instance; 0: no limit)")
 	fl.StringVar(&f.localCert, "local-cert", "", "serve TLS to local clients that ask for it, with this certificate (PEM; with --local-key); without it the local leg declines TLS")
 	fl.StringVar(&f.localKey, "local-key", "", "the private key (PEM) of --local-cert")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM (or /quitquitquit), how long open sessions may finish before they are closed")
@@ -118,7 +114,7 @@ func (a *app) serveHealth(f proxyFlags, quit func()) (*proxy.Health, func(), err
 	if f.httpAddress == "" {
 		return health, func() {}, nil
 	}
-	addr, stop, err := gateway.ServeHealth(health, f.httpAddress, f.allowNonLoopback)
+	addr, stop, err := gateway.ServeHealth(health, f.httpAddress, f.gw.AllowNonLoopback)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--http-address: %w", err)
 	}
@@ -180,9 +176,9 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	if err != nil {
 		return err
 	}
-	g, err := gateway.New(ctx, gateway.Config{Listen: f.listen, AllowNonLoopback: f.allowNonLoopback, UnixDir: f.unixDir, LocalTLS: localTLS,
-		MaxConnections: f.maxConns, IdleTimeout: f.idle, LoginsPerSecond: f.loginsPerSecond, Recorder: rec, CaptureStatements: f.logStatements,
-		Health: health, Log: a.log}, gts)
+	cfg := f.gw
+	cfg.LocalTLS, cfg.Recorder, cfg.Health, cfg.Log = localTLS, rec, health, a.log
+	g, err := gateway.New(ctx, cfg, gts)
 	var inUse *gateway.PortInUseError
 	if errors.As(err, &inUse) {
 		return fmt.Errorf("%w: pick one with %s=PORT", err, inUse.Name)

@@ -34,20 +34,27 @@ type routeFlags struct {
 	sslNegotiation string
 }
 
-func (r *routeFlags) register(fs *pflag.FlagSet) {
+// registerRoute registers the route flags every command that reaches a
+// database has, the administrative ones (grant, revoke, users) included.
+func (r *routeFlags) registerRoute(fs *pflag.FlagSet) {
 	fs.StringVar(&r.via, "via", "", "route to the database: direct, ssm or ssh (default: the config file's, else direct)")
 	fs.StringVar(&r.address, "address", "", "direct route: dial HOST:PORT instead of the endpoint (an existing tunnel); TLS is still verified against the endpoint name")
 	fs.StringVar(&r.bastion, "bastion", "", "ssm route: bastion instance id")
 	fs.StringVar(&r.bastionTag, "bastion-tag", "", "ssm route: pick an online bastion by tag, KEY=VALUE")
-	fs.StringVar(&r.ssmPlugin, "ssm-plugin", "", "ssm route: forward through AWS's session-manager-plugin at this path instead of rdsgate's own client")
 	fs.StringVar(&r.ssh, "ssh", "", "ssh route: USER@HOST[:PORT] of the bastion, or a jump chain a@b1,c@b2 (hosts may be ~/.ssh/config aliases)")
+	fs.StringVar(&r.caBundle, "ca-bundle", "", "PEM file of CAs to verify the server with (default: RDS's bundle, downloaded once and cached)")
+}
+
+// register registers the route flags and the database user and name.
+func (r *routeFlags) register(fs *pflag.FlagSet) {
+	r.registerRoute(fs)
+	fs.StringVar(&r.ssmPlugin, "ssm-plugin", "", "ssm route: forward through AWS's session-manager-plugin at this path instead of rdsgate's own client")
 	fs.StringVar(&r.sshIdentity, "ssh-identity", "", "ssh route: private key file (default: the ssh-agent, then ~/.ssh/config's IdentityFile)")
 	fs.StringVar(&r.sshKnownHosts, "ssh-known-hosts", "", "ssh route: known_hosts file (default ~/.ssh/known_hosts)")
 	fs.BoolVar(&r.sshAcceptNew, "ssh-accept-new", false, "ssh route: record an unknown bastion host key once, like StrictHostKeyChecking=accept-new (a changed key is always refused)")
 	fs.BoolVar(&r.sshEIC, "ssh-eic", false, "ssh route: log in with a one-minute key pushed by EC2 Instance Connect for the --bastion instance (no key file anywhere)")
 	fs.StringVar(&r.user, "user", "", "database user (default: the config file's)")
 	fs.StringVar(&r.db, "db", "", "database name (default: the config file's)")
-	fs.StringVar(&r.caBundle, "ca-bundle", "", "PEM file of CAs to verify the server with (default: RDS's bundle, downloaded once and cached)")
 }
 
 // pathSpec is what the command line asks for on the path to name: the

@@ -63,15 +63,7 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 		if err != nil {
 			return err
 		}
-		// Only Session Manager and EC2 Instance Connect need AWS; an SSH
-		// bastion with a key or the agent does not.
-		p = &dbpath.Path{Spec: spec, Route: spec.Route}
-		if spec.Route.Via == "ssm" || spec.Route.SSHEIC {
-			if p.AWS, err = dbpath.LoadAWS(ctx, spec, a.pathOptions()); err != nil {
-				return err
-			}
-		}
-		if p.Dialer, p.Route, err = dbpath.NewDialer(ctx, p.AWS, spec.Route, remote, spec.Profile, a.log); err != nil {
+		if p, err = dbpath.OpenRoute(ctx, spec, remote, a.pathOptions()); err != nil {
 			return err
 		}
 	}

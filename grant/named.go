@@ -1,0 +1,48 @@
+package grant
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// AccessPolicy is Policy(a), named and described for deployment:
+// rdsgate-IDENTIFIER-DBUSER.
+func AccessPolicy(a Access) (Named, error) {
+	doc, err := Policy(a)
+	if err != nil {
+		return Named{}, err
+	}
+	desc := fmt.Sprintf("rdsgate: sign in to %s as database user %s", a.Target.Identifier, a.DBUser)
+	if a.Bastion != "" {
+		desc += " through Session Manager bastion " + a.Bastion
+	}
+	return Named{Name: PolicyName(a.Target.Identifier, a.DBUser), Description: desc, Doc: doc}, nil
+}
+
+// DenyDelete is DenyDeletePolicy(dbs, exempt), named and described for
+// deployment after names, the databases as the user called them.
+func DenyDelete(names []string, dbs []Guarded, exempt []string) (Named, error) {
+	doc, err := DenyDeletePolicy(dbs, exempt)
+	if err != nil {
+		return Named{}, err
+	}
+	return Named{Name: PolicyName(append([]string{"deny-delete"}, names...)...),
+		Description: "rdsgate deletion guard for " + strings.Join(names, ", "), Doc: doc}, nil
+}
+
+// WriteUsers writes us as a table for people; database is the one the
+// privilege profiles are about.
+func WriteUsers(w io.Writer, us []User, database string) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USER\tAUTH\tTLS REQUIRED\tPROFILE ("+database+")\tFLAGS")
+	for _, u := range us {
+		n := u.Name
+		if u.Host != "" {
+			n += "@" + u.Host
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, u.Auth, u.RequiresTLS, u.Profile, strings.Join(u.Flags, "; "))
+	}
+	return tw.Flush()
+}
