@@ -18,6 +18,7 @@ import (
 	"github.com/rdsgate/rdsgate/internal/netaccept"
 	"github.com/rdsgate/rdsgate/internal/rawsock"
 	"github.com/rdsgate/rdsgate/session"
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // Default limits.
@@ -159,7 +160,7 @@ func (s *Server) Serve(ctx context.Context) error {
 			if s.opts.MaxConnections > 0 && s.open.Load() >= int64(s.opts.MaxConnections) {
 				s.refused.Add(1)
 				s.opts.Log.Warn("refusing client: too many connections", "max", s.opts.MaxConnections, "client", c.RemoteAddr())
-				go s.engine.Refuse(c, fmt.Sprintf("rdsgate: too many connections (--max-connections %d)", s.opts.MaxConnections))
+				go s.engine.Refuse(c, fmt.Sprintf("rdsgate: too many connections (%s=%d)", setting.MaxConnections, s.opts.MaxConnections))
 				return
 			}
 			counter := &session.Counter{}

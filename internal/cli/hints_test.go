@@ -103,7 +103,6 @@ func TestWithHint(t *testing.T) {
 // rdsgate's flags in their messages. Each entry says why; delete it once the
 // file is fixed (the test fails on an entry that is no longer needed).
 var pendingFlagFiles = map[string]string{
-	"proxy/server.go":            "the too-many-connections refusal names --max-connections; it is being reworked separately",
 	"posture/alarm.go":           "the alarm script's header names `rdsgate audit --emit-alarms`",
 	"posture/logging.go":         "a fix prints the `rdsgate audit --target ... --emit-alarms` command line",
 	"sandbox/embedded.go":        "the installed-backend error names --backend",

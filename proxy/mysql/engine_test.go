@@ -650,7 +650,7 @@ func testTooManyConnections(t *testing.T, b *backend) {
 	queryString(t, db, "SELECT 1")
 	_, err := e.tryOpen(e.config("app_user"))
 	var me *gomysql.MySQLError
-	if !errors.As(err, &me) || me.Number != 1040 || !strings.Contains(me.Message, "--max-connections 1") {
+	if !errors.As(err, &me) || me.Number != 1040 || !strings.Contains(me.Message, "max_connections=1") {
 		t.Errorf("second connection: %v", err)
 	}
 }
