@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"github.com/rdsgate/rdsgate/setting"
+
 	"context"
 	"fmt"
 	"net"
@@ -49,7 +51,7 @@ func backendFor(choice, engine string) (string, error) {
 		return BackendEmbedded, nil
 	case BackendInstalled:
 		if !installed() {
-			return "", fmt.Errorf("sandbox: --backend installed: %s is not installed; use --backend auto or embedded", what)
+			return "", setting.Errorf("sandbox: %s: %s is not installed; use %s or %s", setting.Backend.Is("installed"), what, setting.Backend.Is("auto"), setting.Backend.Is("embedded"))
 		}
 		return BackendInstalled, nil
 	}

@@ -63,6 +63,9 @@ const (
 	// AttachTo is the IAM principal (role/NAME, user/NAME, group/NAME) a
 	// policy is attached to.
 	AttachTo Name = "attach_to"
+	// Backend is what serves the sandbox's data: auto, installed,
+	// embedded or a server's URL.
+	Backend Name = "backend"
 )
 
 // keyed are the settings with a config-file key; all is every setting.
@@ -70,7 +73,7 @@ var (
 	keyed = []Name{Region, Profile, User, Database, CABundle, Via, Address, Bastion, BastionTag,
 		SSH, SSHIdentity, SSHKnownHosts, SSHEIC}
 	all = append(keyed[:len(keyed):len(keyed)],
-		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, Apply, AttachTo)
+		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, Apply, AttachTo, Backend)
 )
 
 // All returns every setting, for a program that spells them (a test can

@@ -40,6 +40,7 @@ var flags = setting.Style{Assign: " ", Names: map[setting.Name]string{
 	setting.ReadOnly:       "--read-only",
 	setting.Apply:          "--apply",
 	setting.AttachTo:       "--attach-to",
+	setting.Backend:        "--backend",
 }}
 
 // withHint adds the flags that fix a library's typed error, and spells the
