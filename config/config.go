@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -237,6 +238,21 @@ type Project struct {
 	SHA256 string
 	// Settings are the sensitive settings the file makes.
 	Settings []Setting
+}
+
+// WriteTrusted tells a person what trusting p (the file at path) meant:
+// its hash, and the keys now honoured from it.
+func (p *Project) WriteTrusted(w io.Writer, path string) {
+	fmt.Fprintf(w, "trusted %s\n  sha256 %s\n", path, p.SHA256)
+	if len(p.Settings) == 0 {
+		fmt.Fprintln(w, "  it sets no key that needs trust")
+	} else {
+		fmt.Fprintln(w, "  so these keys are now honoured from it:")
+		for _, s := range p.Settings {
+			fmt.Fprintf(w, "    %s = %q  (%s)\n", s.Key, s.Value, s.Source)
+		}
+	}
+	fmt.Fprintln(w, "  any edit makes it untrusted again")
 }
 
 // InspectProject checks and parses the project file at path, reading it

@@ -12,9 +12,10 @@ import (
 var commands embed.FS
 
 // Page is one command's reference: the description (the text block) and
-// the examples (the sh block), as --help shows them.
+// the examples (the sh block), as --help shows them, and what the command
+// prints when it is done (a "text next" block), if the page says.
 type Page struct {
-	Long, Example string
+	Long, Example, Next string
 }
 
 // Command returns the page of the command at path, as cobra spells it
@@ -25,7 +26,7 @@ func Command(path string) (Page, bool) {
 		return Page{}, false
 	}
 	s := string(b)
-	return Page{Long: fenced(s, "text"), Example: fenced(s, "sh")}, true
+	return Page{Long: fenced(s, "text"), Example: fenced(s, "sh"), Next: fenced(s, "text next")}, true
 }
 
 // Commands lists the paths of the commands that have pages.

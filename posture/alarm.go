@@ -205,3 +205,18 @@ func hclAll(ss []string) []string {
 	}
 	return out
 }
+
+// AlarmFormats are the formats WriteAlarms writes.
+var AlarmFormats = []string{"cli", "terraform"}
+
+// WriteAlarms writes the kit in format: "cli" (WriteAlarmsCLI) or
+// "terraform" (WriteAlarmsTerraform).
+func WriteAlarms(w io.Writer, defs []AlarmDef, format string) error {
+	switch format {
+	case "cli":
+		return WriteAlarmsCLI(w, defs)
+	case "terraform":
+		return WriteAlarmsTerraform(w, defs)
+	}
+	return fmt.Errorf("posture: alarm format %q: use cli or terraform", format)
+}

@@ -26,3 +26,21 @@ billing-1    instance of billing  aurora-mysql  stopped    yes       no      b1.
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)
 	}
 }
+
+func TestEnableIAMAuthCommand(t *testing.T) {
+	for _, tc := range []struct {
+		t    Target
+		want string
+	}{
+		{Target{Identifier: "orders", Kind: KindInstance, Region: "eu-west-1"},
+			"aws rds modify-db-instance --db-instance-identifier orders --enable-iam-database-authentication --apply-immediately --region eu-west-1"},
+		{Target{Identifier: "billing", Kind: KindCluster, Region: "us-east-1"},
+			"aws rds modify-db-cluster --db-cluster-identifier billing --enable-iam-database-authentication --apply-immediately --region us-east-1"},
+		{Target{Identifier: "billing-1", Kind: KindInstance, ClusterIdentifier: "billing", Region: "us-east-1"},
+			"aws rds modify-db-cluster --db-cluster-identifier billing --enable-iam-database-authentication --apply-immediately --region us-east-1"},
+	} {
+		if got := tc.t.EnableIAMAuthCommand(); got != tc.want {
+			t.Errorf("%s: %s", tc.t.Identifier, got)
+		}
+	}
+}

@@ -5,6 +5,7 @@
 package target
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 )
@@ -30,6 +31,15 @@ const (
 	FamilyPostgres Family = "postgres"
 	FamilyMySQL    Family = "mysql"
 )
+
+// Protocol is the family's protocol as people name it: PostgreSQL or
+// MySQL (MariaDB speaks MySQL's).
+func (f Family) Protocol() string {
+	if f == FamilyPostgres {
+		return "PostgreSQL"
+	}
+	return "MySQL"
+}
 
 // Target is a database rdsgate can reach.
 type Target struct {
@@ -103,4 +113,15 @@ func RegionFromHost(host string) string {
 		}
 	}
 	return ""
+}
+
+// EnableIAMAuthCommand is the AWS CLI command that turns IAM database
+// authentication on for t (for a cluster member, on its cluster, where
+// Aurora keeps the setting).
+func (t Target) EnableIAMAuthCommand() string {
+	if t.Kind == KindCluster || t.ClusterIdentifier != "" {
+		return fmt.Sprintf("aws rds modify-db-cluster --db-cluster-identifier %s --enable-iam-database-authentication --apply-immediately --region %s",
+			cmp.Or(t.ClusterIdentifier, t.Identifier), t.Region)
+	}
+	return fmt.Sprintf("aws rds modify-db-instance --db-instance-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", t.Identifier, t.Region)
 }

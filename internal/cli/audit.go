@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -73,6 +74,9 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 			return usagef("--check %q: no such check", id)
 		}
 	}
+	if f.emitAlarms && !slices.Contains(posture.AlarmFormats, f.alarmFormat) {
+		return usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
+	}
 	snap, err := a.auditSnapshot(ctx, f)
 	if err != nil {
 		return err
@@ -84,13 +88,7 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 	}
 	if f.emitAlarms {
 		defs := posture.AlarmKit(snap, posture.AlarmOptions{Actions: f.alarmActions, Targets: f.targets})
-		switch f.alarmFormat {
-		case "cli":
-			return posture.WriteAlarmsCLI(a.stdout, defs)
-		case "terraform":
-			return posture.WriteAlarmsTerraform(a.stdout, defs)
-		}
-		return usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
+		return posture.WriteAlarms(a.stdout, defs, f.alarmFormat)
 	}
 	rep := posture.Audit(snap, posture.AuditOptions{Checks: f.checks, Targets: f.targets})
 	if err := report.Render(a.stdout, rep, format, report.Options{Color: false, All: f.all, ToolVersion: buildinfo.Current().Version}); err != nil {

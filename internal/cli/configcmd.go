@@ -42,16 +42,7 @@ func (a *app) newConfigTrust() *cobra.Command {
 				enc.SetIndent("", "  ")
 				return enc.Encode(map[string]any{"trusted": path, "sha256": p.SHA256, "settings": p.Settings})
 			}
-			fmt.Fprintf(a.stdout, "trusted %s\n  sha256 %s\n", path, p.SHA256)
-			if len(p.Settings) == 0 {
-				fmt.Fprintln(a.stdout, "  it sets no key that needs trust")
-			} else {
-				fmt.Fprintln(a.stdout, "  so these keys are now honoured from it:")
-				for _, s := range p.Settings {
-					fmt.Fprintf(a.stdout, "    %s = %q  (%s)\n", s.Key, s.Value, s.Source)
-				}
-			}
-			fmt.Fprintln(a.stdout, "  any edit makes it untrusted again")
+			p.WriteTrusted(a.stdout, path)
 			return nil
 		},
 	}

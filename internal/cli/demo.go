@@ -10,28 +10,29 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdsgate/rdsgate/docs"
 	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/sandbox"
+	"github.com/rdsgate/rdsgate/target"
 )
 
 func (a *app) newDemo() *cobra.Command {
-	var engines []string
+	var opts sandbox.Options
 	var backend []string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Walk the whole path to a private database against a local sandbox",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runDemo(cmd.Context(), engines, backend)
+			return a.runDemo(cmd.Context(), opts, backend)
 		},
 	}
-	cmd.Flags().StringSliceVar(&engines, "engine", []string{"all"}, "engines to try: postgres, mysql or all")
+	cmd.Flags().StringSliceVar(&opts.Engines, "engine", []string{"all"}, "engines to try: postgres, mysql or all")
 	cmd.Flags().StringArrayVar(&backend, "backend", []string{sandbox.BackendAuto}, "what serves the data: auto, installed, embedded or a server's URL (see 'rdsgate sandbox --help')")
 	return cmd
 }
 
-func (a *app) runDemo(ctx context.Context, engines []string, backend []string) error {
-	opts := sandbox.Options{Engines: engines}
+func (a *app) runDemo(ctx context.Context, opts sandbox.Options, backend []string) error {
 	if err := setBackends(&opts, backend); err != nil {
 		return err
 	}
@@ -57,7 +58,7 @@ func (a *app) runDemo(ctx context.Context, engines []string, backend []string) e
 	a.stage("sandbox", t0, "AWS APIs at %s; %d database(s) in a private network behind bastion %s", sb.APIURL, len(sb.World.Instances), sandbox.BastionID)
 	for _, inst := range sb.World.Instances {
 		if inst.Backend == sandbox.BackendEmbedded {
-			fmt.Fprintf(a.stderr, "  %s is served by rdsgate's embedded engine (SQLite behind the %s protocol)\n", inst.Identifier, protocolName(inst.Engine))
+			fmt.Fprintf(a.stderr, "  %s is served by rdsgate's embedded engine (SQLite behind the %s protocol)\n", inst.Identifier, target.EngineFamily(inst.Engine).Protocol())
 		}
 	}
 
@@ -74,26 +75,7 @@ func (a *app) runDemo(ctx context.Context, engines []string, backend []string) e
 		}
 	}
 
-	fmt.Fprintf(a.stderr, `
-That was: your AWS identity, the target from the RDS API, a Session Manager
-tunnel through the bastion, TLS verified for the endpoint name, an IAM token
-signed locally, and a login with no password stored anywhere.
-
-Next, with a sandbox that stays up:
-  rdsgate sandbox --dir /tmp/sb            # terminal 1
-  . /tmp/sb/env                            # terminal 2: point the AWS CLI and rdsgate at it
-  rdsgate ls                               # the databases, as the RDS API describes them
-  rdsgate connect demo-pg                  # a psql prompt, in one command
-  rdsgate proxy demo-pg=15432              # a local port for GUI tools, no password
-  rdsgate doctor demo-pg                   # every stage checked
-  rdsgate sandbox --dir /tmp/sb --fault no-policy   # then see what doctor says
-`)
+	page, _ := docs.Command("rdsgate demo")
+	fmt.Fprintf(a.stderr, "\n%s\n", page.Next)
 	return nil
-}
-
-func protocolName(engine string) string {
-	if engine == "postgres" {
-		return "PostgreSQL"
-	}
-	return "MySQL"
 }

@@ -31,13 +31,25 @@ func (f *adminFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.adminSecret, "admin-secret", "", "Secrets Manager secret (ARN or name) with the administrative user's username and password (default: the instance's managed master secret, else a prompt)")
 }
 
+// planFlags are grant's and revoke's: where the plan runs, and whether.
+type planFlags struct {
+	admin    adminFlags
+	database string
+	schemas  []string
+	apply    bool
+}
+
+func (f *planFlags) register(fs *pflag.FlagSet) {
+	f.admin.register(fs)
+	fs.StringVar(&f.database, "database", "", "database the privileges are on (default: the config file's, PostgreSQL: postgres)")
+	fs.StringSliceVar(&f.schemas, "schema", nil, "PostgreSQL schemas (default public; revoke --apply also finds the others the user has grants in)")
+	fs.BoolVar(&f.apply, "apply", false, "run the SQL as the administrative user (default: print it and change nothing)")
+}
+
 type grantFlags struct {
-	admin                    adminFlags
+	planFlags
 	readOnly, readWrite, own bool
 	privileges               []string
-	database                 string
-	schemas                  []string
-	apply                    bool
 }
 
 func (a *app) newGrant() *cobra.Command {
@@ -51,14 +63,11 @@ func (a *app) newGrant() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	f.admin.register(fl)
+	f.planFlags.register(fl)
 	fl.BoolVar(&f.readOnly, "read-only", false, "SELECT only (the default)")
 	fl.BoolVar(&f.readWrite, "read-write", false, "SELECT, INSERT, UPDATE, DELETE")
 	fl.BoolVar(&f.own, "owner", false, "everything on the schema/database, including CREATE")
 	fl.StringSliceVar(&f.privileges, "privileges", nil, "explicit table privileges, comma-separated (e.g. SELECT,INSERT)")
-	fl.StringVar(&f.database, "database", "", "database the privileges are on (default: the config file's, PostgreSQL: postgres)")
-	fl.StringSliceVar(&f.schemas, "schema", nil, "PostgreSQL schemas (default public)")
-	fl.BoolVar(&f.apply, "apply", false, "run the SQL as the administrative user (default: print it and change nothing)")
 	return cmd
 }
 
@@ -80,15 +89,8 @@ func (f grantFlags) profile() (grant.Profile, error) {
 	return p, nil
 }
 
-type revokeFlags struct {
-	admin    adminFlags
-	database string
-	schemas  []string
-	apply    bool
-}
-
 func (a *app) newRevoke() *cobra.Command {
-	var f revokeFlags
+	var f planFlags
 	cmd := &cobra.Command{
 		Use:   "revoke TARGET DBUSER",
 		Short: "Undo rdsgate grant: revoke the user's privileges and drop it",
@@ -97,11 +99,7 @@ func (a *app) newRevoke() *cobra.Command {
 			return a.runRevoke(cmd.Context(), args[0], args[1], f)
 		},
 	}
-	fl := cmd.Flags()
-	f.admin.register(fl)
-	fl.StringVar(&f.database, "database", "", "database the privileges are on (default: the config file's, PostgreSQL: postgres)")
-	fl.StringSliceVar(&f.schemas, "schema", nil, "PostgreSQL schemas (default public; --apply also finds the others the user has grants in)")
-	fl.BoolVar(&f.apply, "apply", false, "run the SQL as the administrative user (default: print it and change nothing)")
+	f.register(cmd.Flags())
 	return cmd
 }
 
@@ -180,7 +178,7 @@ func (a *app) runGrant(ctx context.Context, name, user string, f grantFlags) err
 	return a.runPlan(ctx, p, plan, f.apply, f.admin.adminSecret)
 }
 
-func (a *app) runRevoke(ctx context.Context, name, user string, f revokeFlags) error {
+func (a *app) runRevoke(ctx context.Context, name, user string, f planFlags) error {
 	p, err := a.openPath(ctx, name, f.admin.route)
 	if err != nil {
 		return err

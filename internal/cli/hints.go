@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
@@ -14,34 +15,18 @@ import (
 
 // flags spells the settings libraries name in their messages as the flags
 // that set them: "pass --ca-bundle FILE" where a library says "pass
-// ca_bundle=FILE". A test checks that it covers setting.All and that each
-// flag exists.
-var flags = setting.Style{Assign: " ", Names: map[setting.Name]string{
-	setting.Region:         "--region",
-	setting.Profile:        "--profile",
-	setting.User:           "--user",
-	setting.Database:       "--database",
-	setting.CABundle:       "--ca-bundle",
-	setting.Via:            "--via",
-	setting.Address:        "--address",
-	setting.Bastion:        "--bastion",
-	setting.BastionTag:     "--bastion-tag",
-	setting.SSH:            "--ssh",
-	setting.SSHIdentity:    "--ssh-identity",
-	setting.SSHKnownHosts:  "--ssh-known-hosts",
-	setting.SSHEIC:         "--ssh-eic",
-	setting.SSHAcceptNew:   "--ssh-accept-new",
-	setting.MaxConnections: "--max-connections",
-	setting.LocalCert:      "--local-cert",
-	setting.LocalKey:       "--local-key",
-	setting.Quit:           "--quitquitquit",
-	setting.Privileges:     "--privileges",
-	setting.Schema:         "--schema",
-	setting.ReadOnly:       "--read-only",
-	setting.Apply:          "--apply",
-	setting.AttachTo:       "--attach-to",
-	setting.Backend:        "--backend",
-}}
+// ca_bundle=FILE". Each flag is the setting's name without "route.", with
+// dashes (route.ssh_identity is --ssh-identity); a test checks that each
+// such flag exists.
+var flags = setting.Style{Assign: " ", Names: flagNames()}
+
+func flagNames() map[setting.Name]string {
+	names := map[setting.Name]string{}
+	for _, n := range setting.All() {
+		names[n] = "--" + strings.ReplaceAll(strings.TrimPrefix(string(n), "route."), "_", "-")
+	}
+	return names
+}
 
 // withHint adds the flags that fix a library's typed error, and spells the
 // settings its message names as flags: libraries say what is wrong and

@@ -66,28 +66,22 @@ func (a *app) newProxy() *cobra.Command {
 	return cmd
 }
 
-// proxyTarget is one TARGET[=PORT] argument.
-type proxyTarget struct {
-	name    string
-	port    int
-	hasPort bool // TARGET=0 asks for any free port
-}
-
-func parseProxyArgs(args []string) ([]proxyTarget, error) {
-	var out []proxyTarget
-	for _, arg := range args {
-		name, portStr, hasPort := strings.Cut(arg, "=")
-		t := proxyTarget{name: name, hasPort: hasPort}
+// proxyTargets parses TARGET[=PORT] arguments into the names and the
+// gateway targets, paths still to open (TARGET=0 asks for any free port).
+func proxyTargets(args []string) ([]string, []gateway.Target, error) {
+	names, gts := make([]string, len(args)), make([]gateway.Target, len(args))
+	for i, arg := range args {
+		name, port, hasPort := strings.Cut(arg, "=")
+		names[i] = name
 		if hasPort {
-			p, err := strconv.Atoi(portStr)
+			p, err := strconv.Atoi(port)
 			if err != nil || p < 0 || p > 65535 {
-				return nil, usagef("%q: the port after = must be a number 0-65535", arg)
+				return nil, nil, usagef("%q: the port after = must be a number 0-65535", arg)
 			}
-			t.port = p
+			gts[i] = gateway.Target{Port: p, AnyPort: p == 0}
 		}
-		out = append(out, t)
 	}
-	return out, nil
+	return names, gts, nil
 }
 
 // localTLS is the local leg's TLS from --local-cert and --local-key, or nil.
@@ -122,29 +116,27 @@ func (a *app) serveHealth(f proxyFlags, quit func()) (*proxy.Health, func(), err
 	return health, stop, nil
 }
 
-// openProxyPaths opens the path to each target; closePaths closes those
+// openProxyPaths opens the path of each target; closePaths closes those
 // opened, whatever the error.
-func (a *app) openProxyPaths(ctx context.Context, targets []proxyTarget, f proxyFlags) (gts []gateway.Target, closePaths func(), err error) {
+func (a *app) openProxyPaths(ctx context.Context, names []string, gts []gateway.Target, f proxyFlags) (closePaths func(), err error) {
 	closePaths = func() {
 		for _, t := range gts {
 			t.Path.Close()
 		}
 	}
-	for _, pt := range targets {
-		p, err := a.openPath(ctx, pt.name, f.route)
-		if err != nil {
-			return gts, closePaths, fmt.Errorf("%s: %w", pt.name, err)
+	for i, name := range names {
+		if gts[i].Path, err = a.openPath(ctx, name, f.route); err != nil {
+			return closePaths, fmt.Errorf("%s: %w", name, err)
 		}
-		gts = append(gts, gateway.Target{Path: p, Port: pt.port, AnyPort: pt.hasPort && pt.port == 0})
-		if f.connectionTest && p.Spec.User == "" {
-			return gts, closePaths, usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", pt.name)
+		if f.connectionTest && gts[i].Path.Spec.User == "" {
+			return closePaths, usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", name)
 		}
 	}
-	return gts, closePaths, nil
+	return closePaths, nil
 }
 
 func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
-	targets, err := parseProxyArgs(args)
+	names, gts, err := proxyTargets(args)
 	if err != nil {
 		return err
 	}
@@ -171,7 +163,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		return err
 	}
 	defer stopHealth()
-	gts, closePaths, err := a.openProxyPaths(ctx, targets, f)
+	closePaths, err := a.openProxyPaths(ctx, names, gts, f)
 	defer closePaths()
 	if err != nil {
 		return err

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -111,23 +110,12 @@ func (a *app) main(ctx context.Context, args []string) int {
 	switch {
 	case errors.As(err, &ee):
 		return ee.code
-	case signalExit(a.sig.Signal()) != 0 && (err == nil || errors.Is(err, context.Canceled)):
-		return signalExit(a.sig.Signal())
+	case a.sig.ExitCode() != 0 && (err == nil || errors.Is(err, context.Canceled)):
+		return a.sig.ExitCode()
 	case err == nil:
 		return ExitOK
 	}
 	return a.report(err)
-}
-
-// signalExit is the exit code after sig stopped rdsgate (0: none).
-func signalExit(sig os.Signal) int {
-	switch sig {
-	case os.Interrupt:
-		return ExitSIGINT
-	case syscall.SIGTERM:
-		return ExitSIGTERM
-	}
-	return 0
 }
 
 // report prints err for a person (one line; the cause chain with -v) and

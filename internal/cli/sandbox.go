@@ -12,12 +12,11 @@ import (
 	"github.com/rdsgate/rdsgate/sandbox"
 )
 
+// sandboxFlags are sandbox.Options (bound to them directly), the spec
+// file and the backends.
 type sandboxFlags struct {
-	dir     string
-	engines []string
-	faults  []string
+	opts    sandbox.Options
 	spec    string
-	unpaced bool
 	backend []string
 }
 
@@ -32,12 +31,12 @@ func (a *app) newSandbox() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.dir, "dir", "", "directory for the client files (default ~/.cache/rdsgate/sandbox)")
-	fl.StringSliceVar(&f.engines, "engine", []string{"all"}, "engines to run: postgres, mysql or all")
-	fl.StringSliceVar(&f.faults, "fault", nil, "fault to switch on (repeatable): "+strings.Join(sandbox.AllFaults, ", "))
+	fl.StringVar(&f.opts.Dir, "dir", "", "directory for the client files (default ~/.cache/rdsgate/sandbox)")
+	fl.StringSliceVar(&f.opts.Engines, "engine", []string{"all"}, "engines to run: postgres, mysql or all")
+	fl.StringSliceVar(&f.opts.Faults, "fault", nil, "fault to switch on (repeatable): "+strings.Join(sandbox.AllFaults, ", "))
 	fl.StringVar(&f.spec, "spec", "", "sandbox.yaml declaring engines, faults, extra IAM database users and principals with policies (default DIR/sandbox.yaml when it exists)")
 	fl.StringArrayVar(&f.backend, "backend", []string{sandbox.BackendAuto}, "what serves the data behind the fronts: auto, installed, embedded, or an existing server's URL (postgres://USER:PASSWORD@HOST:PORT?sslmode=disable, mysql://USER:PASSWORD@HOST:PORT); repeat for one URL per engine")
-	fl.BoolVar(&f.unpaced, "unpaced", false, "let the Session Manager agent send as fast as it can (by default it paces like AWS's, about 1 MB/s)")
+	fl.BoolVar(&f.opts.Unpaced, "unpaced", false, "let the Session Manager agent send as fast as it can (by default it paces like AWS's, about 1 MB/s)")
 	return cmd
 }
 
@@ -50,11 +49,12 @@ func setBackends(opts *sandbox.Options, values []string) error {
 }
 
 func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
-	dir, err := filepath.Abs(cmp.Or(f.dir, sandbox.DefaultDir()))
+	opts := f.opts
+	dir, err := filepath.Abs(cmp.Or(opts.Dir, sandbox.DefaultDir()))
 	if err != nil {
 		return err
 	}
-	opts := sandbox.Options{Dir: dir, Engines: f.engines, Faults: f.faults, Unpaced: f.unpaced, Log: a.log}
+	opts.Dir, opts.Log = dir, a.log
 	if err := setBackends(&opts, f.backend); err != nil {
 		return err
 	}

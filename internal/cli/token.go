@@ -13,7 +13,6 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/iamauth"
-	"github.com/rdsgate/rdsgate/target"
 )
 
 type tokenFlags struct {
@@ -73,7 +72,7 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 		t := p.Target
 		if !t.IAMAuth {
 			a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; the server will refuse this token", t.Identifier),
-				"fix", iamAuthFix(t))
+				"fix", t.EnableIAMAuthCommand())
 		}
 		host, port, user = cmp.Or(host, t.Host), cmp.Or(port, t.Port), spec.User
 		cfg, profile = p.AWS, spec.Profile
@@ -94,12 +93,4 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 	a.log.Debug("signed token", "host", host, "port", port, "region", cfg.Region, "user", user, "valid", iamauth.TokenLifetime)
 	_, err = fmt.Fprintln(a.stdout, tok)
 	return err
-}
-
-// iamAuthFix is the AWS CLI command that turns IAM authentication on.
-func iamAuthFix(t target.Target) string {
-	if t.Kind == target.KindCluster {
-		return fmt.Sprintf("aws rds modify-db-cluster --db-cluster-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", t.Identifier, t.Region)
-	}
-	return fmt.Sprintf("aws rds modify-db-instance --db-instance-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", t.Identifier, t.Region)
 }

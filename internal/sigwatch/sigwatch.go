@@ -72,3 +72,13 @@ func (w *Watcher) Stop() {
 		w.stop()
 	}
 }
+
+// ExitCode is the shell's exit status for a process stopped by the signal
+// that cancelled (128 + its number: 130 after SIGINT, 143 after SIGTERM),
+// or 0 when none did.
+func (w *Watcher) ExitCode() int {
+	if sig, ok := w.Signal().(syscall.Signal); ok {
+		return 128 + int(sig)
+	}
+	return 0
+}

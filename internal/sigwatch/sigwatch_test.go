@@ -36,14 +36,14 @@ func TestWatch(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("SIGTERM did not cancel")
 	}
-	if !w.Terminated() || w.Signal() != syscall.SIGTERM {
-		t.Errorf("Terminated %v, Signal %v; want true, SIGTERM", w.Terminated(), w.Signal())
+	if !w.Terminated() || w.Signal() != syscall.SIGTERM || w.ExitCode() != 143 {
+		t.Errorf("Terminated %v, Signal %v, exit %d; want true, SIGTERM, 143", w.Terminated(), w.Signal(), w.ExitCode())
 	}
 }
 
 func TestZeroWatcher(t *testing.T) {
 	var w *Watcher
-	if w.Terminated() || w.Signal() != nil {
+	if w.Terminated() || w.Signal() != nil || w.ExitCode() != 0 {
 		t.Error("a nil Watcher reports a signal")
 	}
 	w.Stop()
