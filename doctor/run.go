@@ -103,7 +103,7 @@ func Run(ctx context.Context, c Config) *Report {
 			return Result{Status: Skip, Detail: setting.Plain("not described by the RDS API here; cannot tell")}
 		}
 		if !t.IAMAuth {
-			return Result{Status: Fail, Detail: setting.Textf("IAM database authentication is disabled on %s", t.Identifier), Fix: enableIAMFix(t)}
+			return Result{Status: Fail, Detail: setting.Textf("IAM database authentication is disabled on %s", t.Identifier), Fix: setting.Plain(t.EnableIAMAuthCommand())}
 		}
 		return Result{Status: Pass, Detail: setting.Plain("enabled")}
 	})
@@ -236,17 +236,6 @@ func orDirect(v string) string {
 		return "direct"
 	}
 	return v
-}
-
-func enableIAMFix(t target.Target) setting.Text {
-	if t.Kind == target.KindCluster || t.ClusterIdentifier != "" {
-		id := t.Identifier
-		if t.ClusterIdentifier != "" {
-			id = t.ClusterIdentifier
-		}
-		return setting.Textf("aws rds modify-db-cluster --db-cluster-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", id, t.Region)
-	}
-	return setting.Textf("aws rds modify-db-instance --db-instance-identifier %s --enable-iam-database-authentication --apply-immediately --region %s", t.Identifier, t.Region)
 }
 
 // PolicyStatement is the least-privilege statement that lets user log in to t.
