@@ -3,11 +3,14 @@ package grant
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/rdsgate/rdsgate/internal/testharness"
@@ -95,7 +98,8 @@ func TestPostgresGrantRevoke(t *testing.T) {
 		if _, err := plan.Apply(ctx, admin); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := pgAs(t, pg, "builder", "Shop-DB").Exec("CREATE TABLE built (x int)"); err != nil {
+		// Out of the owner group's role, the table is the person's own.
+		if _, err := pgAs(t, pg, "builder", "Shop-DB").Exec("SET ROLE NONE; CREATE TABLE built (x int)"); err != nil {
 			t.Fatalf("owner cannot create: %v", err)
 		}
 		rp, _ := RevokePlan(spec)
@@ -103,4 +107,134 @@ func TestPostgresGrantRevoke(t *testing.T) {
 			t.Errorf("revoke of a role owning objects: %v", err)
 		}
 	})
+}
+
+// TestPostgresGroupRoles is the issue's acceptance on a real PostgreSQL with
+// an RDS-like master user (CREATEROLE, not a superuser): an owner creates a
+// table after the grants; the read-only user can read it and not write it;
+// the read-write user can write it; revoke denies both. Every plan runs
+// twice, and the second run changes nothing.
+func TestPostgresGroupRoles(t *testing.T) {
+	pg := testharness.StartPostgres(t, testharness.PostgresOptions{})
+	pg.Exec(t, `CREATE ROLE rds_iam; CREATE ROLE dbadmin LOGIN CREATEROLE; GRANT rds_iam TO dbadmin WITH ADMIN OPTION`)
+	const db = "Shop-DB"
+	pg.Exec(t, `CREATE DATABASE "Shop-DB" OWNER dbadmin`)
+	pg.ExecDB(t, db, `SET ROLE dbadmin; CREATE TABLE orders (id int); INSERT INTO orders VALUES (1)`)
+	admin := pgAs(t, pg, "dbadmin", db)
+	ctx := context.Background()
+	apply := func(t *testing.T, plan *Plan, err error) Result {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := plan.Apply(ctx, admin)
+		if err != nil {
+			t.Fatalf("%s %s: %v\n%s", plan.Action, plan.Spec.User, err, plan.SQL())
+		}
+		again, err := plan.Apply(ctx, admin)
+		if err != nil || again.Changed() {
+			t.Fatalf("second %s %s must change nothing: %v %+v", plan.Action, plan.Spec.User, err, again.Executed)
+		}
+		return res
+	}
+	grantTo := func(t *testing.T, user string, p Profile, privs ...string) Result {
+		t.Helper()
+		plan, err := GrantPlan(Spec{Family: target.FamilyPostgres, User: user, Database: db, Profile: p, Privileges: privs, MasterUser: "dbadmin"})
+		return apply(t, plan, err)
+	}
+	revoke := func(t *testing.T, user string) Result {
+		t.Helper()
+		plan, err := RevokePlan(Spec{Family: target.FamilyPostgres, User: user, Database: db, MasterUser: "dbadmin"})
+		return apply(t, plan, err)
+	}
+	// can runs q as user and reports whether it was allowed.
+	can := func(t *testing.T, user, q string) bool {
+		t.Helper()
+		u := pgAs(t, pg, user, db)
+		defer u.Close()
+		_, err := u.ExecContext(ctx, q)
+		var pe *pgconn.PgError
+		if err != nil && !(errors.As(err, &pe) && pe.Code == "42501") { // insufficient_privilege
+			t.Fatalf("%s as %s: %v", q, user, err)
+		}
+		return err == nil
+	}
+
+	grantTo(t, "reader", ReadOnly)
+	grantTo(t, "writer", ReadWrite)
+	grantTo(t, "mig", Owner)
+	grantTo(t, "etl", Custom, "SELECT", "INSERT")
+	// After the grants: an owner creates a table, the admin another.
+	if !can(t, "mig", "CREATE TABLE mig_t (id serial, x text); INSERT INTO mig_t (x) VALUES ('a')") {
+		t.Fatal("the owner cannot create a table")
+	}
+	var owner string
+	if err := admin.QueryRow("SELECT tableowner FROM pg_tables WHERE tablename = 'mig_t'").Scan(&owner); err != nil || owner != "rdsgate_Shop-DB_owner" {
+		t.Errorf("mig_t belongs to %q (%v), want the owner group", owner, err)
+	}
+	if _, err := admin.Exec("CREATE TABLE admin_t (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		user, q string
+		want    bool
+	}{
+		{"reader", "SELECT * FROM mig_t", true},
+		{"reader", "SELECT * FROM admin_t", true},
+		{"reader", "SELECT * FROM orders", true},
+		{"reader", "INSERT INTO mig_t (x) VALUES ('r')", false},
+		{"reader", "DELETE FROM mig_t", false},
+		{"reader", "CREATE TABLE r_t (x int)", false},
+		{"writer", "INSERT INTO mig_t (x) VALUES ('w')", true},
+		{"writer", "UPDATE mig_t SET x = 'w2' WHERE x = 'w'", true},
+		{"writer", "INSERT INTO admin_t VALUES (1)", true},
+		{"writer", "DROP TABLE mig_t", false},
+		{"etl", "INSERT INTO mig_t (x) VALUES ('e')", true},
+		{"etl", "DELETE FROM mig_t", false},
+		{"mig", "ALTER TABLE mig_t ADD COLUMN y int", true},
+		{"mig", "INSERT INTO orders VALUES (2)", true},
+	}
+	for _, tc := range tests {
+		if got := can(t, tc.user, tc.q); got != tc.want {
+			t.Errorf("%s: %s allowed %v, want %v", tc.user, tc.q, got, tc.want)
+		}
+	}
+	// Grants after the owner's table change nothing for the existing
+	// users: the default privileges covered it.
+	for _, c := range []struct {
+		user string
+		p    Profile
+	}{{"reader", ReadOnly}, {"writer", ReadWrite}, {"mig", Owner}} {
+		plan, _ := GrantPlan(Spec{Family: target.FamilyPostgres, User: c.user, Database: db, Profile: c.p})
+		if res, err := plan.Apply(ctx, admin); err != nil || res.Changed() {
+			t.Errorf("grant %s again after the owner's table: %v %+v", c.user, err, res.Executed)
+		}
+	}
+
+	t.Run("profile change moves the membership", func(t *testing.T) {
+		grantTo(t, "reader", ReadWrite)
+		if !can(t, "reader", "INSERT INTO mig_t (x) VALUES ('rw')") {
+			t.Error("reader promoted to read-write cannot write")
+		}
+		res := grantTo(t, "reader", ReadOnly)
+		if !slices.Contains(res.Executed, `REVOKE "rdsgate_Shop-DB_write" FROM "reader"`) {
+			t.Errorf("back to read-only did not leave the write group: %q", res.Executed)
+		}
+		if can(t, "reader", "INSERT INTO mig_t (x) VALUES ('ro')") {
+			t.Error("reader back to read-only can still write")
+		}
+	})
+
+	for _, u := range []string{"reader", "writer", "etl", "mig"} {
+		res := revoke(t, u)
+		t.Logf("revoke %s: %q", u, res.Executed)
+		if err := pgAs(t, pg, u, db).Ping(); err == nil || !strings.Contains(err.Error(), "does not exist") {
+			t.Errorf("%s logs in after revoke: %v", u, err)
+		}
+	}
+	// The owner's table outlives the owner: it is the group's.
+	var n int
+	if err := admin.QueryRow("SELECT count(*) FROM mig_t").Scan(&n); err != nil || n == 0 {
+		t.Errorf("mig_t after revoking its creator: %d %v", n, err)
+	}
 }

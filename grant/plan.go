@@ -18,13 +18,18 @@ type Profile string
 
 // Privilege profiles.
 const (
-	// ReadOnly reads tables and views (and, on PostgreSQL, future tables).
+	// ReadOnly reads tables and views, those created later included;
+	// through the group role rdsgate_<database>_read.
 	ReadOnly Profile = "read-only"
-	// ReadWrite adds INSERT, UPDATE and DELETE (and sequence use).
+	// ReadWrite adds INSERT, UPDATE and DELETE (and sequence use); through
+	// the group role rdsgate_<database>_write.
 	ReadWrite Profile = "read-write"
-	// Owner may also create and change objects in the schema/database.
+	// Owner may also create and change objects in the schema/database;
+	// through the group role rdsgate_<database>_owner, which owns what its
+	// members create on PostgreSQL.
 	Owner Profile = "owner"
-	// Custom is the explicit list in Spec.Privileges.
+	// Custom is the explicit list in Spec.Privileges, held by the user
+	// itself rather than through a group role.
 	Custom Profile = "custom"
 )
 
@@ -44,6 +49,11 @@ type Spec struct {
 	Privileges []string
 	// MasterUser is the instance's master user, which is refused as User.
 	MasterUser string
+	// Engine and EngineVersion are the RDS engine (mysql, mariadb,
+	// aurora-mysql, ...) and its version, which pick the SQL a MySQL-family
+	// plan prints: MariaDB's spelling of roles or MySQL's, and no roles
+	// before MySQL 8. Optional: Apply asks the server itself.
+	Engine, EngineVersion string
 }
 
 // reservedUsers are accounts RDS or the engine own.
@@ -75,6 +85,11 @@ func (s *Spec) normalize() error {
 	}
 	if err := checkName("database", s.Database, max); err != nil {
 		return err
+	}
+	for _, g := range groupRoles(s.Family, s.Database) {
+		if strings.EqualFold(s.User, g) {
+			return fmt.Errorf("%q is the name of one of rdsgate's group roles on database %s: pick a name per person or program", s.User, s.Database)
+		}
 	}
 	if s.Family == target.FamilyPostgres {
 		if len(s.Schemas) == 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -149,8 +150,10 @@ func TestMySQLGrantRevokeThroughSandbox(t *testing.T) {
 			// The front drops REQUIRE SSL when it turns the RDS syntax into
 			// its MariaDB emulation, and refuses IAM logins without TLS
 			// itself: the plan asks for it, the front enforces it.
-			if !strings.Contains(plan.Steps[0].SQL, " REQUIRE SSL") {
-				t.Errorf("CREATE USER without REQUIRE SSL: %s", plan.Steps[0].SQL)
+			for _, st := range plan.Steps {
+				if strings.HasPrefix(st.SQL, "CREATE USER") && !strings.Contains(st.SQL, " REQUIRE SSL") {
+					t.Errorf("CREATE USER without REQUIRE SSL: %s", st.SQL)
+				}
 			}
 			if err := withoutTLS(t, sb, inst, user, token(user), dbName).PingContext(ctx); err == nil {
 				t.Error("IAM login without TLS accepted")
@@ -180,4 +183,89 @@ func TestMySQLGrantRevokeThroughSandbox(t *testing.T) {
 			}
 		})
 	}
+
+	// The acceptance: an owner creates a table after the grants;
+	// the read-only user reads it and cannot write it, the read-write user
+	// writes it; revoke denies both. Each plan runs twice.
+	t.Run("group roles", func(t *testing.T) {
+		apply := func(t *testing.T, plan *Plan, err error) Result {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := plan.Apply(ctx, adminDB)
+			if err != nil {
+				t.Fatalf("%s %s: %v\n%s", plan.Action, plan.Spec.User, err, plan.SQL())
+			}
+			if again, err := plan.Apply(ctx, adminDB); err != nil || again.Changed() {
+				t.Fatalf("second %s %s must change nothing: %v %q", plan.Action, plan.Spec.User, err, again.Executed)
+			}
+			return res
+		}
+		spec := func(user string, p Profile, privs ...string) Spec {
+			return Spec{Family: target.FamilyMySQL, User: user, Database: dbName, Profile: p, Privileges: privs, MasterUser: master.Username, Engine: "mariadb"}
+		}
+		for _, g := range []struct {
+			user string
+			p    Profile
+		}{{"reader", ReadOnly}, {"writer", ReadWrite}, {"mig", Owner}} {
+			plan, err := GrantPlan(spec(g.user, g.p))
+			apply(t, plan, err)
+		}
+		etl, err := GrantPlan(spec("etl", Custom, "SELECT", "INSERT"))
+		apply(t, etl, err)
+		can := func(user, q string) bool {
+			t.Helper()
+			u := mysqlFront(t, sb, inst, user, token(user), dbName)
+			defer u.Close()
+			_, err := u.ExecContext(ctx, q)
+			var me *mysql.MySQLError
+			if err != nil && !(errors.As(err, &me) && (me.Number == 1142 || me.Number == 1044)) { // command denied, access denied to the database
+				t.Fatalf("%s as %s: %v", q, user, err)
+			}
+			return err == nil
+		}
+		if !can("mig", "CREATE TABLE mig_t (id int AUTO_INCREMENT PRIMARY KEY, x text)") || !can("mig", "INSERT INTO mig_t (x) VALUES ('a')") {
+			t.Fatal("the owner cannot create and fill a table")
+		}
+		for _, tc := range []struct {
+			user, q string
+			want    bool
+		}{
+			{"reader", "SELECT * FROM mig_t", true},
+			{"reader", "INSERT INTO mig_t (x) VALUES ('r')", false},
+			{"reader", "DELETE FROM mig_t", false},
+			{"reader", "CREATE TABLE r_t (x int)", false},
+			{"writer", "INSERT INTO mig_t (x) VALUES ('w')", true},
+			{"writer", "UPDATE mig_t SET x = 'w2' WHERE x = 'w'", true},
+			{"writer", "DROP TABLE mig_t", false},
+			{"etl", "INSERT INTO mig_t (x) VALUES ('e')", true},
+			{"etl", "DELETE FROM mig_t", false},
+			{"mig", "ALTER TABLE mig_t ADD COLUMN y int", true},
+		} {
+			if got := can(tc.user, tc.q); got != tc.want {
+				t.Errorf("%s: %s allowed %v, want %v", tc.user, tc.q, got, tc.want)
+			}
+		}
+		// A profile change moves the user to the other role.
+		plan, err := GrantPlan(spec("reader", ReadWrite))
+		apply(t, plan, err)
+		plan, err = GrantPlan(spec("reader", ReadOnly))
+		res := apply(t, plan, err)
+		if write := "REVOKE " + QuoteMySQLLiteral(GroupRole(target.FamilyMySQL, dbName, ReadWrite)) + " FROM 'reader'@'%'"; !slices.Contains(res.Executed, write) {
+			t.Errorf("back to read-only did not leave the write role: %q", res.Executed)
+		}
+		if can("reader", "INSERT INTO mig_t (x) VALUES ('ro')") {
+			t.Error("reader back to read-only can still write")
+		}
+		for _, u := range []string{"reader", "writer", "etl", "mig"} {
+			rp, err := RevokePlan(spec(u, ""))
+			res := apply(t, rp, err)
+			t.Logf("revoke %s: %q", u, res.Executed)
+			var me *mysql.MySQLError
+			if err := mysqlFront(t, sb, inst, u, token(u), dbName).PingContext(ctx); err == nil || !errors.As(err, &me) || me.Number != 1045 {
+				t.Errorf("%s logs in after revoke: %v", u, err)
+			}
+		}
+	})
 }

@@ -43,9 +43,12 @@ func TestSQLGolden(t *testing.T) {
 		{"pg owner", false, Spec{Family: target.FamilyPostgres, User: "Jane", Database: "demo", Profile: Owner}},
 		{"pg custom", false, Spec{Family: target.FamilyPostgres, User: "etl", Database: "demo", Profile: Custom, Privileges: []string{"select", "insert"}}},
 		{"pg revoke", true, Spec{Family: target.FamilyPostgres, User: `a"b`, Database: "demo"}},
-		{"mysql read-only", false, Spec{Family: target.FamilyMySQL, User: "bob", Database: "demo"}},
-		{"mysql read-write hostile", false, Spec{Family: target.FamilyMySQL, User: `x'; drop table t;--`, Database: "my_db`x", Profile: ReadWrite}},
-		{"mysql owner", false, Spec{Family: target.FamilyMySQL, User: "select", Database: "demo", Profile: Owner}},
+		{"pg read-only, a database name too long for the group's", false, Spec{Family: target.FamilyPostgres, User: "bob", Database: strings.Repeat("d", 60)}},
+		{"mysql 8 read-only", false, Spec{Family: target.FamilyMySQL, User: "bob", Database: "demo", Engine: "mysql", EngineVersion: "8.0.36"}},
+		{"mariadb read-write hostile", false, Spec{Family: target.FamilyMySQL, User: `x'; drop table t;--`, Database: "my_db`x", Profile: ReadWrite, Engine: "mariadb"}},
+		{"mariadb owner", false, Spec{Family: target.FamilyMySQL, User: "select", Database: "demo", Profile: Owner, Engine: "mariadb"}},
+		{"mariadb custom", false, Spec{Family: target.FamilyMySQL, User: "etl", Database: "demo", Profile: Custom, Privileges: []string{"select", "insert"}, Engine: "mariadb"}},
+		{"mysql 5.7 read-only: no roles", false, Spec{Family: target.FamilyMySQL, User: "bob", Database: "demo", Engine: "mysql", EngineVersion: "5.7.44"}},
 		{"mysql revoke", true, Spec{Family: target.FamilyMySQL, User: `a\b'c`, Database: "demo"}},
 	} {
 		plan, err := GrantPlan(tc.spec)
