@@ -225,6 +225,8 @@ func TestPostgresGroupRoles(t *testing.T) {
 		}
 	})
 
+	t.Run("users", func(t *testing.T) { checkUsers(t, admin, target.FamilyPostgres, "dbadmin", "rdsgate_Shop-DB_") })
+
 	for _, u := range []string{"reader", "writer", "etl", "mig"} {
 		res := revoke(t, u)
 		t.Logf("revoke %s: %q", u, res.Executed)
@@ -237,4 +239,46 @@ func TestPostgresGroupRoles(t *testing.T) {
 	if err := admin.QueryRow("SELECT count(*) FROM mig_t").Scan(&n); err != nil || n == 0 {
 		t.Errorf("mig_t after revoking its creator: %d %v", n, err)
 	}
+}
+
+// checkUsers checks what ListUsers says of the users TestPostgresGroupRoles
+// and the MySQL group roles test make: the access level from the group
+// role (prefix is the groups' names before the level), and the custom
+// profile's from its own grants.
+func checkUsers(t *testing.T, db *sql.DB, fam target.Family, master, prefix string) {
+	t.Helper()
+	us, err := ListUsers(context.Background(), db, fam, master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]User{}
+	for _, u := range us {
+		got[u.Name] = u
+		if strings.HasPrefix(u.Name, groupPrefix) {
+			t.Errorf("group role %s listed as a user", u.Name)
+		}
+	}
+	for _, want := range []struct {
+		name, profile, role string
+	}{
+		{"reader", "read-only", "read"},
+		{"writer", "read-write", "write"},
+		{"mig", "owner", "owner"},
+		{"etl", "read-write", ""},
+		{master, "admin", ""},
+	} {
+		u, ok := got[want.name]
+		var roles []string
+		if want.role != "" {
+			roles = []string{prefix + want.role}
+		}
+		if !ok || u.Profile != want.profile || (want.name != master && !slices.Equal(u.Roles, roles)) {
+			t.Errorf("%s: %+v, want profile %s through %q", want.name, u, want.profile, roles)
+		}
+	}
+	var b strings.Builder
+	if err := WriteUsers(&b, us, "the database"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("users:\n%s", b.String())
 }

@@ -1,6 +1,7 @@
 package grant
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -33,16 +34,26 @@ func DenyDelete(names []string, dbs []Guarded, exempt []string) (Named, error) {
 }
 
 // WriteUsers writes us as a table for people; database is the one the
-// privilege profiles are about.
+// access levels are about ("": every database). VIA says where the access
+// comes from: rdsgate's group roles, or the user's own grants.
 func WriteUsers(w io.Writer, us []User, database string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tAUTH\tTLS REQUIRED\tPROFILE ("+database+")\tFLAGS")
+	fmt.Fprintln(tw, "USER\tAUTH\tTLS REQUIRED\tACCESS ("+cmp.Or(database, "all databases")+")\tVIA\tFLAGS")
 	for _, u := range us {
 		n := u.Name
 		if u.Host != "" {
 			n += "@" + u.Host
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", n, u.Auth, u.RequiresTLS, u.Profile, strings.Join(u.Flags, "; "))
+		via := strings.Join(u.Roles, ", ")
+		switch {
+		case u.Profile == "admin":
+			via = "administrative privileges"
+		case via == "" && u.Profile != "none":
+			via = "own grants"
+		case via == "":
+			via = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, u.Auth, u.RequiresTLS, u.Profile, via, strings.Join(u.Flags, "; "))
 	}
 	return tw.Flush()
 }

@@ -26,18 +26,32 @@ func TestNamedPolicies(t *testing.T) {
 }
 
 func TestWriteUsers(t *testing.T) {
-	var b strings.Builder
-	err := WriteUsers(&b, []User{
+	us := []User{
 		{Name: "dbadmin", Auth: "password", RequiresTLS: "no", Profile: "admin", Master: true, Flags: []string{"master user", "password user"}},
-		{Name: "jane", Host: "%", Auth: "iam", RequiresTLS: "yes", Profile: "read-only"},
-	}, "orders")
-	if err != nil {
-		t.Fatal(err)
+		{Name: "jane", Host: "%", Auth: "iam", RequiresTLS: "yes", Profile: "read-only", Roles: []string{"rdsgate_orders_read"}},
+		{Name: "legacy", Host: "%", Auth: "iam", RequiresTLS: "yes", Profile: "read-write"},
+		{Name: "idle", Host: "%", Auth: "iam", RequiresTLS: "yes", Profile: "none"},
 	}
-	want := "USER     AUTH      TLS REQUIRED  PROFILE (orders)  FLAGS\n" +
-		"dbadmin  password  no            admin             master user; password user\n" +
-		"jane@%   iam       yes           read-only         \n"
-	if b.String() != want {
-		t.Errorf("table:\n%q\nwant\n%q", b.String(), want)
+	tests := []struct {
+		desc, database, want string
+	}{
+		{"one database", "orders",
+			"USER      AUTH      TLS REQUIRED  ACCESS (orders)  VIA                        FLAGS\n" +
+				"dbadmin   password  no            admin            administrative privileges  master user; password user\n" +
+				"jane@%    iam       yes           read-only        rdsgate_orders_read        \n" +
+				"legacy@%  iam       yes           read-write       own grants                 \n" +
+				"idle@%    iam       yes           none             -                          \n"},
+		{"no database", "", "USER      AUTH      TLS REQUIRED  ACCESS (all databases)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			var b strings.Builder
+			if err := WriteUsers(&b, us, tc.database); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(b.String(), tc.want) {
+				t.Errorf("table:\n%s\nwant it to start with\n%s", b.String(), tc.want)
+			}
+		})
 	}
 }

@@ -258,6 +258,9 @@ func TestMySQLGrantRevokeThroughSandbox(t *testing.T) {
 		if can("reader", "INSERT INTO mig_t (x) VALUES ('ro')") {
 			t.Error("reader back to read-only can still write")
 		}
+		t.Run("users", func(t *testing.T) {
+			checkUsers(t, adminDB, target.FamilyMySQL, master.Username, strings.TrimSuffix(GroupRole(target.FamilyMySQL, dbName, ReadOnly), "read"))
+		})
 		for _, u := range []string{"reader", "writer", "etl", "mig"} {
 			rp, err := RevokePlan(spec(u, ""))
 			res := apply(t, rp, err)

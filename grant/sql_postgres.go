@@ -117,7 +117,7 @@ var (
 		ORDER BY 1`
 	// pgUserGroups: the roles among $2 that role $1 is a direct member of.
 	pgUserGroups = `SELECT r.rolname FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid
-		WHERE m.member = ` + roleOID(1) + ` AND r.rolname = ANY(string_to_array($2, ',')) ORDER BY 1`
+		WHERE m.member = ` + roleOID(1) + ` AND r.rolname = ANY($2::text[]) ORDER BY 1`
 	// pgOtherDefaults: the default privileges granting role $1 something
 	// on the objects another role than the current user creates in a
 	// schema: role, schema, object type.
@@ -269,7 +269,7 @@ func pgGrantPrepare(ctx context.Context, q querier, p *Plan) error {
 	}
 	steps := pgGrantSteps(s)
 	u := QuotePGIdent(s.User)
-	member, err := queryStrings(ctx, q, pgUserGroups, s.User, strings.Join(groups, ","))
+	member, err := queryStrings(ctx, q, pgUserGroups, s.User, groups)
 	if err != nil {
 		return fmt.Errorf("look up %s's group roles: %w", s.User, err)
 	}
@@ -395,7 +395,7 @@ func pgRevoke(s Spec) *Plan {
 		}
 		// The memberships first, so that the output says who lost what.
 		var st pgSteps
-		member, err := queryStrings(ctx, q, pgUserGroups, s.User, strings.Join(groupRoles(target.FamilyPostgres, s.Database), ","))
+		member, err := queryStrings(ctx, q, pgUserGroups, s.User, groupRoles(target.FamilyPostgres, s.Database))
 		if err != nil {
 			return fmt.Errorf("look up %s's group roles: %w", s.User, err)
 		}

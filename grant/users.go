@@ -3,6 +3,7 @@ package grant
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,17 +27,27 @@ type User struct {
 	IAM bool `json:"iam"`
 	// RequiresTLS: "yes", "no", or "yes (rds.force_ssl)" and the like.
 	RequiresTLS string `json:"requires_tls"`
-	// Profile is the best-effort privilege profile on the database listed:
-	// admin, owner, read-write, read-only or none.
+	// Profile is the access level on the database listed: admin, owner,
+	// read-write, read-only or none. It comes from membership in rdsgate's
+	// group roles when the user has one (Roles), else it is a best-effort
+	// reading of the privileges the user holds itself.
 	Profile string `json:"profile"`
+	// Roles are the rdsgate group roles the user is a member of, e.g.
+	// rdsgate_orders_read (on MySQL without a database: of every database).
+	Roles []string `json:"roles,omitempty"`
 	// Master marks the master user.
 	Master bool `json:"master"`
 	// Flags are what a reviewer should look at.
 	Flags []string `json:"flags,omitempty"`
 }
 
-// ListUsers lists the login users of the database db is connected to.
-// master is the instance's master user.
+// ListUsers lists the login users of the database db is connected to
+// (group roles are not users). master is the instance's master user.
+//
+// No engine records a user's last login by default (PostgreSQL logs
+// connections only with log_connections, MySQL and MariaDB only with an
+// audit plugin, both to the server log), so there is no last-login field
+// rather than a guess.
 func ListUsers(ctx context.Context, db *sql.DB, fam target.Family, master string) ([]User, error) {
 	var us []User
 	var err error
@@ -73,13 +84,19 @@ const pgUsersQuery = `SELECT r.rolname, r.rolsuper OR r.rolcreaterole OR r.rolcr
   EXISTS(SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE a.grantee = r.oid AND a.privilege_type IN ('INSERT', 'UPDATE', 'DELETE')),
   EXISTS(SELECT 1 FROM pg_class c, aclexplode(c.relacl) a WHERE a.grantee = r.oid AND a.privilege_type = 'SELECT')
     OR EXISTS(SELECT 1 FROM pg_class c WHERE c.relowner = r.oid AND c.relnamespace NOT IN (SELECT oid FROM pg_namespace WHERE nspname LIKE 'pg\_%' OR nspname = 'information_schema')),
-  COALESCE(current_setting('rds.force_ssl', true), '')
+  COALESCE(current_setting('rds.force_ssl', true), ''),
+  (SELECT COALESCE(json_agg(g.rolname ORDER BY g.rolname), '[]')::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+    WHERE m.member = r.oid AND g.rolname = ANY($1::text[]))
 FROM pg_roles r
 WHERE r.rolcanlogin AND r.rolname !~ '^(pg_|rds)'
 ORDER BY r.rolname`
 
 func pgUsers(ctx context.Context, db *sql.DB) ([]User, error) {
-	rows, err := db.QueryContext(ctx, pgUsersQuery)
+	var name string
+	if err := db.QueryRowContext(ctx, "SELECT current_database()").Scan(&name); err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, pgUsersQuery, groupRoles(target.FamilyPostgres, name))
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +106,12 @@ func pgUsers(ctx context.Context, db *sql.DB) ([]User, error) {
 		var u User
 		var admin, iam, create, write, read bool
 		var forceSSL string
-		if err := rows.Scan(&u.Name, &admin, &iam, &create, &write, &read, &forceSSL); err != nil {
+		var roles string
+		if err := rows.Scan(&u.Name, &admin, &iam, &create, &write, &read, &forceSSL, &roles); err != nil {
 			return nil, err
+		}
+		if err := json.Unmarshal([]byte(roles), &u.Roles); err != nil {
+			return nil, fmt.Errorf("%s's roles %q: %w", u.Name, roles, err)
 		}
 		u.IAM = iam
 		u.Auth = "password"
@@ -108,9 +129,25 @@ func pgUsers(ctx context.Context, db *sql.DB) ([]User, error) {
 			u.RequiresTLS = "no"
 		}
 		u.Profile = profileOf(admin, create, write, read)
+		if p := strongest(u.Roles, func(r string) Profile { return groupProfile(target.FamilyPostgres, name, r) }); p != "" && !admin {
+			u.Profile = string(p)
+		}
 		us = append(us, u)
 	}
 	return us, rows.Err()
+}
+
+// strongest returns the strongest profile of roles, as level reads each
+// ("" when none is a group role).
+func strongest(roles []string, level func(string) Profile) Profile {
+	for _, l := range groupLevels {
+		for _, r := range roles {
+			if level(r) == l.profile {
+				return l.profile
+			}
+		}
+	}
+	return ""
 }
 
 func profileOf(admin, create, write, read bool) string {
@@ -128,18 +165,81 @@ func profileOf(admin, create, write, read bool) string {
 }
 
 // mysqlUsersQuery reads the accounts with their global and database
-// privileges (on every database; the profile is the strongest).
+// privileges (on every database; the profile is the strongest); %s leaves
+// out the roles.
 const mysqlUsersQuery = `SELECT u.User, u.Host, u.plugin, u.ssl_type,
   (u.Super_priv = 'Y' OR u.Grant_priv = 'Y' OR u.Create_user_priv = 'Y'),
   (u.Create_priv = 'Y' OR EXISTS(SELECT 1 FROM mysql.db d WHERE d.User = u.User AND d.Host = u.Host AND d.Create_priv = 'Y')),
   (u.Insert_priv = 'Y' OR EXISTS(SELECT 1 FROM mysql.db d WHERE d.User = u.User AND d.Host = u.Host AND (d.Insert_priv = 'Y' OR d.Update_priv = 'Y' OR d.Delete_priv = 'Y'))),
   (u.Select_priv = 'Y' OR EXISTS(SELECT 1 FROM mysql.db d WHERE d.User = u.User AND d.Host = u.Host AND d.Select_priv = 'Y'))
 FROM mysql.user u
-WHERE u.User <> '' AND u.User NOT IN ('rdsadmin', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'mariadb.sys')
+WHERE u.User <> '' AND u.User NOT IN ('rdsadmin', 'mysql.sys', 'mysql.session', 'mysql.infoschema', 'mariadb.sys') AND %s
 ORDER BY u.User, u.Host`
 
+// notRole is the condition of mysqlUsersQuery that leaves out roles:
+// MariaDB marks them; a MySQL 8 role is a locked account that is granted
+// to others or is one of rdsgate's.
+func (m mysqlServer) notRole() string {
+	switch {
+	case m.mariaDB:
+		return "u.is_role <> 'Y'"
+	case m.roles:
+		return `NOT (u.account_locked = 'Y' AND (u.User LIKE 'rdsgate\_%' OR EXISTS(SELECT 1 FROM mysql.role_edges e WHERE e.FROM_USER = u.User AND e.FROM_HOST = u.Host)))`
+	}
+	return "TRUE"
+}
+
+// membershipsQuery lists every account's roles: user, host, role.
+func (m mysqlServer) membershipsQuery() string {
+	if m.mariaDB {
+		return "SELECT User, Host, Role FROM mysql.roles_mapping ORDER BY 3"
+	}
+	return "SELECT TO_USER, TO_HOST, FROM_USER FROM mysql.role_edges ORDER BY 3"
+}
+
 func mysqlUsers(ctx context.Context, db *sql.DB) ([]User, error) {
-	rows, err := db.QueryContext(ctx, mysqlUsersQuery)
+	var version string
+	var database sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT VERSION(), DATABASE()").Scan(&version, &database); err != nil {
+		return nil, err
+	}
+	m := mysqlServerFromVersion(version)
+	// The group roles of the database connected to, else of any database.
+	level := func(r string) Profile {
+		if database.String != "" {
+			return groupProfile(target.FamilyMySQL, database.String, r)
+		}
+		if strings.HasPrefix(r, groupPrefix) {
+			for _, l := range groupLevels {
+				if strings.HasSuffix(r, "_"+l.suffix) {
+					return l.profile
+				}
+			}
+		}
+		return ""
+	}
+	roles := map[string][]string{} // by user@host
+	if m.roles {
+		rows, err := db.QueryContext(ctx, m.membershipsQuery())
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var user, host, role string
+			if err := rows.Scan(&user, &host, &role); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if level(role) != "" {
+				roles[user+"@"+host] = append(roles[user+"@"+host], role)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := db.QueryContext(ctx, fmt.Sprintf(mysqlUsersQuery, m.notRole()))
 	if err != nil {
 		return nil, err
 	}
@@ -169,6 +269,10 @@ func mysqlUsers(ctx context.Context, db *sql.DB) ([]User, error) {
 			u.RequiresTLS = "no"
 		}
 		u.Profile = profileOf(admin, create, write, read)
+		u.Roles = roles[u.Name+"@"+u.Host]
+		if p := strongest(u.Roles, level); p != "" && !admin {
+			u.Profile = string(p)
+		}
 		us = append(us, u)
 	}
 	return us, rows.Err()
