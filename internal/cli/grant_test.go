@@ -219,3 +219,74 @@ func TestUsersMasterInRDSIAM(t *testing.T) {
 		}
 	}
 }
+
+// The acceptance through the command line, on PostgreSQL and
+// MariaDB behind the sandbox: an owner creates a table after the grants;
+// the read-only user can read it and not write it, the read-write user can
+// write it; revoke denies both. Every grant and revoke runs twice, and the
+// second run says there is nothing to change.
+func TestGrantGroupRolesSandbox(t *testing.T) {
+	for _, engine := range []string{"postgres", "mysql"} {
+		t.Run(engine, func(t *testing.T) {
+			if engine == "mysql" && !dbserver.MariaDBAvailable() {
+				testpeer.Missing(t, "mariadb-server", "apt-get install mariadb-server")
+			}
+			useSandbox(t, []string{engine})
+			id, create := sandbox.InstancePG, "create table mig_t (id serial primary key, x text)"
+			if engine == "mysql" {
+				id, create = sandbox.InstanceMySQL, "create table mig_t (id int auto_increment primary key, x text)"
+			}
+			twice := func(args ...string) string {
+				t.Helper()
+				code, out, errOut := run(t, append(args, "--apply")...)
+				if code != 0 {
+					t.Fatalf("%s: exit %d %q %s", strings.Join(args, " "), code, out, errOut)
+				}
+				if code, again, errOut := run(t, append(args, "--apply")...); code != 0 || !strings.Contains(again, "nothing to change") {
+					t.Fatalf("%s again: exit %d %q %s", strings.Join(args, " "), code, again, errOut)
+				}
+				return out
+			}
+			sql := func(user, q string) (bool, string) {
+				t.Helper()
+				code, out, errOut := run(t, "connect", id, "-q", "--user", user, "--exec", q)
+				if code != 0 && !strings.Contains(errOut, "denied") {
+					t.Fatalf("%s as %s: exit %d %q %s", q, user, code, out, errOut)
+				}
+				return code == 0, out
+			}
+			twice("grant", id, "mig", "--owner")
+			twice("grant", id, "reader", "--read-only")
+			out := twice("grant", id, "writer", "--read-write")
+			if !strings.Contains(out, "rdsgate_"+sandbox.DemoDatabase+"_write") {
+				t.Errorf("grant --read-write does not go through the write group role:\n%s", out)
+			}
+			if ok, _ := sql("mig", create); !ok {
+				t.Fatal("the owner cannot create a table")
+			}
+			for _, tc := range []struct {
+				user, q string
+				want    bool
+			}{
+				{"reader", "select count(*) from mig_t", true},
+				{"reader", "insert into mig_t (x) values ('r')", false},
+				{"writer", "insert into mig_t (x) values ('w')", true},
+				{"reader", "select x from mig_t", true},
+			} {
+				if ok, out := sql(tc.user, tc.q); ok != tc.want {
+					t.Errorf("%s as %s: allowed %v, want %v (%q)", tc.q, tc.user, ok, tc.want, out)
+				}
+			}
+			code, out, errOut := run(t, "users", id)
+			if code != 0 || !strings.Contains(out, "rdsgate_"+sandbox.DemoDatabase+"_read") {
+				t.Errorf("users: exit %d\n%s%s", code, out, errOut)
+			}
+			for _, u := range []string{"reader", "writer"} {
+				twice("revoke", id, u)
+				if code, _, _ := run(t, "connect", id, "-q", "--user", u, "--exec", "select 1"); code == 0 {
+					t.Errorf("%s still logs in after revoke", u)
+				}
+			}
+		})
+	}
+}

@@ -111,6 +111,17 @@ func TestUsersSandboxMySQL(t *testing.T) {
 			return u.IAM && u.Auth == "iam" && u.RequiresTLS == "yes (IAM)" && u.Profile == "read-write" && !u.Master && len(u.Flags) == 0
 		})
 	}
+	// bob's access is the write group role's; app_user's its own grants.
+	// The group roles themselves are not users.
+	check("bob@%", func(u grant.User) bool {
+		return len(u.Roles) == 1 && u.Roles[0] == "rdsgate_"+sandbox.DemoDatabase+"_write"
+	})
+	check(sandbox.IAMUser+"@%", func(u grant.User) bool { return len(u.Roles) == 0 })
+	for name := range got {
+		if strings.HasPrefix(name, "rdsgate_") {
+			t.Errorf("users lists the group role %s", name)
+		}
+	}
 
 	// The table for people: the same rows, flags spelled out.
 	code, out, errOut = run(t, "users", "demo-mysql")
