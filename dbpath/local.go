@@ -57,6 +57,8 @@ type Local struct {
 	socket string // the socket, or ""
 	addr   *net.TCPAddr
 	done   chan struct{}
+	// failures are its failed sessions, which Login reports.
+	failures *Failures
 }
 
 // EngineFor is the proxy engine that speaks t's protocol.
@@ -89,7 +91,7 @@ func (p *Path) Serve(ctx context.Context, opts LocalOptions) (*Local, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	l := &Local{path: p, done: make(chan struct{})}
+	l := &Local{path: p, done: make(chan struct{}), failures: NewFailures()}
 	var lc proxy.ListenConfig
 	if opts.TCP {
 		lc = proxy.ListenConfig{Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.TCPPort))}
@@ -116,7 +118,7 @@ func (p *Path) Serve(ctx context.Context, opts LocalOptions) (*Local, error) {
 	}
 	tokens := iamauth.NewCache(p.AWS.Credentials, iamauth.CacheOptions{})
 	l.srv = proxy.NewServer(ln, engine, p.Upstream(tokens, lps), proxy.Options{Recorder: opts.Recorder, CaptureStatements: opts.CaptureStatements,
-		Principal: p.Identity.ARN, Route: p.Route.Via, Log: opts.Log.With("target", p.Spec.Name)})
+		Principal: p.Identity.ARN, Route: p.Route.Via, Log: opts.Log.With("target", p.Spec.Name), Failed: l.failures.Put})
 	go func() {
 		defer close(l.done)
 		if err := l.srv.Serve(context.WithoutCancel(ctx)); err != nil {
@@ -143,26 +145,13 @@ func (l *Local) OpenDB(user, db string) (*sql.DB, error) {
 }
 
 // Login is OpenDB, then a login through the whole path (route, TLS,
-// token, server); a refusal comes back explained (LoginError).
+// token, server); a failure comes back with its stage and cause (see
+// Path.LoginVia).
 func (l *Local) Login(ctx context.Context, user, db string) (*sql.DB, error) {
 	if l.socket != "" {
-		return Login(ctx, l.path.Target, "unix", l.socket, user, db)
+		return l.path.LoginVia(ctx, "unix", l.socket, user, db, l.failures)
 	}
-	return Login(ctx, l.path.Target, "tcp", l.addr.String(), user, db)
-}
-
-// Login is OpenLocalDB, then a login; a refusal comes back explained
-// (LoginError).
-func Login(ctx context.Context, t target.Target, network, address, user, db string) (*sql.DB, error) {
-	h, err := OpenLocalDB(t, network, address, user, db)
-	if err != nil {
-		return nil, err
-	}
-	if err := h.PingContext(ctx); err != nil {
-		h.Close()
-		return nil, LoginError(t.Identifier, user, err)
-	}
-	return h, nil
+	return l.path.LoginVia(ctx, "tcp", l.addr.String(), user, db, l.failures)
 }
 
 // OpenLocalDB returns a database/sql handle on an rdsgate proxy for t at
@@ -225,7 +214,7 @@ func LoginError(instance, user string, err error) error {
 	if errors.As(err, &pgErr) {
 		msg := fmt.Sprintf("log in to %s as %s: %s (SQLSTATE %s)", instance, user, pgErr.Message, pgErr.Code)
 		if pgErr.Hint != "" {
-			msg += "\n  hint: " + pgErr.Hint
+			msg += "; " + pgErr.Hint
 		}
 		return errors.New(msg)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/rdsca"
+	"github.com/rdsgate/rdsgate/stage"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
 )
@@ -131,19 +132,19 @@ func Resolve(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 	p := &Path{Spec: spec}
 	var err error
 	if p.AWS, err = LoadAWS(ctx, spec, opts); err != nil {
-		return nil, err
+		return nil, stage.WrapTarget(stage.Credentials, spec.Name, err)
 	}
-	if err := stage(opts.Observer, StageIdentity, func() (string, error) {
+	if err := runStage(opts.Observer, StageIdentity, func() (string, error) {
 		p.Identity, err = awsconf.WhoAmI(ctx, p.AWS, spec.Profile)
 		return fmt.Sprintf("%s (account %s, region %s)", p.Identity.ARN, p.Identity.Account, p.AWS.Region), err
 	}); err != nil {
-		return nil, err
+		return nil, stage.WrapTarget(stage.Identity, spec.Name, err)
 	}
-	if err := stage(opts.Observer, StageTarget, func() (string, error) {
+	if err := runStage(opts.Observer, StageTarget, func() (string, error) {
 		p.Target, err = Resolver(p.AWS, spec).Resolve(ctx, spec.Name)
 		return fmt.Sprintf("%s (%s %s) at %s", p.Target.Identifier, p.Target.Engine, p.Target.EngineVersion, p.Target.Address()), err
 	}); err != nil {
-		return nil, err
+		return nil, stage.WrapTarget(stage.Target, spec.Name, err)
 	}
 	return p, nil
 }
@@ -158,33 +159,33 @@ func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 		return nil, err
 	}
 	if p.Target.Family() == "" {
-		return nil, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.Target.Identifier, p.Target.Engine)
+		return nil, stage.WrapTarget(stage.Target, spec.Name, fmt.Errorf("%s runs %s, which rdsgate does not speak (PostgreSQL, MySQL and MariaDB engines only)", p.Target.Identifier, p.Target.Engine))
 	}
 	if spec.SSLNegotiation == "direct" && p.Target.Family() != target.FamilyPostgres {
-		return nil, fmt.Errorf("ssl_negotiation: direct is PostgreSQL 17's; %s runs %s", p.Target.Identifier, p.Target.Engine)
+		return nil, stage.WrapTarget(stage.Target, spec.Name, fmt.Errorf("ssl_negotiation: direct is PostgreSQL 17's; %s runs %s", p.Target.Identifier, p.Target.Engine))
 	}
 	if p.Password, err = PasswordCredentials(p.AWS, spec, opts); err != nil {
-		return nil, err
+		return nil, stage.WrapTarget(stage.Credentials, spec.Name, err)
 	}
-	if err := stage(opts.Observer, StageRoute, func() (string, error) {
+	if err := runStage(opts.Observer, StageRoute, func() (string, error) {
 		p.Dialer, p.Route, err = NewDialer(ctx, p.AWS, spec.Route, p.Target.Address(), spec.Profile, opts.Log)
 		if err != nil {
 			return "", err
 		}
 		return describeRoute(p.Route, p.Target.Address()), nil
 	}); err != nil {
-		return nil, err
+		return nil, stage.WrapTarget(stage.Route, spec.Name, err)
 	}
 	p.Bundle, err = rdsca.Load(ctx, rdsca.Options{File: spec.CABundle, Getenv: opts.Getenv, Region: p.Target.Region, Log: opts.Log})
 	if err != nil {
 		p.Close()
-		return nil, err
+		return nil, stage.WrapTarget(stage.TLS, spec.Name, err)
 	}
 	return p, nil
 }
 
 // stage runs fn as the named stage, telling obs.
-func stage(obs Observer, name string, fn func() (string, error)) error {
+func runStage(obs Observer, name string, fn func() (string, error)) error {
 	t0 := time.Now()
 	obs.Begin(name)
 	detail, err := fn()

@@ -13,15 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
+	"github.com/rdsgate/rdsgate/iamsim"
 	"github.com/rdsgate/rdsgate/rdsca"
 	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
@@ -148,13 +146,16 @@ func Run(ctx context.Context, c Config) *Report {
 		}
 		st, err := probeTLS(ctx, d, t, bundle.TLSConfig(t.Host))
 		if err != nil {
-			return Result{Status: Fail, Detail: setting.Textf("%v", rdsca.ExplainVerifyError(err, t.Host)),
-				Fix: setting.Textf("pass the CA bundle that issued the server's certificate with %s (RDS: the region's bundle from AWS's trust store)", setting.CABundle)}
+			fix := setting.Textf("pass the CA bundle that issued the server's certificate with %s (RDS: the region's bundle from AWS's trust store)", setting.CABundle)
+			if rdsca.ServerCertExpired(err) {
+				fix = setting.Plain("give the server a new certificate: " + t.RotateCertificateCommand())
+			}
+			return Result{Status: Fail, Detail: setting.Textf("%v", rdsca.ExplainVerifyError(err, t.Host)), Fix: fix}
 		}
 		summary, notAfter := certSummary(st)
 		if left := notAfter.Sub(c.Now()); left < ExpiryWarning {
 			return Result{Status: Warn, Detail: setting.Textf("%s: expires in %d days", summary, int(left.Hours()/24)),
-				Fix: setting.Textf("rotate the certificate: aws rds modify-db-instance --db-instance-identifier %s --ca-certificate-identifier rds-ca-rsa2048-g1 --apply-immediately", t.Identifier)}
+				Fix: setting.Plain("rotate the certificate: " + t.RotateCertificateCommand())}
 		}
 		return Result{Status: Pass, Detail: setting.Plain(summary)}
 	})
@@ -249,34 +250,6 @@ func PolicyStatement(account string, t target.Target, user string) string {
 	return string(b)
 }
 
-// principalForSimulation turns a caller ARN into the principal the policy
-// simulator takes: an assumed-role session becomes its role.
-func principalForSimulation(arn string) (string, bool) {
-	switch {
-	case strings.Contains(arn, ":assumed-role/"):
-		// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
-		parts := strings.SplitN(arn, ":", 6)
-		if len(parts) < 6 {
-			return "", false
-		}
-		role := strings.SplitN(strings.TrimPrefix(parts[5], "assumed-role/"), "/", 2)[0]
-		return fmt.Sprintf("arn:%s:iam::%s:role/%s", parts[1], parts[4], role), true
-	case strings.HasSuffix(arn, ":root"):
-		return "", false
-	}
-	return arn, true
-}
-
-func simulate(ctx context.Context, cfg aws.Config, principal string, actions, resources []string) (*iam.SimulatePrincipalPolicyOutput, error) {
-	return iam.NewFromConfig(cfg).SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{
-		PolicySourceArn: aws.String(principal), ActionNames: actions, ResourceArns: resources})
-}
-
-func isAccessDenied(err error) bool {
-	var apiErr smithy.APIError
-	return errors.As(err, &apiErr) && strings.Contains(apiErr.ErrorCode(), "AccessDenied")
-}
-
 func checkConnectPermission(ctx context.Context, cfg aws.Config, id awsconf.Identity, t target.Target, user string) Result {
 	if user == "" {
 		return Result{Status: Skip, Detail: setting.Textf("no database user: pass %s", setting.User)}
@@ -284,24 +257,17 @@ func checkConnectPermission(ctx context.Context, cfg aws.Config, id awsconf.Iden
 	if t.ResourceID == "" {
 		return Result{Status: Skip, Detail: setting.Plain("the target's resource id is unknown (not described by the RDS API)")}
 	}
-	principal, ok := principalForSimulation(id.ARN)
-	if !ok {
-		return Result{Status: Skip, Detail: setting.Textf("cannot simulate policies for %s", id.ARN)}
-	}
 	resource := fmt.Sprintf("arn:aws:rds-db:%s:%s:dbuser:%s/%s", t.Region, id.Account, t.ResourceID, user)
-	out, err := simulate(ctx, cfg, principal, []string{"rds-db:connect"}, []string{resource})
-	if err != nil {
-		if isAccessDenied(err) {
-			return Result{Status: Skip, Detail: setting.Plain("could not check: the caller may not call iam:SimulatePrincipalPolicy"),
-				Fix: setting.Plain("the statement that grants it: " + PolicyStatement(id.Account, t, user))}
-		}
+	d, err := iamsim.Allowed(ctx, cfg, id.ARN, "rds-db:connect", resource)
+	switch {
+	case errors.Is(err, iamsim.ErrCannotAsk):
+		return Result{Status: Skip, Detail: setting.Textf("could not check: %v", err),
+			Fix: setting.Plain("the statement that grants it: " + PolicyStatement(id.Account, t, user))}
+	case err != nil:
 		return Result{Status: Skip, Detail: setting.Textf("could not check: %v", err)}
-	}
-	for _, r := range out.EvaluationResults {
-		if r.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
-			return Result{Status: Fail, Detail: setting.Textf("%s may not rds-db:connect as %s on %s (%s)", principal, user, t.Identifier, r.EvalDecision),
-				Fix: setting.Textf("attach a policy with: %s\n(rdsgate policy %s %s prints the whole document)", PolicyStatement(id.Account, t, user), t.Identifier, setting.User.Is(user))}
-		}
+	case !d.Allowed:
+		return Result{Status: Fail, Detail: setting.Textf("%s may not rds-db:connect as %s on %s (%s)", d.Principal, user, t.Identifier, d.Reason),
+			Fix: setting.Textf("attach a policy with: %s\n(rdsgate policy %s %s prints the whole document)", PolicyStatement(id.Account, t, user), t.Identifier, setting.User.Is(user))}
 	}
 	return Result{Status: Pass, Detail: setting.Textf("allowed on %s", resource)}
 }
@@ -354,23 +320,14 @@ func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Ide
 		return Result{Status: Pass, Detail: setting.Textf("online, agent %s", aws.ToString(info.AgentVersion))}
 	})
 	r.run("start-session", "ssm:StartSession allowed", func() Result {
-		principal, ok := principalForSimulation(id.ARN)
-		if !ok {
-			return Result{Status: Skip, Detail: setting.Plain("cannot simulate policies for " + id.ARN)}
-		}
 		resources := []string{fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", cfg.Region, id.Account, bid), fmt.Sprintf("arn:aws:ssm:%s::document/%s", cfg.Region, PortForwardingDocument)}
-		out, err := simulate(ctx, cfg, principal, []string{"ssm:StartSession"}, resources)
-		if err != nil {
-			if isAccessDenied(err) {
-				return Result{Status: Skip, Detail: setting.Plain("could not check: the caller may not call iam:SimulatePrincipalPolicy")}
-			}
+		d, err := iamsim.Allowed(ctx, cfg, id.ARN, "ssm:StartSession", resources...)
+		switch {
+		case err != nil:
 			return Result{Status: Skip, Detail: setting.Textf("could not check: %v", err)}
-		}
-		for _, e := range out.EvaluationResults {
-			if e.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
-				return Result{Status: Fail, Detail: setting.Textf("%s may not ssm:StartSession on %s", principal, aws.ToString(e.EvalResourceName)),
-					Fix: setting.Textf("allow ssm:StartSession on the bastion and on document %s (rdsgate policy %s %s %s)", PortForwardingDocument, t.Identifier, setting.Via.Is("ssm"), setting.Bastion.Is(bid))}
-			}
+		case !d.Allowed:
+			return Result{Status: Fail, Detail: setting.Textf("%s may not ssm:StartSession on %s", d.Principal, d.Resource),
+				Fix: setting.Textf("allow ssm:StartSession on the bastion and on document %s (rdsgate policy %s %s %s)", PortForwardingDocument, t.Identifier, setting.Via.Is("ssm"), setting.Bastion.Is(bid))}
 		}
 		return Result{Status: Pass, Detail: setting.Plain("allowed on the bastion and " + PortForwardingDocument)}
 	})

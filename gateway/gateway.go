@@ -23,6 +23,7 @@ import (
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
+	"github.com/rdsgate/rdsgate/stage"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -70,6 +71,8 @@ type Listener struct {
 	// Addr is the TCP listener; Socket the unix socket ("" without one).
 	Addr   *net.TCPAddr
 	Socket string
+	// failures are the sessions of Addr that failed, for CheckConnections.
+	failures *dbpath.Failures
 }
 
 // Gateway holds the listeners of several targets.
@@ -117,6 +120,9 @@ func New(ctx context.Context, cfg Config, targets []Target) (*Gateway, error) {
 func (g *Gateway) add(ctx context.Context, t Target) error {
 	p, cfg := t.Path, g.cfg
 	name := p.Spec.Name
+	if err := p.CheckLogin(); err != nil {
+		return err
+	}
 	port := t.Port
 	if port == 0 && !t.AnyPort {
 		port = cmp.Or(p.Spec.LocalPort, target.DefaultPort(p.Target.Engine))
@@ -143,8 +149,14 @@ func (g *Gateway) add(ctx context.Context, t Target) error {
 	if err != nil {
 		return err
 	}
+	log := cfg.Log.With("target", name)
+	failures := dbpath.NewFailures()
 	opts := proxy.Options{MaxConnections: cfg.MaxConnections, IdleTimeout: cfg.IdleTimeout, CaptureStatements: cfg.CaptureStatements,
-		LocalTLS: cfg.LocalTLS, Recorder: cfg.Recorder, Principal: p.Identity.ARN, Route: p.Route.Via, Log: cfg.Log.With("target", name)}
+		LocalTLS: cfg.LocalTLS, Recorder: cfg.Recorder, Principal: p.Identity.ARN, Route: p.Route.Via, Log: log,
+		Failed: func(err error) {
+			log.Warn("session failed", "stage", string(stage.Of(err)), "err", err)
+			failures.Put(err)
+		}}
 	ln, err := proxy.Listen(proxy.ListenConfig{Address: net.JoinHostPort(cfg.Listen, strconv.Itoa(port)), AllowNonLoopback: cfg.AllowNonLoopback})
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
@@ -152,7 +164,7 @@ func (g *Gateway) add(ctx context.Context, t Target) error {
 		}
 		return err
 	}
-	l := Listener{Path: p, Addr: ln.Addr().(*net.TCPAddr)}
+	l := Listener{Path: p, Addr: ln.Addr().(*net.TCPAddr), failures: failures}
 	g.serve(proxy.NewServer(ln, engine, up, opts), tokens)
 	if cfg.UnixDir != "" {
 		// psql finds the socket by the port it would use over TCP.
@@ -207,7 +219,7 @@ func (g *Gateway) CheckConnections(ctx context.Context, done func(l Listener, to
 			return fmt.Errorf("%s: %w", p.Spec.Name, ErrNoUser)
 		}
 		t0 := time.Now()
-		db, err := dbpath.Login(ctx, p.Target, "tcp", l.Addr.String(), p.Spec.User, p.Spec.Database)
+		db, err := p.LoginVia(ctx, "tcp", l.Addr.String(), p.Spec.User, p.Spec.Database, l.failures)
 		if err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ import (
 
 func path(name, engine string, localPort int) *dbpath.Path {
 	return &dbpath.Path{Spec: dbpath.Spec{Name: name, LocalPort: localPort},
-		Target: target.Target{Identifier: name, Engine: engine, Host: name + ".example", Port: 5432}}
+		Target: target.Target{Identifier: name, Engine: engine, Host: name + ".example", Port: 5432, IAMAuth: true}}
 }
 
 func TestListeners(t *testing.T) {

@@ -93,7 +93,11 @@ type Options struct {
 	Principal string
 	// Route names the route in session records (direct, ssm, ssh).
 	Route string
-	Log   *slog.Logger
+	// Failed, when set, is told of every session that failed (its error
+	// carries the stage: route, tls, login) instead of the log: the owner
+	// reports it (connect, a connection test) or logs it.
+	Failed func(error)
+	Log    *slog.Logger
 }
 
 // Stats are counters for metrics and readiness.
@@ -251,7 +255,12 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, sock *clientSocket, 
 		if rec.EndReason == "" {
 			rec.EndReason = "failed"
 		}
-		sess.Log.Warn("session failed", "user", rec.DBUser, "database", rec.Database, "err", err)
+		if s.opts.Failed != nil {
+			sess.Log.Debug("session failed", "user", rec.DBUser, "database", rec.Database, "err", err)
+			s.opts.Failed(err)
+		} else {
+			sess.Log.Warn("session failed", "user", rec.DBUser, "database", rec.Database, "err", err)
+		}
 	} else {
 		sess.Log.Debug("session ended", "user", rec.DBUser, "reason", reason, "bytes_in", rec.BytesIn, "bytes_out", rec.BytesOut)
 	}

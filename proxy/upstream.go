@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/internal/rawsock"
+	"github.com/rdsgate/rdsgate/stage"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
 )
@@ -89,10 +91,15 @@ func (u *Upstream) Dial(ctx context.Context) (net.Conn, error) {
 	addr := u.Target.Address()
 	c, err := u.Dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("open route to %s: %w", addr, err)
+		return nil, stage.Wrap(stage.Route, fmt.Errorf("open route to %s: %w", addr, err))
 	}
 	return rawsock.Wrap(c), nil
 }
+
+// ErrNotIAMUser is a login the server answered with a password request
+// where an IAM token was to go: the database user is not IAM-enabled, and
+// no fresh token changes that.
+var ErrNotIAMUser = errors.New("the database user is not IAM-enabled")
 
 // DBUserARN is the resource rds-db:connect must allow for user on the
 // target: the resource id, never the instance name.

@@ -28,6 +28,15 @@ func (e *explained) Unwrap() error { return e.err }
 // Render spells the settings the message names in s.
 func (e *explained) Render(s setting.Style) string { return e.msg.Render(s) }
 
+// ServerCertExpired reports whether err is the server's own certificate
+// (not a CA's) being past its end: the server needs a new one, and no CA
+// bundle on this side changes that.
+func ServerCertExpired(err error) bool {
+	var invErr x509.CertificateInvalidError
+	return errors.As(err, &invErr) && invErr.Reason == x509.Expired && invErr.Cert != nil && !invErr.Cert.IsCA &&
+		time.Now().After(invErr.Cert.NotAfter)
+}
+
 // ExplainVerifyError turns a TLS handshake error into a one-line message
 // that names the cause:
 //

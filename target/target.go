@@ -41,6 +41,12 @@ func (f Family) Protocol() string {
 	return "MySQL"
 }
 
+// RotateCertificateCommand is the AWS CLI command that gives t's server a
+// new certificate from a current RDS CA (the instance restarts).
+func (t Target) RotateCertificateCommand() string {
+	return fmt.Sprintf("aws rds modify-db-instance --db-instance-identifier %s --ca-certificate-identifier rds-ca-rsa2048-g1 --apply-immediately --region %s", t.Identifier, t.Region)
+}
+
 // Target is a database rdsgate can reach.
 type Target struct {
 	// Name is what the user called it (config entry or identifier).

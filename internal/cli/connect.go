@@ -60,9 +60,6 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 		return err
 	}
 	defer p.Close()
-	if !p.Target.IAMAuth && p.Password == nil { // a password source needs no IAM
-		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; logins will be refused", p.Target.Identifier), "fix", p.Target.EnableIAMAuthCommand())
-	}
 	rec, err := a.sessionRecorder(f.sessionLog)
 	if err != nil {
 		return err

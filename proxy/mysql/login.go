@@ -14,6 +14,7 @@ import (
 	"github.com/rdsgate/rdsgate/mysqlwire"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/rdsca"
+	"github.com/rdsgate/rdsgate/stage"
 )
 
 // caching_sha2_password's AuthMoreData codes.
@@ -47,6 +48,7 @@ func (e *tlsError) Unwrap() error { return e.err }
 // limit) and reads the server's greeting. A server that refuses the
 // connection (ERR instead of a greeting) gives that *mysqlwire.ErrPacket.
 func dialUpstream(ctx context.Context, s *proxy.Session) (_ net.Conn, _ *mysqlwire.Greeting, err error) {
+	defer func() { err = stage.Wrap(stage.TLS, err) }() // the route's errors keep theirs; a greeting is the server's TLS offer
 	up := s.Upstream
 	addr := up.Target.Address()
 	if err := up.Logins.Wait(ctx); err != nil {
@@ -169,7 +171,14 @@ func upstreamCaps(resp *mysqlwire.HandshakeResponse, offered *mysqlwire.Greeting
 // response, and the auth exchange. tokenSent reports whether an IAM token
 // went to the server.
 func authenticate(ctx context.Context, s *proxy.Session, raw net.Conn, g *mysqlwire.Greeting,
-	resp *mysqlwire.HandshakeResponse, offered *mysqlwire.Greeting) (_ *upstreamConn, tokenSent bool, _ error) {
+	resp *mysqlwire.HandshakeResponse, offered *mysqlwire.Greeting) (_ *upstreamConn, tokenSent bool, err error) {
+	defer func() {
+		var te *tlsError
+		if errors.As(err, &te) {
+			err = stage.Wrap(stage.TLS, err)
+		}
+		err = stage.Wrap(stage.Login, err)
+	}()
 	up := s.Upstream
 	addr := up.Target.Address()
 	caps, ext := upstreamCaps(resp, offered)
@@ -182,7 +191,7 @@ func authenticate(ctx context.Context, s *proxy.Session, raw net.Conn, g *mysqlw
 	defer context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })()
 	tc := tls.Client(raw, up.TLS)
 	hctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)
-	err := tc.HandshakeContext(hctx)
+	err = tc.HandshakeContext(hctx)
 	cancel()
 	if err != nil {
 		return nil, false, &tlsError{fmt.Errorf("TLS to %s: %w", addr, rdsca.ExplainVerifyError(err, up.TLS.ServerName))}
@@ -304,6 +313,9 @@ type notIAMError struct{ pkt *mysqlwire.ErrPacket }
 
 func (e *notIAMError) Error() string { return e.pkt.Error() }
 func (e *notIAMError) Unwrap() error { return e.pkt }
+
+// Is makes the error proxy.ErrNotIAMUser.
+func (e *notIAMError) Is(target error) bool { return target == proxy.ErrNotIAMUser }
 
 // notIAMUser is the client's error for a user the server does not log in
 // with an IAM token.

@@ -25,6 +25,7 @@ import (
 	"github.com/rdsgate/rdsgate/pgwire"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/rdsca"
+	"github.com/rdsgate/rdsgate/stage"
 )
 
 // Notes on this package:
@@ -193,9 +194,13 @@ func (e *Engine) login(ctx context.Context, s *proxy.Session, startup *pgwire.St
 			return up, nil
 		}
 		var pgErr *pgwire.Error
+		var notIAM *notIAMError
 		authFailed := errors.As(err, &pgErr) && (pgErr.Code == pgwire.CodeInvalidAuthorization || pgErr.Code == pgwire.CodeInvalidPassword)
+		// A fresh token helps when RDS refused a valid one (it does so
+		// transiently); it cannot help a user the server asks a password of.
+		passwordAsked := errors.As(err, &notIAM) || creds.IAM() && authFailed && pgErr.Code == pgwire.CodeInvalidPassword
 		retry := false
-		if authFailed && attempt == 1 {
+		if authFailed && attempt == 1 && !passwordAsked {
 			retry, _ = creds.Refresh(ctx, user) // a failed re-read keeps the server's refusal as the error
 		}
 		if !retry {
@@ -222,6 +227,16 @@ func loginHint(s *proxy.Session, user string) string {
 		user, t.Address(), grantSQL(user), t.Identifier, arn, t.Identifier)
 }
 
+// notIAMError is the server asking an IAM user for a password: the user is
+// not IAM-enabled, and no fresh token changes that.
+type notIAMError struct{ err *pgwire.Error }
+
+func (e *notIAMError) Error() string { return e.err.Error() }
+func (e *notIAMError) Unwrap() error { return e.err }
+
+// Is makes the error proxy.ErrNotIAMUser.
+func (e *notIAMError) Is(target error) bool { return target == proxy.ErrNotIAMUser }
+
 // grantSQL is the statement that makes user an IAM user, with user quoted
 // as an identifier: a hint an admin copies must not run anything else.
 func grantSQL(user string) string {
@@ -229,6 +244,7 @@ func grantSQL(user string) string {
 }
 
 func (e *Engine) tryLogin(ctx context.Context, s *proxy.Session, startup *pgwire.StartupMessage) (_ *upstreamConn, err error) {
+	defer func() { err = stage.Wrap(stage.Login, err) }() // the route's and TLS's keep theirs
 	up := s.Upstream
 	if err := up.Logins.Wait(ctx); err != nil {
 		return nil, err
@@ -318,9 +334,9 @@ func (e *Engine) answerAuth(ctx context.Context, up *proxy.Upstream, user string
 			return nil, fmt.Errorf("%s asked for a password again in the middle of a SCRAM exchange", up.Target.Address())
 		}
 		if code != pgwire.AuthCleartextPassword && creds.IAM() {
-			return nil, &pgwire.Error{Severity: pgwire.SeverityFatal, Code: pgwire.CodeInvalidAuthorization,
+			return nil, &notIAMError{&pgwire.Error{Severity: pgwire.SeverityFatal, Code: pgwire.CodeInvalidAuthorization,
 				Message: fmt.Sprintf("rdsgate: database user %q is not IAM-enabled: %s asked for a %s password, not an IAM token", user, up.Target.Identifier, authName(code)),
-				Hint:    fmt.Sprintf("as an admin: %s (or `%s`); for a user with a password, configure a password source for the target (auth: password)", grantSQL(user), up.GrantCommand(user))}
+				Hint:    fmt.Sprintf("as an admin: %s (or `%s`); for a user with a password, configure a password source for the target (auth: password)", grantSQL(user), up.GrantCommand(user))}}
 		}
 		pw, err := creds.Password(ctx, user)
 		if err != nil {
@@ -384,7 +400,8 @@ func authName(code uint32) string {
 }
 
 // dialTLS opens the route to the endpoint and upgrades to verified TLS.
-func (e *Engine) dialTLS(ctx context.Context, s *proxy.Session) (net.Conn, error) {
+func (e *Engine) dialTLS(ctx context.Context, s *proxy.Session) (_ net.Conn, err error) {
+	defer func() { err = stage.Wrap(stage.TLS, err) }() // the route's errors keep theirs
 	up := s.Upstream
 	addr := up.Target.Address()
 	dctx, cancel := context.WithTimeout(ctx, s.HandshakeTimeout)

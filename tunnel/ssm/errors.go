@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/aws/smithy-go"
+
+	"github.com/rdsgate/rdsgate/stage"
 )
 
 // ErrAgentOffline is wrapped by errors for a bastion whose SSM agent is not
@@ -15,7 +17,9 @@ var ErrAgentOffline = errors.New("the bastion's SSM agent is offline")
 // agent could not connect to its destination (ConnectToPortError).
 var ErrDestinationRefused = errors.New("the bastion could not connect to the destination")
 
-// apiError turns an SSM API error into one that says what to do next.
+// apiError turns an SSM API error into one that says what to do next. The
+// SDK's error (request id, status) is wrapped but left out of the message
+// (stage.Details shows it).
 func apiError(op, target string, err error) error {
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
@@ -23,14 +27,14 @@ func apiError(op, target string, err error) error {
 	}
 	switch ae.ErrorCode() {
 	case "TargetNotConnected":
-		return fmt.Errorf("%w: %s (%s); check that the instance runs, has the SSM agent and an instance profile with AmazonSSMManagedInstanceCore, and reaches the ssm/ssmmessages endpoints; `aws ssm describe-instance-information` shows its PingStatus: %w",
-			ErrAgentOffline, target, ae.ErrorMessage(), err)
+		return stage.Hidef(err, "%v: %s is not connected; start it, or check that it runs the SSM agent with an instance profile that has AmazonSSMManagedInstanceCore and reaches the ssm and ssmmessages endpoints (aws ssm describe-instance-information shows its PingStatus)",
+			ErrAgentOffline, target)
 	case "AccessDeniedException":
-		return fmt.Errorf("ssm %s refused by IAM: %s; grant the action on that resource (for StartSession: the instance and the document AWS-StartPortForwardingSession*): %w", op, ae.ErrorMessage(), err)
+		return stage.Hidef(err, "ssm %s refused by IAM: %s; grant the action on that resource (for StartSession: the instance and the document AWS-StartPortForwardingSession*)", op, ae.ErrorMessage())
 	case "InvalidDocument":
-		return fmt.Errorf("ssm %s: the session document is not available: %s; port forwarding needs AWS-StartPortForwardingSessionToRemoteHost (agent 3.1.1188.0 or later): %w", op, ae.ErrorMessage(), err)
+		return stage.Hidef(err, "ssm %s: the session document is not available: %s; port forwarding needs AWS-StartPortForwardingSessionToRemoteHost (agent 3.1.1188.0 or later)", op, ae.ErrorMessage())
 	case "InvalidParameters":
-		return fmt.Errorf("ssm %s: the document refused the parameters: %s: %w", op, ae.ErrorMessage(), err)
+		return stage.Hidef(err, "ssm %s: the document refused the parameters: %s", op, ae.ErrorMessage())
 	}
-	return fmt.Errorf("ssm %s: %w", op, err)
+	return stage.Hidef(err, "ssm %s: %s: %s", op, ae.ErrorCode(), ae.ErrorMessage())
 }
