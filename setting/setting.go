@@ -66,6 +66,11 @@ const (
 	// Backend is what serves the sandbox's data: auto, installed,
 	// embedded or a server's URL.
 	Backend Name = "backend"
+	// Subnet is the subnet a managed bastion goes in.
+	Subnet Name = "subnet"
+	// Endpoints says whether a managed bastion gets Session Manager's
+	// interface endpoints: auto, yes or no.
+	Endpoints Name = "endpoints"
 )
 
 // keyed are the settings with a config-file key; all is every setting.
@@ -73,7 +78,8 @@ var (
 	keyed = []Name{Region, Profile, User, Database, CABundle, Via, Address, Bastion, BastionTag,
 		SSH, SSHIdentity, SSHKnownHosts, SSHEIC}
 	all = append(keyed[:len(keyed):len(keyed)],
-		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, Apply, AttachTo, Backend)
+		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, Apply, AttachTo, Backend,
+		Subnet, Endpoints)
 )
 
 // All returns every setting, for a program that spells them (a test can

@@ -174,7 +174,7 @@ func (a *app) newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 
 	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit(), a.newTunnel(),
-		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers(), a.newConfig())
+		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers(), a.newConfig(), a.newBastion())
 	// The completion command captures its output writer when created.
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)

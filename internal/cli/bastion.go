@@ -1,0 +1,139 @@
+package cli
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdsgate/rdsgate/bastion"
+	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/tty"
+)
+
+type bastionFlags struct {
+	subnet, instanceType, endpoints, format string
+	idleStop                                time.Duration
+	yes                                     bool
+}
+
+func (a *app) newBastion() *cobra.Command {
+	var f bastionFlags
+	root := &cobra.Command{Use: "bastion", Short: "Create, check, start, stop and remove the Session Manager bastion of a database's VPC"}
+	sub := func(use, short string, run func(context.Context, *bastionTarget) error) *cobra.Command {
+		return &cobra.Command{Use: use + " TARGET", Short: short, Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := a.bastionTarget(cmd.Context(), args[0], f)
+			if err != nil {
+				return err
+			}
+			return run(cmd.Context(), t)
+		}}
+	}
+	create := sub("create", "Create the bastion (prints the plan; --yes applies it)", func(ctx context.Context, t *bastionTarget) error {
+		if f.format != "" {
+			return t.design.WriteCode(a.stdout, f.format)
+		}
+		s, err := bastion.Observe(ctx, t.clients, t.design)
+		if err != nil {
+			return err
+		}
+		plan := bastion.NewPlan(t.design, s)
+		if err := plan.WriteText(a.stderr); err != nil || plan.Ready() {
+			return err
+		}
+		if err := a.confirm(f.yes, "create"); err != nil {
+			return err
+		}
+		id, err := bastion.Apply(ctx, t.clients, plan, &progress{a: a})
+		if err == nil {
+			fmt.Fprintln(a.stdout, id)
+		}
+		return err
+	})
+	fl := create.Flags()
+	fl.StringVar(&f.subnet, "subnet", "", "subnet of the bastion (default: a private subnet of the database, one with a NAT route first)")
+	fl.StringVar(&f.instanceType, "instance-type", bastion.DefaultInstanceType, "instance type (Graviton types run the arm64 image)")
+	fl.DurationVar(&f.idleStop, "idle-stop", bastion.DefaultIdleStop, "stop the instance after this long with no session (0: never)")
+	fl.StringVar(&f.endpoints, "endpoints", string(bastion.EndpointsAuto), "Session Manager interface endpoints: auto (where the subnet has no NAT route), yes or no")
+	fl.StringVar(&f.format, "format", "", "print the bastion as code instead: terraform or cloudformation")
+	fl.BoolVar(&f.yes, "yes", false, "apply the plan without asking")
+	status := sub("status", "Show the bastion: instance, agent, groups and rules, role, endpoints, idle stop, cost", func(ctx context.Context, t *bastionTarget) error {
+		r, err := bastion.Status(ctx, t.clients, t.design)
+		if err != nil || a.g.output != "json" {
+			return cmp.Or(err, r.WriteText(a.stdout))
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	})
+	start := sub("start", "Start the bastion and wait for its agent", func(ctx context.Context, t *bastionTarget) error {
+		_, err := bastion.Start(ctx, t.clients, t.design.VPC, &progress{a: a})
+		return err
+	})
+	stop := sub("stop", "Stop the bastion", func(ctx context.Context, t *bastionTarget) error {
+		_, err := bastion.Stop(ctx, t.clients, t.design.VPC, &progress{a: a})
+		return err
+	})
+	destroy := sub("destroy", "Remove what rdsgate created for the bastion (prints it; --yes removes it)", func(ctx context.Context, t *bastionTarget) error {
+		o, err := bastion.FindOwned(ctx, t.clients, t.design.VPC)
+		if err != nil || o.WriteText(a.stderr) != nil || o.Empty() {
+			return err
+		}
+		if err := a.confirm(f.yes, "destroy"); err != nil {
+			return err
+		}
+		return bastion.Destroy(ctx, t.clients, o, &progress{a: a})
+	})
+	destroy.Flags().BoolVar(&f.yes, "yes", false, "remove without asking")
+	root.AddCommand(create, status, start, stop, destroy)
+	return root
+}
+
+type bastionTarget struct {
+	clients bastion.Clients
+	design  bastion.Design
+}
+
+// bastionTarget resolves the database and designs its VPC's bastion.
+func (a *app) bastionTarget(ctx context.Context, name string, f bastionFlags) (*bastionTarget, error) {
+	spec, err := a.pathSpec(name, routeFlags{})
+	if err != nil {
+		return nil, err
+	}
+	p, err := dbpath.Resolve(ctx, spec, a.pathOptions())
+	if err != nil {
+		return nil, err
+	}
+	idle := f.idleStop
+	if idle == 0 {
+		idle = -1
+	}
+	c := bastion.NewClients(p.AWS)
+	d, err := bastion.NewDesign(ctx, c, p.Target, bastion.Spec{Subnet: f.subnet, InstanceType: f.instanceType, IdleStop: idle, Endpoints: bastion.EndpointMode(f.endpoints)})
+	if err != nil {
+		return nil, err
+	}
+	return &bastionTarget{clients: c, design: d}, nil
+}
+
+// confirm asks on a terminal; elsewhere only --yes goes on.
+func (a *app) confirm(yes bool, verb string) error {
+	if yes {
+		return nil
+	}
+	if f, ok := a.stdin.(*os.File); !ok || !tty.IsTerminal(f) {
+		return fmt.Errorf("bastion %s: changed nothing: pass --yes to apply the plan above", verb)
+	}
+	fmt.Fprintf(a.stderr, "apply? [y/N] ")
+	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
+	if s := strings.ToLower(strings.TrimSpace(line)); s != "y" && s != "yes" {
+		return fmt.Errorf("bastion %s: changed nothing", verb)
+	}
+	return nil
+}
