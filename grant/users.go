@@ -88,7 +88,7 @@ const pgUsersQuery = `SELECT r.rolname, r.rolsuper OR r.rolcreaterole OR r.rolcr
   (SELECT COALESCE(json_agg(g.rolname ORDER BY g.rolname), '[]')::text FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
     WHERE m.member = r.oid AND g.rolname = ANY($1::text[]))
 FROM pg_roles r
-WHERE r.rolcanlogin AND r.rolname !~ '^(pg_|rds)'
+WHERE r.rolcanlogin AND r.rolname !~ '^(pg_|rds_|rdsadmin$|rdsrepladmin$|rdstopmgr$|rdswriteforward)'
 ORDER BY r.rolname`
 
 func pgUsers(ctx context.Context, db *sql.DB) ([]User, error) {

@@ -159,7 +159,7 @@ func grantSpec(p *dbpath.Path, user, database string, schemas []string, prof gra
 		db = "postgres"
 	}
 	return grant.Spec{Family: p.Target.Family(), User: user, Database: db, Schemas: schemas, Profile: prof,
-		Privileges: privs, MasterUser: p.Target.MasterUser}
+		Privileges: privs, MasterUser: p.Target.MasterUser, Engine: p.Target.Engine, EngineVersion: p.Target.EngineVersion}
 }
 
 func (a *app) runGrant(ctx context.Context, name, user string, f grantFlags) error {
