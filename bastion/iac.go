@@ -44,15 +44,15 @@ func (r Rule) stem() string {
 	return "https"
 }
 
-type hcl struct{ strings.Builder }
+type hclWriter struct{ strings.Builder }
 
-func (h *hcl) block(header string, body func()) {
+func (h *hclWriter) block(header string, body func()) {
 	fmt.Fprintf(h, "%s {\n", header)
 	body()
 	h.WriteString("}\n\n")
 }
 
-func (h *hcl) attr(indent int, key, value string) {
+func (h *hclWriter) attr(indent int, key, value string) {
 	fmt.Fprintf(h, "%s%s = %s\n", strings.Repeat("  ", indent), key, value)
 }
 
@@ -62,13 +62,13 @@ func q(s string) string {
 	return strings.NewReplacer("${", "$${", "%{", "%%{").Replace(s)
 }
 
-func (h *hcl) tags(indent int, d Design, name string) {
+func (h *hclWriter) tags(indent int, d Design, name string) {
 	pad := strings.Repeat("  ", indent)
 	fmt.Fprintf(h, "%stags = {\n%s  %q = %s\n%s  Name = %s\n%s}\n", pad, pad, TagKey, q(d.VPC), pad, q(name), pad)
 }
 
 func (d Design) terraform() string {
-	var h hcl
+	var h hclWriter
 	fmt.Fprintf(&h, "# rdsgate bastion for %s in %s (%s)\n\n", d.DB.Identifier, d.VPC, d.Region)
 	h.block(`resource "aws_security_group" "bastion"`, func() {
 		h.attr(1, "name", q(d.Name()))
