@@ -76,20 +76,34 @@ func adminPolicy(noConnect bool) iampolicy.Document {
 
 // newWorld builds the default account: two principals, the instances for
 // engines, a bastion, and the security groups between them.
-func newWorld(region string, engines []string, faults map[string]bool) *world.World {
+//
+// Without a bastion (noBastion) the databases' groups admit nobody: the
+// world is what `rdsgate bastion create` starts from.
+func newWorld(region string, engines []string, faults map[string]bool, noBastion bool) *world.World {
 	w := &world.World{Account: world.DefaultAccount, Region: region}
+	w.Subnets = []world.Subnet{{ID: subnetID, VPC: VPCID, AvailabilityZone: region + "a", CIDR: "10.0.1.0/24"}}
+	// A private subnet: the main table routes only inside the VPC, so a
+	// bastion there needs Session Manager's interface endpoints.
+	w.RouteTables = []world.RouteTable{{ID: "rtb-0sandbox000000001", VPC: VPCID, Main: true,
+		Routes: []world.Route{{Destination: "10.0.0.0/16", Gateway: "local"}}}}
+	w.Parameters = map[string]string{
+		"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64":  "ami-0sandbox0al2023a64",
+		"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64": "ami-0sandbox0al2023x86",
+	}
 	w.Principals = []world.Principal{
 		{Name: "rdsgate-sandbox-admin", Profile: ProfileAdmin, ARN: "arn:aws:iam::" + w.Account + ":user/rdsgate-sandbox-admin", UserID: "AIDA" + randUpper(17),
 			AccessKeyID: "AKIA" + randUpper(16), SecretAccessKey: randSecret(), Policies: []iampolicy.Document{adminPolicy(faults[FaultNoPolicy])}},
 		{Name: "rdsgate-sandbox-intern", Profile: ProfileIntern, ARN: "arn:aws:iam::" + w.Account + ":user/rdsgate-sandbox-intern", UserID: "AIDA" + randUpper(17),
 			AccessKeyID: "AKIA" + randUpper(16), SecretAccessKey: randSecret()},
 	}
-	w.Bastions = []world.Bastion{{
-		InstanceID: BastionID, Name: BastionName, AgentOnline: !faults[FaultAgentOffline], AgentVersion: "3.3.1957.0",
-		PlatformName: "Amazon Linux", VPC: VPCID, Subnet: subnetID, AvailabilityZone: region + "a", PrivateIP: "10.0.1.10",
-		SecurityGroups: []string{bastionSG}, Tags: map[string]string{"Name": BastionName},
-	}}
-	w.SecurityGroups = []world.SecurityGroup{{ID: bastionSG, Name: "bastion", Description: "Session Manager bastion: no inbound", VPC: VPCID}}
+	if !noBastion {
+		w.Bastions = []world.Bastion{{
+			InstanceID: BastionID, Name: BastionName, AgentOnline: !faults[FaultAgentOffline], AgentVersion: "3.3.1957.0",
+			PlatformName: "Amazon Linux", VPC: VPCID, Subnet: subnetID, AvailabilityZone: region + "a", PrivateIP: "10.0.1.10",
+			SecurityGroups: []string{bastionSG}, Tags: map[string]string{"Name": BastionName},
+		}}
+		w.SecurityGroups = []world.SecurityGroup{{ID: bastionSG, Name: "bastion", Description: "Session Manager bastion: no inbound", VPC: VPCID}}
+	}
 	for i, e := range engines {
 		id, port, master := InstancePG, 5432, masterUserPG
 		engine, version := "postgres", "15.8"
@@ -102,7 +116,11 @@ func newWorld(region string, engines []string, faults map[string]bool) *world.Wo
 		if faults[FaultSGBlocksBastion] {
 			rule = world.Rule{Protocol: "tcp", FromPort: port, ToPort: port, CIDRs: []string{"10.99.0.0/16"}}
 		}
-		w.SecurityGroups = append(w.SecurityGroups, world.SecurityGroup{ID: sg, Name: id, Description: id + " database", VPC: VPCID, Ingress: []world.Rule{rule}})
+		var ingress []world.Rule
+		if !noBastion {
+			ingress = []world.Rule{rule}
+		}
+		w.SecurityGroups = append(w.SecurityGroups, world.SecurityGroup{ID: sg, Name: id, Description: id + " database", VPC: VPCID, Ingress: ingress})
 		secretARN := fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:rds!db-%s-%s", region, w.Account, id, randLower(6))
 		w.Instances = append(w.Instances, world.Instance{
 			Identifier: id, Engine: engine, EngineVersion: version, Endpoint: world.Endpoint(id, region), Port: port,

@@ -43,6 +43,10 @@ type Options struct {
 	Faults []string
 	// Region of the sandbox account; default us-east-1.
 	Region string
+	// NoBastion starts the world without a Session Manager bastion (and
+	// with database groups that admit nobody), for `rdsgate bastion
+	// create` to build one.
+	NoBastion bool
 	// Log receives the sandbox's log, including the precise reason of every
 	// refused login. Default: discard.
 	Log *slog.Logger
@@ -149,7 +153,7 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 			sb = nil
 		}
 	}()
-	w := newWorld(opts.Region, engines, faults)
+	w := newWorld(opts.Region, engines, faults, opts.NoBastion)
 	sb.World = w
 	if err := addPrincipals(w, opts.Principals); err != nil {
 		return sb, err

@@ -31,6 +31,33 @@ type World struct {
 	Bastions       []Bastion
 	SecurityGroups []SecurityGroup
 	Secrets        []Secret
+	Subnets        []Subnet
+	RouteTables    []RouteTable
+	// Parameters are Systems Manager's public parameters, by name (the
+	// latest Amazon Linux images).
+	Parameters map[string]string
+}
+
+// Subnet is a VPC subnet.
+type Subnet struct {
+	ID, VPC, AvailabilityZone, CIDR string
+}
+
+// RouteTable is a VPC route table with the subnets associated with it;
+// Main is the VPC's main table, which serves the subnets of no other.
+type RouteTable struct {
+	ID      string
+	VPC     string
+	Main    bool
+	Subnets []string
+	Routes  []Route
+}
+
+// Route is one route: to a gateway (local, igw-...) or a NAT gateway.
+type Route struct {
+	Destination string
+	Gateway     string
+	NATGateway  string
 }
 
 // Principal is an IAM identity with an access key.
