@@ -316,13 +316,13 @@ func Parse(path string, data []byte) (*File, error) {
 	}
 	p := parser{path: path}
 	root := doc.Content[0]
-	if err := p.mapping(root, "the top level", func(key string, v *yaml.Node) error {
+	if err := p.mapping(root, "the top level", topKeys, func(key string, v *yaml.Node) error {
 		switch key {
 		case "defaults":
 			f.DefaultsSource = fmt.Sprintf("%s:%d", path, v.Line)
 			return p.defaults(v, &f.Defaults)
 		case "targets":
-			return p.mapping(v, "targets", func(name string, tv *yaml.Node) error {
+			return p.mapping(v, "targets", nil, func(name string, tv *yaml.Node) error {
 				if err := validName(name); err != nil {
 					return p.errAt(tv, "target %q: %v", name, err)
 				}

@@ -3,6 +3,8 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -68,9 +70,19 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 	}{
 		{"unknown top-level key", "targets: {}\nfoo: 1\n", `f.yaml:2: unknown key "foo" in the top level`},
 		{"unknown target key", "targets:\n  a:\n    identifier: a\n    hostname: x\n", `f.yaml:4: unknown key "hostname" in target "a"`},
-		{"typo in route", "targets:\n  a:\n    route:\n      via: ssm\n      bastian: i-1\n", `f.yaml:5: unknown key "bastian" in route`},
+		{"typo in route", "targets:\n  a:\n    route:\n      via: ssm\n      bastian: i-1\n", `f.yaml:5: unknown key "bastian" in route of target "a": did you mean bastion?`},
+		{"typo in a target", "targets:\n  a:\n    identifer: a\n", `f.yaml:3: unknown key "identifer" in target "a": did you mean identifier?`},
+		{"typo in defaults", "defaults:\n  reigon: eu-west-1\n", `f.yaml:2: unknown key "reigon" in defaults: did you mean region?`},
+		{"typo in the defaults' route", "defaults:\n  route:\n    bastian_tag: Name=b\n", `f.yaml:3: unknown key "bastian_tag" in route of defaults: did you mean bastion_tag?`},
+		{"typo at the top level", "target:\n  a:\n    user: x\n", `f.yaml:1: unknown key "target" in the top level: did you mean targets?`},
+		{"a route key outside route", "targets:\n  a:\n    bastion: i-1\n", `f.yaml:3: unknown key "bastion" in target "a": bastion belongs under route`},
+		{"a typo of a route key outside route", "targets:\n  a:\n    bastian: i-1\n", `f.yaml:3: unknown key "bastian" in target "a"`},
 		{"bad port", "targets:\n  a:\n    identifier: a\n    port: 99999\n", `f.yaml:4: port: "99999" is not a port number (1-65535)`},
 		{"bad via", "targets:\n  a:\n    route:\n      via: vpn\n", `f.yaml:4: via: "vpn" is not a route: use direct, ssm or ssh`},
+		{"typo in via", "targets:\n  a:\n    route:\n      via: sssm\n", `f.yaml:4: via: "sssm" is not a route: did you mean ssm? (direct, ssm or ssh)`},
+		{"typo in auth", "targets:\n  a:\n    auth: pasword\n", `f.yaml:3: auth: "pasword" is not an auth method: did you mean password? (iam or password)`},
+		{"typo in ssl_negotiation", "targets:\n  a:\n    ssl_negotiation: drect\n", `f.yaml:3: ssl_negotiation: "drect" is not an SSL negotiation: did you mean direct? (postgres or direct)`},
+		{"typo in engine", "targets:\n  a:\n    engine: postgresql\n", `f.yaml:3: engine: "postgresql" is not an engine: did you mean postgres? (postgres, mysql, mariadb, aurora-postgresql or aurora-mysql)`},
 		{"bastion not an id", "targets:\n  a:\n    route:\n      via: ssm\n      bastion: my-bastion\n", `f.yaml:5: bastion: "my-bastion" is not an instance id`},
 		{"route fields of another kind", "targets:\n  a:\n    route:\n      via: direct\n      bastion: i-1\n", `f.yaml:4: route: via direct takes only address`},
 		{"both identifier and endpoint", "targets:\n  a:\n    identifier: a\n    endpoint: a.b.c\n", `f.yaml:3: target "a": set identifier or endpoint, not both`},
@@ -94,6 +106,105 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error = %q\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestKnownKeys: the key lists behind "did you mean" are the keys the parser
+// takes, and every documented field of Route, Target and Defaults is one.
+func TestKnownKeys(t *testing.T) {
+	tests := []struct {
+		desc   string
+		keys   []string
+		doc    func(key string) string
+		fields any
+	}{
+		{"top level", topKeys, func(k string) string { return k + ": {}\n" }, nil},
+		{"defaults", commonKeys, func(k string) string { return "defaults:\n  " + k + ": " + sampleValue(k) + "\n" }, Defaults{}},
+		{"target", targetKeys, func(k string) string { return "targets:\n  a:\n    " + k + ": " + sampleValue(k) + "\n" }, Target{}},
+		{"route", routeKeys, func(k string) string { return "defaults:\n  route:\n    " + k + ": " + sampleValue(k) + "\n" }, Route{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			for _, k := range tc.keys {
+				if _, err := Parse("f.yaml", []byte(tc.doc(k))); err != nil && strings.Contains(err.Error(), "unknown key") {
+					t.Errorf("listed key %q is unknown to the parser: %v", k, err)
+				}
+			}
+			if tc.fields == nil {
+				return
+			}
+			typ := reflect.TypeOf(tc.fields)
+			for i := range typ.NumField() {
+				name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+				if name == "" || name == "-" || name == "name" {
+					continue
+				}
+				if !slices.Contains(tc.keys, name) {
+					t.Errorf("field %s (%q) is missing from the %s key list", typ.Field(i).Name, name, tc.desc)
+				}
+			}
+		})
+	}
+}
+
+// sampleValue is a valid value for key, so that only an unknown key fails.
+func sampleValue(key string) string {
+	switch key {
+	case "route":
+		return "{}"
+	case "port", "local_port":
+		return "5432"
+	case "ssh_eic":
+		return "true"
+	case "via":
+		return "ssm"
+	case "address":
+		return "127.0.0.1:5432"
+	case "bastion":
+		return "i-1"
+	case "bastion_tag":
+		return "Name=b"
+	case "engine":
+		return "postgres"
+	case "auth":
+		return "password"
+	case "ssl_negotiation":
+		return "direct"
+	}
+	return "x"
+}
+
+func TestEnumeratedValues(t *testing.T) {
+	tests := []struct {
+		desc  string
+		check func(string) error
+		value string
+		want  string // "" for accepted
+	}{
+		{"a route", CheckVia, "ssm", ""},
+		{"a route typo", CheckVia, "sssm", `"sssm" is not a route: did you mean ssm? (direct, ssm or ssh)`},
+		{"a route in capitals", CheckVia, "SSH", `"SSH" is not a route: did you mean ssh? (direct, ssm or ssh)`},
+		{"an ambiguous route", CheckVia, "ss", `"ss" is not a route: use direct, ssm or ssh`},
+		{"no route near", CheckVia, "carrier-pigeon", `"carrier-pigeon" is not a route: use direct, ssm or ssh`},
+		{"an SSL negotiation", CheckSSLNegotiation, "postgres", ""},
+		{"an SSL negotiation typo", CheckSSLNegotiation, "postgress", `"postgress" is not an SSL negotiation: did you mean postgres? (postgres or direct)`},
+		{"no SSL negotiation near", CheckSSLNegotiation, "require", `"require" is not an SSL negotiation: use postgres (an SSLRequest first, the default) or direct (PostgreSQL 17+)`},
+		{"an auth method", checkAuth, "iam", ""},
+		{"an auth method typo", checkAuth, "iamm", `"iamm" is not an auth method: did you mean iam? (iam or password)`},
+		{"the old aurora engine", checkEngine, "aurora", ""},
+		{"an engine typo", checkEngine, "mariadv", `"mariadv" is not an engine: did you mean mariadb? (postgres, mysql, mariadb, aurora-postgresql or aurora-mysql)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			err := tc.check(tc.value)
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tc.want {
+				t.Errorf("check(%q) = %q, want %q", tc.value, got, tc.want)
 			}
 		})
 	}

@@ -4,14 +4,26 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/rdsgate/rdsgate/suggest"
 	"gopkg.in/yaml.v3"
 )
 
 // errUnknown, returned by a mapping callback, reports the key as unknown.
 var errUnknown = errors.New("unknown key")
+
+// The keys each mapping knows, for "did you mean" on an unknown one; a test
+// checks them against the parser.
+var (
+	topKeys    = []string{"defaults", "targets"}
+	commonKeys = []string{"region", "profile", "user", "database", "ca_bundle", "route"}
+	targetKeys = append([]string{"identifier", "endpoint", "port", "local_port", "engine", "auth",
+		"password_secret", "password_env", "password_file", "ssl_negotiation"}, commonKeys...)
+	routeKeys = []string{"via", "address", "bastion", "bastion_tag", "ssh", "ssh_identity", "ssh_known_hosts", "ssh_eic"}
+)
 
 // parser walks YAML nodes so every error can name the file and line.
 type parser struct{ path string }
@@ -21,8 +33,9 @@ func (p parser) errAt(n *yaml.Node, format string, args ...any) error {
 }
 
 // mapping calls fn for each key of n, which must be a mapping; what names n
-// in messages. Duplicate keys are refused.
-func (p parser) mapping(n *yaml.Node, what string, fn func(key string, v *yaml.Node) error) error {
+// in messages, and keys are the keys fn knows (nil when any name is a key).
+// Duplicate keys are refused.
+func (p parser) mapping(n *yaml.Node, what string, keys []string, fn func(key string, v *yaml.Node) error) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
@@ -44,12 +57,43 @@ func (p parser) mapping(n *yaml.Node, what string, fn func(key string, v *yaml.N
 		seen[k.Value] = true
 		if err := fn(k.Value, v); err != nil {
 			if errors.Is(err, errUnknown) {
-				return p.errAt(k, "unknown key %q in %s", k.Value, what)
+				return p.errAt(k, "unknown key %q in %s%s", k.Value, what, unknownKeyHint(k.Value, keys))
 			}
 			return err
 		}
 	}
 	return nil
+}
+
+// unknownKeyHint is what to say after "unknown key": the known key it is
+// most likely a typo of, else the mapping it belongs in when that is a
+// route beside a mapping that has one.
+func unknownKeyHint(key string, keys []string) string {
+	if k, ok := suggest.Closest(key, keys); ok {
+		return fmt.Sprintf(": did you mean %s?", k)
+	}
+	if slices.Contains(keys, "route") && slices.Contains(routeKeys, key) {
+		return fmt.Sprintf(": %s belongs under route", key)
+	}
+	return ""
+}
+
+// badValue is the error for s outside the fixed set valid, which what
+// names ("a route"): the closest valid value when s is a plausible typo of
+// one, else usage ("use direct, ssm or ssh"), the text it has always had.
+func badValue(s, what string, valid []string, usage string) error {
+	if v, ok := suggest.Closest(s, valid); ok {
+		return fmt.Errorf("%q is not %s: did you mean %s? (%s)", s, what, v, orList(valid))
+	}
+	return fmt.Errorf("%q is not %s: %s", s, what, usage)
+}
+
+// orList spells words as "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
 }
 
 func (p parser) str(n *yaml.Node, key string) (string, error) {
@@ -98,7 +142,9 @@ func (p parser) set(n *yaml.Node, key string, dst *string, check func(string) er
 	return nil
 }
 
-func (p parser) common(key string, v *yaml.Node, region, profile, user, database, caBundle *string, route *Route) error {
+// common parses the keys of defaults that a target has too; owner names the
+// mapping ("defaults", `target "a"`) in messages.
+func (p parser) common(key string, v *yaml.Node, owner string, region, profile, user, database, caBundle *string, route *Route) error {
 	switch key {
 	case "region":
 		return p.set(v, key, region, checkRegion)
@@ -111,20 +157,20 @@ func (p parser) common(key string, v *yaml.Node, region, profile, user, database
 	case "ca_bundle":
 		return p.set(v, key, caBundle, nonEmpty)
 	case "route":
-		return p.route(v, route)
+		return p.route(v, owner, route)
 	}
 	return errUnknown
 }
 
 func (p parser) defaults(n *yaml.Node, d *Defaults) error {
-	return p.mapping(n, "defaults", func(key string, v *yaml.Node) error {
-		return p.common(key, v, &d.Region, &d.Profile, &d.User, &d.Database, &d.CABundle, &d.Route)
+	return p.mapping(n, "defaults", commonKeys, func(key string, v *yaml.Node) error {
+		return p.common(key, v, "defaults", &d.Region, &d.Profile, &d.User, &d.Database, &d.CABundle, &d.Route)
 	})
 }
 
 func (p parser) target(n *yaml.Node, t *Target) error {
 	what := fmt.Sprintf("target %q", t.Name)
-	err := p.mapping(n, what, func(key string, v *yaml.Node) error {
+	err := p.mapping(n, what, targetKeys, func(key string, v *yaml.Node) error {
 		var err error
 		switch key {
 		case "identifier":
@@ -150,7 +196,7 @@ func (p parser) target(n *yaml.Node, t *Target) error {
 		case "ssl_negotiation":
 			return p.set(v, key, &t.SSLNegotiation, CheckSSLNegotiation)
 		}
-		return p.common(key, v, &t.Region, &t.Profile, &t.User, &t.Database, &t.CABundle, &t.Route)
+		return p.common(key, v, what, &t.Region, &t.Profile, &t.User, &t.Database, &t.CABundle, &t.Route)
 	})
 	if err != nil {
 		return err
@@ -180,21 +226,27 @@ func (t Target) CheckAuth() error {
 	return nil
 }
 
-// CheckSSLNegotiation accepts libpq's sslnegotiation values.
+// SSLNegotiations lists the values CheckSSLNegotiation accepts, the
+// default first.
+func SSLNegotiations() []string { return []string{"postgres", "direct"} }
+
+// CheckSSLNegotiation accepts libpq's sslnegotiation values. A near miss is
+// refused with the value it most likely meant.
 func CheckSSLNegotiation(s string) error {
-	switch s {
-	case "postgres", "direct":
+	if slices.Contains(SSLNegotiations(), s) {
 		return nil
 	}
-	return fmt.Errorf("%q is not an SSL negotiation: use postgres (an SSLRequest first, the default) or direct (PostgreSQL 17+)", s)
+	return badValue(s, "an SSL negotiation", SSLNegotiations(),
+		"use postgres (an SSLRequest first, the default) or direct (PostgreSQL 17+)")
 }
 
+var authMethods = []string{"iam", "password"}
+
 func checkAuth(s string) error {
-	switch s {
-	case "iam", "password":
+	if slices.Contains(authMethods, s) {
 		return nil
 	}
-	return fmt.Errorf("%q is not an auth method: use iam or password", s)
+	return badValue(s, "an auth method", authMethods, "use iam or password")
 }
 
 func checkEnvName(s string) error {
@@ -204,8 +256,8 @@ func checkEnvName(s string) error {
 	return nil
 }
 
-func (p parser) route(n *yaml.Node, r *Route) error {
-	err := p.mapping(n, "route", func(key string, v *yaml.Node) error {
+func (p parser) route(n *yaml.Node, owner string, r *Route) error {
+	err := p.mapping(n, "route of "+owner, routeKeys, func(key string, v *yaml.Node) error {
 		var err error
 		switch key {
 		case "via":
@@ -263,13 +315,16 @@ func (r Route) Validate() error {
 	return nil
 }
 
-// CheckVia accepts the route kinds.
+// RouteKinds lists the values CheckVia accepts, the default first.
+func RouteKinds() []string { return []string{"direct", "ssm", "ssh"} }
+
+// CheckVia accepts the route kinds. A near miss is refused with the kind
+// it most likely meant: "sssm" is not a route: did you mean ssm? (...).
 func CheckVia(s string) error {
-	switch s {
-	case "direct", "ssm", "ssh":
+	if slices.Contains(RouteKinds(), s) {
 		return nil
 	}
-	return fmt.Errorf("%q is not a route: use direct, ssm or ssh", s)
+	return badValue(s, "a route", RouteKinds(), "use direct, ssm or ssh")
 }
 
 // CheckTagFilter accepts KEY=VALUE.
@@ -325,10 +380,13 @@ func checkInstanceID(s string) error {
 	return nil
 }
 
+// engines are the engines a target may name; "aurora" (Aurora MySQL's
+// original name) is accepted but not suggested.
+var engines = []string{"postgres", "mysql", "mariadb", "aurora-postgresql", "aurora-mysql"}
+
 func checkEngine(s string) error {
-	switch s {
-	case "postgres", "aurora-postgresql", "mysql", "mariadb", "aurora-mysql", "aurora":
+	if slices.Contains(engines, s) || s == "aurora" {
 		return nil
 	}
-	return fmt.Errorf("%q is not an engine: use postgres, mysql, mariadb, aurora-postgresql or aurora-mysql", s)
+	return badValue(s, "an engine", engines, "use postgres, mysql, mariadb, aurora-postgresql or aurora-mysql")
 }
