@@ -50,7 +50,9 @@ import (
 // Precedence, highest first: command-line flags, RDSGATE_* environment
 // variables, the project file, the user file. Targets with the same name in
 // both files are merged key by key, the project file winning. Unknown keys and
-// bad values are errors that name the file and line.
+// bad values are errors that name the file and line, and the key or value
+// most likely meant (suggest.Closest); text that is not YAML is a
+// *SyntaxError that names the line and column and says what is wrong.
 
 // ProjectFileName is the name of the team-shared file found upward from the
 // working directory.
@@ -305,11 +307,13 @@ func ReadFile(path string) (*File, error) {
 }
 
 // Parse parses configuration text; path is used in error messages only.
+// Text that is not YAML is a *SyntaxError; a key or value that is not
+// rdsgate's is an error naming the file and line.
 func Parse(path string, data []byte) (*File, error) {
 	f := &File{Path: path, Targets: map[string]Target{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, syntaxError(path, data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return f, nil // empty file

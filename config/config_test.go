@@ -89,7 +89,7 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		{"list where a value belongs", "defaults:\n  region: [a, b]\n", `f.yaml:2: region must be a single value`},
 		{"duplicate key", "targets:\n  a:\n    user: x\n    user: y\n", `f.yaml:4: key "user" appears twice`},
 		{"bad bool", "targets:\n  a:\n    route:\n      via: ssh\n      ssh_eic: maybe\n", `f.yaml:5: ssh_eic: "maybe" is not true or false`},
-		{"not yaml", "targets: [\n", "f.yaml: line 1"},
+		{"not yaml", "targets: [\n", `f.yaml: a "[" is never closed: line 1, column 10`},
 		{"bad engine", "targets:\n  a:\n    engine: oracle\n", `f.yaml:3: engine: "oracle" is not an engine`},
 		{"bad target name", "targets:\n  a b:\n    user: x\n", `f.yaml:3: target "a b"`},
 		{"bad auth", "targets:\n  a:\n    auth: kerberos\n", `f.yaml:3: auth: "kerberos" is not an auth method`},
