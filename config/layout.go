@@ -215,7 +215,7 @@ func (s *layout) value(k key, text string, at int, v string) (fault, verdict) {
 		}
 	case v[0] == '|' || v[0] == '>':
 		s.inBlock, s.block = true, -1
-	case v[0] == '*':
+	case v[0] == '*': // an alias: complete on its line
 	case strings.ContainsRune("@`%", rune(v[0])):
 		return fault{line: k.line, column: column(text, at),
 			problem: fmt.Sprintf("a value cannot start with %q", v[:1]),
