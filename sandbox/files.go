@@ -78,11 +78,17 @@ func (sb *Sandbox) WriteFiles() error {
 	var rc strings.Builder
 	fmt.Fprintf(&rc, "# Written by `rdsgate sandbox`: the sandbox's databases.\ndefaults:\n  region: %s\n  profile: %s\n  ca_bundle: %s\n  user: %s\n  database: %s\ntargets:\n",
 		w.Region, ProfileAdmin, sb.CAFile, IAMUser, DemoDatabase)
-	st := State{APIURL: sb.APIURL, Region: w.Region, Account: w.Account, CAFile: sb.CAFile, BastionID: BastionID, Users: append([]string{IAMUser}, sb.iamUsers...)}
+	st := State{APIURL: sb.APIURL, Region: w.Region, Account: w.Account, CAFile: sb.CAFile, Users: append([]string{IAMUser}, sb.iamUsers...)}
+	if !sb.noBastion {
+		st.BastionID = BastionID
+	}
 	for _, inst := range w.Instances {
 		// As in AWS, the databases are reached through the bastion with
 		// Session Manager; the fronts' loopback addresses are private to it.
-		fmt.Fprintf(&rc, "  %s:\n    identifier: %s\n    route:\n      via: ssm\n      bastion: %s\n", inst.Identifier, inst.Identifier, BastionID)
+		fmt.Fprintf(&rc, "  %s:\n    identifier: %s\n    route:\n      via: ssm\n", inst.Identifier, inst.Identifier)
+		if st.BastionID != "" {
+			fmt.Fprintf(&rc, "      bastion: %s\n", st.BastionID)
+		}
 		st.Instances = append(st.Instances, StateInstance{Identifier: inst.Identifier, Engine: inst.Engine, Endpoint: inst.Endpoint,
 			Port: inst.Port, ResourceID: inst.ResourceID, FrontAddr: inst.FrontAddr, IAMAuth: inst.IAMAuth,
 			MasterUser: inst.MasterUser, MasterSecret: inst.MasterSecretARN, Database: DemoDatabase})

@@ -78,15 +78,16 @@ type Sandbox struct {
 	// CAFile is the PEM file of the CA that issued the fronts' certificates.
 	CAFile string
 
-	log      *slog.Logger
-	iamUsers []string
-	urls     map[string]string // engine family -> backend URL
-	api      *awsapi.Server
-	closers  []func() error
-	cancel   context.CancelFunc
-	wg       sync.WaitGroup
-	closeErr error
-	once     sync.Once
+	log       *slog.Logger
+	noBastion bool
+	iamUsers  []string
+	urls      map[string]string // engine family -> backend URL
+	api       *awsapi.Server
+	closers   []func() error
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeErr  error
+	once      sync.Once
 }
 
 // Start runs a sandbox and returns once every listener accepts and the
@@ -146,7 +147,8 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	_ = os.Remove(filepath.Join(opts.Dir, readyFile))
 
 	runCtx, cancel := context.WithCancel(context.Background())
-	sb = &Sandbox{Dir: opts.Dir, log: opts.Log, cancel: cancel, CAFile: filepath.Join(opts.Dir, caFile), urls: urls}
+	sb = &Sandbox{Dir: opts.Dir, log: opts.Log, cancel: cancel, CAFile: filepath.Join(opts.Dir, caFile), urls: urls,
+		noBastion: opts.NoBastion}
 	defer func() {
 		if err != nil {
 			_ = sb.Close()

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
 	"github.com/rdsgate/rdsgate/sandbox/world"
@@ -106,6 +107,8 @@ type instanceXML struct {
 	Groups             []groupIdentXML  `xml:"groupSet>item"`
 	Tags               []tagXML         `xml:"tagSet>item"`
 	IamInstanceProfile *instanceProfXML `xml:"iamInstanceProfile,omitempty"`
+	KeyName            string           `xml:"keyName,omitempty"`
+	PublicIPAddress    string           `xml:"ipAddress,omitempty"`
 	VirtualizationType string           `xml:"virtualizationType"`
 	Hypervisor         string           `xml:"hypervisor"`
 	PlatformDetails    string           `xml:"platformDetails"`
@@ -131,7 +134,12 @@ type metadataOptsXML struct {
 	State        string `xml:"state"`
 	HTTPTokens   string `xml:"httpTokens"`
 	HTTPEndpoint string `xml:"httpEndpoint"`
+	HopLimit     int    `xml:"httpPutResponseHopLimit,omitempty"`
 }
+
+// stateCodes are EC2's numeric instance state codes.
+var stateCodes = map[string]int{world.StatePending: 0, world.StateRunning: 16, world.StateShuttingDown: 32,
+	world.StateTerminated: 48, world.StateStopping: 64, world.StateStopped: 80}
 
 // ec2Filter is one Filter.N: a name and the values it accepts (with * and ?
 // wildcards, as EC2 allows).
@@ -232,43 +240,51 @@ func (s *Server) describeInstances(c *call) (any, *apiError) {
 	if e != nil {
 		return nil, e
 	}
+	var out *describeInstancesResponse
 	var missing []string
-	for _, id := range ids {
-		if _, ok := s.world.Bastion(id); !ok {
-			missing = append(missing, id)
+	now := s.now()
+	s.world.View(func() {
+		for _, id := range ids {
+			if _, ok := s.world.Bastion(id); !ok {
+				missing = append(missing, id)
+			}
 		}
-	}
+		if len(missing) > 0 {
+			return
+		}
+		var list []*world.Bastion
+		for i := range s.world.Bastions {
+			b := &s.world.Bastions[i]
+			if len(ids) > 0 && !slices.Contains(ids, b.InstanceID) {
+				continue
+			}
+			if s.bastionMatches(b, filters, now) {
+				list = append(list, b)
+			}
+		}
+		out = &describeInstancesResponse{}
+		for i := offset; i < len(list) && i < offset+limit; i++ {
+			out.Reservations = append(out.Reservations, reservationXML{
+				ReservationID: "r-" + shortHash(list[i].InstanceID),
+				OwnerID:       s.world.Account,
+				Instances:     []instanceXML{s.instanceXML(list[i], now)},
+			})
+		}
+		if offset+limit < len(list) {
+			out.NextToken = encodeMarker(offset + limit)
+		}
+	})
 	switch {
 	case len(missing) == 1:
 		return nil, clientError("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", shorten(missing[0]))
 	case len(missing) > 1:
 		return nil, clientError("InvalidInstanceID.NotFound", "The instance IDs '%s' do not exist", shorten(strings.Join(missing, ", ")))
 	}
-	var list []*world.Bastion
-	for i := range s.world.Bastions {
-		b := &s.world.Bastions[i]
-		if len(ids) > 0 && !slices.Contains(ids, b.InstanceID) {
-			continue
-		}
-		if s.bastionMatches(b, filters) {
-			list = append(list, b)
-		}
-	}
-	out := &describeInstancesResponse{}
-	for i := offset; i < len(list) && i < offset+limit; i++ {
-		out.Reservations = append(out.Reservations, reservationXML{
-			ReservationID: "r-" + shortHash(list[i].InstanceID),
-			OwnerID:       s.world.Account,
-			Instances:     []instanceXML{s.instanceXML(list[i])},
-		})
-	}
-	if offset+limit < len(list) {
-		out.NextToken = encodeMarker(offset + limit)
-	}
 	return out, nil
 }
 
-func (s *Server) instanceXML(b *world.Bastion) instanceXML {
+// instanceXML describes b at now. The caller holds the world's lock.
+func (s *Server) instanceXML(b *world.Bastion, now time.Time) instanceXML {
 	x := instanceXML{
 		InstanceID:         b.InstanceID,
 		ImageID:            "ami-0sandbox00000001",
@@ -290,7 +306,26 @@ func (s *Server) instanceXML(b *world.Bastion) instanceXML {
 		},
 		MetadataOptions: &metadataOptsXML{State: "applied", HTTPTokens: "required", HTTPEndpoint: "enabled"},
 	}
-	x.InstanceState.Code, x.InstanceState.Name = 16, "running"
+	state := b.StateAt(now)
+	x.InstanceState.Code, x.InstanceState.Name = stateCodes[state], state
+	if b.Launched {
+		x.ImageID, x.InstanceType, x.Architecture = b.ImageID, b.InstanceType, b.Architecture
+		x.LaunchTime = xmlTime(b.LaunchTime)
+		x.KeyName, x.PublicIPAddress = b.KeyName, b.PublicIP
+		x.IamInstanceProfile = nil
+		if b.InstanceProfile != "" {
+			p, ok := s.world.InstanceProfile(b.InstanceProfile)
+			id := ""
+			if ok {
+				id = p.ID
+			}
+			x.IamInstanceProfile = &instanceProfXML{Arn: "arn:aws:iam::" + s.world.Account + ":instance-profile/" + b.InstanceProfile, ID: id}
+		}
+		x.MetadataOptions = &metadataOptsXML{State: "applied", HTTPTokens: b.HTTPTokens, HTTPEndpoint: "enabled", HopLimit: b.HopLimit}
+		if state == world.StateTerminated {
+			x.PrivateIPAddress, x.PrivateDNSName = "", ""
+		}
+	}
 	x.Placement.AvailabilityZone = or(b.AvailabilityZone, s.world.Region+"a")
 	x.Placement.Tenancy = "default"
 	x.Monitoring.State = "disabled"
@@ -307,14 +342,16 @@ func (s *Server) instanceXML(b *world.Bastion) instanceXML {
 	return x
 }
 
-func (s *Server) bastionMatches(b *world.Bastion, filters []ec2Filter) bool {
+// bastionMatches applies the filters to b at now. The caller holds the
+// world's lock.
+func (s *Server) bastionMatches(b *world.Bastion, filters []ec2Filter, now time.Time) bool {
 	for _, f := range filters {
 		var vals []string
 		switch f.Name {
 		case "instance-id":
 			vals = []string{b.InstanceID}
 		case "instance-state-name":
-			vals = []string{"running"}
+			vals = []string{b.StateAt(now)}
 		case "tag-key":
 			vals = sortedKeys(b.Tags)
 		case "tag-value":
@@ -364,6 +401,7 @@ type securityGroupXML struct {
 	SecurityGroupArn    string            `xml:"securityGroupArn"`
 	IPPermissions       []ipPermissionXML `xml:"ipPermissions>item"`
 	IPPermissionsEgress []ipPermissionXML `xml:"ipPermissionsEgress>item"`
+	Tags                []tagXML          `xml:"tagSet>item"`
 }
 
 type ipPermissionXML struct {
@@ -375,12 +413,14 @@ type ipPermissionXML struct {
 }
 
 type userIDGroupPairX struct {
-	UserID  string `xml:"userId"`
-	GroupID string `xml:"groupId"`
+	UserID      string `xml:"userId"`
+	GroupID     string `xml:"groupId"`
+	Description string `xml:"description,omitempty"`
 }
 
 type ipRangeXML struct {
-	CidrIP string `xml:"cidrIp"`
+	CidrIP      string `xml:"cidrIp"`
+	Description string `xml:"description,omitempty"`
 }
 
 // describeSecurityGroups answers EC2 DescribeSecurityGroups: GroupId.N,
@@ -406,40 +446,49 @@ func (s *Server) describeSecurityGroups(c *call) (any, *apiError) {
 	}
 	filters, e := ec2Filters(p, func(n string) bool {
 		switch n {
-		case "group-id", "group-name", "vpc-id", "description", "owner-id", "ip-permission.group-id", "ip-permission.cidr":
+		case "group-id", "group-name", "vpc-id", "description", "owner-id", "ip-permission.group-id", "ip-permission.cidr", "tag-key":
 			return true
 		}
-		return false
+		return strings.HasPrefix(n, "tag:") && len(n) > 4
 	})
 	if e != nil {
 		return nil, e
 	}
-	for _, id := range ids {
-		if _, ok := s.world.SecurityGroup(id); !ok {
-			return nil, clientError("InvalidGroup.NotFound", "The security group '%s' does not exist", shorten(id))
+	var out *describeSecurityGroupsResponse
+	var missing string
+	s.world.View(func() {
+		for _, id := range ids {
+			if _, ok := s.world.SecurityGroup(id); !ok {
+				missing = id
+				return
+			}
 		}
-	}
-	for _, n := range names {
-		if !slices.ContainsFunc(s.world.SecurityGroups, func(g world.SecurityGroup) bool { return g.Name == n }) {
-			return nil, clientError("InvalidGroup.NotFound", "The security group '%s' does not exist", shorten(n))
+		for _, n := range names {
+			if !slices.ContainsFunc(s.world.SecurityGroups, func(g world.SecurityGroup) bool { return g.Name == n }) {
+				missing = n
+				return
+			}
 		}
-	}
-	var list []*world.SecurityGroup
-	for i := range s.world.SecurityGroups {
-		g := &s.world.SecurityGroups[i]
-		if len(ids) > 0 && !slices.Contains(ids, g.ID) || len(names) > 0 && !slices.Contains(names, g.Name) {
-			continue
+		var list []*world.SecurityGroup
+		for i := range s.world.SecurityGroups {
+			g := &s.world.SecurityGroups[i]
+			if len(ids) > 0 && !slices.Contains(ids, g.ID) || len(names) > 0 && !slices.Contains(names, g.Name) {
+				continue
+			}
+			if s.groupMatches(g, filters) {
+				list = append(list, g)
+			}
 		}
-		if s.groupMatches(g, filters) {
-			list = append(list, g)
+		out = &describeSecurityGroupsResponse{}
+		for i := offset; i < len(list) && i < offset+limit; i++ {
+			out.SecurityGroups = append(out.SecurityGroups, s.securityGroupXML(list[i]))
 		}
-	}
-	out := &describeSecurityGroupsResponse{}
-	for i := offset; i < len(list) && i < offset+limit; i++ {
-		out.SecurityGroups = append(out.SecurityGroups, s.securityGroupXML(list[i]))
-	}
-	if offset+limit < len(list) {
-		out.NextToken = encodeMarker(offset + limit)
+		if offset+limit < len(list) {
+			out.NextToken = encodeMarker(offset + limit)
+		}
+	})
+	if missing != "" {
+		return nil, clientError("InvalidGroup.NotFound", "The security group '%s' does not exist", shorten(missing))
 	}
 	return out, nil
 }
@@ -452,26 +501,42 @@ func (s *Server) securityGroupXML(g *world.SecurityGroup) securityGroupXML {
 		GroupDescription: g.Description,
 		VpcID:            g.VPC,
 		SecurityGroupArn: s.arn("ec2", "security-group/"+g.ID),
-		IPPermissionsEgress: []ipPermissionXML{{
-			IPProtocol: "-1",
-			IPRanges:   []ipRangeXML{{CidrIP: "0.0.0.0/0"}},
-		}},
+		IPPermissions:    s.permissionsXML(g.Ingress),
+		// An empty set is <ipPermissionsEgress/>, not absent.
+		IPPermissionsEgress: s.permissionsXML(g.Egress),
 	}
-	for _, r := range g.Ingress {
-		perm := ipPermissionXML{IPProtocol: or(r.Protocol, "tcp")}
-		if perm.IPProtocol != "-1" {
-			from, to := r.FromPort, r.ToPort
-			perm.FromPort, perm.ToPort = &from, &to
-		}
-		for _, sg := range r.SourceGroups {
-			perm.Groups = append(perm.Groups, userIDGroupPairX{UserID: s.world.Account, GroupID: sg})
-		}
-		for _, cidr := range r.CIDRs {
-			perm.IPRanges = append(perm.IPRanges, ipRangeXML{CidrIP: cidr})
-		}
-		x.IPPermissions = append(x.IPPermissions, perm)
+	for _, k := range sortedKeys(g.Tags) {
+		x.Tags = append(x.Tags, tagXML{Key: k, Value: g.Tags[k]})
 	}
 	return x
+}
+
+// permissionsXML renders rules as EC2 does: the rules with the same
+// protocol and ports form one permission.
+func (s *Server) permissionsXML(rules []world.Rule) []ipPermissionXML {
+	var out []ipPermissionXML
+	for _, r := range rules {
+		proto := or(r.Protocol, "tcp")
+		i := slices.IndexFunc(out, func(p ipPermissionXML) bool {
+			return p.IPProtocol == proto && (proto == "-1" || *p.FromPort == r.FromPort && *p.ToPort == r.ToPort)
+		})
+		if i < 0 {
+			perm := ipPermissionXML{IPProtocol: proto}
+			if proto != "-1" {
+				from, to := r.FromPort, r.ToPort
+				perm.FromPort, perm.ToPort = &from, &to
+			}
+			out = append(out, perm)
+			i = len(out) - 1
+		}
+		for _, sg := range r.SourceGroups {
+			out[i].Groups = append(out[i].Groups, userIDGroupPairX{UserID: s.world.Account, GroupID: sg, Description: r.Description})
+		}
+		for _, cidr := range r.CIDRs {
+			out[i].IPRanges = append(out[i].IPRanges, ipRangeXML{CidrIP: cidr, Description: r.Description})
+		}
+	}
+	return out
 }
 
 func (s *Server) groupMatches(g *world.SecurityGroup, filters []ec2Filter) bool {
@@ -495,6 +560,12 @@ func (s *Server) groupMatches(g *world.SecurityGroup, filters []ec2Filter) bool 
 		case "ip-permission.cidr":
 			for _, r := range g.Ingress {
 				vals = append(vals, r.CIDRs...)
+			}
+		case "tag-key":
+			vals = sortedKeys(g.Tags)
+		default: // tag:KEY
+			if v, ok := g.Tags[strings.TrimPrefix(f.Name, "tag:")]; ok {
+				vals = []string{v}
 			}
 		}
 		if !matchesAny(f.Values, vals...) {

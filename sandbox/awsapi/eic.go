@@ -84,7 +84,7 @@ func (s *Server) sendSSHPublicKey(c *call) (any, *apiError) {
 	if e := checkSSHPublicKey(key); e != nil {
 		return nil, e
 	}
-	b, known := s.world.Bastion(id)
+	b, _, known := s.instance(id)
 	extra := map[string]string{"ec2:osuser": user}
 	if known {
 		for k, v := range b.Tags {

@@ -82,7 +82,7 @@ func TestUnknownOperations(t *testing.T) {
 	if code != 400 || !strings.Contains(body, "<Code>InvalidAction</Code><Message>Could not find operation AssumeRole for version 2011-06-15</Message>") {
 		t.Errorf("sts: %d %s", code, body)
 	}
-	code, body, _ = serve(s, signedRequest(t, w, "ec2", "", "Action=RunInstances&Version=2016-11-15"))
+	code, body, _ = serve(s, signedRequest(t, w, "ec2", "", "Action=AllocateAddress&Version=2016-11-15"))
 	if code != 400 || !strings.Contains(body, "<Code>InvalidAction</Code>") || !strings.Contains(body, "<Response><Errors>") {
 		t.Errorf("ec2: %d %s", code, body)
 	}

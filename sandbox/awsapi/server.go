@@ -36,14 +36,19 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
+// DefaultTransition is how long the sandbox's instances take to boot, stop
+// or terminate: long enough to be seen pending, short for tests.
+const DefaultTransition = time.Second
+
 // DataChannelPrefix is the path under which requests go to the handler
 // given to [Server.HandleDataChannel].
 const DataChannelPrefix = "/v1/data-channel/"
 
 // Options configure a [Server].
 type Options struct {
-	// World is the account the server answers from. Required; it must not
-	// change while the server runs.
+	// World is the account the server answers from. Required. While the
+	// server runs, its EC2 and IAM writes change the world under its lock;
+	// others read the changing parts inside World.View.
 	World *world.World
 	// Now is the server's clock (default time.Now). Tests skew it.
 	Now func() time.Time
@@ -55,6 +60,10 @@ type Options struct {
 	// ws://<host the client called>/v1/data-channel/<id>?role=publish_subscribe,
 	// on this server.
 	StreamURL func(sessionID string) string
+	// Transition is how long an instance stays pending after RunInstances
+	// or StartInstances, stopping after StopInstances and shutting-down
+	// after TerminateInstances (default DefaultTransition).
+	Transition time.Duration
 	// OnTerminate, if set, is called (outside any lock) when TerminateSession
 	// ends a session, so that the data channel can close its streams.
 	OnTerminate func(Session)
@@ -82,6 +91,7 @@ type Server struct {
 	log         *slog.Logger
 	streamURL   func(string) string
 	onTerminate func(Session)
+	transition  time.Duration
 
 	services  []*service
 	byName    map[string]*service
@@ -113,8 +123,20 @@ func New(opts Options) *Server {
 		log:         opts.Log,
 		streamURL:   opts.StreamURL,
 		onTerminate: opts.OnTerminate,
+		transition:  opts.Transition,
 		sessions:    map[string]*Session{},
 	}
+	if s.transition <= 0 {
+		s.transition = DefaultTransition
+	}
+	// Every group has egress rules; one built without gets AWS's default.
+	s.world.Update(func() {
+		for i := range s.world.SecurityGroups {
+			if s.world.SecurityGroups[i].Egress == nil {
+				s.world.SecurityGroups[i].Egress = []world.Rule{allTraffic()}
+			}
+		}
+	})
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -162,12 +184,19 @@ func (s *Server) newServices() []*service {
 			ops: map[string]op{"DescribeDBInstances": s.describeDBInstances, "DescribeDBClusters": s.describeDBClusters}},
 		{name: "iam", proto: protoQuery, version: "2010-05-08", xmlns: "https://iam.amazonaws.com/doc/2010-05-08/",
 			ops: map[string]op{"SimulatePrincipalPolicy": s.simulatePrincipalPolicy,
-				"GetRole":                  s.iamNoSuchEntity("role", "RoleName", "iam:GetRole"),
-				"GetInstanceProfile":       s.iamNoSuchEntity("instance-profile", "InstanceProfileName", "iam:GetInstanceProfile"),
-				"ListAttachedRolePolicies": s.iamNoSuchEntity("role", "RoleName", "iam:ListAttachedRolePolicies")}},
+				"GetRole": s.getRole, "CreateRole": s.createRole, "DeleteRole": s.deleteRole,
+				"AttachRolePolicy": s.attachRolePolicy, "DetachRolePolicy": s.detachRolePolicy, "ListAttachedRolePolicies": s.listAttachedRolePolicies,
+				"GetInstanceProfile": s.getInstanceProfile, "CreateInstanceProfile": s.createInstanceProfile, "DeleteInstanceProfile": s.deleteInstanceProfile,
+				"AddRoleToInstanceProfile": s.addRoleToInstanceProfile, "RemoveRoleFromInstanceProfile": s.removeRoleFromInstanceProfile}},
 		{name: "ec2", proto: protoEC2, version: "2016-11-15", xmlns: "http://ec2.amazonaws.com/doc/2016-11-15/",
 			ops: map[string]op{"DescribeInstances": s.describeInstances, "DescribeSecurityGroups": s.describeSecurityGroups,
-				"DescribeSubnets": s.describeSubnets, "DescribeRouteTables": s.describeRouteTables, "DescribeVpcEndpoints": s.describeVpcEndpoints}},
+				"DescribeSubnets": s.describeSubnets, "DescribeRouteTables": s.describeRouteTables, "DescribeVpcEndpoints": s.describeVpcEndpoints,
+				"CreateSecurityGroup": s.createSecurityGroup, "DeleteSecurityGroup": s.deleteSecurityGroup,
+				"AuthorizeSecurityGroupIngress": s.changeRules(false, true), "AuthorizeSecurityGroupEgress": s.changeRules(true, true),
+				"RevokeSecurityGroupIngress": s.changeRules(false, false), "RevokeSecurityGroupEgress": s.changeRules(true, false),
+				"CreateTags": s.createTags, "RunInstances": s.runInstances,
+				"StartInstances": s.startInstances, "StopInstances": s.stopInstances, "TerminateInstances": s.terminateInstances,
+				"CreateVpcEndpoint": s.createVpcEndpoint, "DeleteVpcEndpoints": s.deleteVpcEndpoints}},
 		{name: "ssm", proto: protoJSON, target: "AmazonSSM",
 			ops: map[string]op{
 				"DescribeInstanceInformation": s.describeInstanceInformation,

@@ -169,7 +169,7 @@ func (s *Server) startSession(c *call) (any, *apiError) {
 			return nil, e
 		}
 	}
-	bastion, known := s.world.Bastion(target)
+	bastion, online, known := s.instance(target)
 	tags := map[string]string{}
 	if known {
 		for k, v := range bastion.Tags {
@@ -191,7 +191,7 @@ func (s *Server) startSession(c *call) (any, *apiError) {
 	if !known {
 		return nil, clientError("TargetNotConnected", "%s is not connected.", shorten(target)).withReason("no bastion %s in the sandbox", quoteShort(target))
 	}
-	if !bastion.AgentOnline {
+	if !online {
 		return nil, clientError("TargetNotConnected", "%s is not connected.", target).withReason("the SSM agent of %s is offline", target)
 	}
 	params, e := documentParameters(spec, in.Parameters)
@@ -449,16 +449,12 @@ func (s *Server) describeInstanceInformation(c *call) (any, *apiError) {
 		}
 		offset = n
 	}
-	type filter struct {
-		key  string
-		vals []string
-	}
-	var filters []filter
+	var filters []infoFilter
 	for _, f := range in.InstanceInformationFilterList {
-		filters = append(filters, filter{key: f.Key, vals: f.ValueSet})
+		filters = append(filters, infoFilter{key: f.Key, vals: f.ValueSet})
 	}
 	for _, f := range in.Filters {
-		filters = append(filters, filter{key: f.Key, vals: f.Values})
+		filters = append(filters, infoFilter{key: f.Key, vals: f.Values})
 	}
 	for _, f := range filters {
 		switch f.key {
@@ -473,39 +469,12 @@ func (s *Server) describeInstanceInformation(c *call) (any, *apiError) {
 		}
 	}
 	var list []instanceInformation
-	for i := range s.world.Bastions {
-		info := s.instanceInformation(&s.world.Bastions[i])
-		b := &s.world.Bastions[i]
-		ok := true
-		for _, f := range filters {
-			var v string
-			switch f.key {
-			case "InstanceIds":
-				v = info.InstanceID
-			case "PingStatus":
-				v = info.PingStatus
-			case "PlatformTypes":
-				v = info.PlatformType
-			case "AgentVersion":
-				v = info.AgentVersion
-			case "ResourceType":
-				v = info.ResourceType
-			default:
-				tv, has := b.Tags[strings.TrimPrefix(f.key, "tag:")]
-				if !has {
-					ok = false
-					continue
-				}
-				v = tv
-			}
-			if !slices.Contains(f.vals, v) {
-				ok = false
-			}
-		}
-		if ok {
-			list = append(list, info)
-		}
-	}
+	now := s.now()
+	s.world.View(func() {
+		list = s.matchInstanceInformation(now, func(info instanceInformation, b *world.Bastion) bool {
+			return infoMatches(info, b, filters)
+		})
+	})
 	out := describeInstanceInformationOutput{InstanceInformationList: []instanceInformation{}}
 	for i := offset; i < len(list) && i < offset+limit; i++ {
 		out.InstanceInformationList = append(out.InstanceInformationList, list[i])
@@ -516,7 +485,74 @@ func (s *Server) describeInstanceInformation(c *call) (any, *apiError) {
 	return out, nil
 }
 
-func (s *Server) instanceInformation(b *world.Bastion) instanceInformation {
+// infoFilter is one DescribeInstanceInformation filter.
+type infoFilter struct {
+	key  string
+	vals []string
+}
+
+// matchInstanceInformation lists the registered agents that keep says to
+// keep. Launched instances whose agent never could register (no profile
+// or policy) are not listed. The caller holds the world's lock.
+func (s *Server) matchInstanceInformation(now time.Time, keep func(instanceInformation, *world.Bastion) bool) []instanceInformation {
+	var list []instanceInformation
+	for i := range s.world.Bastions {
+		b := &s.world.Bastions[i]
+		st := b.StateAt(now)
+		if st == world.StateTerminated || st == world.StateShuttingDown || !s.world.Registered(b) {
+			continue
+		}
+		info := s.instanceInformation(b, s.world.AgentOnline(b, now))
+		if keep(info, b) {
+			list = append(list, info)
+		}
+	}
+	return list
+}
+
+func infoMatches(info instanceInformation, b *world.Bastion, filters []infoFilter) bool {
+	for _, f := range filters {
+		var v string
+		switch f.key {
+		case "InstanceIds":
+			v = info.InstanceID
+		case "PingStatus":
+			v = info.PingStatus
+		case "PlatformTypes":
+			v = info.PlatformType
+		case "AgentVersion":
+			v = info.AgentVersion
+		case "ResourceType":
+			v = info.ResourceType
+		default:
+			tv, has := b.Tags[strings.TrimPrefix(f.key, "tag:")]
+			if !has {
+				return false
+			}
+			v = tv
+		}
+		if !slices.Contains(f.vals, v) {
+			return false
+		}
+	}
+	return true
+}
+
+// instance is a copy of the instance id, whether its agent is online now,
+// and whether it exists.
+func (s *Server) instance(id string) (b world.Bastion, online, ok bool) {
+	now := s.now()
+	s.world.View(func() {
+		var p *world.Bastion
+		if p, ok = s.world.Bastion(id); ok {
+			b, online = *p, s.world.AgentOnline(p, now)
+			b.Tags, b.SecurityGroups = maps.Clone(p.Tags), slices.Clone(p.SecurityGroups)
+		}
+	})
+	return b, online, ok
+}
+
+func (s *Server) instanceInformation(b *world.Bastion, online bool) instanceInformation {
 	info := instanceInformation{
 		InstanceID:       b.InstanceID,
 		PingStatus:       "Online",
@@ -531,7 +567,7 @@ func (s *Server) instanceInformation(b *world.Bastion) instanceInformation {
 		SourceID:         b.InstanceID,
 		SourceType:       "AWS::EC2::Instance",
 	}
-	if !b.AgentOnline {
+	if !online {
 		info.PingStatus = "ConnectionLost"
 		info.LastPingDateTime = epochTime(s.epoch())
 	}

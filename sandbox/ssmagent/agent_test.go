@@ -25,8 +25,12 @@ func setup(t *testing.T) (*awsapi.Server, *Agent, *ssm.Client, string) {
 	w := &world.World{Account: world.DefaultAccount, Region: world.DefaultRegion,
 		Principals: []world.Principal{{Name: "admin", ARN: "arn:aws:iam::111122223333:user/admin", UserID: "AIDAX",
 			AccessKeyID: "AKIATESTAGENT0000001", SecretAccessKey: "secret0000000000000000000000000000000000", Policies: []iampolicy.Document{pol}}},
-		Instances: []world.Instance{{Identifier: "db", Endpoint: world.Endpoint("db", world.DefaultRegion), Port: 5432, FrontAddr: "127.0.0.1:1"}},
-		Bastions:  []world.Bastion{{InstanceID: "i-0sandbox00000000b1", AgentOnline: true}},
+		Instances: []world.Instance{{Identifier: "db", Endpoint: world.Endpoint("db", world.DefaultRegion), Port: 5432, FrontAddr: "127.0.0.1:1",
+			SecurityGroups: []string{"sg-db"}}},
+		Bastions: []world.Bastion{{InstanceID: "i-0sandbox00000000b1", AgentOnline: true, SecurityGroups: []string{"sg-bastion"}},
+			{InstanceID: "i-0sandbox00000000b2", AgentOnline: true, SecurityGroups: []string{"sg-other"}}},
+		SecurityGroups: []world.SecurityGroup{{ID: "sg-bastion"}, {ID: "sg-other"},
+			{ID: "sg-db", Ingress: []world.Rule{{Protocol: "tcp", FromPort: 5432, ToPort: 5432, SourceGroups: []string{"sg-bastion"}}}}},
 	}
 	api := awsapi.New(awsapi.Options{World: w})
 	a := New(Options{API: api, World: w})
@@ -103,20 +107,28 @@ func TestHandshakeRequestAndTerminate(t *testing.T) {
 
 func TestResolve(t *testing.T) {
 	_, a, _, _ := setup(t)
-	for dest, want := range map[string]string{
-		"db.c0sandbox.us-east-1.rds.amazonaws.com:5432":  "127.0.0.1:1",
-		"DB.c0sandbox.us-east-1.rds.amazonaws.com.:5432": "127.0.0.1:1",
-		"localhost:8080": "127.0.0.1:8080",
-		"127.0.0.2:9":    "127.0.0.2:9",
-		"[::1]:9":        "[::1]:9",
-		"10.0.0.1:5432":  "",
-		"db.c0sandbox.us-east-1.rds.amazonaws.com:3306": "",
-		"example.com:443": "",
-	} {
-		s := &session{a: a, dest: dest}
-		got, err := s.resolve()
-		if got != want || (want == "") != (err != nil) {
-			t.Errorf("resolve(%s) = %q, %v; want %q", dest, got, err, want)
-		}
+	const admitted, other = "i-0sandbox00000000b1", "i-0sandbox00000000b2"
+	tests := []struct {
+		desc, target, dest, want string
+	}{
+		{"endpoint", admitted, "db.c0sandbox.us-east-1.rds.amazonaws.com:5432", "127.0.0.1:1"},
+		{"endpoint in capitals, rooted", admitted, "DB.c0sandbox.us-east-1.rds.amazonaws.com.:5432", "127.0.0.1:1"},
+		{"localhost", admitted, "localhost:8080", "127.0.0.1:8080"},
+		{"loopback", admitted, "127.0.0.2:9", "127.0.0.2:9"},
+		{"loopback v6", admitted, "[::1]:9", "[::1]:9"},
+		{"VPC address", admitted, "10.0.0.1:5432", ""},
+		{"wrong port", admitted, "db.c0sandbox.us-east-1.rds.amazonaws.com:3306", ""},
+		{"internet", admitted, "example.com:443", ""},
+		{"database group does not admit the instance's", other, "db.c0sandbox.us-east-1.rds.amazonaws.com:5432", ""},
+		{"unknown instance", "i-0gone", "db.c0sandbox.us-east-1.rds.amazonaws.com:5432", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			s := &session{a: a, dest: tc.dest, info: awsapi.Session{Target: tc.target}}
+			got, err := s.resolve()
+			if got != tc.want || (tc.want == "") != (err != nil) {
+				t.Errorf("resolve(%s) from %s = %q, %v; want %q", tc.dest, tc.target, got, err, tc.want)
+			}
+		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/xtaci/smux"
 
+	"github.com/rdsgate/rdsgate/sandbox/world"
 	"github.com/rdsgate/rdsgate/tunnel/ssm/ssmwire"
 )
 
@@ -47,6 +48,9 @@ func (s *session) resolve() (string, error) {
 			if inst.FrontAddr == "" {
 				return "", fmt.Errorf("connection to %s refused: %s is not running", s.dest, inst.Identifier)
 			}
+			if err := s.reaches(inst); err != nil {
+				return "", fmt.Errorf("connection to %s timed out: %w", s.dest, err)
+			}
 			return inst.FrontAddr, nil
 		}
 	}
@@ -57,6 +61,24 @@ func (s *session) resolve() (string, error) {
 		return s.dest, nil
 	}
 	return "", fmt.Errorf("%s is not reachable from the sandbox bastion (it reaches the sandbox's instance endpoints and loopback addresses)", host)
+}
+
+// reaches checks the VPC's security groups between the session's
+// instance and the database, as they are now: a database whose group no
+// longer admits the instance's is out of reach (in a VPC the connection
+// would time out).
+func (s *session) reaches(inst *world.Instance) error {
+	w := s.a.opts.World
+	var err error
+	w.View(func() {
+		b, ok := w.Bastion(s.info.Target)
+		if !ok {
+			err = fmt.Errorf("instance %s is gone", s.info.Target)
+			return
+		}
+		err = w.ReachesDatabase(b, inst)
+	})
+	return err
 }
 
 func (s *session) dialDest() (net.Conn, error) {

@@ -1,14 +1,17 @@
 // Package world is the sandbox's model of an AWS account: principals and
 // their policies, database instances, a Session Manager bastion, security
 // groups and secrets. The sandbox's API server answers from it and its
-// database fronts authorize logins against it. A World is built once at
-// start-up (faults included) and read concurrently afterwards; it is not
-// changed while the sandbox serves.
+// database fronts authorize logins against it. A World is built at
+// start-up (faults included); while the sandbox serves, the API changes its
+// network and IAM parts (instances, security groups, endpoints, roles and
+// instance profiles) under its lock: see [World.View] and [World.Update].
 package world
 
 import (
 	"fmt"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
 )
@@ -23,6 +26,12 @@ const (
 )
 
 // World is one sandbox account in one region.
+//
+// Account, Region, Principals, Instances, Secrets, Subnets, RouteTables and
+// Parameters do not change once the sandbox serves. Bastions,
+// SecurityGroups, Endpoints, Roles and InstanceProfiles do (the API's EC2
+// and IAM writes): while the world is shared, read them inside View and
+// change them inside Update.
 type World struct {
 	Account        string
 	Region         string
@@ -33,9 +42,32 @@ type World struct {
 	Secrets        []Secret
 	Subnets        []Subnet
 	RouteTables    []RouteTable
+	// Endpoints are the VPC's interface endpoints.
+	Endpoints []VPCEndpoint
+	// Roles and InstanceProfiles are the account's IAM roles and instance
+	// profiles (those the API created).
+	Roles            []Role
+	InstanceProfiles []InstanceProfile
 	// Parameters are Systems Manager's public parameters, by name (the
 	// latest Amazon Linux images).
 	Parameters map[string]string
+
+	mu sync.RWMutex
+}
+
+// View runs fn with the world's changing parts locked for reading. fn must
+// not keep pointers into them after it returns.
+func (w *World) View(fn func()) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	fn()
+}
+
+// Update runs fn with the world locked for writing.
+func (w *World) Update(fn func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	fn()
 }
 
 // Subnet is a VPC subnet.
@@ -110,7 +142,10 @@ type Instance struct {
 }
 
 // Bastion is an EC2 instance with the SSM agent, through which Session
-// Manager tunnels reach the databases.
+// Manager tunnels reach the databases: the sandbox's own (built with the
+// world, its agent online or not by AgentOnline) or one RunInstances
+// launched (Launched; its agent is online when the instance could reach
+// Systems Manager: see [World.AgentOnline]).
 type Bastion struct {
 	InstanceID       string
 	Name             string
@@ -123,24 +158,121 @@ type Bastion struct {
 	PrivateIP        string
 	SecurityGroups   []string
 	Tags             map[string]string
+
+	// Launched marks an instance RunInstances created; the fields below
+	// are set for those.
+	Launched     bool
+	ImageID      string
+	InstanceType string
+	Architecture string
+	// InstanceProfile is the instance profile's name ("" for none).
+	InstanceProfile string
+	KeyName         string
+	PublicIP        string
+	// HTTPTokens is "required" (IMDSv2) or "optional"; HopLimit is the
+	// metadata response hop limit.
+	HTTPTokens string
+	HopLimit   int
+	LaunchTime time.Time
+	// State is the instance state (pending, running, stopping, stopped,
+	// shutting-down, terminated); at Until it becomes Next, when Next is
+	// set: EC2's transitions take a while.
+	State string
+	Next  string
+	Until time.Time
 }
 
-// SecurityGroup is a VPC security group with its ingress rules.
+// Instance states.
+const (
+	StatePending      = "pending"
+	StateRunning      = "running"
+	StateStopping     = "stopping"
+	StateStopped      = "stopped"
+	StateShuttingDown = "shutting-down"
+	StateTerminated   = "terminated"
+)
+
+// StateAt is the instance's state at now: a built-in bastion always runs.
+func (b *Bastion) StateAt(now time.Time) string {
+	switch {
+	case b.State == "":
+		return StateRunning
+	case b.Next != "" && !now.Before(b.Until):
+		return b.Next
+	}
+	return b.State
+}
+
+// Transition moves the instance to state now, and to next after d (next
+// "": it stays).
+func (b *Bastion) Transition(state, next string, now time.Time, d time.Duration) {
+	b.State, b.Next, b.Until = state, next, now.Add(d)
+}
+
+// SecurityGroup is a VPC security group with its rules.
 type SecurityGroup struct {
 	ID          string
 	Name        string
 	Description string
 	VPC         string
 	Ingress     []Rule
+	// Egress rules; a group built without any gets AWS's default (all
+	// traffic to 0.0.0.0/0) when the API starts serving the world.
+	Egress []Rule
+	Tags   map[string]string
 }
 
-// Rule is one ingress rule: TCP ports from CIDRs or from other groups.
+// Rule is one rule: TCP ports from (ingress) or to (egress) CIDRs or other
+// groups.
 type Rule struct {
 	Protocol     string // "tcp" or "-1"
 	FromPort     int
 	ToPort       int
 	CIDRs        []string
 	SourceGroups []string
+	// Description is the rule's description.
+	Description string
+}
+
+// Covers reports whether r's protocol and ports admit TCP port.
+func (r Rule) Covers(port int) bool {
+	return r.Protocol == "-1" || (r.Protocol == "" || r.Protocol == "tcp") && r.FromPort <= port && port <= r.ToPort
+}
+
+// VPCEndpoint is an interface VPC endpoint.
+type VPCEndpoint struct {
+	ID             string
+	VPC            string
+	Service        string // com.amazonaws.REGION.ssm
+	Subnets        []string
+	SecurityGroups []string
+	PrivateDNS     bool
+	State          string // available
+	Created        time.Time
+	Tags           map[string]string
+}
+
+// Role is an IAM role.
+type Role struct {
+	Name        string
+	ID          string
+	ARN         string
+	TrustPolicy string
+	Description string
+	// Policies are the ARNs of the attached managed policies.
+	Policies []string
+	Created  time.Time
+	Tags     map[string]string
+}
+
+// InstanceProfile is an IAM instance profile and its role (at most one).
+type InstanceProfile struct {
+	Name    string
+	ID      string
+	ARN     string
+	Roles   []string
+	Created time.Time
+	Tags    map[string]string
 }
 
 // Secret is a Secrets Manager secret.
@@ -185,6 +317,36 @@ func (w *World) SecurityGroup(id string) (*SecurityGroup, bool) {
 	for i := range w.SecurityGroups {
 		if w.SecurityGroups[i].ID == id {
 			return &w.SecurityGroups[i], true
+		}
+	}
+	return nil, false
+}
+
+// Role finds a role by name.
+func (w *World) Role(name string) (*Role, bool) {
+	for i := range w.Roles {
+		if w.Roles[i].Name == name {
+			return &w.Roles[i], true
+		}
+	}
+	return nil, false
+}
+
+// InstanceProfile finds an instance profile by name.
+func (w *World) InstanceProfile(name string) (*InstanceProfile, bool) {
+	for i := range w.InstanceProfiles {
+		if w.InstanceProfiles[i].Name == name {
+			return &w.InstanceProfiles[i], true
+		}
+	}
+	return nil, false
+}
+
+// Subnet finds a subnet by id.
+func (w *World) Subnet(id string) (*Subnet, bool) {
+	for i := range w.Subnets {
+		if w.Subnets[i].ID == id {
+			return &w.Subnets[i], true
 		}
 	}
 	return nil, false
