@@ -340,7 +340,9 @@ func waitState(ctx context.Context, c Clients, id string, want ec2types.Instance
 			progress.Done(name, time.Since(start), id+" is "+string(want))
 			return nil
 		}
-		if inst.State.Name == ec2types.InstanceStateNameTerminated || inst.State.Name == ec2types.InstanceStateNameShuttingDown {
+		// Waiting for termination passes through shutting-down; waiting
+		// for anything else, it is the end.
+		if want != ec2types.InstanceStateNameTerminated && (inst.State.Name == ec2types.InstanceStateNameTerminated || inst.State.Name == ec2types.InstanceStateNameShuttingDown) {
 			return fmt.Errorf("bastion: %s is %s: run create again for a new one", id, inst.State.Name)
 		}
 		if err := sleep(ctx, PollInterval); err != nil {
