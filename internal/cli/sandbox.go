@@ -36,6 +36,7 @@ func (a *app) newSandbox() *cobra.Command {
 	fl.StringSliceVar(&f.opts.Faults, "fault", nil, "fault to switch on (repeatable): "+strings.Join(sandbox.AllFaults, ", "))
 	fl.StringVar(&f.spec, "spec", "", "sandbox.yaml declaring engines, faults, extra IAM database users and principals with policies (default DIR/sandbox.yaml when it exists)")
 	fl.StringArrayVar(&f.backend, "backend", []string{sandbox.BackendAuto}, "what serves the data behind the fronts: auto, installed, embedded, or an existing server's URL (postgres://USER:PASSWORD@HOST:PORT?sslmode=disable, mysql://USER:PASSWORD@HOST:PORT); repeat for one URL per engine")
+	fl.BoolVar(&f.opts.NoBastion, "no-bastion", false, "start without a Session Manager bastion (the databases' groups admit nobody), for 'rdsgate bastion create' to build one")
 	fl.BoolVar(&f.opts.Unpaced, "unpaced", false, "let the Session Manager agent send as fast as it can (by default it paces like AWS's, about 1 MB/s)")
 	return cmd
 }
