@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -17,7 +18,9 @@ import (
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/rdsca"
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/stage"
+	"github.com/rdsgate/rdsgate/suggest"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
 )
@@ -51,6 +54,9 @@ type Options struct {
 	// AWSConfigFiles and AWSCredentialsFiles replace the shared AWS files
 	// when set (the sandbox's, for one).
 	AWSConfigFiles, AWSCredentialsFiles []string
+	// KnownNames are the names the user's configuration gives targets,
+	// for "did you mean" when a name matches nothing.
+	KnownNames []string
 }
 
 func (o *Options) defaults() {
@@ -144,7 +150,7 @@ func Resolve(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 		p.Target, err = Resolver(p.AWS, spec).Resolve(ctx, spec.Name)
 		return fmt.Sprintf("%s (%s %s) at %s", p.Target.Identifier, p.Target.Engine, p.Target.EngineVersion, p.Target.Address()), err
 	}); err != nil {
-		return nil, stage.WrapTarget(stage.Target, spec.Name, err)
+		return nil, stage.WrapTarget(stage.Target, spec.Name, didYouMean(ctx, p.AWS, spec.Name, opts.KnownNames, err))
 	}
 	return p, nil
 }
@@ -184,7 +190,26 @@ func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 	return p, nil
 }
 
-// stage runs fn as the named stage, telling obs.
+// didYouMean adds the closest name to a target that matches nothing: one
+// of known, or of the region's instances and clusters (one more listing,
+// on this failure only).
+func didYouMean(ctx context.Context, cfg aws.Config, name string, known []string, err error) error {
+	if !errors.Is(err, target.ErrNotFound) {
+		return err
+	}
+	names := slices.Clone(known)
+	if ts, lerr := List(ctx, cfg); lerr == nil {
+		for _, t := range ts {
+			names = append(names, t.Identifier)
+		}
+	}
+	if s, ok := suggest.Closest(name, names); ok {
+		return fmt.Errorf("%w: did you mean %s?", err, s)
+	}
+	return err
+}
+
+// runStage runs fn as the named stage, telling obs.
 func runStage(obs Observer, name string, fn func() (string, error)) error {
 	t0 := time.Now()
 	obs.Begin(name)
@@ -242,4 +267,38 @@ var ErrEICNeedsBastion = errors.New("EC2 Instance Connect needs the bastion's in
 // List returns the region's DB instances and clusters.
 func List(ctx context.Context, cfg aws.Config) ([]target.Target, error) {
 	return target.List(ctx, rds.NewFromConfig(cfg), cfg.Region)
+}
+
+// Token signs an IAM database authentication token for spec.User: for
+// spec's target (resolved as Resolve does) when spec names one, with host
+// and port overriding the target's endpoint, or for host:port alone. The
+// token is signed for the endpoint's name even when a tunnel carries it.
+// It returns the target found (zero without one).
+func Token(ctx context.Context, spec Spec, host string, port int, opts Options) (string, target.Target, error) {
+	opts.defaults()
+	var cfg aws.Config
+	var t target.Target
+	if spec.Name != "" {
+		p, err := Resolve(ctx, spec, opts)
+		if err != nil {
+			return "", t, err
+		}
+		t, cfg = p.Target, p.AWS
+		host, port = cmp.Or(host, t.Host), cmp.Or(port, t.Port)
+		cfg.Region = cmp.Or(t.Region, cfg.Region)
+	} else {
+		var err error
+		if cfg, err = LoadAWS(ctx, spec, opts); err != nil {
+			return "", t, stage.Wrap(stage.Credentials, err)
+		}
+	}
+	if spec.User == "" {
+		return "", t, setting.Errorf("name the database user to sign for with %s", setting.User.Is("DBUSER"))
+	}
+	tok, err := iamauth.Build(ctx, iamauth.Endpoint{Host: host, Port: port, Region: cfg.Region, User: spec.User}, cfg.Credentials, time.Now())
+	if err != nil {
+		return "", t, fmt.Errorf("build token: %w", awsconf.Explain(err, spec.Profile))
+	}
+	opts.Log.Debug("signed token", "host", host, "port", port, "region", cfg.Region, "user", spec.User, "valid", iamauth.TokenLifetime)
+	return tok, t, nil
 }

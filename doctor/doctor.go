@@ -47,7 +47,13 @@ type RenderOptions struct {
 	// Settings spells the settings that details and fixes name, e.g. as
 	// a command line's flags; the zero Style spells them as config keys.
 	Settings setting.Style
+	// Color paints the statuses (FAIL red, WARN yellow, PASS green) with
+	// ANSI colours; set it only for a terminal.
+	Color bool
 }
+
+// colors are the ANSI colours of the statuses.
+var colors = map[Status]string{Fail: "\x1b[31m", Warn: "\x1b[33m", Pass: "\x1b[32m"}
 
 // Report is every check's result for one target.
 type Report struct {
@@ -80,7 +86,11 @@ func (r *Report) Failed() []Result {
 func (r *Report) WriteText(w io.Writer, o RenderOptions) error {
 	fmt.Fprintf(w, "rdsgate doctor %s\n", r.Target)
 	for _, x := range r.Results {
-		fmt.Fprintf(w, "  %-4s  %-18s %s", strings.ToUpper(string(x.Status)), x.ID, x.Detail.Render(o.Settings))
+		status := fmt.Sprintf("%-4s", strings.ToUpper(string(x.Status)))
+		if c, ok := colors[x.Status]; ok && o.Color {
+			status = c + status + "\x1b[0m"
+		}
+		fmt.Fprintf(w, "  %s  %-18s %s", status, x.ID, x.Detail.Render(o.Settings))
 		if x.Duration > 0 {
 			fmt.Fprintf(w, " (%s)", x.Duration.Round(time.Millisecond))
 		}

@@ -143,3 +143,19 @@ func TestFixesNameSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteTextColor(t *testing.T) {
+	r := &Report{Target: "orders", Results: []Result{{ID: "tls", Status: Fail}, {ID: "identity", Status: Pass}}}
+	for _, color := range []bool{false, true} {
+		var b strings.Builder
+		if err := r.WriteText(&b, RenderOptions{Color: color}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Contains(b.String(), "\x1b[31mFAIL\x1b[0m"); got != color {
+			t.Errorf("Color %v: red FAIL %v:\n%q", color, got, b.String())
+		}
+		if !color && strings.Contains(b.String(), "\x1b[") {
+			t.Errorf("colour without Color:\n%q", b.String())
+		}
+	}
+}

@@ -186,6 +186,15 @@ func (g *Gateway) serve(s *proxy.Server, tokens *iamauth.Cache) {
 	}
 }
 
+// Open is how many sessions are open now, on every listener.
+func (g *Gateway) Open() int64 {
+	var n int64
+	for _, s := range g.servers {
+		n += s.Stats().Open
+	}
+	return n
+}
+
 // Listeners are the targets' places to connect, in the order given.
 func (g *Gateway) Listeners() []Listener { return g.listeners }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // AccessPolicy is Policy(a), named and described for deployment:
@@ -56,4 +58,61 @@ func WriteUsers(w io.Writer, us []User, database string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", n, u.Auth, u.RequiresTLS, u.Profile, via, strings.Join(u.Flags, "; "))
 	}
 	return tw.Flush()
+}
+
+// PolicyRequest is what a policy is asked for: access for one database
+// user on one database (Targets has one name), or with DenyDelete the
+// deletion guard for several.
+type PolicyRequest struct {
+	// Targets are the databases as the user named them.
+	Targets    []string
+	DBUser     string
+	Via        string // "", "direct" or "ssm": ssm adds Session Manager's statements
+	Bastion    string // the ssm route's bastion instance
+	DenyDelete bool
+	BreakGlass []string // principals the guard still lets modify
+}
+
+// Check says what is wrong with r before anything is looked up.
+func (r PolicyRequest) Check() error {
+	if r.DenyDelete {
+		if r.DBUser != "" || r.Via != "" || r.Bastion != "" {
+			return setting.Errorf("%s takes only the databases (with %s)", setting.DenyDelete, setting.BreakGlass)
+		}
+		return nil
+	}
+	switch {
+	case len(r.Targets) != 1:
+		return setting.Errorf("an access policy is for one database (%s takes several)", setting.DenyDelete)
+	case r.DBUser == "":
+		return setting.Errorf("name the database user with %s: the policy allows signing in as that user only", setting.User.Is("DBUSER"))
+	case len(r.BreakGlass) > 0:
+		return setting.Errorf("%s goes with %s", setting.BreakGlass, setting.DenyDelete)
+	}
+	switch r.Via {
+	case "", "direct":
+		if r.Bastion != "" {
+			return setting.Errorf("%s goes with %s", setting.Bastion, setting.Via.Is("ssm"))
+		}
+	case "ssm":
+		if r.Bastion == "" {
+			return setting.Errorf("%s needs %s: the policy names the bastion sessions may start on", setting.Via.Is("ssm"), setting.Bastion.Is("INSTANCE-ID"))
+		}
+	default:
+		return setting.Errorf("%s: the policy knows direct and ssm (ssh needs no IAM statements beyond rds-db:connect)", setting.Via.Is(r.Via))
+	}
+	return nil
+}
+
+// Build is the policy r asks for, given its databases as found (in the
+// order of Targets), each with its account.
+func (r PolicyRequest) Build(dbs []Guarded) (Named, error) {
+	if r.DenyDelete {
+		return DenyDelete(r.Targets, dbs, r.BreakGlass)
+	}
+	bastion := ""
+	if r.Via == "ssm" {
+		bastion = r.Bastion
+	}
+	return AccessPolicy(Access{Target: dbs[0].Target, Account: dbs[0].Account, DBUser: r.DBUser, Bastion: bastion})
 }

@@ -63,6 +63,11 @@ const (
 	// AttachTo is the IAM principal (role/NAME, user/NAME, group/NAME) a
 	// policy is attached to.
 	AttachTo Name = "attach_to"
+	// DenyDelete asks for the deletion guard instead of an access policy.
+	DenyDelete Name = "deny_delete"
+	// BreakGlass are the principals the deletion guard still lets modify
+	// the databases.
+	BreakGlass Name = "break_glass"
 	// Backend is what serves the sandbox's data: auto, installed,
 	// embedded or a server's URL.
 	Backend Name = "backend"
@@ -78,7 +83,7 @@ var (
 	keyed = []Name{Region, Profile, User, Database, CABundle, Via, Address, Bastion, BastionTag,
 		SSH, SSHIdentity, SSHKnownHosts, SSHEIC}
 	all = append(keyed[:len(keyed):len(keyed)],
-		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, Apply, AttachTo, Backend,
+		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
 		Subnet, Endpoints)
 )
 

@@ -144,3 +144,20 @@ func isSentinelIn(msg string, err error) bool {
 	s := err.Error()
 	return s != "" && strings.Contains(msg, s)
 }
+
+// Line is err as one line for a person: the stage in front ("route: ..."),
+// line breaks joined, the "rdsgate: " a message picked up crossing the
+// local proxy dropped, and for a route, TLS or login failure on a named
+// target, where to look next.
+func Line(err error) string {
+	msg := strings.ReplaceAll(strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "), "rdsgate: ", "")
+	var e *Error
+	if !errors.As(err, &e) {
+		return msg
+	}
+	msg = string(e.Stage) + ": " + strings.TrimPrefix(msg, string(e.Stage)+": ")
+	if e.Target != "" && (e.Stage == Route || e.Stage == TLS || e.Stage == Login) && !strings.Contains(msg, "rdsgate doctor") {
+		msg += " (rdsgate doctor " + e.Target + " checks every stage)"
+	}
+	return msg
+}

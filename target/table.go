@@ -9,8 +9,9 @@ import (
 // WriteTable writes ts as an aligned table for people: identifier, kind,
 // engine, status, IAM authentication and public access (the two that
 // decide how to reach it, shouted when risky) and the endpoint, with a
-// cluster's reader endpoint on a line of its own.
-func WriteTable(w io.Writer, ts []Target) error {
+// cluster's reader endpoint on a line of its own. names are what the
+// user's config calls each identifier, shown beside it.
+func WriteTable(w io.Writer, ts []Target, names map[string]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "IDENTIFIER\tKIND\tENGINE\tSTATUS\tIAM AUTH\tPUBLIC\tENDPOINT")
 	for _, t := range ts {
@@ -26,7 +27,11 @@ func WriteTable(w io.Writer, ts []Target) error {
 		if t.ClusterIdentifier != "" {
 			kind += " of " + t.ClusterIdentifier
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s:%d\n", t.Identifier, kind, t.Engine, t.Status, iam, public, t.Host, t.Port)
+		id := t.Identifier
+		if n := names[t.Identifier]; n != "" && n != id {
+			id += " (" + n + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s:%d\n", id, kind, t.Engine, t.Status, iam, public, t.Host, t.Port)
 		if t.ReaderHost != "" {
 			fmt.Fprintf(tw, "\t\t\t\t\t\t%s:%d (reader)\n", t.ReaderHost, t.Port)
 		}

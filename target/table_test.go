@@ -13,14 +13,14 @@ func TestWriteTable(t *testing.T) {
 		{Identifier: "billing-1", Kind: KindInstance, ClusterIdentifier: "billing", Engine: "aurora-mysql", Status: "stopped", IAMAuth: true, Host: "b1.x", Port: 3306},
 	}
 	var b strings.Builder
-	if err := WriteTable(&b, ts); err != nil {
+	if err := WriteTable(&b, ts, map[string]string{"orders-prod": "orders"}); err != nil {
 		t.Fatal(err)
 	}
-	want := `IDENTIFIER   KIND                 ENGINE        STATUS     IAM AUTH  PUBLIC  ENDPOINT
-orders-prod  instance             postgres      available  yes       no      orders.x:5432
-billing      cluster              aurora-mysql  available  NO        YES     billing.x:3306
-                                                                             billing.ro.x:3306 (reader)
-billing-1    instance of billing  aurora-mysql  stopped    yes       no      b1.x:3306
+	want := `IDENTIFIER            KIND                 ENGINE        STATUS     IAM AUTH  PUBLIC  ENDPOINT
+orders-prod (orders)  instance             postgres      available  yes       no      orders.x:5432
+billing               cluster              aurora-mysql  available  NO        YES     billing.x:3306
+                                                                                      billing.ro.x:3306 (reader)
+billing-1             instance of billing  aurora-mysql  stopped    yes       no      b1.x:3306
 `
 	if b.String() != want {
 		t.Errorf("table:\n%s\nwant:\n%s", b.String(), want)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -13,6 +14,9 @@ import (
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/internal/queryout"
+	"github.com/rdsgate/rdsgate/stage"
+	"github.com/rdsgate/rdsgate/suggest"
+	"github.com/rdsgate/rdsgate/target"
 )
 
 type connectFlags struct {
@@ -55,11 +59,23 @@ func (a *app) newConnect() *cobra.Command {
 }
 
 func (a *app) runConnect(ctx context.Context, name string, extra []string, f connectFlags) error {
+	if all := flagValues["client"]; f.client != "" && !slices.Contains(all, f.client) {
+		if s, ok := suggest.Closest(f.client, all); ok {
+			return usagef("--client %q: did you mean %s? (%s)", f.client, s, strings.Join(all, ", "))
+		}
+		return usagef("--client %q: use one of %s", f.client, strings.Join(all, ", "))
+	}
 	p, err := a.openPath(ctx, name, f.route)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
+	var client, bin string
+	if f.exec == "" && !f.print {
+		if client, bin, err = a.pickClient(p.Target.Family(), f.client); err != nil {
+			return err
+		}
+	}
 	rec, err := a.sessionRecorder(f.sessionLog)
 	if err != nil {
 		return err
@@ -100,20 +116,27 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 		return nil
 	}
 	db.Close()
-	return a.runClient(ctx, p, local, f.client, user, extra)
+	return a.runClient(ctx, p, local, client, bin, user, extra)
 }
 
-// runClient starts the database client on the local socket with the
-// terminal, and returns its exit status.
-func (a *app) runClient(ctx context.Context, p *dbpath.Path, local *dbpath.Local, want, user string, extra []string) error {
-	name, bin, err := dbclient.Pick(p.Target.Family(), want)
+// pickClient finds the client to run, before anything else happens:
+// --client naming one that does not speak the engine, or none installed,
+// fails before the route opens.
+func (a *app) pickClient(fam target.Family, want string) (name, bin string, err error) {
+	name, bin, err = dbclient.Pick(fam, want)
 	var wrong *dbclient.WrongFamilyError
 	switch {
 	case errors.As(err, &wrong):
-		return usagef("--client %s does not speak %s: use one of %s", want, wrong.Family, strings.Join(dbclient.Names[wrong.Family], ", "))
+		return "", "", usagef("--client %s does not speak %s: use one of %s", want, wrong.Family, strings.Join(dbclient.Names[wrong.Family], ", "))
 	case err != nil:
-		return fmt.Errorf("%w, or use --exec or --print", err)
+		return "", "", stage.Wrap(stage.Client, fmt.Errorf("%w; or use --exec or --print, which need no client", err))
 	}
+	return name, bin, nil
+}
+
+// runClient starts the database client bin on the local socket with the
+// terminal, and returns its exit status.
+func (a *app) runClient(ctx context.Context, p *dbpath.Path, local *dbpath.Local, name, bin, user string, extra []string) error {
 	args := append(dbclient.Args(name, local.Socket(), user, p.Spec.Database), extra...)
 	a.log.Debug("starting client", "client", bin, "args", strings.Join(args, " "))
 	// Ctrl-C is the client's while it runs (psql cancels its query).

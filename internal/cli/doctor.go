@@ -30,7 +30,7 @@ func (a *app) runDoctor(ctx context.Context, name string, rf routeFlags) error {
 	opts := a.pathOptions()
 	opts.Observer = nil // the report is the output
 	report := doctor.Run(ctx, doctor.Config{Spec: spec, Options: opts})
-	ro := doctor.RenderOptions{Settings: flags} // fixes say which flag to pass
+	ro := doctor.RenderOptions{Settings: flags, Color: a.color()} // fixes say which flag to pass
 	if a.g.output == "json" {
 		err = report.WriteJSON(a.stdout, ro)
 	} else {

@@ -265,55 +265,21 @@ func (a *app) resolveTarget(ctx context.Context, name string) (target.Target, aw
 }
 
 func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error {
-	var named grant.Named
-	account := f.account
-	if f.denyDelete {
-		if f.user != "" || f.via != "" || f.bastion != "" {
-			return usagef("--deny-delete takes only TARGETs (and --break-glass, --format, --attach-to)")
-		}
-		var dbs []grant.Guarded
-		for _, n := range args {
-			t, id, err := a.resolveTarget(ctx, n)
-			if err != nil {
-				return err
-			}
-			dbs = append(dbs, grant.Guarded{Target: t, Account: cmp.Or(account, id.Account)})
-		}
-		var err error
-		if named, err = grant.DenyDelete(args, dbs, f.breakGlass); err != nil {
-			return err
-		}
-	} else {
-		if len(args) != 1 {
-			return usagef("give one TARGET (or --deny-delete with several)")
-		}
-		if f.user == "" {
-			return usagef("pass --user DBUSER: the policy allows signing in as that database user only")
-		}
-		if len(f.breakGlass) > 0 {
-			return usagef("--break-glass goes with --deny-delete")
-		}
-		bastion := ""
-		switch f.via {
-		case "", "direct":
-			if f.bastion != "" {
-				return usagef("--bastion goes with --via ssm")
-			}
-		case "ssm":
-			if f.bastion == "" {
-				return usagef("--via ssm needs --bastion INSTANCE-ID (the policy names the bastion it may start sessions on)")
-			}
-			bastion = f.bastion
-		default:
-			return usagef("--via %q: the policy knows direct and ssm (ssh needs no IAM statements beyond rds-db:connect)", f.via)
-		}
-		t, id, err := a.resolveTarget(ctx, args[0])
+	req := grant.PolicyRequest{Targets: args, DBUser: f.user, Via: f.via, Bastion: f.bastion, DenyDelete: f.denyDelete, BreakGlass: f.breakGlass}
+	if err := req.Check(); err != nil {
+		return usageError{err}
+	}
+	var dbs []grant.Guarded
+	for _, n := range args {
+		t, id, err := a.resolveTarget(ctx, n)
 		if err != nil {
 			return err
 		}
-		if named, err = grant.AccessPolicy(grant.Access{Target: t, Account: cmp.Or(account, id.Account), DBUser: f.user, Bastion: bastion}); err != nil {
-			return err
-		}
+		dbs = append(dbs, grant.Guarded{Target: t, Account: cmp.Or(f.account, id.Account)})
+	}
+	named, err := req.Build(dbs)
+	if err != nil {
+		return err
 	}
 	if f.attachTo != "" {
 		if f.format != "json" {

@@ -45,5 +45,13 @@ func (a *app) runLs(ctx context.Context) error {
 		fmt.Fprintf(a.stderr, "no DB instances or clusters in %s (another region? pass --region)\n", cfg.Region)
 		return nil
 	}
-	return target.WriteTable(a.stdout, all)
+	names := map[string]string{} // what the config files call them
+	if c, err := a.loadConfig(); err == nil {
+		for _, n := range c.Names() {
+			if e, _ := c.Target(n); e.Identifier != "" {
+				names[e.Identifier] = n
+			}
+		}
+	}
+	return target.WriteTable(a.stdout, all, names)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/rdsgate/rdsgate/dbpath"
@@ -43,6 +44,13 @@ func (p *progress) Done(stage string, took time.Duration, detail string) {
 	if took >= 0 && stage != dbpath.StageCA {
 		p.a.stageLine(stage, took, detail)
 	}
+}
+
+// color reports whether output may be coloured: stdout a terminal, and
+// NO_COLOR (no-color.org) unset.
+func (a *app) color() bool {
+	f, ok := a.stdout.(*os.File)
+	return ok && tty.IsTerminal(f) && a.getenv("NO_COLOR") == ""
 }
 
 // spin shows a spinner for a stage in progress on a terminal, unless

@@ -190,7 +190,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		Ready:      func() { a.log.Info("proxy ready; press Ctrl-C to stop") },
 		ServeError: func(err error) { a.log.Error("listener failed", "err", err) },
 		Stopping: func() {
-			a.log.Info("stopping: no new connections; open sessions may finish", "timeout", f.drainTimeout)
+			a.log.Info(fmt.Sprintf("stopping: no new connections; %d open sessions may finish (Ctrl-C again to cut them now)", g.Open()), "timeout", f.drainTimeout)
 		},
 	})
 	if failed != nil {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,8 @@ import (
 	"github.com/rdsgate/rdsgate/docs"
 	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/internal/sigwatch"
+	"github.com/rdsgate/rdsgate/stage"
+	"github.com/rdsgate/rdsgate/target"
 )
 
 // Exit codes. They follow the shell's conventions so scripts can tell a
@@ -60,12 +63,17 @@ type app struct {
 	// open opens a path (dbpath.Open); tests replace it to see the Spec a
 	// command line means without a network.
 	open func(context.Context, dbpath.Spec, dbpath.Options) (*dbpath.Path, error)
-	// resolve runs a path's first stages (dbpath.Resolve); tests replace it.
+	// resolve runs a path's first stages (dbpath.Resolve), token signs
+	// (dbpath.Token); tests replace them.
 	resolve func(context.Context, dbpath.Spec, dbpath.Options) (*dbpath.Path, error)
+	token   func(context.Context, dbpath.Spec, string, int, dbpath.Options) (string, target.Target, error)
 	// getwd finds the project config; tests replace it.
 	getwd func() (string, error)
 	// sig watches SIGINT/SIGTERM (nil in some tests).
 	sig *sigwatch.Watcher
+	// exit ends the process at once on a second interrupt (os.Exit; nil:
+	// a second interrupt is like the first).
+	exit func(int)
 	// awsConfigFiles and awsCredentialsFiles replace the shared AWS files
 	// (demo points them at its sandbox's).
 	awsConfigFiles, awsCredentialsFiles []string
@@ -88,7 +96,7 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 // Main runs rdsgate with args (without the program name) and returns the
 // process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, getwd: os.Getwd}
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv, getwd: os.Getwd, exit: os.Exit}
 	return a.main(ctx, args)
 }
 
@@ -99,10 +107,19 @@ func (a *app) main(ctx context.Context, args []string) int {
 	if a.resolve == nil {
 		a.resolve = dbpath.Resolve
 	}
+	if a.token == nil {
+		a.token = dbpath.Token
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	a.sig = sigwatch.Watch(cancel)
 	defer a.sig.Stop()
+	if a.exit != nil {
+		a.sig.Again(func(os.Signal) {
+			fmt.Fprintln(a.stderr, "rdsgate: stopped at once (a second interrupt); open sessions were cut")
+			a.exit(a.sig.ExitCode())
+		})
+	}
 	root := a.newRoot()
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -118,8 +135,9 @@ func (a *app) main(ctx context.Context, args []string) int {
 	return a.report(err)
 }
 
-// report prints err for a person (one line; the cause chain with -v) and
-// picks the exit code.
+// report prints err for a person, once and on one line, with the stage
+// that failed and where to look next; -v adds the internals (SDK errors,
+// request ids) that the line leaves out. It returns the exit code.
 func (a *app) report(err error) int {
 	err = withHint(err)
 	var ue usageError
@@ -127,10 +145,16 @@ func (a *app) report(err error) int {
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		code = ExitUsage
 	}
-	fmt.Fprintf(a.stderr, "rdsgate: %v\n", err)
-	var ae *awsconf.Error
-	if a.g.verbose && errors.As(err, &ae) && ae.Err != nil {
-		fmt.Fprintf(a.stderr, "  cause: %v\n", ae.Err)
+	msg := stage.Line(err)
+	fmt.Fprintf(a.stderr, "rdsgate: %s\n", msg)
+	if a.g.verbose {
+		for _, d := range stage.Details(err) {
+			fmt.Fprintf(a.stderr, "  cause: %s\n", d)
+		}
+		var ae *awsconf.Error
+		if errors.As(err, &ae) && ae.Err != nil {
+			fmt.Fprintf(a.stderr, "  cause: %v\n", ae.Err)
+		}
 	}
 	if code == ExitUsage {
 		fmt.Fprintln(a.stderr, "Run 'rdsgate --help' (or COMMAND --help) for usage.")
@@ -157,10 +181,17 @@ func (a *app) newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			asked := cmd.Flags().Changed("output") // not RDSGATE_OUTPUT, a default for every command
 			if err := a.applyEnv(cmd.Flags()); err != nil {
 				return err
 			}
-			return a.setup()
+			if err := a.setup(); err != nil {
+				return err
+			}
+			if asked {
+				return checkOutput(cmd, a.g.output)
+			}
+			return nil
 		},
 	}
 	pf := root.PersistentFlags()
@@ -181,6 +212,7 @@ func (a *app) newRoot() *cobra.Command {
 	root.SetErr(a.stderr)
 	root.InitDefaultCompletionCmd()
 	addHelp(root)
+	a.addCompletions(root)
 	return root
 }
 
@@ -212,6 +244,23 @@ func (a *app) applyEnv(fs *pflag.FlagSet) error {
 		}
 	})
 	return err
+}
+
+// outputs are the formats each command can print besides text; a command
+// not listed prints text only.
+var outputs = map[string][]string{
+	"rdsgate version": {"json"}, "rdsgate ls": {"json"}, "rdsgate connect": {"json", "csv"}, "rdsgate doctor": {"json"},
+	"rdsgate users": {"json"}, "rdsgate audit": {"json", "sarif", "markdown"}, "rdsgate config trust": {"json"},
+	"rdsgate bastion status": {"json"},
+}
+
+// checkOutput refuses an --output the command cannot print, rather than
+// printing text where a program expects JSON.
+func checkOutput(cmd *cobra.Command, output string) error {
+	if output == "text" || slices.Contains(outputs[cmd.CommandPath()], output) || strings.HasPrefix(cmd.Name(), cobra.ShellCompRequestCmd) {
+		return nil
+	}
+	return usagef("--output %s: %s prints %s", output, cmd.CommandPath(), strings.Join(append([]string{"text"}, outputs[cmd.CommandPath()]...), " or "))
 }
 
 // setup validates global flags and builds the logger.

@@ -156,6 +156,10 @@ func (a *app) openPath(ctx context.Context, name string, rf routeFlags) (*dbpath
 
 // pathOptions are this process's side of opening a path.
 func (a *app) pathOptions() dbpath.Options {
-	return dbpath.Options{Log: a.log, Observer: &progress{a: a}, Getenv: a.getenv, Stderr: a.stderr,
+	o := dbpath.Options{Log: a.log, Observer: &progress{a: a}, Getenv: a.getenv, Stderr: a.stderr,
 		AWSConfigFiles: a.awsConfigFiles, AWSCredentialsFiles: a.awsCredentialsFiles}
+	if c, err := a.loadConfig(); err == nil {
+		o.KnownNames = c.Names()
+	}
+	return o
 }

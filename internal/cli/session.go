@@ -30,12 +30,17 @@ func (a *app) loadConfig() (*config.Config, error) {
 	return config.Load(userPath, project, a.trustStore())
 }
 
-// loadAWS loads the AWS configuration the global flags ask for, for
-// commands about an account rather than one target, and checks that
-// credentials are there. It returns the profile chosen too.
+// loadAWS loads the AWS configuration the global flags (then the config
+// files' defaults) ask for, for commands about an account rather than one
+// target, and checks that credentials are there. It returns the profile
+// chosen too.
 func (a *app) loadAWS(ctx context.Context) (aws.Config, string, error) {
 	var s dbpath.Spec
-	s.Profile, s.Region = awsChoice(config.Target{}, a.g, a.getenv)
+	var d config.Target // the config files' defaults, as for any target
+	if c, err := a.loadConfig(); err == nil {
+		d.Region, d.Profile = c.Defaults.Region, c.Defaults.Profile
+	}
+	s.Profile, s.Region = awsChoice(d, a.g, a.getenv)
 	cfg, err := dbpath.LoadAWS(ctx, s, a.pathOptions())
 	return cfg, s.Profile, err
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/target"
 )
 
 // errSpecOnly stops a command once it has built its path's Spec.
@@ -193,6 +194,10 @@ func TestCommandLineMeansSpec(t *testing.T) {
 					return nil, errSpecOnly
 				}}
 			a.resolve = a.open
+			a.token = func(_ context.Context, s dbpath.Spec, _ string, _ int, _ dbpath.Options) (string, target.Target, error) {
+				got = &s
+				return "", target.Target{}, errSpecOnly
+			}
 			code := a.main(context.Background(), tc.args)
 			if tc.wantErr != "" {
 				if got != nil || code == 0 || !strings.Contains(errOut.String(), tc.wantErr) {

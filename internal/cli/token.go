@@ -1,18 +1,15 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net"
 	"strconv"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
-	"github.com/rdsgate/rdsgate/awsconf"
-	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
 )
 
 type tokenFlags struct {
@@ -54,43 +51,26 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 	if f.target == "" && f.port == 0 {
 		return usagef("pass --port with --host (RDS endpoints have no default port in a token)")
 	}
-	host, port, user := f.host, f.port, f.user
-	var cfg aws.Config
-	var profile string
+	var spec dbpath.Spec
 	if f.target != "" {
-		spec, err := a.pathSpec(f.target, routeFlags{user: f.user})
-		if err != nil {
-			return err
-		}
-		// No progress lines: the token is the whole output.
-		opts := a.pathOptions()
-		opts.Observer = nil
-		p, err := a.resolve(ctx, spec, opts)
-		if err != nil {
-			return err
-		}
-		t := p.Target
-		if !t.IAMAuth {
-			a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; the server will refuse this token", t.Identifier),
-				"fix", t.EnableIAMAuthCommand())
-		}
-		host, port, user = cmp.Or(host, t.Host), cmp.Or(port, t.Port), spec.User
-		cfg, profile = p.AWS, spec.Profile
-		cfg.Region = cmp.Or(t.Region, cfg.Region)
-	} else {
 		var err error
-		if cfg, profile, err = a.loadAWS(ctx); err != nil {
+		if spec, err = a.pathSpec(f.target, routeFlags{user: f.user}); err != nil {
 			return err
 		}
+	} else {
+		spec.Profile, spec.Region = awsChoice(config.Target{}, a.g, a.getenv)
+		spec.User = f.user
 	}
-	if user == "" {
-		return usagef("pass --user (the database user to sign for)")
-	}
-	tok, err := iamauth.Build(ctx, iamauth.Endpoint{Host: host, Port: port, Region: cfg.Region, User: user}, cfg.Credentials, time.Now())
+	opts := a.pathOptions()
+	opts.Observer = nil // the token is the whole output
+	tok, t, err := a.token(ctx, spec, f.host, f.port, opts)
 	if err != nil {
-		return fmt.Errorf("build token: %w", awsconf.Explain(err, profile))
+		return err
 	}
-	a.log.Debug("signed token", "host", host, "port", port, "region", cfg.Region, "user", user, "valid", iamauth.TokenLifetime)
+	if f.target != "" && !t.IAMAuth {
+		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; the server will refuse this token", t.Identifier),
+			"fix", t.EnableIAMAuthCommand())
+	}
 	_, err = fmt.Fprintln(a.stdout, tok)
 	return err
 }

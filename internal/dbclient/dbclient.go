@@ -35,14 +35,27 @@ func (e *WrongFamilyError) Error() string {
 	return fmt.Sprintf("client %s does not speak %s: use one of %s", e.Client, e.Family, strings.Join(Names[e.Family], ", "))
 }
 
-// NotFoundError is no client of the family installed.
+// Install says how to install each client.
+var Install = map[string]string{
+	"psql":    "apt-get install postgresql-client (macOS: brew install libpq)",
+	"pgcli":   "pipx install pgcli (or apt-get install pgcli)",
+	"mysql":   "apt-get install default-mysql-client (macOS: brew install mysql-client)",
+	"mariadb": "apt-get install mariadb-client (macOS: brew install mariadb)",
+	"mycli":   "pipx install mycli (or apt-get install mycli)",
+}
+
+// NotFoundError is no client of the family installed (Looked: the ones
+// looked for, one when a client was asked for by name).
 type NotFoundError struct {
 	Family target.Family
 	Looked []string
 }
 
 func (e *NotFoundError) Error() string {
-	return fmt.Sprintf("no %s client found (looked for %s): install one (e.g. apt-get install postgresql-client / mariadb-client)", e.Family, strings.Join(e.Looked, ", "))
+	if len(e.Looked) == 1 {
+		return fmt.Sprintf("%s is not installed: %s", e.Looked[0], Install[e.Looked[0]])
+	}
+	return fmt.Sprintf("no %s client found (looked for %s): install %s: %s", e.Family, strings.Join(e.Looked, ", "), e.Looked[0], Install[e.Looked[0]])
 }
 
 // Pick finds the client to run for fam: want if set (it must speak fam),

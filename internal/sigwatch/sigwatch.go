@@ -18,6 +18,7 @@ type Watcher struct {
 	passInt    atomic.Bool
 	terminated atomic.Bool
 	got        atomic.Value // os.Signal that cancelled
+	again      atomic.Value // func(os.Signal), for a second signal
 	stop       func()
 }
 
@@ -40,7 +41,11 @@ func Watch(cancel context.CancelFunc) *Watcher {
 				if sig == syscall.SIGTERM {
 					w.terminated.Store(true)
 				}
-				w.got.CompareAndSwap(nil, sig)
+				if !w.got.CompareAndSwap(nil, sig) {
+					if f, ok := w.again.Load().(func(os.Signal)); ok {
+						f(sig) // a second one: the person does not want to wait
+					}
+				}
 				cancel()
 			case <-done:
 				return
@@ -50,6 +55,11 @@ func Watch(cancel context.CancelFunc) *Watcher {
 	w.stop = func() { signal.Stop(ch); close(done); <-finished }
 	return w
 }
+
+// Again sets what a second stopping signal does (one that arrives while the
+// first is being honoured: a proxy draining its sessions), e.g. exit at
+// once.
+func (w *Watcher) Again(f func(os.Signal)) { w.again.Store(f) }
 
 // PassInterrupt leaves SIGINT to a child (on) or makes it cancel again.
 func (w *Watcher) PassInterrupt(on bool) { w.passInt.Store(on) }

@@ -36,6 +36,19 @@ func TestWatch(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("SIGTERM did not cancel")
 	}
+	again := make(chan os.Signal, 1)
+	w.Again(func(sig os.Signal) { again <- sig })
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case sig := <-again:
+		if sig != os.Interrupt {
+			t.Errorf("second signal %v, want interrupt", sig)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a second signal did not reach Again")
+	}
 	if !w.Terminated() || w.Signal() != syscall.SIGTERM || w.ExitCode() != 143 {
 		t.Errorf("Terminated %v, Signal %v, exit %d; want true, SIGTERM, 143", w.Terminated(), w.Signal(), w.ExitCode())
 	}

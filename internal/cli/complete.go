@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/dbclient"
+	"github.com/rdsgate/rdsgate/sandbox"
+)
+
+// flagValues are the values shells complete for flags that take one of a
+// few, wherever a command has the flag.
+var flagValues = map[string][]string{
+	"via":          config.RouteKinds(),
+	"client":       slices.Concat(dbclient.Names["postgres"], dbclient.Names["mysql"]),
+	"fault":        sandbox.AllFaults,
+	"output":       {"text", "json", "csv", "sarif", "markdown"},
+	"format":       {"json", "terraform", "cloudformation", "cloudformation-json"},
+	"alarm-format": {"cli", "terraform"},
+	"fail-on":      {"critical", "high", "medium", "low"},
+	"engine":       {"postgres", "mysql", "all"},
+	"backend":      {"auto", "installed", "embedded"},
+}
+
+// addCompletions gives c and its subcommands dynamic completion: target
+// names for the commands that take a TARGET (and token --target), fixed
+// values for the flags above, AWS profiles for --profile.
+func (a *app) addCompletions(c *cobra.Command) {
+	fixed := func(vals []string) cobra.CompletionFunc {
+		return cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp)
+	}
+	for name, vals := range flagValues {
+		if c.Flags().Lookup(name) != nil {
+			_ = c.RegisterFlagCompletionFunc(name, fixed(vals))
+		}
+	}
+	if c.HasParent() && c.Flags().Lookup("target") != nil {
+		_ = c.RegisterFlagCompletionFunc("target", a.completeTargets)
+	}
+	if c.HasParent() && slices.Contains([]string{"connect", "proxy", "tunnel", "doctor", "grant", "revoke", "users", "policy"}, c.Name()) {
+		if check := c.Args; check != nil && c.Name() != "tunnel" {
+			// Say what is missing, not cobra's "accepts 2 arg(s), received 1".
+			c.Args = func(cmd *cobra.Command, args []string) error {
+				err := check(cmd, args)
+				switch {
+				case err == nil:
+					return nil
+				case len(args) == 0:
+					return usagef("%s: which database? %s (rdsgate ls lists them)", cmd.CommandPath(), cmd.UseLine())
+				case len(args) == 1 && strings.Contains(cmd.Use, "DBUSER"):
+					return usagef("%s: which database user? %s", cmd.CommandPath(), cmd.UseLine())
+				}
+				return usagef("%s: %v; %s", cmd.CommandPath(), err, cmd.UseLine())
+			}
+		}
+		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) > 0 && c.Name() != "proxy" && c.Name() != "policy" {
+				return nil, cobra.ShellCompDirectiveNoFileComp
+			}
+			return a.completeTargets(cmd, args, toComplete)
+		}
+	}
+	if !c.HasParent() {
+		_ = c.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return awsconf.Profiles(a.awsConfigFiles, a.awsCredentialsFiles), cobra.ShellCompDirectiveNoFileComp
+		})
+		_ = c.RegisterFlagCompletionFunc("output", fixed(flagValues["output"]))
+	}
+	for _, sub := range c.Commands() {
+		a.addCompletions(sub)
+	}
+}
+
+// completeTargets lists the config file's targets, then the region's
+// instances and clusters if the RDS API answers within two seconds.
+func (a *app) completeTargets(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	var names []string
+	if c, err := a.loadConfig(); err == nil {
+		names = c.Names()
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 2*time.Second)
+	defer cancel()
+	if a.log == nil {
+		_ = a.setup()
+	}
+	if cfg, _, err := a.loadAWS(ctx); err == nil {
+		if ts, err := dbpath.List(ctx, cfg); err == nil {
+			for _, t := range ts {
+				if !slices.Contains(names, t.Identifier) {
+					names = append(names, t.Identifier)
+				}
+			}
+		}
+	}
+	return names, cobra.ShellCompDirectiveNoFileComp
+}

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rdsgate/rdsgate/internal/testharness"
+	"github.com/rdsgate/rdsgate/sandbox"
+)
+
+// TestEveryFaultIsOneLine: against each way the sandbox can be wrong,
+// connect and the proxy's connection test end with one line that says
+// the stage that failed and what to do, once, with no request id, socket
+// path or SQL state of a network failure, and exit 1; a fresh token is
+// not tried where it cannot help. The tunnel, which has no login, says
+// the same of a route that fails.
+func TestEveryFaultIsOneLine(t *testing.T) {
+	tests := []struct {
+		fault string
+		stage string // the stage the line names
+		fix   string // what the line must hold
+		retry bool   // a retry with a fresh token is right here
+	}{
+		{sandbox.FaultIAMAuthDisabled, "target", "--enable-iam-database-authentication", false},
+		{sandbox.FaultAgentOffline, "route", "start it", false},
+		{sandbox.FaultUserNotIAM, "login", "GRANT rds_iam", false},
+		{sandbox.FaultNoPolicy, "login", "rdsgate policy demo-pg --user app_user", true},
+		{sandbox.FaultWrongCA, "tls", "--ca-bundle", false},
+		{sandbox.FaultExpiredCert, "tls", "--ca-certificate-identifier", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.fault, func(t *testing.T) {
+			useSandbox(t, []string{"postgres"}, tc.fault)
+			for _, args := range [][]string{
+				{"connect", "demo-pg", "--exec", "select 1"},
+				{"proxy", "demo-pg=0", "--run-connection-test"},
+			} {
+				code, _, stderr := run(t, args...)
+				lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+				last := lines[len(lines)-1]
+				what := args[0] + " with " + tc.fault
+				switch {
+				case code != ExitFailure:
+					t.Errorf("%s: exit %d, want 1:\n%s", what, code, stderr)
+				case strings.Count(last, "rdsgate:") != 1 || !strings.HasPrefix(last, "rdsgate: "+tc.stage+": "):
+					t.Errorf("%s: the last line does not start with %q once:\n%s", what, "rdsgate: "+tc.stage+": ", last)
+				case !strings.Contains(last, tc.fix):
+					t.Errorf("%s: the last line lacks the fix %q:\n%s", what, tc.fix, last)
+				case strings.Contains(last, "RequestID") || strings.Contains(last, ".s.PGSQL") || strings.Contains(last, "/tmp/"):
+					t.Errorf("%s: internals in the last line:\n%s", what, last)
+				case tc.stage != "login" && strings.Contains(last, "SQLSTATE"):
+					t.Errorf("%s: a SQL state on a %s failure:\n%s", what, tc.stage, last)
+				case !tc.retry && strings.Contains(stderr, "retrying"):
+					t.Errorf("%s: retried where a fresh token cannot help:\n%s", what, stderr)
+				}
+			}
+			if tc.stage != "route" {
+				return
+			}
+			port := testharness.FreePort(t)
+			errOut, done := startMain(t, "tunnel", "demo-pg", "--port", strconv.Itoa(port))
+			var c net.Conn
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+				var err error
+				if c, err = net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the tunnel does not listen: %v\n%s", err, errOut.String())
+				}
+			}
+			_, _ = c.Read(make([]byte, 1)) // the tunnel hangs up when the route fails
+			c.Close()
+			waitOutput(t, errOut, "could not open the route")
+			if s := errOut.String(); !strings.Contains(s, tc.fix) || strings.Contains(s, "RequestID") {
+				t.Errorf("tunnel with %s:\n%s", tc.fault, s)
+			}
+			if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			waitExit(t, done, errOut)
+		})
+	}
+}
+
+// The shell completes target names (the sandbox's config file) and the
+// values of enumerated flags.
+func TestDynamicCompletion(t *testing.T) {
+	useSandbox(t, []string{"postgres"})
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"__complete", "connect", ""}, []string{"demo-pg"}},
+		{[]string{"__complete", "connect", "demo-pg", "--via", ""}, []string{"direct", "ssm", "ssh"}},
+		{[]string{"__complete", "token", "--target", ""}, []string{"demo-pg"}},
+		{[]string{"__complete", "sandbox", "--fault", ""}, sandbox.AllFaults},
+		{[]string{"__complete", "connect", "demo-pg", "--client", ""}, []string{"psql", "mycli"}},
+		{[]string{"__complete", "--profile", ""}, []string{sandbox.ProfileAdmin, sandbox.ProfileIntern}},
+	} {
+		code, out, stderr := run(t, tc.args...)
+		for _, w := range tc.want {
+			if code != 0 || !slices.Contains(strings.Split(out, "\n"), w) {
+				t.Errorf("%q: exit %d, no %q in:\n%s%s", tc.args, code, w, out, stderr)
+			}
+		}
+	}
+}
