@@ -1,7 +1,9 @@
 package posture
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -37,6 +39,11 @@ type Report struct {
 	Checks      []CheckInfo   `json:"checks"`
 	Databases   []DBReport    `json:"databases"`
 	Gaps        []RegionError `json:"collection_errors"`
+	// Incomplete says, one sentence each, why the audit cannot vouch for
+	// the account: an inventory that could not be read, a target that
+	// matched no database, a database of which every check is unknown.
+	// Empty when the audit saw what it was asked to see.
+	Incomplete []string `json:"incomplete"`
 }
 
 // Summary counts results.
@@ -73,19 +80,23 @@ type DBReport struct {
 // Finding is one check's result on one database. Remediation is set for
 // failures only, with the database's names filled in.
 type Finding struct {
-	CheckID        string       `json:"check"`
-	Title          string       `json:"title"`
-	Severity       Severity     `json:"severity"`
-	Status         Status       `json:"status"`
-	Detail         string       `json:"detail"`
-	MissingActions []string     `json:"missing_actions,omitempty"`
-	Remediation    *Remediation `json:"remediation,omitempty"`
+	CheckID        string   `json:"check"`
+	Title          string   `json:"title"`
+	Severity       Severity `json:"severity"`
+	Status         Status   `json:"status"`
+	Detail         string   `json:"detail"`
+	MissingActions []string `json:"missing_actions,omitempty"`
+	// Reason says why an unknown result is unknown.
+	Reason      GapKind      `json:"unknown_reason,omitempty"`
+	Remediation *Remediation `json:"remediation,omitempty"`
 }
 
 // RegionError is an [AccessError] with its region ("global" for IAM).
 type RegionError struct {
 	Region string `json:"region"`
 	AccessError
+	// Kind says why the read failed (denied, not served, throttled, ...).
+	Kind GapKind `json:"kind"`
 }
 
 // AuditOptions narrows an audit.
@@ -93,9 +104,14 @@ type AuditOptions struct {
 	// Checks are the check ids to run; empty runs all.
 	Checks []string
 	// Targets are instance or cluster identifiers (or ARNs) to audit;
-	// empty audits every database in the snapshot.
+	// empty audits every database in the snapshot. A target that matches
+	// no database makes the report [Report.Incomplete].
 	Targets []string
 }
+
+// inventoryActions are the reads that list the databases: when one fails,
+// an audit that finds nothing has not shown there is nothing.
+var inventoryActions = []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters"}
 
 // Audit runs the checks over every database of s. It only reads s (after
 // building lookup tables in it, see [Snapshot.Databases]).
@@ -112,6 +128,7 @@ func Audit(s *Snapshot, opts AuditOptions) *Report {
 		Checks:      make([]CheckInfo, 0, len(checks)),
 		Databases:   []DBReport{},
 		Gaps:        []RegionError{},
+		Incomplete:  []string{},
 		Summary: Summary{FailBySeverity: map[Severity]int{
 			SeverityCritical: 0, SeverityHigh: 0, SeverityMedium: 0, SeverityLow: 0,
 		}},
@@ -122,20 +139,25 @@ func Audit(s *Snapshot, opts AuditOptions) *Report {
 	for _, r := range s.Regions {
 		rep.Regions = append(rep.Regions, r.Name)
 		for _, e := range r.Errors {
-			rep.Gaps = append(rep.Gaps, RegionError{Region: r.Name, AccessError: e})
+			rep.Gaps = append(rep.Gaps, RegionError{Region: r.Name, AccessError: e, Kind: e.Kind()})
+			if e.Resource == "" && slices.Contains(inventoryActions, e.Action) {
+				rep.Incomplete = append(rep.Incomplete, fmt.Sprintf("the databases of %s could not be listed: %s", r.Name, e.Explain()))
+			}
 		}
 	}
+	matched := map[string]bool{}
 	for _, e := range s.IAM.Errors {
-		rep.Gaps = append(rep.Gaps, RegionError{Region: "global", AccessError: e})
+		rep.Gaps = append(rep.Gaps, RegionError{Region: "global", AccessError: e, Kind: e.Kind()})
 	}
 	for _, db := range s.Databases() {
 		if len(opts.Targets) > 0 && !slices.Contains(opts.Targets, db.ID()) && !slices.Contains(opts.Targets, db.ARN()) {
 			continue
 		}
+		matched[db.ID()], matched[db.ARN()] = true, true
 		dr := DBReport{Region: db.Region.Name, Kind: db.Kind, ID: db.ID(), ARN: db.ARN(), Engine: db.Engine(), Results: make([]Finding, 0, len(checks))}
 		for _, c := range checks {
 			res := c.Evaluate(s, db)
-			f := Finding{CheckID: c.ID, Title: c.Title, Severity: c.Severity, Status: res.Status, Detail: res.Detail, MissingActions: res.MissingActions}
+			f := Finding{CheckID: c.ID, Title: c.Title, Severity: c.Severity, Status: res.Status, Detail: res.Detail, MissingActions: res.MissingActions, Reason: res.Reason}
 			switch res.Status {
 			case StatusPass:
 				rep.Summary.Pass++
@@ -151,10 +173,33 @@ func Audit(s *Snapshot, opts AuditOptions) *Report {
 			}
 			dr.Results = append(dr.Results, f)
 		}
+		if allUnknown(dr.Results) {
+			rep.Incomplete = append(rep.Incomplete, fmt.Sprintf("every check of %s (%s) is unknown", dr.ID, dr.Region))
+		}
 		rep.Databases = append(rep.Databases, dr)
+	}
+	for _, t := range opts.Targets {
+		if !matched[t] {
+			rep.Incomplete = append(rep.Incomplete, fmt.Sprintf("target %s matches no database in %s", t, strings.Join(rep.Regions, ", ")))
+		}
 	}
 	rep.Summary.Databases = len(rep.Databases)
 	return rep
+}
+
+// allUnknown: at least one check ran and none of those that apply came to
+// a verdict.
+func allUnknown(results []Finding) bool {
+	n := 0
+	for _, f := range results {
+		switch f.Status {
+		case StatusPass, StatusFail:
+			return false
+		case StatusUnknown:
+			n++
+		}
+	}
+	return n > 0
 }
 
 // Failing returns the failed findings at or above min, with their

@@ -63,6 +63,9 @@ type Result struct {
 	// MissingActions are the API actions whose data was not available
 	// (set with StatusUnknown).
 	MissingActions []string `json:"missing_actions,omitempty"`
+	// Reason says why an unknown result is unknown (set with
+	// StatusUnknown by [Check.Evaluate]).
+	Reason GapKind `json:"reason,omitempty"`
 }
 
 // Remediation is how to fix a failed check, as copy-paste snippets. The
@@ -113,13 +116,19 @@ func (c *Check) Evaluate(s *Snapshot, db *DB) Result {
 			}
 		}
 	}
-	if len(missing) > 0 {
-		return unknown(missing, "the data this check needs could not be read")
+	var res Result
+	switch {
+	case len(missing) > 0:
+		res = unknown(missing, "the data this check needs could not be read")
+	case db.ClusterUnread && !c.membersOnly:
+		res = unknown(db.Region.Failed("rds:DescribeDBClusters"), "cluster %s is not in the snapshot (only its members are)", db.ID())
+	default:
+		res = c.eval(s, db)
 	}
-	if db.ClusterUnread && !c.membersOnly {
-		return unknown(db.Region.Failed("rds:DescribeDBClusters"), "cluster %s is not in the snapshot (only its members are)", db.ID())
+	if res.Status == StatusUnknown && res.Reason == "" {
+		res.Reason = gapKind(db.Region, s.IAM.Errors, res.MissingActions)
 	}
-	return c.eval(s, db)
+	return res
 }
 
 // RemediationFor fills the remediation's placeholders for db.

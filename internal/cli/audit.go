@@ -13,6 +13,7 @@ import (
 	"github.com/rdsgate/rdsgate/posture"
 	"github.com/rdsgate/rdsgate/posture/collect"
 	"github.com/rdsgate/rdsgate/posture/report"
+	"github.com/rdsgate/rdsgate/stage"
 )
 
 type auditFlags struct {
@@ -27,6 +28,7 @@ type auditFlags struct {
 	alarmFormat  string
 	alarmActions []string
 	concurrency  int
+	failUnknown  bool
 }
 
 func (a *app) newAudit() *cobra.Command {
@@ -41,7 +43,7 @@ func (a *app) newAudit() *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&f.allRegions, "all-regions", false, "audit every region enabled in the account")
-	fl.StringSliceVar(&f.targets, "target", nil, "audit only these instance or cluster identifiers (repeatable)")
+	fl.StringSliceVar(&f.targets, "target", nil, "audit only these databases: config-file names, instance or cluster identifiers (repeatable)")
 	fl.StringSliceVar(&f.checks, "check", nil, "run only these check ids (repeatable; see the checks in docs/audit-json.md)")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 1 when a check of this severity or worse fails: critical, high, medium or low")
 	fl.StringVar(&f.input, "input", "", "audit a snapshot saved with --save instead of reading the account")
@@ -51,6 +53,7 @@ func (a *app) newAudit() *cobra.Command {
 	fl.StringVar(&f.alarmFormat, "alarm-format", "cli", "format of --emit-alarms: cli (AWS CLI commands) or terraform")
 	fl.StringSliceVar(&f.alarmActions, "alarm-action", nil, "SNS topic ARN the emitted alarms notify (repeatable)")
 	fl.IntVar(&f.concurrency, "concurrency", 8, "AWS API calls in flight")
+	fl.BoolVar(&f.failUnknown, "fail-on-unknown", false, "exit 3 when any check is unknown (for CI)")
 	return cmd
 }
 
@@ -77,6 +80,7 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 	if f.emitAlarms && !slices.Contains(posture.AlarmFormats, f.alarmFormat) {
 		return usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
 	}
+	f.targets = a.auditTargets(f.targets)
 	snap, err := a.auditSnapshot(ctx, f)
 	if err != nil {
 		return err
@@ -91,15 +95,41 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 		return posture.WriteAlarms(a.stdout, defs, f.alarmFormat)
 	}
 	rep := posture.Audit(snap, posture.AuditOptions{Checks: f.checks, Targets: f.targets})
-	if err := report.Render(a.stdout, rep, format, report.Options{Color: a.color(), All: f.all, ToolVersion: buildinfo.Current().Version}); err != nil {
+	if err := report.Render(a.stdout, rep, format, report.Options{Color: false, All: f.all, ToolVersion: buildinfo.Current().Version}); err != nil {
 		return err
 	}
-	if failOn != "" {
-		if code := report.ExitCode(rep, failOn); code != 0 {
-			return exitError{code: code}
+	code := report.ExitCode(rep, report.ExitPolicy{FailOn: failOn, FailOnUnknown: f.failUnknown})
+	if code == report.ExitIncomplete {
+		why := rep.Incomplete
+		if len(why) == 0 {
+			why = []string{fmt.Sprintf("%d checks are unknown", rep.Summary.Unknown)}
 		}
+		fmt.Fprintf(a.stderr, "rdsgate: audit incomplete (exit %d): %s\n", ExitIncomplete, strings.Join(why, "; "))
+	}
+	if code != 0 {
+		return exitError{code: code}
 	}
 	return nil
+}
+
+// auditTargets maps the config file's names among targets to their
+// instance or cluster identifiers; other values stay as given.
+func (a *app) auditTargets(targets []string) []string {
+	if len(targets) == 0 {
+		return targets
+	}
+	c, err := a.loadConfig()
+	if err != nil {
+		return targets
+	}
+	out := make([]string, 0, len(targets))
+	for _, t := range targets {
+		if e, ok := c.Target(t); ok && e.Identifier != "" {
+			t = e.Identifier
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // auditSnapshot reads the saved snapshot or collects one.
@@ -123,7 +153,12 @@ func (a *app) auditSnapshot(ctx context.Context, f auditFlags) (*posture.Snapsho
 		if snap == nil {
 			return nil, awsconf.Explain(err, profile)
 		}
-		a.log.Warn("some data could not be collected; affected checks are unknown", "err", awsconf.Explain(err, profile))
+		a.log.Warn("some data could not be collected; affected checks are unknown", "err", err)
+		if a.g.verbose {
+			for _, d := range stage.Details(err) {
+				a.log.Debug("collect", "cause", d)
+			}
+		}
 	}
 	return snap, nil
 }

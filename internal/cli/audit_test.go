@@ -54,3 +54,51 @@ func TestAuditAgainstMoto(t *testing.T) {
 	}
 	_ = os.Remove(snap)
 }
+
+// TestAuditNeverGreenByAccident: an audit that could not see what it was
+// asked to see exits 3 (not 0) and says why on stderr, whatever --fail-on.
+func TestAuditNeverGreenByAccident(t *testing.T) {
+	isolateAWS(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	denied := write("denied.json", `{"schema_version":1,"collected_at":"2025-01-01T00:00:00Z","regions":[{"name":"us-east-1",
+		"errors":[{"action":"rds:DescribeDBInstances","code":"AccessDenied","denied":true}]}],"iam":{}}`)
+	one := write("one.json", `{"schema_version":1,"collected_at":"2025-01-01T00:00:00Z","regions":[{"name":"us-east-1",
+		"db_instances":[{"id":"demo-pg","arn":"arn:aws:rds:us-east-1:123456789012:db:demo-pg","engine":"postgres","storage_encrypted":true}],
+		"errors":[{"action":"cloudtrail:DescribeTrails","code":"UnknownOperationException"}]}],"iam":{}}`)
+	cfg := write("rdsgate.yaml", "targets:\n  pg:\n    identifier: demo-pg\n")
+	t.Setenv("RDSGATE_CONFIG", cfg)
+	for _, tc := range []struct {
+		desc    string
+		args    []string
+		want    int
+		wantErr string
+		wantOut string
+	}{
+		{desc: "inventory denied", args: []string{"--input", denied, "--fail-on", "high"}, want: 3, wantErr: "access denied to rds:DescribeDBInstances"},
+		{desc: "target matches nothing", args: []string{"--input", one, "--target", "nosuch"}, want: 3, wantErr: "target nosuch matches no database"},
+		{desc: "config name is the identifier", args: []string{"--input", one, "--target", "pg"}, want: 0, wantOut: "demo-pg"},
+		{desc: "unknown fails CI", args: []string{"--input", one, "--fail-on-unknown"}, want: 3, wantErr: "unknown"},
+		{desc: "not served reads unlike a permission", args: []string{"--input", one, "--all"}, want: 0, wantOut: "[not served by the endpoint: cloudtrail:DescribeTrails]"},
+		{desc: "findings win over unknowns", args: []string{"--input", one, "--fail-on", "high", "--fail-on-unknown"}, want: 1},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			code, out, errOut := run(t, append([]string{"audit"}, tc.args...)...)
+			if code != tc.want {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.want, out, errOut)
+			}
+			if !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.wantErr, errOut)
+			}
+			if !strings.Contains(out, tc.wantOut) {
+				t.Errorf("stdout lacks %q:\n%s", tc.wantOut, out)
+			}
+		})
+	}
+}

@@ -29,11 +29,12 @@ import (
 // Exit codes. They follow the shell's conventions so scripts can tell a
 // usage mistake from a failure.
 const (
-	ExitOK      = 0
-	ExitFailure = 1
-	ExitUsage   = 2
-	ExitSIGINT  = 130
-	ExitSIGTERM = 143
+	ExitOK         = 0
+	ExitFailure    = 1
+	ExitUsage      = 2
+	ExitIncomplete = 3 // audit: could not vouch (inventory unread, no target matched, all unknown)
+	ExitSIGINT     = 130
+	ExitSIGTERM    = 143
 )
 
 // envPrefix is the prefix of the environment variable for every flag:

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/rdsgate/rdsgate/posture"
+	"github.com/rdsgate/rdsgate/stage"
 )
 
 // Every list call is paginated; the calls of all regions run concurrently
@@ -116,7 +117,9 @@ func Collect(ctx context.Context, cfg aws.Config, opts Options) (*posture.Snapsh
 		return snap, fmt.Errorf("collect: %w", err)
 	}
 	if len(errs) > 0 {
-		return snap, fmt.Errorf("collect: %d calls failed: %w", len(errs), errors.Join(errs...))
+		// The SDK's errors (request ids, HTTP dumps) are kept for -v; the
+		// message is one line, and the report says per read why it failed.
+		return snap, stage.Hide(fmt.Sprintf("collect: %s failed after retries (the report lists them)", plural(len(errs), "read")), errs...)
 	}
 	return snap, nil
 }
@@ -275,6 +278,13 @@ func (rs *regionState) account(ctx context.Context, region string) string {
 		return ""
 	}
 	return aws.ToString(out.Account)
+}
+
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // AllRegions lists the regions enabled for the account (ec2:DescribeRegions),

@@ -28,7 +28,7 @@ func Markdown(w io.Writer, rep *posture.Report, opts Options) error {
 		fmt.Fprintf(&b, "## `%s` (%s %s, %s)\n\n", db.ID, db.Region, db.Kind, db.Engine)
 		b.WriteString("| severity | check | status | detail |\n| --- | --- | --- | --- |\n")
 		var fixes []posture.Finding
-		for _, f := range db.Results {
+		for _, f := range bySeverity(db.Results) {
 			if !shown(f, opts) {
 				continue
 			}
@@ -49,7 +49,14 @@ func Markdown(w io.Writer, rep *posture.Report, opts Options) error {
 	if len(rep.Gaps) > 0 {
 		b.WriteString("## Reads that failed\n\n| region | action | resource | code |\n| --- | --- | --- | --- |\n")
 		for _, g := range rep.Gaps {
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", g.Region, g.Action, mdCell(g.Resource), g.Code)
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s (%s) |\n", g.Region, g.Action, mdCell(g.Resource), g.Kind, g.Code)
+		}
+		b.WriteString("\n")
+	}
+	if len(rep.Incomplete) > 0 {
+		b.WriteString("## Incomplete\n\nThis audit cannot vouch for the account:\n\n")
+		for _, why := range rep.Incomplete {
+			fmt.Fprintf(&b, "- %s\n", why)
 		}
 		b.WriteString("\n")
 	}

@@ -5,9 +5,11 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/rdsgate/rdsgate/posture"
@@ -63,18 +65,35 @@ func JSON(w io.Writer, rep *posture.Report) error {
 	return nil
 }
 
-// ExitFindings is the exit code when a failed check reaches --fail-on.
-const ExitFindings = 1
+// Exit codes of an audit.
+const (
+	// ExitFindings: a failed check reached the policy's FailOn.
+	ExitFindings = 1
+	// ExitIncomplete: the audit cannot vouch for the account (see
+	// [posture.Report.Incomplete]), or a check is unknown and the policy
+	// says FailOnUnknown. An audit is never green by accident.
+	ExitIncomplete = 3
+)
 
-// ExitCode is 0, or ExitFindings when rep has a failed check of severity
-// failOn or worse. Unknown results never fail the run (they are listed as
-// collection errors); an empty failOn never fails.
-func ExitCode(rep *posture.Report, failOn posture.Severity) int {
-	if failOn == "" {
-		return 0
-	}
-	if len(rep.Failing(failOn)) > 0 {
+// ExitPolicy says which outcomes fail a run.
+type ExitPolicy struct {
+	// FailOn fails the run on a failed check of this severity or worse;
+	// empty: findings never fail it.
+	FailOn posture.Severity
+	// FailOnUnknown fails the run when any check is unknown (for CI,
+	// where a read that silently stopped working must be seen).
+	FailOnUnknown bool
+}
+
+// ExitCode is ExitFindings when rep has a failed check at p.FailOn or
+// worse; otherwise ExitIncomplete when rep is incomplete (always) or has
+// an unknown check (with p.FailOnUnknown); otherwise 0.
+func ExitCode(rep *posture.Report, p ExitPolicy) int {
+	switch {
+	case p.FailOn != "" && len(rep.Failing(p.FailOn)) > 0:
 		return ExitFindings
+	case len(rep.Incomplete) > 0, p.FailOnUnknown && rep.Summary.Unknown > 0:
+		return ExitIncomplete
 	}
 	return 0
 }
@@ -84,11 +103,20 @@ func shown(f posture.Finding, opts Options) bool {
 	return opts.All || f.Status == posture.StatusFail || f.Status == posture.StatusUnknown
 }
 
-func missing(f posture.Finding) string {
-	if len(f.MissingActions) == 0 {
-		return ""
-	}
-	return " [missing: " + strings.Join(f.MissingActions, ", ") + "]"
+func missing(f posture.Finding) string { return posture.UnknownText(f) }
+
+// bySeverity returns the results worst first: failures by severity, then
+// unknowns by severity, then passes and skips; the check id breaks ties.
+func bySeverity(results []posture.Finding) []posture.Finding {
+	out := slices.Clone(results)
+	statusRank := map[posture.Status]int{posture.StatusFail: 3, posture.StatusUnknown: 2, posture.StatusPass: 1}
+	slices.SortStableFunc(out, func(a, b posture.Finding) int {
+		return cmp.Or(
+			cmp.Compare(statusRank[b.Status], statusRank[a.Status]),
+			cmp.Compare(b.Severity.Rank(), a.Severity.Rank()),
+			strings.Compare(a.CheckID, b.CheckID))
+	})
+	return out
 }
 
 func counts(db posture.DBReport) map[posture.Status]int {

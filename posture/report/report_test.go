@@ -97,7 +97,7 @@ func TestExitCode(t *testing.T) {
 		failOn posture.Severity
 		want   int
 	}{{"", 0}, {posture.SeverityCritical, 1}, {posture.SeverityLow, 1}} {
-		if got := ExitCode(rep, tc.failOn); got != tc.want {
+		if got := ExitCode(rep, ExitPolicy{FailOn: tc.failOn}); got != tc.want {
 			t.Errorf("ExitCode(%q) = %d, want %d", tc.failOn, got, tc.want)
 		}
 	}
@@ -106,10 +106,10 @@ func TestExitCode(t *testing.T) {
 		{CheckID: "multi-az-off", Severity: posture.SeverityLow, Status: posture.StatusFail},
 		{CheckID: "tls-not-enforced", Severity: posture.SeverityHigh, Status: posture.StatusUnknown},
 	}}}}
-	if got := ExitCode(low, posture.SeverityMedium); got != 0 {
+	if got := ExitCode(low, ExitPolicy{FailOn: posture.SeverityMedium}); got != 0 {
 		t.Errorf("medium on low-only: %d, want 0 (unknown never fails)", got)
 	}
-	if got := ExitCode(low, posture.SeverityLow); got != ExitFindings {
+	if got := ExitCode(low, ExitPolicy{FailOn: posture.SeverityLow}); got != ExitFindings {
 		t.Errorf("low on low-only: %d, want %d", got, ExitFindings)
 	}
 }

@@ -18,9 +18,10 @@ const (
 	ansiDim    = "\x1b[2m"
 )
 
-// Text writes a table per database: severity, check, status and detail of
-// each failed or unknown check (all with Options.All), then the summary
-// and the reads that failed.
+// Text writes a table per database, worst first: severity, check, status
+// and detail of each failed or unknown check (all with Options.All), each
+// failure followed by its fix (the AWS CLI commands); then the summary,
+// the reads that failed and why, and what makes the audit incomplete.
 func Text(w io.Writer, rep *posture.Report, opts Options) error {
 	paint := func(code, s string) string {
 		if !opts.Color {
@@ -33,13 +34,16 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 		c := counts(db)
 		fmt.Fprintf(&b, "%s  %s %s (%s): %d fail, %d unknown, %d pass\n", paint(ansiBold, db.ID), db.Region, db.Kind, db.Engine,
 			c[posture.StatusFail], c[posture.StatusUnknown], c[posture.StatusPass])
-		tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-		n := 0
-		for _, f := range db.Results {
+		// The rows are aligned on their own, then each failure's fix goes
+		// under its row, so that fixes do not widen the columns.
+		var rows strings.Builder
+		tw := tabwriter.NewWriter(&rows, 0, 4, 2, ' ', 0)
+		var listed []posture.Finding
+		for _, f := range bySeverity(db.Results) {
 			if !shown(f, opts) {
 				continue
 			}
-			n++
+			listed = append(listed, f)
 			status := strings.ToUpper(string(f.Status))
 			switch f.Status {
 			case posture.StatusFail:
@@ -54,6 +58,16 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s%s\n", f.Severity, f.CheckID, status, f.Detail, missing(f))
 		}
 		tw.Flush()
+		n := len(listed)
+		for i, row := range strings.SplitAfter(rows.String(), "\n") {
+			b.WriteString(row)
+			if i < n && listed[i].Remediation != nil {
+				fmt.Fprintf(&b, "      fix: %s\n", listed[i].Remediation.Text)
+				for _, l := range strings.Split(listed[i].Remediation.CLI, "\n") {
+					fmt.Fprintf(&b, "        %s\n", paint(ansiDim, l))
+				}
+			}
+		}
 		if n == 0 {
 			b.WriteString("  all checks pass\n")
 		}
@@ -66,11 +80,13 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 	if len(rep.Gaps) > 0 {
 		b.WriteString("\nreads that failed (checks that need them say unknown):\n")
 		for _, g := range rep.Gaps {
-			res := ""
-			if g.Resource != "" {
-				res = " (" + g.Resource + ")"
-			}
-			fmt.Fprintf(&b, "  %s  %s%s: %s\n", g.Region, g.Action, res, g.Code)
+			fmt.Fprintf(&b, "  %s  %s (%s)\n", g.Region, g.Explain(), g.Code)
+		}
+	}
+	if len(rep.Incomplete) > 0 {
+		b.WriteString("\n" + paint(ansiYellow, "incomplete: this audit cannot vouch for the account:") + "\n")
+		for _, why := range rep.Incomplete {
+			fmt.Fprintf(&b, "  %s\n", why)
 		}
 	}
 	_, err := io.WriteString(w, b.String())
