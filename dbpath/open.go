@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 
 	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/bastion"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/rdsca"
@@ -173,8 +174,12 @@ func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 	if p.Password, err = PasswordCredentials(p.AWS, spec, opts); err != nil {
 		return nil, stage.WrapTarget(stage.Credentials, spec.Name, err)
 	}
+	route, err := managedBastion(ctx, p, opts.Observer)
+	if err != nil {
+		return nil, stage.WrapTarget(stage.Route, spec.Name, err)
+	}
 	if err := runStage(opts.Observer, StageRoute, func() (string, error) {
-		p.Dialer, p.Route, err = NewDialer(ctx, p.AWS, spec.Route, p.Target.Address(), spec.Profile, opts.Log)
+		p.Dialer, p.Route, err = NewDialer(ctx, p.AWS, route, p.Target.Address(), spec.Profile, opts.Log)
 		if err != nil {
 			return "", err
 		}
@@ -188,6 +193,27 @@ func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 		return nil, stage.WrapTarget(stage.TLS, spec.Name, err)
 	}
 	return p, nil
+}
+
+// managedBastion is p's route with the bastion filled in: on the ssm route
+// with no bastion named, the rdsgate bastion of the target's VPC, started
+// (its progress shown) when stopped unless the route says NoStart. A VPC
+// without one leaves the route as it is (NewDialer then says a bastion is
+// needed).
+func managedBastion(ctx context.Context, p *Path, obs Observer) (Route, error) {
+	r := p.Spec.Route
+	if r.Via != "ssm" || r.Bastion != "" || r.BastionTag != "" || p.Target.VPC == "" {
+		return r, nil
+	}
+	id, err := bastion.Ready(ctx, bastion.NewClients(p.AWS), p.Target.VPC, !r.NoStart, obs)
+	switch {
+	case errors.Is(err, bastion.ErrNoBastion):
+		return r, nil
+	case err != nil:
+		return r, err
+	}
+	r.Bastion = id
+	return r, nil
 }
 
 // didYouMean adds the closest name to a target that matches nothing: one

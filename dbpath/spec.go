@@ -51,9 +51,12 @@ type Route struct {
 	// still verified against the endpoint name.
 	Address string
 	// Bastion is the bastion's instance id (ssm; ssh with SSHEIC);
-	// BastionTag picks an online one by tag, KEY=VALUE.
+	// BastionTag picks an online one by tag, KEY=VALUE. With neither, the
+	// ssm route takes the target VPC's rdsgate bastion (rdsgate bastion
+	// create), started when stopped unless NoStart.
 	Bastion    string
 	BastionTag string
+	NoStart    bool
 	// SSMPlugin (ssm) is AWS's session-manager-plugin to forward through
 	// instead of rdsgate's own client; "" uses rdsgate's.
 	SSMPlugin string

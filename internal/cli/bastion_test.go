@@ -66,8 +66,8 @@ func TestBastionLifecycle(t *testing.T) {
 	sb := useBastionSandbox(t)
 	vpc := sandbox.VPCID
 	_, before := tagged(sb, vpc)
-	// dbpath does not find the managed bastion by itself yet: name its tag.
-	connect := []string{"connect", "demo-pg", "--via", "ssm", "--bastion-tag", bastion.TagKey + "=" + vpc, "-q", "--exec", "select 1 as one", "-o", "csv"}
+	// No bastion named: connect takes the VPC's rdsgate bastion.
+	connect := []string{"connect", "demo-pg", "--via", "ssm", "--exec", "select 1 as one", "-o", "csv"}
 
 	code, out, errOut := run(t, "bastion", "create", "demo-pg", "--yes")
 	if code != 0 {
@@ -90,6 +90,9 @@ func TestBastionLifecycle(t *testing.T) {
 	}{
 		{"connect through the new instance", connect, "1", ""},
 		{"stop", []string{"bastion", "stop", "demo-pg"}, "", "instance stopped"},
+		{"--no-start refuses the stopped bastion", append(connect[:len(connect):len(connect)], "--no-start"), "", "rdsgate bastion start"},
+		{"connect starts it again", connect, "1", "agent online"},
+		{"stop again", []string{"bastion", "stop", "demo-pg"}, "", "instance stopped"},
 		{"start", []string{"bastion", "start", "demo-pg"}, "", "agent online"},
 		{"connect again", connect, "1", ""},
 		{"create again changes nothing", []string{"bastion", "create", "demo-pg", "--yes"}, "", "nothing to change"},
@@ -97,10 +100,10 @@ func TestBastionLifecycle(t *testing.T) {
 	for _, s := range steps {
 		sessions := len(sb.API().Sessions())
 		code, out, errOut := run(t, s.args...)
-		if code != 0 || !strings.Contains(out, s.out) || !strings.Contains(errOut, s.err) {
+		if refuse := slices.Contains(s.args, "--no-start"); refuse != (code != 0) || !strings.Contains(out, s.out) || !strings.Contains(errOut, s.err) {
 			t.Fatalf("%s: exit %d\nstdout: %s\nstderr: %s", s.desc, code, out, errOut)
 		}
-		if s.args[0] == "connect" {
+		if s.args[0] == "connect" && code == 0 {
 			all := sb.API().Sessions()
 			if len(all) == sessions || all[len(all)-1].Target != id {
 				t.Errorf("%s: no session through %s: %+v", s.desc, id, all[sessions:])

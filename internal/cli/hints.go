@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rdsgate/rdsgate/bastion"
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/proxy"
@@ -42,15 +43,18 @@ func withHint(err error) error {
 // typedHint adds the hint for the typed errors whose fix is a flag.
 func typedHint(err error) error {
 	var untrusted *config.UntrustedError
+	var stopped *bastion.StoppedError
 	switch {
 	case errors.As(err, &untrusted):
 		return fmt.Errorf("%w. Read it, then run: rdsgate config trust %s", err, untrusted.Path)
 	case errors.Is(err, dbpath.ErrNoPasswordSource):
 		return usagef("%w in the config file, or --password-secret, --password-env or --password-file", err)
 	case errors.Is(err, ssmtunnel.ErrNoBastion):
-		return usagef("%w: pass --bastion i-... or --bastion-tag KEY=VALUE, or set route.bastion in the config file", err)
+		return usagef("%w: pass --bastion i-... or --bastion-tag KEY=VALUE, set route.bastion in the config file, or create one: rdsgate bastion create TARGET", err)
 	case target.NotFoundRegion(err) != "":
 		return fmt.Errorf("%w (run `rdsgate ls --region %s`, or pass --region)", err, target.NotFoundRegion(err))
+	case errors.As(err, &stopped):
+		return fmt.Errorf("%w: start it (rdsgate bastion start TARGET), or leave out --no-start and rdsgate starts it", err)
 	case errors.Is(err, proxy.ErrNonLoopback):
 		return fmt.Errorf("%w: pass --allow-non-loopback to accept that", err)
 	case errors.Is(err, dbpath.ErrEICNeedsBastion):

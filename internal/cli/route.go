@@ -27,6 +27,7 @@ type routeFlags struct {
 	sshAcceptNew  bool
 	sshEIC        bool
 	ssmPlugin     string
+	noStart       bool
 	// Registered by the commands that log in upstream (proxy), not by
 	// register: a password source instead of IAM tokens, and PostgreSQL
 	// 17's direct TLS.
@@ -41,6 +42,7 @@ func (r *routeFlags) registerRoute(fs *pflag.FlagSet) {
 	fs.StringVar(&r.address, "address", "", "direct route: dial HOST:PORT instead of the endpoint (an existing tunnel); TLS is still verified against the endpoint name")
 	fs.StringVar(&r.bastion, "bastion", "", "ssm route: bastion instance id")
 	fs.StringVar(&r.bastionTag, "bastion-tag", "", "ssm route: pick an online bastion by tag, KEY=VALUE")
+	fs.BoolVar(&r.noStart, "no-start", false, "ssm route without --bastion: refuse a stopped rdsgate bastion instead of starting it")
 	fs.StringVar(&r.ssh, "ssh", "", "ssh route: USER@HOST[:PORT] of the bastion, or a jump chain a@b1,c@b2 (hosts may be ~/.ssh/config aliases)")
 	fs.StringVar(&r.caBundle, "ca-bundle", "", "PEM file of CAs to verify the server with (default: RDS's bundle, downloaded once and cached)")
 }
@@ -139,7 +141,7 @@ func routeFor(r config.Route, rf routeFlags) (dbpath.Route, error) {
 	if err := r.Validate(); err != nil {
 		return dbpath.Route{}, usagef("route: %v", err)
 	}
-	return dbpath.Route{Via: r.Via, Address: r.Address, Bastion: r.Bastion, BastionTag: r.BastionTag, SSMPlugin: rf.ssmPlugin,
+	return dbpath.Route{Via: r.Via, Address: r.Address, Bastion: r.Bastion, BastionTag: r.BastionTag, NoStart: rf.noStart, SSMPlugin: rf.ssmPlugin,
 		SSH: r.SSH, SSHIdentity: r.SSHIdentity, SSHKnownHosts: r.SSHKnownHosts, SSHAcceptNew: rf.sshAcceptNew, SSHEIC: r.SSHEIC}, nil
 }
 

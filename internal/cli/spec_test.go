@@ -107,6 +107,8 @@ func TestCommandLineMeansSpec(t *testing.T) {
 			want: with(orders(), func(s *dbpath.Spec) { s.Route = dbpath.Route{Via: "direct"} })},
 		{desc: "--via direct --address", args: []string{"connect", "orders", "--via", "direct", "--address", "127.0.0.1:15432"},
 			want: with(orders(), func(s *dbpath.Spec) { s.Route = dbpath.Route{Via: "direct", Address: "127.0.0.1:15432"} })},
+		{desc: "--no-start", args: []string{"connect", "orders", "--no-start"},
+			want: with(orders(), func(s *dbpath.Spec) { s.Route.NoStart = true })},
 		{desc: "--ssm-plugin", args: []string{"connect", "orders", "--ssm-plugin", "/usr/local/bin/session-manager-plugin"},
 			want: with(orders(), func(s *dbpath.Spec) { s.Route.SSMPlugin = "/usr/local/bin/session-manager-plugin" })},
 		{desc: "the ssh route with every setting", args: []string{"connect", "orders", "--via", "ssh", "--ssh", "a@b1,c@b2",
