@@ -95,7 +95,7 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 		return posture.WriteAlarms(a.stdout, defs, f.alarmFormat)
 	}
 	rep := posture.Audit(snap, posture.AuditOptions{Checks: f.checks, Targets: f.targets})
-	if err := report.Render(a.stdout, rep, format, report.Options{Color: false, All: f.all, ToolVersion: buildinfo.Current().Version}); err != nil {
+	if err := report.Render(a.stdout, rep, format, report.Options{Color: a.color(), All: f.all, ToolVersion: buildinfo.Current().Version}); err != nil {
 		return err
 	}
 	code := report.ExitCode(rep, report.ExitPolicy{FailOn: failOn, FailOnUnknown: f.failUnknown})
