@@ -29,6 +29,7 @@ func TestEveryFaultIsOneLine(t *testing.T) {
 	}{
 		{sandbox.FaultIAMAuthDisabled, "target", "--enable-iam-database-authentication", false},
 		{sandbox.FaultAgentOffline, "route", "start it", false},
+		{sandbox.FaultSGBlocksBastion, "route", "security group admits the bastion's", false},
 		{sandbox.FaultUserNotIAM, "login", "GRANT rds_iam", false},
 		{sandbox.FaultNoPolicy, "login", "rdsgate policy demo-pg --user app_user", true},
 		{sandbox.FaultWrongCA, "tls", "--ca-bundle", false},
@@ -77,7 +78,7 @@ func TestEveryFaultIsOneLine(t *testing.T) {
 			}
 			_, _ = c.Read(make([]byte, 1)) // the tunnel hangs up when the route fails
 			c.Close()
-			waitOutput(t, errOut, "could not open the route")
+			waitOutput(t, errOut, "could not") // open the route, or connect to the destination
 			if s := errOut.String(); !strings.Contains(s, tc.fix) || strings.Contains(s, "RequestID") {
 				t.Errorf("tunnel with %s:\n%s", tc.fault, s)
 			}
@@ -86,6 +87,14 @@ func TestEveryFaultIsOneLine(t *testing.T) {
 			}
 			waitExit(t, done, errOut)
 		})
+	}
+}
+
+// A fault that does not exist is a usage error before anything starts.
+func TestSandboxRefusesAnUnknownFault(t *testing.T) {
+	code, _, stderr := run(t, "sandbox", "--dir", t.TempDir(), "--fault", "agent-ofline")
+	if code != ExitUsage || !strings.Contains(stderr, "did you mean agent-offline?") || strings.Contains(stderr, "starting") {
+		t.Errorf("exit %d:\n%s", code, stderr)
 	}
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/sandbox"
+	"github.com/rdsgate/rdsgate/suggest"
 )
 
 // sandboxFlags are sandbox.Options (bound to them directly), the spec
@@ -61,6 +63,15 @@ func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
 	}
 	if err := opts.ApplySpecFile(f.spec); err != nil {
 		return err
+	}
+	for _, fault := range opts.Faults {
+		if slices.Contains(sandbox.AllFaults, fault) {
+			continue
+		}
+		if hint, ok := suggest.Closest(fault, sandbox.AllFaults); ok {
+			return usagef("--fault %q: no such fault; did you mean %s?", fault, hint)
+		}
+		return usagef("--fault %q: no such fault (%s)", fault, strings.Join(sandbox.AllFaults, ", "))
 	}
 	a.log.Info("starting sandbox", "dir", dir)
 	sb, err := sandbox.Start(ctx, opts)

@@ -1,6 +1,8 @@
 package ssm
 
 import (
+	"github.com/rdsgate/rdsgate/stage"
+
 	"errors"
 	"fmt"
 	"io"
@@ -48,7 +50,8 @@ func (c *streamConn) Read(b []byte) (int, error) {
 		c.gotData = true
 	}
 	if err == io.EOF && !c.gotData && c.s.refused.Load() > c.refusedAt {
-		return n, fmt.Errorf("%w %s (ConnectToPortError from the agent on %s); check that the database listens there and that its security group admits the bastion", ErrDestinationRefused, c.s.dest, c.s.d.cfg.Target)
+		// A route failure, though it shows on the first read.
+		return n, stage.Wrap(stage.Route, fmt.Errorf("%w %s (ConnectToPortError from the agent on %s); check that the database listens there and that its security group admits the bastion's", ErrDestinationRefused, c.s.dest, c.s.d.cfg.Target))
 	}
 	var closed *ssmwire.ClosedError
 	if err != nil && c.s.smux.IsClosed() && errors.As(c.s.ch.Err(), &closed) {

@@ -166,7 +166,7 @@ func (s *session) deliver(m *ssmwire.Message) error {
 	case ssmwire.PayloadFlag:
 		if f, err := ssmwire.ParseFlag(m.Payload); err == nil && f == ssmwire.FlagConnectToPortError {
 			s.refused.Add(1)
-			s.log.Warn("ssm: the bastion could not connect to the destination", "remote", s.dest)
+			s.log.Warn("ssm: the bastion could not connect to the destination; check that the database listens there and that its security group admits the bastion's", "remote", s.dest)
 		}
 	case ssmwire.PayloadExitCode, ssmwire.PayloadStdErr, ssmwire.PayloadError:
 		s.log.Info("ssm: agent message", "payload_type", m.PayloadType, "text", string(m.Payload))
