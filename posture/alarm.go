@@ -47,40 +47,54 @@ func AlarmKit(s *Snapshot, opts AlarmOptions) []AlarmDef {
 	}
 	var out []AlarmDef
 	for _, db := range s.Databases() {
-		log := connectionLog(db.Engine())
-		if log == "" || (len(opts.Targets) > 0 && !contains(opts.Targets, db.ID())) {
+		if len(opts.Targets) > 0 && !contains(opts.Targets, db.ID()) {
 			continue
 		}
-		actions := opts.Actions
-		if len(actions) == 0 {
-			actions = []string{"arn:aws:sns:" + db.Region.Name + ":ACCOUNT:TOPIC"}
+		if d, ok := alarmDef(db, opts); ok {
+			out = append(out, d)
 		}
-		prefixes := vpcPrefixes(db)
-		d := AlarmDef{
-			DB: db.ID(), Region: db.Region.Name, Engine: db.Engine(), LogGroup: LogGroupName(db, log),
-			FilterName: "rdsgate-outside-vpc-" + db.ID(), Namespace: opts.Namespace,
-			MetricName: "OutsideVPCConnections-" + db.ID(), AlarmName: "rdsgate-outside-vpc-connection-" + db.ID(),
-			Actions: actions, VPCPrefixes: prefixes,
-		}
-		var b strings.Builder
-		if log == "postgresql" {
-			b.WriteString(`"connection received"`)
-			for _, x := range []string{"127.0.0.1", "::1", "[local]"} {
-				fmt.Fprintf(&b, ` -"host=%s"`, x)
-			}
-			for _, p := range prefixes {
-				fmt.Fprintf(&b, ` -"host=%s"`, p)
-			}
-		} else {
-			b.WriteString(`"CONNECT" -",localhost," -",127.0.0.1,"`)
-			for _, p := range prefixes {
-				fmt.Fprintf(&b, ` -",%s"`, p)
-			}
-		}
-		d.FilterPattern = b.String()
-		out = append(out, d)
 	}
 	return out
+}
+
+// alarmDef is the metric filter and alarm for db; false when its engine
+// has no connection log.
+func alarmDef(db *DB, opts AlarmOptions) (AlarmDef, bool) {
+	if opts.Namespace == "" {
+		opts.Namespace = "rdsgate"
+	}
+	log := connectionLog(db.Engine())
+	if log == "" {
+		return AlarmDef{}, false
+	}
+	actions := opts.Actions
+	if len(actions) == 0 {
+		actions = []string{"arn:aws:sns:" + db.Region.Name + ":ACCOUNT:TOPIC"}
+	}
+	prefixes := vpcPrefixes(db)
+	d := AlarmDef{
+		DB: db.ID(), Region: db.Region.Name, Engine: db.Engine(), LogGroup: LogGroupName(db, log),
+		FilterName: "rdsgate-outside-vpc-" + db.ID(), Namespace: opts.Namespace,
+		MetricName: "OutsideVPCConnections-" + db.ID(), AlarmName: "rdsgate-outside-vpc-connection-" + db.ID(),
+		Actions: actions, VPCPrefixes: prefixes,
+	}
+	var b strings.Builder
+	if log == "postgresql" {
+		b.WriteString(`"connection received"`)
+		for _, x := range []string{"127.0.0.1", "::1", "[local]"} {
+			fmt.Fprintf(&b, ` -"host=%s"`, x)
+		}
+		for _, p := range prefixes {
+			fmt.Fprintf(&b, ` -"host=%s"`, p)
+		}
+	} else {
+		b.WriteString(`"CONNECT" -",localhost," -",127.0.0.1,"`)
+		for _, p := range prefixes {
+			fmt.Fprintf(&b, ` -",%s"`, p)
+		}
+	}
+	d.FilterPattern = b.String()
+	return d, true
 }
 
 func contains(list []string, s string) bool {
@@ -150,13 +164,9 @@ func octetPrefixes(p netip.Prefix) []string {
 // put-metric-alarm); nothing is applied.
 func WriteAlarmsCLI(w io.Writer, defs []AlarmDef) error {
 	var b strings.Builder
-	b.WriteString("# rdsgate audit --emit-alarms: review, then run. Needs the connection log exported\n# (PostgreSQL: log_connections = 1 and the postgresql export; MySQL/MariaDB: the audit export).\n")
+	b.WriteString("# Metric filter and alarm per database: review, then run. Needs the connection log exported\n# (PostgreSQL: log_connections = 1 and the postgresql export; MySQL/MariaDB: the audit export).\n")
 	for _, d := range defs {
-		fmt.Fprintf(&b, "\n# %s (%s, %s)\n", d.DB, d.Engine, d.Region)
-		fmt.Fprintf(&b, "aws logs put-metric-filter --region %s \\\n  --log-group-name %s \\\n  --filter-name %s \\\n  --filter-pattern %s \\\n  --metric-transformations metricName=%s,metricNamespace=%s,metricValue=1,defaultValue=0\n",
-			d.Region, shellQuote(d.LogGroup), shellQuote(d.FilterName), shellQuote(d.FilterPattern), d.MetricName, d.Namespace)
-		fmt.Fprintf(&b, "aws cloudwatch put-metric-alarm --region %s \\\n  --alarm-name %s \\\n  --alarm-description %s \\\n  --namespace %s --metric-name %s \\\n  --statistic Sum --period 300 --evaluation-periods 1 --threshold 1 \\\n  --comparison-operator GreaterThanOrEqualToThreshold --treat-missing-data notBreaching \\\n  --alarm-actions %s\n",
-			d.Region, shellQuote(d.AlarmName), shellQuote("Connection to "+d.DB+" from outside its VPC"), shellQuote(d.Namespace), shellQuote(d.MetricName), strings.Join(quoteAll(d.Actions), " "))
+		fmt.Fprintf(&b, "\n# %s (%s, %s)\n%s\n", d.DB, d.Engine, d.Region, alarmCLI(d))
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("posture: write alarms: %w", err)
@@ -164,22 +174,40 @@ func WriteAlarmsCLI(w io.Writer, defs []AlarmDef) error {
 	return nil
 }
 
+// alarmCLI is d as the two AWS CLI commands that create it (no final
+// newline).
+func alarmCLI(d AlarmDef) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "aws logs put-metric-filter --region %s \\\n  --log-group-name %s \\\n  --filter-name %s \\\n  --filter-pattern %s \\\n  --metric-transformations metricName=%s,metricNamespace=%s,metricValue=1,defaultValue=0\n",
+		d.Region, shellQuote(d.LogGroup), shellQuote(d.FilterName), shellQuote(d.FilterPattern), d.MetricName, d.Namespace)
+	fmt.Fprintf(&b, "aws cloudwatch put-metric-alarm --region %s \\\n  --alarm-name %s \\\n  --alarm-description %s \\\n  --namespace %s --metric-name %s \\\n  --statistic Sum --period 300 --evaluation-periods 1 --threshold 1 \\\n  --comparison-operator GreaterThanOrEqualToThreshold --treat-missing-data notBreaching \\\n  --alarm-actions %s",
+		d.Region, shellQuote(d.AlarmName), shellQuote("Connection to "+d.DB+" from outside its VPC"), shellQuote(d.Namespace), shellQuote(d.MetricName), strings.Join(quoteAll(d.Actions), " "))
+	return b.String()
+}
+
 // WriteAlarmsTerraform writes the kit as Terraform resources
 // (aws_cloudwatch_log_metric_filter, aws_cloudwatch_metric_alarm).
 func WriteAlarmsTerraform(w io.Writer, defs []AlarmDef) error {
 	var b strings.Builder
-	b.WriteString("# rdsgate audit --emit-alarms: metric filter and alarm per database.\n")
+	b.WriteString("# Metric filter and alarm per database.\n")
 	for _, d := range defs {
-		name := TerraformName(d.DB)
-		fmt.Fprintf(&b, "\nresource \"aws_cloudwatch_log_metric_filter\" \"%s_outside_vpc\" {\n  name           = %s\n  log_group_name = %s\n  pattern        = %s\n\n  metric_transformation {\n    name          = %s\n    namespace     = %s\n    value         = \"1\"\n    default_value = \"0\"\n  }\n}\n",
-			name, hclString(d.FilterName), hclString(d.LogGroup), hclString(d.FilterPattern), hclString(d.MetricName), hclString(d.Namespace))
-		fmt.Fprintf(&b, "\nresource \"aws_cloudwatch_metric_alarm\" \"%s_outside_vpc\" {\n  alarm_name          = %s\n  alarm_description   = %s\n  namespace           = aws_cloudwatch_log_metric_filter.%s_outside_vpc.metric_transformation[0].namespace\n  metric_name         = aws_cloudwatch_log_metric_filter.%s_outside_vpc.metric_transformation[0].name\n  statistic           = \"Sum\"\n  period              = 300\n  evaluation_periods  = 1\n  threshold           = 1\n  comparison_operator = \"GreaterThanOrEqualToThreshold\"\n  treat_missing_data  = \"notBreaching\"\n  alarm_actions       = [%s]\n}\n",
-			name, hclString(d.AlarmName), hclString("Connection to "+d.DB+" from outside its VPC"), name, name, strings.Join(hclAll(d.Actions), ", "))
+		fmt.Fprintf(&b, "\n%s\n", alarmTerraform(d))
 	}
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return fmt.Errorf("posture: write alarms: %w", err)
 	}
 	return nil
+}
+
+// alarmTerraform is d as Terraform resources (no final newline).
+func alarmTerraform(d AlarmDef) string {
+	var b strings.Builder
+	name := TerraformName(d.DB)
+	fmt.Fprintf(&b, "resource \"aws_cloudwatch_log_metric_filter\" \"%s_outside_vpc\" {\n  name           = %s\n  log_group_name = %s\n  pattern        = %s\n\n  metric_transformation {\n    name          = %s\n    namespace     = %s\n    value         = \"1\"\n    default_value = \"0\"\n  }\n}\n",
+		name, hclString(d.FilterName), hclString(d.LogGroup), hclString(d.FilterPattern), hclString(d.MetricName), hclString(d.Namespace))
+	fmt.Fprintf(&b, "\nresource \"aws_cloudwatch_metric_alarm\" \"%s_outside_vpc\" {\n  alarm_name          = %s\n  alarm_description   = %s\n  namespace           = aws_cloudwatch_log_metric_filter.%s_outside_vpc.metric_transformation[0].namespace\n  metric_name         = aws_cloudwatch_log_metric_filter.%s_outside_vpc.metric_transformation[0].name\n  statistic           = \"Sum\"\n  period              = 300\n  evaluation_periods  = 1\n  threshold           = 1\n  comparison_operator = \"GreaterThanOrEqualToThreshold\"\n  treat_missing_data  = \"notBreaching\"\n  alarm_actions       = [%s]\n}",
+		name, hclString(d.AlarmName), hclString("Connection to "+d.DB+" from outside its VPC"), name, name, strings.Join(hclAll(d.Actions), ", "))
+	return b.String()
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

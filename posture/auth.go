@@ -56,6 +56,7 @@ func masterUser(db *DB) string {
 func checkDefaultMasterUsername() *Check {
 	return &Check{
 		ID: "default-master-username", Title: "Master user has a default or guessable name", Severity: SeverityMedium,
+		fix:       fixDefaultMasterUsername,
 		Catalog:   "AUTH-03 (Security Hub RDS.24/RDS.25, extended list)",
 		Rationale: "A well-known master user name (admin, postgres, root, ...) halves the work of a password-guessing attack. The name can only be set at creation.",
 		Remediation: Remediation{

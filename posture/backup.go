@@ -46,6 +46,7 @@ func checkBackupRetentionLow() *Check {
 func checkNoCrossRegionBackup() *Check {
 	return &Check{
 		ID: "no-cross-region-backup", Title: "Backups are not copied to another region", Severity: SeverityMedium,
+		fix:       fixCrossRegionBackup,
 		Catalog:   "BAK-03 (no anchor runs it)",
 		Rationale: "A regional outage, or an attacker with rights in the region, can take the database and its backups together; a copy in another region survives both.",
 		Remediation: Remediation{
@@ -83,6 +84,7 @@ func checkNoCrossRegionBackup() *Check {
 func checkMultiAZOff() *Check {
 	return &Check{
 		ID: "multi-az-off", Title: "Database runs in a single availability zone", Severity: SeverityLow,
+		fix:       fixMultiAZ,
 		Catalog:   "BAK-06 (Security Hub RDS.5/RDS.15, CKV_AWS_157)",
 		Rationale: "A single-AZ database is down for as long as its zone or host is; Multi-AZ fails over in about a minute.",
 		Remediation: Remediation{

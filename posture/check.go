@@ -99,6 +99,9 @@ type Check struct {
 	Needs []string `json:"needs"`
 
 	eval func(s *Snapshot, db *DB) Result
+	// fix, when set, writes the remediation for db's engine and kind
+	// (see fixes.go); Remediation is then its general form.
+	fix func(db *DB) Remediation
 	// membersOnly: the check reads only a cluster's member instances, so
 	// it runs when the cluster itself could not be described.
 	membersOnly bool
@@ -138,7 +141,11 @@ func (c *Check) RemediationFor(db *DB) Remediation {
 		"{arn}", db.ARN(), "{engine}", db.Engine(), "{kind}", cliKind(db), "{tf}", tfResource(db),
 	)
 	tf := strings.NewReplacer("{id}", TerraformName(db.ID()), "{tf}", tfResource(db))
-	return Remediation{Text: c.Remediation.Text, CLI: r.Replace(c.Remediation.CLI), Terraform: r.Replace(tf.Replace(c.Remediation.Terraform))}
+	rem := c.Remediation
+	if c.fix != nil {
+		rem = c.fix(db)
+	}
+	return Remediation{Text: rem.Text, CLI: r.Replace(rem.CLI), Terraform: r.Replace(tf.Replace(rem.Terraform))}
 }
 
 // TerraformName makes an identifier usable as a Terraform resource name.

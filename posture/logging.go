@@ -81,12 +81,13 @@ func logExports(db *DB) []string {
 func checkAuditLogsNotExported() *Check {
 	return &Check{
 		ID: "audit-logs-not-exported", Title: "Database logs are not exported to CloudWatch Logs", Severity: SeverityMedium,
+		fix:       fixLogExports,
 		Catalog:   "LOG-01/02 (Security Hub RDS.9/RDS.34, CKV_AWS_129)",
 		Rationale: "Connection, audit and error logs kept only on the instance are lost with it and cannot be searched or alarmed on; exported to CloudWatch Logs they can (see no-outside-vpc-connection-alarm).",
 		Remediation: Remediation{
 			Text:      "Export the engine's logs (PostgreSQL: postgresql; MySQL/MariaDB: audit, error, general — audit needs the MARIADB_AUDIT_PLUGIN option or Aurora's server_audit_logging).",
-			CLI:       "aws rds modify-{kind} --region {region} --{kind}-identifier {id} --cloudwatch-logs-export-configuration '{\"EnableLogTypes\":[\"postgresql\"]}' --apply-immediately",
-			Terraform: "resource \"{tf}\" \"{id}\" {\n  enabled_cloudwatch_logs_exports = [\"postgresql\"] # MySQL/MariaDB: [\"audit\", \"error\", \"general\"]\n}",
+			CLI:       "aws rds modify-{kind} --region {region} --{kind}-identifier {id} --cloudwatch-logs-export-configuration '{\"EnableLogTypes\":[LOG_TYPES]}' --apply-immediately",
+			Terraform: "resource \"{tf}\" \"{id}\" {\n  enabled_cloudwatch_logs_exports = [LOG_TYPES]\n}",
 		},
 		eval: func(_ *Snapshot, db *DB) Result {
 			want, ok := RequiredLogExports[db.Engine()]
@@ -131,12 +132,13 @@ func LogGroupName(db *DB, log string) string {
 func checkNoOutsideVPCAlarm() *Check {
 	return &Check{
 		ID: "no-outside-vpc-connection-alarm", Title: "No alarm on connections from outside the VPC", Severity: SeverityMedium,
+		fix:       fixOutsideVPCAlarm,
 		Catalog:   "LOG-05 (no anchor runs it; guidance: metric filter CONNECT -localhost -<vpc prefix> plus an alarm)",
 		Rationale: "Every legitimate connection comes from inside the VPC (through Session Manager or the application); one from anywhere else means the network controls failed and should page someone.",
 		Remediation: Remediation{
-			Text:      "Create the metric filter and alarm printed by `rdsgate audit --emit-alarms` (needs the connection log exported).",
-			CLI:       "rdsgate audit --target {id} --region {region} --emit-alarms",
-			Terraform: "# rdsgate audit --target {id} --region {region} --emit-alarms --alarm-format terraform",
+			Text:      "Create a CloudWatch Logs metric filter on the database's connection log (PostgreSQL: postgresql with log_connections; MySQL/MariaDB: audit) that counts connections from outside the VPC, and an alarm on it with an action.",
+			CLI:       "aws logs put-metric-filter --region {region} --log-group-name /aws/rds/{kind}/{id}/LOG --filter-name rdsgate-outside-vpc-{id} --filter-pattern PATTERN --metric-transformations metricName=OutsideVPCConnections-{id},metricNamespace=rdsgate,metricValue=1,defaultValue=0\naws cloudwatch put-metric-alarm --region {region} --alarm-name rdsgate-outside-vpc-connection-{id} --namespace rdsgate --metric-name OutsideVPCConnections-{id} --statistic Sum --period 300 --evaluation-periods 1 --threshold 1 --comparison-operator GreaterThanOrEqualToThreshold --alarm-actions TOPIC_ARN",
+			Terraform: "resource \"aws_cloudwatch_log_metric_filter\" \"{id}_outside_vpc\" { /* ... */ }\nresource \"aws_cloudwatch_metric_alarm\" \"{id}_outside_vpc\" { /* ... */ }",
 		},
 		// cloudwatch:DescribeAlarms matters only once a filter is found.
 		Needs: []string{"logs:DescribeMetricFilters"},

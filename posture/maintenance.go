@@ -7,6 +7,7 @@ import "strings"
 func checkAutoMinorUpgradeOff() *Check {
 	return &Check{
 		ID: "auto-minor-upgrade-off", Title: "Automatic minor version upgrades are off", Severity: SeverityLow,
+		fix:       fixAutoMinorUpgrade,
 		Catalog:   "MNT-01/02 (Security Hub RDS.13/RDS.35, CKV_AWS_226)",
 		Rationale: "Minor versions carry the engine's security fixes; with automatic upgrades they arrive in the maintenance window instead of never.",
 		Remediation: Remediation{

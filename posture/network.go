@@ -13,6 +13,7 @@ import (
 func checkPublicAccess() *Check {
 	return &Check{
 		ID: "public-access", Title: "Database is publicly accessible", Severity: SeverityCritical,
+		fix:       fixPublicAccess,
 		Catalog:   "NET-01 (Security Hub RDS.2, Prowler rds_instance_no_public_access)",
 		Rationale: "A publicly accessible database gets a public DNS name and IP address; with a permissive security group or route it is reachable from the Internet. Reach it through Session Manager instead.",
 		Remediation: Remediation{

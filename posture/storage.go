@@ -11,6 +11,7 @@ import (
 func checkStorageUnencrypted() *Check {
 	return &Check{
 		ID: "storage-unencrypted", Title: "Storage is not encrypted at rest", Severity: SeverityHigh,
+		fix:       fixStorageUnencrypted,
 		Catalog:   "ENC-01 (Security Hub RDS.3, CKV_AWS_16, AVD-AWS-0080/0079)",
 		Rationale: "Unencrypted storage leaves data readable in volumes, snapshots, replicas and backups. Encryption can only be chosen at creation.",
 		Remediation: Remediation{
@@ -50,6 +51,7 @@ func dbSnapshots(db *DB) (snaps []*DBSnapshot, list, attrs string) {
 func checkSnapshotPublic() *Check {
 	return &Check{
 		ID: "snapshot-public", Title: "A snapshot of the database is public", Severity: SeverityCritical,
+		fix:       fixSnapshotPublic,
 		Catalog:   "NET-10 (Security Hub RDS.1, Prowler rds_snapshots_public_access, CKV_AWS_302)",
 		Rationale: "Any AWS account can restore a public snapshot and read every row.",
 		Remediation: Remediation{
@@ -95,6 +97,7 @@ func checkSnapshotPublic() *Check {
 func checkSnapshotUnencrypted() *Check {
 	return &Check{
 		ID: "snapshot-unencrypted", Title: "A snapshot of the database is not encrypted", Severity: SeverityMedium,
+		fix:       fixSnapshotUnencrypted,
 		Catalog:   "ENC-04 (Prowler rds_snapshots_encrypted, CKV_AWS_146)",
 		Rationale: "An unencrypted snapshot is a full, readable copy of the data that outlives the database.",
 		Remediation: Remediation{

@@ -53,6 +53,7 @@ func dbParameterGroup(db *DB) (name string, cluster bool, action string) {
 func checkTLSNotEnforced() *Check {
 	return &Check{
 		ID: "tls-not-enforced", Title: "Database accepts unencrypted connections", Severity: SeverityHigh,
+		fix:       fixTLS,
 		Catalog:   "TLS-01/02 (Security Hub RDS.44/RDS.45-style, CKV2_AWS_69)",
 		Rationale: "Without rds.force_ssl (PostgreSQL, SQL Server) or require_secure_transport (MySQL, MariaDB) a client that forgets TLS sends its password, or IAM token, and data in clear.",
 		Remediation: Remediation{
@@ -101,6 +102,7 @@ const CAExpiryWindow = 90 * 24 * time.Hour
 func checkCAExpiring() *Check {
 	return &Check{
 		ID: "ca-expiring", Title: "Server certificate or its CA expires soon or is outdated", Severity: SeverityMedium,
+		fix:       fixCA,
 		Catalog:   "TLS-04 (Prowler rds_instance_certificate_expiration, CKV_AWS_211)",
 		Rationale: "When the server certificate or its CA expires, clients that verify TLS (rdsgate always does) can no longer connect; rds-ca-2019 expired in August 2024.",
 		Remediation: Remediation{

@@ -103,10 +103,8 @@ func TestWithHint(t *testing.T) {
 // rdsgate's flags in their messages. Each entry says why; delete it once the
 // file is fixed (the test fails on an entry that is no longer needed).
 var pendingFlagFiles = map[string]string{
-	"posture/alarm.go":           "the alarm script's header names `rdsgate audit --emit-alarms`",
 	"sandbox/embeddb/pg.go":      "the embedded engine's hint to a psql/mysql user is a whole rdsgate command line, sent as a server error where no flag rendering reaches",
 	"sandbox/embeddb/dialect.go": "the same, for catalog queries",
-	"posture/logging.go":         "a fix prints the `rdsgate audit --target ... --emit-alarms` command line",
 }
 
 // foreignCommand matches the start of a command line of another program,

@@ -1,4 +1,4 @@
-# rdsgate audit --emit-alarms: review, then run. Needs the connection log exported
+# Metric filter and alarm per database: review, then run. Needs the connection log exported
 # (PostgreSQL: log_connections = 1 and the postgresql export; MySQL/MariaDB: the audit export).
 
 # c1 (aurora-postgresql, us-east-1)

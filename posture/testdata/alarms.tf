@@ -1,4 +1,4 @@
-# rdsgate audit --emit-alarms: metric filter and alarm per database.
+# Metric filter and alarm per database.
 
 resource "aws_cloudwatch_log_metric_filter" "c1_outside_vpc" {
   name           = "rdsgate-outside-vpc-c1"
