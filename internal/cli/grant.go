@@ -41,9 +41,21 @@ type planFlags struct {
 
 func (f *planFlags) register(fs *pflag.FlagSet) {
 	f.admin.register(fs)
-	fs.StringVar(&f.database, "database", "", "database the privileges are on (default: the config file's, PostgreSQL: postgres)")
+	dbFlag(fs, &f.database, "database the privileges are on (default: the config file's, PostgreSQL: postgres)")
 	fs.StringSliceVar(&f.schemas, "schema", nil, "PostgreSQL schemas (default public; revoke --apply also finds the others the user has grants in)")
 	fs.BoolVar(&f.apply, "apply", false, "run the SQL as the administrative user (default: print it and change nothing)")
+}
+
+// dbFlag registers --db (-d) as every command names the database, with
+// --database, these commands' older name, as an alias.
+func dbFlag(fs *pflag.FlagSet, p *string, usage string) {
+	fs.StringVarP(p, "db", "d", "", usage)
+	fs.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "database" {
+			name = "db"
+		}
+		return pflag.NormalizedName(name)
+	})
 }
 
 type grantFlags struct {
@@ -121,14 +133,17 @@ func (a *app) newPolicy() *cobra.Command {
 		Short: "Print the least-privilege IAM policy to sign in as a database user",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("output") && a.g.output != "text" {
+				f.format = a.g.output // -o, as everywhere; -f stays for scripts that use it
+			}
 			return a.runPolicy(cmd.Context(), args, f)
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.user, "user", "", "database user the policy lets sign in")
+	fl.StringVarP(&f.user, "user", "u", "", "database user the policy lets sign in")
 	fl.StringVar(&f.via, "via", "", "route the people will use: direct or ssm (ssm adds the Session Manager statements)")
 	fl.StringVar(&f.bastion, "bastion", "", "ssm route: bastion instance id")
-	fl.StringVarP(&f.format, "format", "f", "json", "json, terraform, cloudformation or cloudformation-json")
+	fl.StringVarP(&f.format, "format", "f", "json", "json, terraform, cloudformation or cloudformation-json (the same as -o)")
 	fl.StringVar(&f.attachTo, "attach-to", "", "print the aws iam command that attaches the policy to role/NAME (or user/NAME, group/NAME)")
 	fl.BoolVar(&f.denyDelete, "deny-delete", false, "print the deletion guard for the TARGETs instead")
 	fl.StringSliceVar(&f.breakGlass, "break-glass", nil, "--deny-delete: principal ARN (patterns allowed) still allowed to modify the databases")
@@ -148,7 +163,7 @@ func (a *app) newUsers() *cobra.Command {
 		},
 	}
 	f.register(cmd.Flags())
-	cmd.Flags().StringVar(&database, "database", "", "database to look at privileges in (default: the config file's, PostgreSQL: postgres)")
+	dbFlag(cmd.Flags(), &database, "database to look at privileges in (default: the config file's, PostgreSQL: postgres)")
 	return cmd
 }
 

@@ -252,7 +252,7 @@ func (a *app) applyEnv(fs *pflag.FlagSet) error {
 var outputs = map[string][]string{
 	"rdsgate version": {"json"}, "rdsgate ls": {"json"}, "rdsgate connect": {"json", "csv"}, "rdsgate doctor": {"json"},
 	"rdsgate users": {"json"}, "rdsgate audit": {"json", "sarif", "markdown"}, "rdsgate config trust": {"json"},
-	"rdsgate bastion status": {"json"},
+	"rdsgate bastion status": {"json"}, "rdsgate policy": {"json", "terraform", "cloudformation", "cloudformation-json"},
 }
 
 // checkOutput refuses an --output the command cannot print, rather than
@@ -267,7 +267,7 @@ func checkOutput(cmd *cobra.Command, output string) error {
 // setup validates global flags and builds the logger.
 func (a *app) setup() error {
 	switch a.g.output {
-	case "text", "json", "csv", "sarif", "markdown":
+	case "text", "json", "csv", "sarif", "markdown", "terraform", "cloudformation", "cloudformation-json":
 	default:
 		return usagef("--output %q: use text or json (csv for connect --exec; sarif and markdown for audit)", a.g.output)
 	}

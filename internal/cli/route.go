@@ -55,8 +55,8 @@ func (r *routeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&r.sshKnownHosts, "ssh-known-hosts", "", "ssh route: known_hosts file (default ~/.ssh/known_hosts)")
 	fs.BoolVar(&r.sshAcceptNew, "ssh-accept-new", false, "ssh route: record an unknown bastion host key once, like StrictHostKeyChecking=accept-new (a changed key is always refused)")
 	fs.BoolVar(&r.sshEIC, "ssh-eic", false, "ssh route: log in with a one-minute key pushed by EC2 Instance Connect for the --bastion instance (no key file anywhere)")
-	fs.StringVar(&r.user, "user", "", "database user (default: the config file's)")
-	fs.StringVar(&r.db, "db", "", "database name (default: the config file's)")
+	fs.StringVarP(&r.user, "user", "u", "", "database user (default: the config file's)")
+	fs.StringVarP(&r.db, "db", "d", "", "database name (default: the config file's)")
 }
 
 // pathSpec is what the command line asks for on the path to name: the

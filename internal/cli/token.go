@@ -22,17 +22,23 @@ type tokenFlags struct {
 func (a *app) newToken() *cobra.Command {
 	var f tokenFlags
 	cmd := &cobra.Command{
-		Use:   "token (--host HOST --port PORT | --target NAME) --user DBUSER",
+		Use:   "token (TARGET | --host HOST --port PORT) --user DBUSER",
 		Short: "Print an IAM database authentication token",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 { // the target as an argument, as every command takes it
+				if f.target != "" && f.target != args[0] {
+					return usagef("give the target once: %s or --target %s", args[0], f.target)
+				}
+				f.target = args[0]
+			}
 			return a.runToken(cmd.Context(), f)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.host, "host", "", "database endpoint host name (the real RDS endpoint, not a tunnel's localhost)")
 	fl.IntVar(&f.port, "port", 0, "database port (default: the target's, or 5432/3306 by engine)")
-	fl.StringVar(&f.user, "user", "", "database user to sign for (case-sensitive)")
+	fl.StringVarP(&f.user, "user", "u", "", "database user to sign for (case-sensitive)")
 	fl.StringVar(&f.target, "target", "", "look the endpoint up: config entry, instance or cluster id, or endpoint")
 	return cmd
 }
