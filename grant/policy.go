@@ -102,6 +102,10 @@ func Policy(a Access) (Document, error) {
 		Resource: []string{iamauth.PolicyResourceARN(part, t.Region, a.Account, t.ResourceID, a.DBUser)},
 	}}}
 	if a.Bastion == "" {
+		// rdsgate looks the database up before it signs in: without
+		// these, a principal holding exactly this policy is refused.
+		d.Statement = append(d.Statement, Statement{Sid: "FindTheDatabase", Effect: "Allow",
+			Action: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters"}, Resource: []string{"*"}})
 		return d, nil
 	}
 	d.Statement = append(d.Statement,

@@ -10,6 +10,15 @@ resource "aws_iam_policy" "rdsgate_orders_prod_jane" {
         Action   = "rds-db:connect"
         Resource = "arn:aws:rds-db:eu-west-1:123456789012:dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXY1/jane"
       },
+      {
+        Sid    = "FindTheDatabase"
+        Effect = "Allow"
+        Action = [
+          "rds:DescribeDBInstances",
+          "rds:DescribeDBClusters",
+        ]
+        Resource = "*"
+      },
     ]
   })
 }
