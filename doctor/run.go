@@ -172,7 +172,12 @@ func Run(ctx context.Context, c Config) *Report {
 		if err == nil {
 			return Result{Status: Pass, Detail: setting.Textf("logged in as %s and ran a query", user)}
 		}
-		return Result{Status: Fail, Detail: setting.Textf("%v", err), Fix: setting.Plain(loginFix(t, user, err))}
+		fix := setting.Plain(loginFix(t, user, err))
+		if failed := r.Failed(); len(failed) > 0 {
+			// The cause is most likely what an earlier check found.
+			fix = setting.Textf("fix %s above first: the login cannot work while it fails", failed[0].ID)
+		}
+		return Result{Status: Fail, Detail: setting.Textf("%v", err), Fix: fix}
 	})
 	return r
 }
@@ -184,12 +189,14 @@ func login(ctx context.Context, p *dbpath.Path, opts dbpath.Options) error {
 	if p.Password, err = dbpath.PasswordCredentials(p.AWS, p.Spec, opts); err != nil {
 		return err
 	}
-	local, err := p.Serve(ctx, dbpath.LocalOptions{Log: opts.Log})
+	// The report says what failed: the proxy's own lines (a retry with a
+	// fresh token) would only clutter it.
+	local, err := p.Serve(ctx, dbpath.LocalOptions{})
 	if err != nil {
 		return err
 	}
 	defer local.Close()
-	db, err := local.OpenDB(p.Spec.User, p.Spec.Database)
+	db, err := local.Login(ctx, p.Spec.User, p.Spec.Database)
 	if err != nil {
 		return err
 	}

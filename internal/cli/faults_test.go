@@ -121,3 +121,18 @@ func TestDynamicCompletion(t *testing.T) {
 		}
 	}
 }
+
+// doctor's login line is the proxy's explained error (no socket path) and
+// points at the check that failed before it; no retry is logged above it.
+func TestDoctorLoginNamesTheEarlierCause(t *testing.T) {
+	useSandbox(t, []string{"postgres"}, sandbox.FaultNoPolicy)
+	code, out, stderr := run(t, "doctor", "demo-pg")
+	if code != ExitFailure || strings.Contains(out, ".s.PGSQL") || strings.Contains(stderr, "retrying") ||
+		!strings.Contains(out, "may not rds-db:connect") || !strings.Contains(out, "fix permission above first") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, stderr)
+	}
+	code, _, stderr = run(t, "conect", "demo-pg")
+	if code != ExitUsage || !strings.Contains(stderr, "did you mean connect?") || strings.Count(strings.TrimSpace(stderr), "\n") != 1 {
+		t.Errorf("a misspelt command: exit %d\n%s", code, stderr)
+	}
+}

@@ -147,6 +147,9 @@ func (a *app) report(err error) int {
 		code = ExitUsage
 	}
 	msg := stage.Line(err)
+	if first, sugg, ok := strings.Cut(msg, "; ; Did you mean this?; "); ok { // cobra's unknown command
+		msg = first + ": did you mean " + strings.Join(strings.Fields(strings.ReplaceAll(sugg, ";", " ")), " or ") + "?"
+	}
 	fmt.Fprintf(a.stderr, "rdsgate: %s\n", msg)
 	if a.g.verbose {
 		for _, d := range stage.Details(err) {
