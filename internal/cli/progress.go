@@ -46,6 +46,14 @@ func (p *progress) Done(stage string, took time.Duration, detail string) {
 	}
 }
 
+// screen is stderr shared by the spinner and the log (one per app).
+func (a *app) screen() *tty.Screen {
+	if a.scr == nil {
+		a.scr = tty.NewScreen(a.stderr)
+	}
+	return a.scr
+}
+
 // color reports whether output may be coloured: stdout a terminal, and
 // NO_COLOR (no-color.org) unset.
 func (a *app) color() bool {
@@ -59,5 +67,5 @@ func (a *app) spin(name string) (stop func()) {
 	if a.g.quiet {
 		return func() {}
 	}
-	return tty.Spin(a.stderr, name)
+	return a.screen().Spin(name)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/rdsgate/rdsgate/docs"
 	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/internal/sigwatch"
+	"github.com/rdsgate/rdsgate/internal/tty"
 	"github.com/rdsgate/rdsgate/stage"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -72,6 +73,8 @@ type app struct {
 	getwd func() (string, error)
 	// sig watches SIGINT/SIGTERM (nil in some tests).
 	sig *sigwatch.Watcher
+	// scr is stderr shared by the spinner and the log lines.
+	scr *tty.Screen
 	// exit ends the process at once on a second interrupt (os.Exit; nil:
 	// a second interrupt is like the first).
 	exit func(int)
@@ -285,7 +288,7 @@ func (a *app) setup() error {
 	}
 	switch a.g.logFormat {
 	case "text":
-		a.log = slog.New(humanlog.New(a.stderr, level))
+		a.log = slog.New(humanlog.New(a.screen(), level)) // a warning clears a spinner first
 	case "json":
 		a.log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	default:

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -38,25 +39,63 @@ func ReadPassword(in io.Reader, out io.Writer, prompt string) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// Spin shows a spinner labelled name on w while a step runs, until stop
-// is called. When w is not a terminal it does nothing.
-func Spin(w io.Writer, name string) (stop func()) {
-	f, ok := w.(*os.File)
-	if !ok || !IsTerminal(f) {
+// Screen is a terminal stream shared by a spinner and log lines: a line
+// written while the spinner turns clears the spinner's line first (the
+// spinner draws again on its next turn), so the two never mix.
+type Screen struct {
+	w        io.Writer
+	mu       sync.Mutex
+	spinning bool
+	terminal func() bool // whether w is a terminal (tests say yes)
+}
+
+// NewScreen returns a Screen writing to w.
+func NewScreen(w io.Writer) *Screen {
+	return &Screen{w: w, terminal: func() bool {
+		f, ok := w.(*os.File)
+		return ok && IsTerminal(f)
+	}}
+}
+
+// Write writes p, clearing a spinner's line first.
+func (s *Screen) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spinning {
+		fmt.Fprint(s.w, "\r\033[K")
+	}
+	return s.w.Write(p)
+}
+
+// Spin shows a spinner labelled name while a step runs, until stop is
+// called. When the Screen's stream is not a terminal it does nothing.
+func (s *Screen) Spin(name string) (stop func()) {
+	if !s.terminal() {
 		return func() {}
 	}
+	f := s.w
 	done := make(chan struct{})
 	finished := make(chan struct{})
+	draw := func(frame string) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.spinning = frame != ""
+		if frame == "" {
+			fmt.Fprint(f, "\r\033[K")
+			return
+		}
+		fmt.Fprintf(f, "\r  %-9s %s", name, frame)
+	}
 	go func() {
 		defer close(finished)
 		frames := `|/-\`
 		t := time.NewTicker(100 * time.Millisecond)
 		defer t.Stop()
 		for i := 0; ; i++ {
-			fmt.Fprintf(f, "\r  %-9s %c", name, frames[i%len(frames)])
+			draw(frames[i%len(frames) : i%len(frames)+1])
 			select {
 			case <-done:
-				fmt.Fprint(f, "\r\033[K")
+				draw("")
 				return
 			case <-t.C:
 			}
@@ -64,3 +103,6 @@ func Spin(w io.Writer, name string) (stop func()) {
 	}()
 	return func() { close(done); <-finished }
 }
+
+// Spin shows a spinner on w (see Screen.Spin), for a stream no log shares.
+func Spin(w io.Writer, name string) (stop func()) { return NewScreen(w).Spin(name) }
