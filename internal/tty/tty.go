@@ -103,6 +103,3 @@ func (s *Screen) Spin(name string) (stop func()) {
 	}()
 	return func() { close(done); <-finished }
 }
-
-// Spin shows a spinner on w (see Screen.Spin), for a stream no log shares.
-func Spin(w io.Writer, name string) (stop func()) { return NewScreen(w).Spin(name) }
