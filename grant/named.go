@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/rdsgate/rdsgate/setting"
 )
@@ -20,6 +21,9 @@ func AccessPolicy(a Access) (Named, error) {
 	desc := fmt.Sprintf("rdsgate: sign in to %s as database user %s", a.Target.Identifier, a.DBUser)
 	if a.Bastion != "" {
 		desc += " through Session Manager bastion " + a.Bastion
+	}
+	if !a.Until.IsZero() {
+		desc += " until " + a.Until.UTC().Format(time.RFC3339)
 	}
 	return Named{Name: PolicyName(a.Target.Identifier, a.DBUser), Description: desc, Doc: doc}, nil
 }
@@ -70,13 +74,14 @@ type PolicyRequest struct {
 	Via        string // "", "direct" or "ssm": ssm adds Session Manager's statements
 	Bastion    string // the ssm route's bastion instance
 	DenyDelete bool
-	BreakGlass []string // principals the guard still lets modify
+	BreakGlass []string  // principals the guard still lets modify
+	Until      time.Time // access ends then (zero: it does not)
 }
 
 // Check says what is wrong with r before anything is looked up.
 func (r PolicyRequest) Check() error {
 	if r.DenyDelete {
-		if r.DBUser != "" || r.Via != "" || r.Bastion != "" {
+		if r.DBUser != "" || r.Via != "" || r.Bastion != "" || !r.Until.IsZero() {
 			return setting.Errorf("%s takes only the databases (with %s)", setting.DenyDelete, setting.BreakGlass)
 		}
 		return nil
@@ -114,5 +119,5 @@ func (r PolicyRequest) Build(dbs []Guarded) (Named, error) {
 	if r.Via == "ssm" {
 		bastion = r.Bastion
 	}
-	return AccessPolicy(Access{Target: dbs[0].Target, Account: dbs[0].Account, DBUser: r.DBUser, Bastion: bastion})
+	return AccessPolicy(Access{Target: dbs[0].Target, Account: dbs[0].Account, DBUser: r.DBUser, Bastion: bastion, Until: r.Until})
 }

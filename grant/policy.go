@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/setting"
@@ -53,6 +54,10 @@ type Access struct {
 	// Bastion is the Session Manager bastion's instance id; empty: no SSM
 	// statements.
 	Bastion string
+	// Until, when set, ends the access then (every statement gets a
+	// DateLessThan aws:CurrentTime condition): access that expires
+	// without anyone remembering to revoke it.
+	Until time.Time
 }
 
 // Partition returns the ARN partition of region.
@@ -106,7 +111,7 @@ func Policy(a Access) (Document, error) {
 		// these, a principal holding exactly this policy is refused.
 		d.Statement = append(d.Statement, Statement{Sid: "FindTheDatabase", Effect: "Allow",
 			Action: []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters"}, Resource: []string{"*"}})
-		return d, nil
+		return until(d, a.Until), nil
 	}
 	d.Statement = append(d.Statement,
 		Statement{Sid: "StartPortForwardingToTheDatabase", Effect: "Allow", Action: []string{"ssm:StartSession"},
@@ -122,7 +127,19 @@ func Policy(a Access) (Document, error) {
 			Resource:  []string{fmt.Sprintf("arn:%s:ssm:*:*:session/*", part)},
 			Condition: []Condition{{Operator: "StringLike", Key: "ssm:resourceTag/aws:ssmmessages:session-id", Values: []string{"${aws:userid}"}, List: true}}},
 	)
-	return d, nil
+	return until(d, a.Until), nil
+}
+
+// until makes every statement of d end at t (none when t is zero).
+func until(d Document, t time.Time) Document {
+	if t.IsZero() {
+		return d
+	}
+	for i := range d.Statement {
+		d.Statement[i].Condition = append(d.Statement[i].Condition,
+			Condition{Operator: "DateLessThan", Key: "aws:CurrentTime", Values: []string{t.UTC().Format(time.RFC3339)}})
+	}
+	return d
 }
 
 // Guarded is a database the deletion guard protects.

@@ -41,7 +41,7 @@ func (a *iamAuthenticator) authenticate(user, token string, client net.Addr) err
 	}
 	p, _ := a.w.PrincipalByKey(tok.AccessKeyID)
 	arn := a.w.DBUserARN(a.inst, user)
-	res := a.w.Authorize(p, "rds-db:connect", arn, map[string]string{"aws:SourceIp": hostOf(client)})
+	res := a.w.Authorize(p, "rds-db:connect", arn, map[string]string{"aws:SourceIp": hostOf(client), "aws:CurrentTime": time.Now().UTC().Format(time.RFC3339)})
 	switch res.Decision {
 	case iampolicy.Allowed:
 		return nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/sandbox"
+	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
 )
 
 // TestEveryFaultIsOneLine: against each way the sandbox can be wrong,
@@ -134,5 +135,38 @@ func TestDoctorLoginNamesTheEarlierCause(t *testing.T) {
 	code, _, stderr = run(t, "conect", "demo-pg")
 	if code != ExitUsage || !strings.Contains(stderr, "did you mean connect?") || strings.Count(strings.TrimSpace(stderr), "\n") != 1 {
 		t.Errorf("a misspelt command: exit %d\n%s", code, stderr)
+	}
+}
+
+// policy --until and --for print access that IAM (here the sandbox's
+// evaluator, the one its databases ask) stops allowing at that time.
+func TestPolicyAccessExpires(t *testing.T) {
+	sb := useSandbox(t, []string{"postgres"})
+	inst, _ := sb.Instance(sandbox.InstancePG)
+	resource := sb.World.DBUserARN(inst, sandbox.IAMUser)
+	for _, tc := range []struct {
+		args []string
+		want iampolicy.Decision
+	}{
+		{[]string{"--until", "2020-01-01"}, iampolicy.ImplicitDeny},
+		{[]string{"--for", "1h"}, iampolicy.Allowed},
+		{nil, iampolicy.Allowed},
+	} {
+		code, out, stderr := run(t, append([]string{"policy", "demo-pg", "-u", sandbox.IAMUser}, tc.args...)...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d %s", tc.args, code, stderr)
+		}
+		doc, err := iampolicy.Parse([]byte(out))
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", tc.args, err, out)
+		}
+		got := iampolicy.Evaluate([]iampolicy.Document{doc}, iampolicy.Request{Action: "rds-db:connect", Resource: resource,
+			Context: map[string]string{"aws:CurrentTime": time.Now().UTC().Format(time.RFC3339)}})
+		if got.Decision != tc.want {
+			t.Errorf("%v: %s, want %s\n%s", tc.args, got.Decision, tc.want, out)
+		}
+	}
+	if code, _, _ := run(t, "policy", "demo-pg", "-u", "x", "--until", "2020-01-01", "--for", "1h"); code != ExitUsage {
+		t.Errorf("--until with --for: exit %d", code)
 	}
 }

@@ -124,6 +124,8 @@ type policyFlags struct {
 	denyDelete bool
 	breakGlass []string
 	account    string
+	until      string
+	forDur     time.Duration
 }
 
 func (a *app) newPolicy() *cobra.Command {
@@ -148,6 +150,8 @@ func (a *app) newPolicy() *cobra.Command {
 	fl.BoolVar(&f.denyDelete, "deny-delete", false, "print the deletion guard for the TARGETs instead")
 	fl.StringSliceVar(&f.breakGlass, "break-glass", nil, "--deny-delete: principal ARN (patterns allowed) still allowed to modify the databases")
 	fl.StringVar(&f.account, "account", "", "account id of the databases (default: the caller's)")
+	fl.StringVar(&f.until, "until", "", "the access ends at this time (2026-12-31T18:00:00Z, or a date): IAM stops allowing it, no one has to revoke it")
+	fl.DurationVar(&f.forDur, "for", 0, "the access ends after this long from now (8h, 72h)")
 	return cmd
 }
 
@@ -264,6 +268,16 @@ func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags)
 	return grant.WriteUsers(a.stdout, us, db0)
 }
 
+// parseUntil reads an end of access: RFC 3339, or a date (its start, UTC).
+func parseUntil(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, errors.New("use 2026-12-31T18:00:00Z or 2026-12-31")
+}
+
 // resolveTarget finds a target and the caller's identity without a route.
 func (a *app) resolveTarget(ctx context.Context, name string) (target.Target, awsconf.Identity, error) {
 	spec, err := a.pathSpec(name, routeFlags{})
@@ -281,6 +295,19 @@ func (a *app) resolveTarget(ctx context.Context, name string) (target.Target, aw
 
 func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error {
 	req := grant.PolicyRequest{Targets: args, DBUser: f.user, Via: f.via, Bastion: f.bastion, DenyDelete: f.denyDelete, BreakGlass: f.breakGlass}
+	switch {
+	case f.until != "" && f.forDur != 0:
+		return usagef("--until and --for: give one")
+	case f.forDur < 0:
+		return usagef("--for %s: give a duration from now", f.forDur)
+	case f.forDur > 0:
+		req.Until = time.Now().Add(f.forDur).Truncate(time.Second)
+	case f.until != "":
+		var err error
+		if req.Until, err = parseUntil(f.until); err != nil {
+			return usagef("--until %q: %v", f.until, err)
+		}
+	}
 	if err := req.Check(); err != nil {
 		return usageError{err}
 	}

@@ -1,14 +1,16 @@
 // Package iampolicy evaluates IAM policy documents the way AWS does for the
 // cases the sandbox needs: identity policies with Allow and Deny statements,
 // Action/NotAction and Resource/NotResource with * and ? wildcards, and the
-// String* and Bool condition operators. An explicit Deny wins over any Allow;
+// String*, Bool and Date* condition operators. An explicit Deny wins over any Allow;
 // nothing allowed is an implicit deny.
 package iampolicy
 
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // Document is an IAM policy document.
@@ -199,10 +201,54 @@ func condition(op string, ctx map[string]string, key string, values []string) bo
 		return !anyMatch(values, v, false)
 	case "Bool":
 		return anyEqual(values, v, true)
+	case "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals":
+		return anyDate(op, values, v)
 	case "Null":
 		return anyEqual(values, "false", true)
 	}
 	return false
+}
+
+// anyDate compares the context's time v with values (RFC 3339 or epoch
+// seconds, as IAM takes them); an unparsable time never matches.
+func anyDate(op string, values []string, v string) bool {
+	t, ok := parseTime(v)
+	if !ok {
+		return false
+	}
+	for _, x := range values {
+		w, ok := parseTime(x)
+		if !ok {
+			continue
+		}
+		switch op {
+		case "DateLessThan":
+			ok = t.Before(w)
+		case "DateLessThanEquals":
+			ok = !t.After(w)
+		case "DateGreaterThan":
+			ok = t.After(w)
+		case "DateGreaterThanEquals":
+			ok = !t.Before(w)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+func parseTime(s string) (time.Time, bool) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, true
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, true
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0), true
+	}
+	return time.Time{}, false
 }
 
 func anyEqual(values []string, v string, fold bool) bool {

@@ -12,7 +12,8 @@ func TestEvaluate(t *testing.T) {
 	notAction := `{"Statement":[{"Effect":"Allow","NotAction":"iam:*","Resource":"*"}]}`
 	ownSessions := `{"Statement":[{"Effect":"Allow","Action":"ssm:TerminateSession","Resource":"arn:aws:ssm:*:*:session/*","Condition":{"StringLike":{"ssm:resourceTag/aws:ssmmessages:session-id":["${aws:userid}"]}}}]}`
 	secure := `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`
-	unknownOp := `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01"}}}]}`
+	unknownOp := `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"aws:EpochTime":"2000000000"}}}]}`
+	until := `{"Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"2026-12-31T18:00:00Z"}}}]}`
 
 	tests := []struct {
 		desc    string
@@ -39,7 +40,10 @@ func TestEvaluate(t *testing.T) {
 		{"condition key missing", []string{ownSessions}, Request{Action: "ssm:TerminateSession", Resource: "arn:aws:ssm:us-east-1:1:session/x"}, ImplicitDeny, false},
 		{"bool condition false", []string{secure}, Request{Action: "s3:GetObject", Resource: "x", Context: map[string]string{"aws:securetransport": "false"}}, ImplicitDeny, false},
 		{"bool condition true", []string{secure}, Request{Action: "s3:GetObject", Resource: "x", Context: map[string]string{"aws:SecureTransport": "true"}}, Allowed, true},
-		{"unknown operator fails closed", []string{unknownOp}, Request{Action: "x:y", Resource: "z", Context: map[string]string{"aws:CurrentTime": "2030-01-01"}}, ImplicitDeny, false},
+		{"unknown operator fails closed", []string{unknownOp}, Request{Action: "x:y", Resource: "z", Context: map[string]string{"aws:EpochTime": "1"}}, ImplicitDeny, false},
+		{"access until a time, before it", []string{until}, Request{Action: "rds-db:connect", Resource: connectARN, Context: map[string]string{"aws:CurrentTime": "2026-12-31T17:59:59Z"}}, Allowed, true},
+		{"access until a time, after it", []string{until}, Request{Action: "rds-db:connect", Resource: connectARN, Context: map[string]string{"aws:CurrentTime": "2026-12-31T18:00:00Z"}}, ImplicitDeny, false},
+		{"a time that does not parse", []string{until}, Request{Action: "rds-db:connect", Resource: connectARN, Context: map[string]string{"aws:CurrentTime": "soon"}}, ImplicitDeny, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
