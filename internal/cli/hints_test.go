@@ -76,7 +76,7 @@ func TestWithHint(t *testing.T) {
 		{desc: "a wrapped setting", err: fmt.Errorf("connect: %w", setting.Errorf("use %s or %s", setting.Via.Is("ssm"), setting.SSHEIC)),
 			want: "connect: use --via ssm or --ssh-eic"},
 		{desc: "typed error", err: fmt.Errorf("open: %w", ssmtunnel.ErrNoBastion), usage: true,
-			want: "open: " + ssmtunnel.ErrNoBastion.Error() + ": pass --bastion i-... or --bastion-tag KEY=VALUE, or set route.bastion in the config file"},
+			want: "open: " + ssmtunnel.ErrNoBastion.Error() + ": pass --bastion i-... or --bastion-tag KEY=VALUE, set route.bastion in the config file, or create one: rdsgate bastion create TARGET"},
 		{desc: "untrusted", err: &config.UntrustedError{Path: "/p/.rdsgate.yaml"}, want: "Read it, then run: rdsgate config trust /p/.rdsgate.yaml"},
 	}
 	for _, tc := range tests {
