@@ -170,3 +170,17 @@ func TestPolicyAccessExpires(t *testing.T) {
 		t.Errorf("--until with --for: exit %d", code)
 	}
 }
+
+// A misspelt target or --via is caught with the closest name, the --via
+// before any AWS call.
+func TestDidYouMean(t *testing.T) {
+	useSandbox(t, []string{"postgres"})
+	code, _, stderr := run(t, "connect", "demo-pgg", "--exec", "select 1")
+	if code != ExitFailure || !strings.Contains(stderr, "did you mean demo-pg?") {
+		t.Errorf("demo-pgg: exit %d\n%s", code, stderr)
+	}
+	code, _, stderr = run(t, "connect", "demo-pg", "--via", "sssm")
+	if code != ExitUsage || !strings.Contains(stderr, "did you mean ssm?") || strings.Contains(stderr, "identity") {
+		t.Errorf("--via sssm: exit %d\n%s", code, stderr)
+	}
+}
