@@ -26,6 +26,7 @@ func flagNames() map[setting.Name]string {
 	for _, n := range setting.All() {
 		names[n] = "--" + strings.ReplaceAll(strings.TrimPrefix(string(n), "route."), "_", "-")
 	}
+	names[setting.Database] = "--db" // every command's name for it
 	return names
 }
 
