@@ -308,12 +308,16 @@ func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Ide
 		return Result{Status: Pass, Detail: setting.Textf("%s (%s) in %s", bastion.ID(), aws.ToString(inst.PrivateIpAddress), aws.ToString(inst.VpcId))}
 	})
 	if res.Status == Fail {
+		r.skip("bastion-hardening", "bastion: no key pair, no public IP, IMDSv2", "needs the bastion")
 		r.skip("agent", "SSM agent online", "needs the bastion")
 		r.skip("start-session", "ssm:StartSession allowed", "needs the bastion")
 		r.skip("security-group", "bastion may reach the database", "needs the bastion")
 		return
 	}
 	bid := bastion.ID()
+	r.run("bastion-hardening", "bastion: no key pair, no public IP, IMDSv2", func() Result {
+		return checkHardening(bastion.Instance, bid)
+	})
 	r.run("agent", "SSM agent online", func() Result {
 		info := bastion.Agent
 		if info == nil {
@@ -341,6 +345,28 @@ func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Ide
 	r.run("security-group", "bastion may reach the database", func() Result {
 		return checkSecurityGroups(ctx, cfg, bastion.Instance, t)
 	})
+}
+
+// checkHardening warns of what a Session Manager bastion never needs: a key
+// pair, a public IP, and the instance metadata service without tokens.
+func checkHardening(inst ec2types.Instance, id string) Result {
+	var found, fixes []string
+	if k := aws.ToString(inst.KeyName); k != "" {
+		found = append(found, "key pair "+k)
+		fixes = append(fixes, "replace it with an instance without a key pair (Session Manager needs none; rdsgate bastion create builds one)")
+	}
+	if ip := aws.ToString(inst.PublicIpAddress); ip != "" {
+		found = append(found, "public IP "+ip)
+		fixes = append(fixes, "move it to a private subnet without a public IP (it needs only outbound 443)")
+	}
+	if inst.MetadataOptions == nil || inst.MetadataOptions.HttpTokens != ec2types.HttpTokensStateRequired {
+		found = append(found, "IMDSv1 allowed")
+		fixes = append(fixes, "aws ec2 modify-instance-metadata-options --instance-id "+id+" --http-tokens required --http-put-response-hop-limit 1")
+	}
+	if len(found) == 0 {
+		return Result{Status: Pass, Detail: setting.Plain("no key pair, no public IP, IMDSv2 required")}
+	}
+	return Result{Status: Warn, Detail: setting.Plain(id + " has " + strings.Join(found, ", ")), Fix: setting.Plain(strings.Join(fixes, "\n"))}
 }
 
 func checkSecurityGroups(ctx context.Context, cfg aws.Config, bastion ec2types.Instance, t target.Target) Result {

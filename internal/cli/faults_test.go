@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"net"
 	"os"
 	"slices"
@@ -182,5 +183,44 @@ func TestDidYouMean(t *testing.T) {
 	code, _, stderr = run(t, "connect", "demo-pg", "--via", "sssm")
 	if code != ExitUsage || !strings.Contains(stderr, "did you mean ssm?") || strings.Contains(stderr, "identity") {
 		t.Errorf("--via sssm: exit %d\n%s", code, stderr)
+	}
+}
+
+// doctor warns of a bastion with a key pair, a public IP or IMDSv1, each
+// with its fix, and passes a hardened one.
+func TestDoctorBastionHardening(t *testing.T) {
+	sb := useSandbox(t, []string{"postgres"})
+	check := func() (status, detail, fix string) {
+		t.Helper()
+		_, out, stderr := run(t, "doctor", "demo-pg", "--via", "ssm", "-o", "json")
+		var rep struct {
+			Checks []struct{ ID, Status, Detail, Fix string }
+		}
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("not JSON (%v): %s %s", err, out, stderr)
+		}
+		for _, c := range rep.Checks {
+			if c.ID == "bastion-hardening" {
+				return c.Status, c.Detail, c.Fix
+			}
+		}
+		t.Fatalf("no bastion-hardening check:\n%s", out)
+		return
+	}
+	if status, detail, _ := check(); status != "pass" {
+		t.Errorf("the sandbox's hardened bastion: %s %s", status, detail)
+	}
+	sb.World.Update(func() {
+		b := &sb.World.Bastions[0]
+		b.KeyName, b.PublicIP, b.HTTPTokens = "ops-key", "203.0.113.7", "optional"
+	})
+	status, detail, fix := check()
+	for _, want := range []string{"key pair ops-key", "public IP 203.0.113.7", "IMDSv1"} {
+		if status != "warn" || !strings.Contains(detail, want) {
+			t.Errorf("want a warning naming %q: %s %s", want, status, detail)
+		}
+	}
+	if !strings.Contains(fix, "--http-tokens required") {
+		t.Errorf("fix: %s", fix)
 	}
 }

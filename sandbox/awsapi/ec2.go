@@ -308,6 +308,11 @@ func (s *Server) instanceXML(b *world.Bastion, now time.Time) instanceXML {
 	}
 	state := b.StateAt(now)
 	x.InstanceState.Code, x.InstanceState.Name = stateCodes[state], state
+	// The built-in bastion is hardened unless a test says otherwise.
+	x.KeyName, x.PublicIPAddress = b.KeyName, b.PublicIP
+	if b.HTTPTokens != "" {
+		x.MetadataOptions.HTTPTokens = b.HTTPTokens
+	}
 	if b.Launched {
 		x.ImageID, x.InstanceType, x.Architecture = b.ImageID, b.InstanceType, b.Architecture
 		x.LaunchTime = xmlTime(b.LaunchTime)
