@@ -3,6 +3,7 @@ package dbpath
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2instanceconnect"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
+	"github.com/rdsgate/rdsgate/bastion"
 	"github.com/rdsgate/rdsgate/tunnel"
 	"github.com/rdsgate/rdsgate/tunnel/direct"
 	sshtunnel "github.com/rdsgate/rdsgate/tunnel/ssh"
@@ -117,4 +119,26 @@ func eicInstance(ctx context.Context, cfg aws.Config, route Route) (string, stri
 		return "", "", fmt.Errorf("no running bastion matches %s", cmp.Or(route.Bastion, route.BastionTag))
 	}
 	return bs[0].ID(), bs[0].AvailabilityZone(), nil
+}
+
+// BastionID is the bastion p's ssm route goes through, for a policy that
+// names it: the one the route names, the online one with its tag, or the
+// VPC's rdsgate bastion (stopped or not; it is not started). With none,
+// it is ssm.ErrNoBastion.
+func (p *Path) BastionID(ctx context.Context) (string, error) {
+	r := p.Spec.Route
+	if r.Bastion != "" || r.BastionTag != "" {
+		return ssmtunnel.FindBastion(ctx, ssmtunnel.BastionAPIs{EC2: ec2.NewFromConfig(p.AWS), SSM: ssm.NewFromConfig(p.AWS)}, r.Bastion, r.BastionTag)
+	}
+	if p.Target.VPC != "" {
+		id, err := bastion.Ready(ctx, bastion.NewClients(p.AWS), p.Target.VPC, false, nil)
+		var stopped *bastion.StoppedError
+		switch {
+		case err == nil || errors.As(err, &stopped):
+			return id, nil
+		case !errors.Is(err, bastion.ErrNoBastion):
+			return "", err
+		}
+	}
+	return "", ssmtunnel.ErrNoBastion
 }

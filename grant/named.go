@@ -99,10 +99,7 @@ func (r PolicyRequest) Check() error {
 		if r.Bastion != "" {
 			return setting.Errorf("%s goes with %s", setting.Bastion, setting.Via.Is("ssm"))
 		}
-	case "ssm":
-		if r.Bastion == "" {
-			return setting.Errorf("%s needs %s: the policy names the bastion sessions may start on", setting.Via.Is("ssm"), setting.Bastion.Is("INSTANCE-ID"))
-		}
+	case "ssm": // the bastion may be found later (Build needs it)
 	default:
 		return setting.Errorf("%s: the policy knows direct and ssm (ssh needs no IAM statements beyond rds-db:connect)", setting.Via.Is(r.Via))
 	}
@@ -117,7 +114,9 @@ func (r PolicyRequest) Build(dbs []Guarded) (Named, error) {
 	}
 	bastion := ""
 	if r.Via == "ssm" {
-		bastion = r.Bastion
+		if bastion = r.Bastion; bastion == "" {
+			return Named{}, setting.Errorf("%s needs %s: the policy names the bastion sessions may start on", setting.Via.Is("ssm"), setting.Bastion.Is("INSTANCE-ID"))
+		}
 	}
 	return AccessPolicy(Access{Target: dbs[0].Target, Account: dbs[0].Account, DBUser: r.DBUser, Bastion: bastion, Until: r.Until})
 }

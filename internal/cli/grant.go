@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/internal/tty"
@@ -279,18 +278,14 @@ func parseUntil(s string) (time.Time, error) {
 }
 
 // resolveTarget finds a target and the caller's identity without a route.
-func (a *app) resolveTarget(ctx context.Context, name string) (target.Target, awsconf.Identity, error) {
+func (a *app) resolveTarget(ctx context.Context, name string) (*dbpath.Path, error) {
 	spec, err := a.pathSpec(name, routeFlags{})
 	if err != nil {
-		return target.Target{}, awsconf.Identity{}, err
+		return nil, err
 	}
 	opts := a.pathOptions()
 	opts.Observer = nil // the policy is the whole output
-	p, err := a.resolve(ctx, spec, opts)
-	if err != nil {
-		return target.Target{}, awsconf.Identity{}, err
-	}
-	return p.Target, p.Identity, nil
+	return a.resolve(ctx, spec, opts)
 }
 
 func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error {
@@ -313,11 +308,16 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 	}
 	var dbs []grant.Guarded
 	for _, n := range args {
-		t, id, err := a.resolveTarget(ctx, n)
+		p, err := a.resolveTarget(ctx, n)
 		if err != nil {
 			return err
 		}
-		dbs = append(dbs, grant.Guarded{Target: t, Account: cmp.Or(f.account, id.Account)})
+		dbs = append(dbs, grant.Guarded{Target: p.Target, Account: cmp.Or(f.account, p.Identity.Account)})
+		if req.Via == "ssm" && req.Bastion == "" { // the config's bastion, its tag's, or the VPC's rdsgate bastion
+			if req.Bastion, err = p.BastionID(ctx); err != nil {
+				return err
+			}
+		}
 	}
 	named, err := req.Build(dbs)
 	if err != nil {
