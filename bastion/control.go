@@ -36,18 +36,27 @@ func Ready(ctx context.Context, c Clients, vpc string, start bool, progress Prog
 	if progress == nil {
 		progress = quiet{}
 	}
-	inst, err := findInstance(ctx, c, vpc)
+	inst, id, err := theBastion(ctx, c, vpc)
 	if err != nil {
 		return "", err
 	}
-	if inst == nil {
-		return "", fmt.Errorf("%w %s", ErrNoBastion, vpc)
-	}
-	id := aws.ToString(inst.InstanceId)
 	if !start && inst.State.Name != ec2types.InstanceStateNameRunning && inst.State.Name != ec2types.InstanceStateNamePending {
 		return id, &StoppedError{Instance: id, VPC: vpc}
 	}
 	return id, startAndWait(ctx, c, id, progress)
+}
+
+// theBastion is the VPC's bastion instance and its id; none is
+// ErrNoBastion.
+func theBastion(ctx context.Context, c Clients, vpc string) (*ec2types.Instance, string, error) {
+	inst, err := findInstance(ctx, c, vpc)
+	if err != nil {
+		return nil, "", err
+	}
+	if inst == nil {
+		return nil, "", fmt.Errorf("%w %s", ErrNoBastion, vpc)
+	}
+	return inst, aws.ToString(inst.InstanceId), nil
 }
 
 // Stop stops the VPC's bastion and waits until it is stopped.
@@ -55,14 +64,10 @@ func Stop(ctx context.Context, c Clients, vpc string, progress Progress) (string
 	if progress == nil {
 		progress = quiet{}
 	}
-	inst, err := findInstance(ctx, c, vpc)
+	inst, id, err := theBastion(ctx, c, vpc)
 	if err != nil {
 		return "", err
 	}
-	if inst == nil {
-		return "", fmt.Errorf("%w %s", ErrNoBastion, vpc)
-	}
-	id := aws.ToString(inst.InstanceId)
 	if inst.State.Name != ec2types.InstanceStateNameStopped {
 		if _, err := c.EC2.StopInstances(ctx, &ec2.StopInstancesInput{InstanceIds: []string{id}}); err != nil {
 			return id, fmt.Errorf("bastion: stop %s: %w", id, err)
