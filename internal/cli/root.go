@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/awsconf"
+	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/docs"
 	"github.com/rdsgate/rdsgate/internal/humanlog"
@@ -73,6 +74,9 @@ type app struct {
 	getwd func() (string, error)
 	// sig watches SIGINT/SIGTERM (nil in some tests).
 	sig *sigwatch.Watcher
+	// conf is the config loadConfig read, for the user file confPath.
+	conf     *config.Config
+	confPath string
 	// scr is stderr shared by the spinner and the log lines.
 	scr *tty.Screen
 	// exit ends the process at once on a second interrupt (os.Exit; nil:

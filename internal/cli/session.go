@@ -12,11 +12,16 @@ import (
 )
 
 // loadConfig reads the user file (--config, RDSGATE_CONFIG or the default
-// path) and the project file found upward from the working directory.
+// path) and the project file found upward from the working directory, once
+// per invocation and user file: the spec, the path's options and the AWS
+// defaults all ask for it.
 func (a *app) loadConfig() (*config.Config, error) {
 	userPath := a.g.config
 	if userPath == "" {
 		userPath = config.UserPath()
+	}
+	if a.conf != nil && a.confPath == userPath {
+		return a.conf, nil
 	}
 	wd, err := a.getwd()
 	if err != nil {
@@ -27,7 +32,11 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return config.Load(userPath, project, a.trustStore())
+	c, err := config.Load(userPath, project, a.trustStore())
+	if err == nil {
+		a.conf, a.confPath = c, userPath
+	}
+	return c, err
 }
 
 // loadAWS loads the AWS configuration the global flags (then the config
