@@ -271,21 +271,3 @@ type logGroupJSON struct {
 	Arn          string `json:"arn"`
 	CreationTime int64  `json:"creationTime"`
 }
-
-// describeLogGroups answers CloudWatch Logs DescribeLogGroups: the
-// sandbox's databases export no logs, so there are none.
-func (s *Server) describeLogGroups(c *call) (any, *apiError) {
-	if e := s.authorize(c, "logs:DescribeLogGroups", s.arn("logs", "log-group:*"), nil); e != nil {
-		return nil, e
-	}
-	return map[string]any{"logGroups": []logGroupJSON{}}, nil
-}
-
-// describeMetricFilters answers CloudWatch Logs DescribeMetricFilters:
-// none (no-outside-vpc-connection-alarm fails).
-func (s *Server) describeMetricFilters(c *call) (any, *apiError) {
-	if e := s.authorize(c, "logs:DescribeMetricFilters", s.arn("logs", "log-group:*"), nil); e != nil {
-		return nil, e
-	}
-	return map[string]any{"metricFilters": []struct{}{}}, nil
-}

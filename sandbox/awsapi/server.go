@@ -215,7 +215,7 @@ func (s *Server) newServices() []*service {
 		{name: "cloudtrail", proto: protoJSON, target: "CloudTrail_20131101",
 			ops: map[string]op{"DescribeTrails": s.describeTrails}},
 		{name: "logs", proto: protoJSON, target: "Logs_20140328",
-			ops: map[string]op{"DescribeLogGroups": s.describeLogGroups, "DescribeMetricFilters": s.describeMetricFilters}},
+			ops: s.logsOps()},
 		{name: "ec2-instance-connect", proto: protoJSON, target: "AWSEC2InstanceConnectService",
 			ops: map[string]op{"SendSSHPublicKey": s.sendSSHPublicKey}},
 	}
