@@ -61,7 +61,7 @@ func TestAlarmKitGolden(t *testing.T) {
 func TestAlarmKitClosesCheck(t *testing.T) {
 	s := hardened()
 	rg(s).MetricFilters, rg(s).Alarms = nil, nil
-	if r := evaluate(t, s, "no-outside-vpc-connection-alarm", "db1"); r.Status != StatusFail {
+	if r := evaluate(t, s, "no-outside-vpc-connection-alarm", "db1", nil); r.Status != StatusFail {
 		t.Fatalf("before: %s", r.Status)
 	}
 	defs := AlarmKit(s, AlarmOptions{Targets: []string{"db1"}})
@@ -71,7 +71,7 @@ func TestAlarmKitClosesCheck(t *testing.T) {
 		rg(s).MetricFilters = append(rg(s).MetricFilters, MetricFilter{Name: d.FilterName, LogGroup: d.LogGroup, Pattern: d.FilterPattern, Namespace: d.Namespace, Metric: d.MetricName})
 		rg(s).Alarms = append(rg(s).Alarms, Alarm{Name: d.AlarmName, Namespace: d.Namespace, Metric: d.MetricName, ActionsEnabled: true, Actions: d.Actions})
 	}
-	if r := evaluate(t, s, "no-outside-vpc-connection-alarm", "db1"); r.Status != StatusPass {
+	if r := evaluate(t, s, "no-outside-vpc-connection-alarm", "db1", nil); r.Status != StatusPass {
 		t.Fatalf("after: %s %s", r.Status, r.Detail)
 	}
 }

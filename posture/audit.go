@@ -107,6 +107,12 @@ type AuditOptions struct {
 	// empty audits every database in the snapshot. A target that matches
 	// no database makes the report [Report.Incomplete].
 	Targets []string
+	// Production says which tags mark a production database (for
+	// production-multi-az-off); the zero value is [DefaultProduction].
+	Production TagMatch
+	// TrustedAccounts are the AWS account ids snapshots may be shared with
+	// besides the audited account's own (snapshot-shared-unknown-account).
+	TrustedAccounts []string
 }
 
 // inventoryActions are the reads that list the databases: when one fails,
@@ -154,6 +160,7 @@ func Audit(s *Snapshot, opts AuditOptions) *Report {
 			continue
 		}
 		matched[db.ID()], matched[db.ARN()] = true, true
+		db.opts = &opts
 		dr := DBReport{Region: db.Region.Name, Kind: db.Kind, ID: db.ID(), ARN: db.ARN(), Engine: db.Engine(), Results: make([]Finding, 0, len(checks))}
 		for _, c := range checks {
 			res := c.Evaluate(s, db)

@@ -6,7 +6,8 @@ import (
 )
 
 // Backup and deletion checks: BAK-01 backup-retention-low, BAK-03
-// no-cross-region-backup, BAK-06 multi-az-off, DEL-01/02
+// no-cross-region-backup, BAK-06 multi-az-off and production-multi-az-off,
+// BAK-08 copy-tags-to-snapshot-off, DEL-01/02
 // deletion-protection-off, DEL-03 no-delete-guard-policy.
 
 // MinBackupRetention is the retention (days) backup-retention-low asks for.
@@ -92,23 +93,69 @@ func checkMultiAZOff() *Check {
 			CLI:       "aws rds modify-db-instance --region {region} --db-instance-identifier {id} --multi-az --apply-immediately",
 			Terraform: "resource \"aws_db_instance\" \"{id}\" {\n  multi_az = true\n}",
 		},
+		eval: func(_ *Snapshot, db *DB) Result { return multiAZ(db) },
+	}
+}
+
+// multiAZ says whether db survives the loss of an availability zone.
+func multiAZ(db *DB) Result {
+	if db.Instance != nil {
+		if db.Instance.ReadReplicaSource != "" {
+			return skip("read replica")
+		}
+		if !db.Instance.MultiAZ {
+			return fail("single-AZ instance")
+		}
+		return pass("Multi-AZ instance")
+	}
+	if len(db.Members) < len(db.Cluster.Members) {
+		return unknown(db.Region.Failed("rds:DescribeDBInstances"), "%d of %d member instances are not in the snapshot", len(db.Cluster.Members)-len(db.Members), len(db.Cluster.Members))
+	}
+	if db.Cluster.MultiAZ || len(db.Members) >= 2 {
+		return pass("cluster has %s", plural(len(db.Members), "instance"))
+	}
+	return fail("cluster has %s", plural(len(db.Members), "instance"))
+}
+
+func checkProductionMultiAZOff() *Check {
+	return &Check{
+		ID: "production-multi-az-off", Title: "A production database runs in a single availability zone", Severity: SeverityHigh,
+		fix:       fixMultiAZ,
+		Catalog:   "BAK-06 (Security Hub RDS.5/RDS.15, Prowler rds_instance_multi_az, CKV_AWS_157; for databases tagged as production)",
+		Rationale: "multi-az-off is low for a test database; for one tagged as production a zone outage or a host failure is an outage of the service until RDS rebuilds it. The production tags are configurable.",
+		Remediation: Remediation{
+			Text:      "Enable Multi-AZ (for Aurora, add a reader in another zone).",
+			CLI:       "aws rds modify-db-instance --region {region} --db-instance-identifier {id} --multi-az --apply-immediately",
+			Terraform: "resource \"aws_db_instance\" \"{id}\" {\n  multi_az = true\n}",
+		},
 		eval: func(_ *Snapshot, db *DB) Result {
-			if db.Instance != nil {
-				if db.Instance.ReadReplicaSource != "" {
-					return skip("read replica")
-				}
-				if !db.Instance.MultiAZ {
-					return fail("single-AZ instance")
-				}
-				return pass("Multi-AZ instance")
+			m := db.options().Production
+			tag := m.Match(db.Tags())
+			if tag == "" {
+				return skip("not tagged as production (%s)", m)
 			}
-			if len(db.Members) < len(db.Cluster.Members) {
-				return unknown(db.Region.Failed("rds:DescribeDBInstances"), "%d of %d member instances are not in the snapshot", len(db.Cluster.Members)-len(db.Members), len(db.Cluster.Members))
+			r := multiAZ(db)
+			r.Detail = "tagged " + tag + ": " + r.Detail
+			return r
+		},
+	}
+}
+
+func checkCopyTagsToSnapshotOff() *Check {
+	return &Check{
+		ID: "copy-tags-to-snapshot-off", Title: "Tags are not copied to snapshots", Severity: SeverityLow,
+		Catalog:   "BAK-08 (Security Hub RDS.16/RDS.17, Prowler rds_instance_copy_tags_to_snapshots, rds_cluster_copy_tags_to_snapshots, CKV_AWS_313)",
+		Rationale: "Snapshots without the database's tags escape the tag-based policies (who may restore, share or delete them, which backup plan keeps them) and cannot be traced to their owner.",
+		Remediation: Remediation{
+			Text:      "Copy tags to snapshots.",
+			CLI:       "aws rds modify-{kind} --region {region} --{kind}-identifier {id} --copy-tags-to-snapshot --apply-immediately",
+			Terraform: "resource \"{tf}\" \"{id}\" {\n  copy_tags_to_snapshot = true\n}",
+		},
+		eval: func(_ *Snapshot, db *DB) Result {
+			if !db.settings().CopyTagsToSnapshot {
+				return fail("CopyTagsToSnapshot is off")
 			}
-			if db.Cluster.MultiAZ || len(db.Members) >= 2 {
-				return pass("cluster has %s", plural(len(db.Members), "instance"))
-			}
-			return fail("cluster has %s", plural(len(db.Members), "instance"))
+			return pass("CopyTagsToSnapshot is on")
 		},
 	}
 }

@@ -210,6 +210,10 @@ func Checks() []*Check {
 		checkNoCrossRegionBackup(), checkDeletionProtectionOff(), checkNoDeleteGuardPolicy(),
 		checkCloudTrailOff(), checkAuditLogsNotExported(), checkNoOutsideVPCAlarm(),
 		checkCAExpiring(), checkAutoMinorUpgradeOff(), checkMultiAZOff(),
+		checkSnapshotSharedUnknownAccount(), checkEngineStandardSupportEnded(), checkEnhancedMonitoringOff(),
+		checkEventSubscriptionMissing(), checkCopyTagsToSnapshotOff(), checkDefaultPort(), checkDefaultVPC(),
+		checkProductionMultiAZOff(), checkPerformanceInsightsAWSKey(),
+		checkBastionPublicIP(), checkBastionKeyPair(), checkBastionSSHOpen(), checkBastionIMDSv1(),
 	}
 	slices.SortFunc(all, func(a, b *Check) int { return strings.Compare(a.ID, b.ID) })
 	return all

@@ -34,14 +34,18 @@ func deny(action string) func(*Snapshot) {
 	}
 }
 
-func evaluate(t *testing.T, s *Snapshot, checkID, dbID string) Result {
+func evaluate(t *testing.T, s *Snapshot, checkID, dbID string, opts *AuditOptions) Result {
 	t.Helper()
 	c := CheckByID(checkID)
 	if c == nil {
 		t.Fatalf("no check %q", checkID)
 	}
+	if opts == nil {
+		opts = &hardenedOpts
+	}
 	for _, db := range s.Databases() {
 		if db.ID() == dbID {
+			db.opts = opts
 			return c.Evaluate(s, db)
 		}
 	}
@@ -64,12 +68,15 @@ type checkCase struct {
 	mutate          func(*Snapshot)
 	want            Status
 	missing         []string
+	// opts replace hardenedOpts.
+	opts *AuditOptions
 }
 
 // TestHardenedPassesEverything: the fixture is the reference for "pass".
 func TestHardenedPassesEverything(t *testing.T) {
 	s := hardened()
 	for _, db := range s.Databases() {
+		db.opts = &hardenedOpts
 		for _, c := range Checks() {
 			r := c.Evaluate(s, db)
 			if r.Status != StatusPass {
@@ -98,8 +105,8 @@ func TestChecks(t *testing.T) {
 		{check: "public-subnet", name: "denied", mutate: deny("ec2:DescribeRouteTables"), want: StatusUnknown, missing: []string{"ec2:DescribeRouteTables"}},
 		{check: "public-subnet", name: "no route table", mutate: func(s *Snapshot) { rg(s).RouteTables = rg(s).RouteTables[1:] }, want: StatusUnknown},
 
-		{check: "sg-open-ingress", name: "world on 5432", mutate: func(s *Snapshot) {
-			sg(s, "sg-db").Ingress = append(sg(s, "sg-db").Ingress, Rule{Protocol: "tcp", FromPort: 5432, ToPort: 5432, CIDRs: []string{"0.0.0.0/0"}})
+		{check: "sg-open-ingress", name: "world on the port", mutate: func(s *Snapshot) {
+			sg(s, "sg-db").Ingress = append(sg(s, "sg-db").Ingress, Rule{Protocol: "tcp", FromPort: 15432, ToPort: 15432, CIDRs: []string{"0.0.0.0/0"}})
 		}, want: StatusFail},
 		{check: "sg-open-ingress", name: "ipv6 all traffic", mutate: func(s *Snapshot) {
 			sg(s, "sg-db").Ingress = append(sg(s, "sg-db").Ingress, Rule{Protocol: "-1", CIDRs: []string{"::/0"}})
@@ -111,7 +118,7 @@ func TestChecks(t *testing.T) {
 		{check: "sg-open-ingress", name: "group missing", mutate: func(s *Snapshot) { inst(s, "db1").SecurityGroups = []string{"sg-gone"} }, want: StatusUnknown},
 
 		{check: "sg-broad-ingress", name: "cidr", mutate: func(s *Snapshot) {
-			sg(s, "sg-db").Ingress = append(sg(s, "sg-db").Ingress, Rule{Protocol: "tcp", FromPort: 5432, ToPort: 5432, CIDRs: []string{"10.0.0.0/16"}})
+			sg(s, "sg-db").Ingress = append(sg(s, "sg-db").Ingress, Rule{Protocol: "tcp", FromPort: 15432, ToPort: 15432, CIDRs: []string{"10.0.0.0/16"}})
 		}, want: StatusFail},
 		{check: "sg-broad-ingress", name: "group on all ports", mutate: func(s *Snapshot) {
 			sg(s, "sg-db").Ingress = []Rule{{Protocol: "-1", Groups: []string{"sg-app"}}}
@@ -126,7 +133,7 @@ func TestChecks(t *testing.T) {
 		{check: "nacl-broad", name: "default acl", mutate: func(s *Snapshot) { inst(s, "db1").Subnets = []string{"subnet-pub"} }, want: StatusFail},
 		{check: "nacl-broad", name: "deny before allow", mutate: func(s *Snapshot) {
 			acl := &rg(s).NetworkACLs[0]
-			acl.Entries = append(acl.Entries, ACLEntry{RuleNumber: 50, Protocol: "6", CIDR: "0.0.0.0/0", FromPort: 5432, ToPort: 5432})
+			acl.Entries = append(acl.Entries, ACLEntry{RuleNumber: 50, Protocol: "6", CIDR: "0.0.0.0/0", FromPort: 15432, ToPort: 15432})
 			inst(s, "db1").Subnets = []string{"subnet-pub"}
 		}, want: StatusPass},
 		{check: "nacl-broad", name: "denied", mutate: deny("ec2:DescribeNetworkAcls"), want: StatusUnknown, missing: []string{"ec2:DescribeNetworkAcls"}},
@@ -254,6 +261,7 @@ func TestChecks(t *testing.T) {
 		{check: "multi-az-off", name: "single az", mutate: func(s *Snapshot) { inst(s, "db1").MultiAZ = false }, want: StatusFail},
 		{check: "multi-az-off", name: "one member", db: "c1", mutate: func(s *Snapshot) { rg(s).Instances = rg(s).Instances[:2]; clu(s).Members = []string{"c1-a"} }, want: StatusFail},
 	}
+	cases = append(cases, newCheckCases()...)
 	cases = append(cases, []checkCase{
 		{check: "audit-logs-not-exported", name: "cluster denied", db: "c1", mutate: clusterDenied, want: StatusUnknown, missing: []string{"rds:DescribeDBClusters"}},
 		{check: "backup-retention-low", name: "cluster denied", db: "c1", mutate: clusterDenied, want: StatusUnknown, missing: []string{"rds:DescribeDBClusters"}},
@@ -275,7 +283,7 @@ func TestChecks(t *testing.T) {
 		t.Run(tc.check+"/"+tc.name, func(t *testing.T) {
 			s := hardened()
 			tc.mutate(s)
-			r := evaluate(t, s, tc.check, tc.db)
+			r := evaluate(t, s, tc.check, tc.db, tc.opts)
 			if r.Status != tc.want {
 				t.Fatalf("status %s (%s), want %s", r.Status, r.Detail, tc.want)
 			}

@@ -30,6 +30,49 @@ type DB struct {
 	// holds only the id, engine and members, and checks that read cluster
 	// settings say unknown.
 	ClusterUnread bool
+
+	// opts are the audit's options; nil means the defaults.
+	opts *AuditOptions
+}
+
+// Tags are the instance's or cluster's tags.
+func (d *DB) Tags() map[string]string {
+	if d.Cluster != nil {
+		return d.Cluster.Tags
+	}
+	return d.Instance.Tags
+}
+
+// settings are the instance's or the cluster's shared settings.
+func (d *DB) settings() *Settings {
+	if d.Cluster != nil {
+		return &d.Cluster.Settings
+	}
+	return &d.Instance.Settings
+}
+
+// VPC is the database's VPC: the instance's, or the cluster's subnet
+// group's (or a member's); "" when not known.
+func (d *DB) VPC() string {
+	if d.Instance != nil {
+		return d.Instance.VPC
+	}
+	if g := d.Region.index().subnetGroups[d.Cluster.SubnetGroup]; g != nil && g.VPC != "" {
+		return g.VPC
+	}
+	for _, m := range d.Members {
+		if m.VPC != "" {
+			return m.VPC
+		}
+	}
+	return ""
+}
+
+func (d *DB) options() *AuditOptions {
+	if d.opts == nil {
+		return &AuditOptions{}
+	}
+	return d.opts
 }
 
 // ID is the instance or cluster identifier.

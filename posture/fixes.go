@@ -2,6 +2,7 @@ package posture
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -260,4 +261,218 @@ func fixOutsideVPCAlarm(db *DB) Remediation {
 		cli = "aws rds modify-{kind} --region {region} --{kind}-identifier {id} --cloudwatch-logs-export-configuration '{\"EnableLogTypes\":[\"" + log + "\"]}' --apply-immediately\n" + cli
 	}
 	return Remediation{Text: text, CLI: cli, Terraform: tf}
+}
+
+// badBastions are the ids of db's bastions for which bad holds
+// ("INSTANCE_ID" when none is known, as in a report's general fix).
+func badBastions(db *DB, bad func(*EC2Instance) bool) []*EC2Instance {
+	bs, _ := bastions(db)
+	var out []*EC2Instance
+	for _, b := range bs {
+		if bad(b) {
+			out = append(out, b)
+		}
+	}
+	if len(out) == 0 {
+		out = []*EC2Instance{{ID: "INSTANCE_ID", SecurityGroups: []string{"SG_ID"}}}
+	}
+	return out
+}
+
+// perBastion repeats the line format (one %s: the instance id) for each.
+func perBastion(bs []*EC2Instance, format string) string {
+	lines := make([]string, len(bs))
+	for i, b := range bs {
+		lines[i] = fmt.Sprintf(format, b.ID)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func fixBastionPublicIP(db *DB) Remediation {
+	bs := badBastions(db, func(b *EC2Instance) bool { return b.PublicIP != "" })
+	return Remediation{
+		Text: "Remove the bastion's public IPv4 address (Session Manager does not need one) and keep it in a private subnet whose route reaches Systems Manager through a NAT gateway or interface endpoints.",
+		CLI: perBastion(bs, "aws ec2 modify-network-interface-attribute --region {region} --no-associate-public-ip-address --network-interface-id "+
+			"$(aws ec2 describe-instances --region {region} --instance-ids %s --query 'Reservations[0].Instances[0].NetworkInterfaces[0].NetworkInterfaceId' --output text)"),
+		Terraform: "resource \"aws_instance\" \"bastion\" {\n  associate_public_ip_address = false\n}",
+	}
+}
+
+func fixBastionKeyPair(db *DB) Remediation {
+	bs := badBastions(db, func(b *EC2Instance) bool { return b.KeyName != "" })
+	var cli []string
+	for _, b := range bs {
+		cli = append(cli, fmt.Sprintf("aws ssm send-command --region {region} --instance-ids %s --document-name AWS-RunShellScript --parameters 'commands=[\"find /home /root -path \\\"*/.ssh/authorized_keys\\\" -exec truncate -s 0 {} +\"]'", b.ID))
+		if b.KeyName != "" {
+			cli = append(cli, "aws ec2 delete-key-pair --region {region} --key-name "+b.KeyName)
+		}
+	}
+	return Remediation{
+		Text:      "Empty the bastion's authorized_keys through Session Manager and delete the key pair; a replacement bastion is launched without one (the key name of a running instance cannot be changed).",
+		CLI:       strings.Join(cli, "\n"),
+		Terraform: "resource \"aws_instance\" \"bastion\" {\n  key_name = null # replaces the instance\n}",
+	}
+}
+
+func fixBastionSSHOpen(db *DB) Remediation {
+	ix := db.Region.index()
+	var cli []string
+	for _, b := range badBastions(db, func(*EC2Instance) bool { return true }) {
+		for _, id := range b.SecurityGroups {
+			sg := ix.sgs[id]
+			for _, cidr := range []string{"0.0.0.0/0", "::/0"} {
+				open := sg == nil && cidr == "0.0.0.0/0"
+				if sg != nil {
+					for _, r := range sg.Ingress {
+						open = open || r.coversPort(22) && slices.Contains(r.CIDRs, cidr)
+					}
+				}
+				if !open {
+					continue
+				}
+				flag := "--cidr " + cidr
+				if cidr == "::/0" {
+					flag = "--ip-permissions 'IpProtocol=tcp,FromPort=22,ToPort=22,Ipv6Ranges=[{CidrIpv6=::/0}]'"
+					cli = append(cli, "aws ec2 revoke-security-group-ingress --region {region} --group-id "+id+" "+flag)
+					continue
+				}
+				cli = append(cli, "aws ec2 revoke-security-group-ingress --region {region} --group-id "+id+" --protocol tcp --port 22 "+flag)
+			}
+		}
+	}
+	if len(cli) == 0 {
+		cli = []string{"aws ec2 revoke-security-group-ingress --region {region} --group-id SG_ID --protocol tcp --port 22 --cidr 0.0.0.0/0"}
+	}
+	return Remediation{
+		Text:      "Remove the SSH rule from the bastion's security group: Session Manager needs no inbound rule. If a rule covers more than port 22, narrow it instead.",
+		CLI:       strings.Join(slices.Compact(cli), "\n"),
+		Terraform: "resource \"aws_security_group\" \"bastion\" {\n  # no ingress blocks: Session Manager needs none\n  ingress = []\n}",
+	}
+}
+
+func fixBastionIMDSv1(db *DB) Remediation {
+	bs := badBastions(db, func(b *EC2Instance) bool { return b.HTTPTokens != "required" })
+	return Remediation{
+		Text:      "Require IMDSv2 (session tokens) on the bastion, with a hop limit of 1.",
+		CLI:       perBastion(bs, "aws ec2 modify-instance-metadata-options --region {region} --instance-id %s --http-tokens required --http-put-response-hop-limit 1 --http-endpoint enabled"),
+		Terraform: "resource \"aws_instance\" \"bastion\" {\n  metadata_options {\n    http_tokens                 = \"required\"\n    http_put_response_hop_limit = 1\n  }\n}",
+	}
+}
+
+func fixEngineUpgrade(db *DB) Remediation {
+	text := "Upgrade to a major version in standard support; restore a snapshot and upgrade that first to test it."
+	if db.Kind == KindCluster && db.Aurora() {
+		text = "Upgrade the cluster to a major version in standard support (members follow); restore a snapshot and upgrade that first to test it."
+	}
+	tf := "resource \"{tf}\" \"{id}\" {\n  engine_version              = TARGET_VERSION\n  allow_major_version_upgrade = true\n}"
+	return Remediation{
+		Text:      text,
+		CLI:       "aws rds modify-{kind} --region {region} --{kind}-identifier {id} --engine-version TARGET_VERSION --allow-major-version-upgrade --apply-immediately",
+		Terraform: tf,
+	}
+}
+
+func fixEnhancedMonitoring(db *DB) Remediation {
+	const attrs = "monitoring_interval = 60\n  monitoring_role_arn = MONITORING_ROLE_ARN"
+	if multiAZCluster(db) {
+		return Remediation{
+			Text:      "Turn on Enhanced Monitoring on the Multi-AZ DB cluster (interval 60 s or less) with a monitoring role trusted by monitoring.rds.amazonaws.com.",
+			CLI:       "aws rds modify-db-cluster --region {region} --db-cluster-identifier {id} --monitoring-interval 60 --monitoring-role-arn MONITORING_ROLE_ARN --apply-immediately",
+			Terraform: "resource \"aws_rds_cluster\" \"{id}\" {\n  " + attrs + "\n}",
+		}
+	}
+	text := "Turn on Enhanced Monitoring (interval 60 s or less) with a monitoring role trusted by monitoring.rds.amazonaws.com."
+	if db.Kind == KindCluster {
+		text = "Turn on Enhanced Monitoring on every member instance (Aurora sets it per instance) with a monitoring role trusted by monitoring.rds.amazonaws.com."
+	}
+	return Remediation{
+		Text:      text,
+		CLI:       perMember(db, "aws rds modify-db-instance --region {region} --db-instance-identifier %s --monitoring-interval 60 --monitoring-role-arn MONITORING_ROLE_ARN --apply-immediately"),
+		Terraform: memberTerraform(db, attrs),
+	}
+}
+
+func fixEventSubscription(db *DB) Remediation {
+	var cli, tf []string
+	for _, st := range eventSources(db) {
+		if u := uncoveredEvents(db.Region, st, db.ID()); len(u) == 0 && len(db.Region.EventSubscriptions) > 0 {
+			continue
+		}
+		cats := criticalEvents[st]
+		q := make([]string, len(cats))
+		for i, c := range cats {
+			q[i] = `"` + c + `"`
+		}
+		name := "rdsgate-" + st + "-events"
+		cli = append(cli, "aws rds create-event-subscription --region {region} --subscription-name "+name+" --sns-topic-arn TOPIC_ARN --source-type "+st+" --event-categories "+strings.Join(q, " "))
+		tf = append(tf, "resource \"aws_db_event_subscription\" \""+strings.ReplaceAll(name, "-", "_")+"\" {\n  name             = \""+name+"\"\n  sns_topic        = TOPIC_ARN\n  source_type      = \""+st+"\"\n  event_categories = ["+strings.Join(q, ", ")+"]\n}")
+	}
+	return Remediation{
+		Text:      "Subscribe an SNS topic (replace TOPIC_ARN) to the critical events of the database and of the security groups.",
+		CLI:       strings.Join(cli, "\n"),
+		Terraform: strings.Join(tf, "\n"),
+	}
+}
+
+func fixDefaultPort(db *DB) Remediation {
+	text := "Move the database to a non-default port (it restarts), then change the security group rules and the clients' settings to it."
+	if db.Kind == KindCluster {
+		return Remediation{
+			Text:      text,
+			CLI:       "aws rds modify-db-cluster --region {region} --db-cluster-identifier {id} --port NEW_PORT --apply-immediately",
+			Terraform: "resource \"aws_rds_cluster\" \"{id}\" {\n  port = NEW_PORT\n}",
+		}
+	}
+	return Remediation{
+		Text:      text,
+		CLI:       "aws rds modify-db-instance --region {region} --db-instance-identifier {id} --db-port-number NEW_PORT --apply-immediately",
+		Terraform: "resource \"aws_db_instance\" \"{id}\" {\n  port = NEW_PORT\n}",
+	}
+}
+
+func fixDefaultVPC(db *DB) Remediation {
+	if db.Kind == KindCluster {
+		return Remediation{
+			Text:      "A cluster cannot change VPC: restore a snapshot into a subnet group of private subnets in a dedicated VPC, then switch over.",
+			CLI:       "aws rds restore-db-cluster-from-snapshot --region {region} --db-cluster-identifier {id}-moved --snapshot-identifier SNAPSHOT --engine {engine} --db-subnet-group-name PRIVATE_SUBNET_GROUP --vpc-security-group-ids DB_SG_ID",
+			Terraform: "resource \"aws_rds_cluster\" \"{id}\" {\n  db_subnet_group_name = PRIVATE_SUBNET_GROUP # in a dedicated VPC\n}",
+		}
+	}
+	return Remediation{
+		Text:      "Move the instance to a subnet group of private subnets in a dedicated VPC (a single-AZ instance can move in place; turn Multi-AZ off for the move, or restore a snapshot there).",
+		CLI:       "aws rds modify-db-instance --region {region} --db-instance-identifier {id} --db-subnet-group-name PRIVATE_SUBNET_GROUP --vpc-security-group-ids DB_SG_ID --apply-immediately",
+		Terraform: "resource \"aws_db_instance\" \"{id}\" {\n  db_subnet_group_name = PRIVATE_SUBNET_GROUP # in a dedicated VPC\n}",
+	}
+}
+
+func fixSnapshotShared(db *DB) Remediation {
+	if db.Kind == KindCluster {
+		return Remediation{
+			Text:      "Stop sharing the cluster snapshot with the account (or pass it as trusted if it is yours).",
+			CLI:       "aws rds modify-db-cluster-snapshot-attribute --region {region} --db-cluster-snapshot-identifier SNAPSHOT --attribute-name restore --values-to-remove ACCOUNT_ID",
+			Terraform: "resource \"aws_db_cluster_snapshot\" \"{id}\" {\n  shared_accounts = [ /* trusted accounts only */ ]\n}",
+		}
+	}
+	return Remediation{
+		Text:      "Stop sharing the snapshot with the account (or pass it as trusted if it is yours).",
+		CLI:       "aws rds modify-db-snapshot-attribute --region {region} --db-snapshot-identifier SNAPSHOT --attribute-name restore --values-to-remove ACCOUNT_ID",
+		Terraform: "resource \"aws_db_snapshot\" \"{id}\" {\n  shared_accounts = [ /* trusted accounts only */ ]\n}",
+	}
+}
+
+func fixPerformanceInsightsKey(db *DB) Remediation {
+	const text = "Performance Insights keeps the key it was turned on with: turn it off, then on again with a customer-managed KMS key (the history collected so far is lost)."
+	if multiAZCluster(db) {
+		return Remediation{
+			Text:      text,
+			CLI:       "aws rds modify-db-cluster --region {region} --db-cluster-identifier {id} --no-enable-performance-insights --apply-immediately\naws rds modify-db-cluster --region {region} --db-cluster-identifier {id} --enable-performance-insights --performance-insights-kms-key-id KMS_KEY_ARN --apply-immediately",
+			Terraform: "resource \"aws_rds_cluster\" \"{id}\" {\n  performance_insights_enabled    = true\n  performance_insights_kms_key_id = KMS_KEY_ARN\n}",
+		}
+	}
+	return Remediation{
+		Text: text,
+		CLI: perMember(db, "aws rds modify-db-instance --region {region} --db-instance-identifier %s --no-enable-performance-insights --apply-immediately") + "\n" +
+			perMember(db, "aws rds modify-db-instance --region {region} --db-instance-identifier %s --enable-performance-insights --performance-insights-kms-key-id KMS_KEY_ARN --apply-immediately"),
+		Terraform: memberTerraform(db, "performance_insights_enabled    = true\n  performance_insights_kms_key_id = KMS_KEY_ARN"),
+	}
 }

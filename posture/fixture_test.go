@@ -10,15 +10,40 @@ const fixtureRegion = "us-east-1"
 
 func ptr[T any](v T) *T { return &v }
 
+const (
+	oncall    = "arn:aws:sns:us-east-1:123456789012:oncall"
+	cmk       = "arn:aws:kms:us-east-1:123456789012:key/1111aaaa-2222-3333-4444-555566667777"
+	awsRDSKey = "arn:aws:kms:us-east-1:123456789012:key/9999ffff-8888-7777-6666-555544443333"
+)
+
+// hardenedOpts are the audit options the hardened fixture passes with:
+// c1's snapshot is shared with a trusted account.
+var hardenedOpts = AuditOptions{TrustedAccounts: []string{"210987654321"}}
+
+// hardenedSettings are settings that pass every check: tagged as
+// production, monitored, tags copied, Performance Insights under a
+// customer-managed key, standard support.
+func hardenedSettings() Settings {
+	return Settings{
+		Tags:               map[string]string{"Environment": "Production", "team": "orders"},
+		MonitoringInterval: 60, CopyTagsToSnapshot: true,
+		PerformanceInsights: true, PerformanceInsightsKMSKeyID: cmk,
+		EngineLifecycleSupport: "open-source-rds-extended-support-disabled",
+	}
+}
+
 // hardened returns a snapshot with one PostgreSQL instance (db1) and one
 // Aurora PostgreSQL cluster (c1, members c1-a and c1-b) that pass every
-// check.
+// check (with hardenedOpts). Its VPC holds a tagged bastion (i-bastion), a
+// Session Manager target (i-ssm) and an application server that is
+// neither (i-app, which is public, has a key and allows IMDSv1: it must
+// not count as a bastion).
 func hardened() *Snapshot {
 	valid := fixtureTime.Add(300 * 24 * time.Hour)
 	inst := func(id, cluster string) Instance {
 		return Instance{
 			ID: id, ARN: "arn:aws:rds:us-east-1:123456789012:db:" + id, ResourceID: "db-" + id,
-			Engine: "postgres", EngineVersion: "16.3", ClusterID: cluster, Status: "available", Port: 5432,
+			Engine: "postgres", EngineVersion: "16.3", ClusterID: cluster, Status: "available", Port: 15432,
 			VPC: "vpc-1", SubnetGroup: "private", Subnets: []string{"subnet-a", "subnet-b"},
 			SecurityGroups: []string{"sg-db"}, StorageEncrypted: true, IAMAuth: true,
 			MasterUsername: "ops_owner", MasterSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!db-" + id,
@@ -26,6 +51,7 @@ func hardened() *Snapshot {
 			BackupReplications: []string{"arn:aws:rds:us-west-2:123456789012:auto-backup:ab-" + id},
 			DeletionProtection: true, LogExports: []string{"postgresql"}, AutoMinorUpgrade: true, MultiAZ: true,
 			CAIdentifier: "rds-ca-rsa2048-g1", CertValidTill: &valid,
+			Settings: hardenedSettings(),
 		}
 	}
 	a, b := inst("c1-a", "c1"), inst("c1-b", "c1")
@@ -37,12 +63,13 @@ func hardened() *Snapshot {
 			Instances: []Instance{inst("db1", ""), a, b},
 			Clusters: []Cluster{{
 				ID: "c1", ARN: "arn:aws:rds:us-east-1:123456789012:cluster:c1", ResourceID: "cluster-c1",
-				Engine: "aurora-postgresql", EngineVersion: "16.2", EngineMode: "provisioned", Port: 5432,
+				Engine: "aurora-postgresql", EngineVersion: "16.2", EngineMode: "provisioned", Port: 15432,
 				Members: []string{"c1-a", "c1-b"}, SubnetGroup: "private", SecurityGroups: []string{"sg-db"},
 				StorageEncrypted: true, IAMAuth: true, MasterUsername: "ops_owner",
 				MasterSecretARN: "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-c1",
 				ParameterGroup:  "apg-tls", BackupRetention: 7, DeletionProtection: true,
 				LogExports: []string{"postgresql"}, AutoMinorUpgrade: true, GlobalCluster: "g1",
+				Settings: hardenedSettings(),
 			}},
 			SubnetGroups: []SubnetGroup{{Name: "private", VPC: "vpc-1", Subnets: []string{"subnet-a", "subnet-b"}}},
 			ParameterGroups: []ParameterGroup{
@@ -54,9 +81,22 @@ func hardened() *Snapshot {
 				{ID: "rds:db1-auto", Source: "db1", Type: "automated", Encrypted: true},
 				{ID: "c1-manual", Source: "c1", Cluster: true, Type: "manual", Encrypted: true, AttributesRead: true, RestoreAccounts: []string{"210987654321"}},
 			},
-			VPCs: []VPC{{ID: "vpc-1", CIDRs: []string{"10.0.0.0/16"}}},
+			VPCs: []VPC{{ID: "vpc-1", CIDRs: []string{"10.0.0.0/16"}}, {ID: "vpc-default", CIDRs: []string{"172.31.0.0/16"}, Default: true}},
+			EventSubscriptions: []EventSubscription{
+				{Name: "instances", SourceType: "db-instance", Categories: []string{"failure", "maintenance", "configuration change", "notification"}, Enabled: true, Status: "active", Topic: oncall},
+				{Name: "clusters", SourceType: "db-cluster", Enabled: true, Status: "active", Topic: oncall},
+				{Name: "groups", SourceType: "db-security-group", Categories: []string{"configuration change", "failure"}, Enabled: true, Status: "active", Topic: oncall},
+			},
+			KMSKeys: []KMSKey{{ARN: cmk, Manager: "CUSTOMER"}, {ARN: awsRDSKey, Manager: "AWS"}},
+			EC2Instances: []EC2Instance{
+				{ID: "i-bastion", VPC: "vpc-1", Subnet: "subnet-a", State: "running", HTTPTokens: "required", SecurityGroups: []string{"sg-bastion"}, Tags: map[string]string{BastionTag: "vpc-1"}},
+				{ID: "i-ssm", VPC: "vpc-1", Subnet: "subnet-b", State: "running", HTTPTokens: "required", SecurityGroups: []string{"sg-app"}, InstanceProfile: "ssm"},
+				{ID: "i-app", VPC: "vpc-1", Subnet: "subnet-pub", State: "running", PublicIP: "203.0.113.7", KeyName: "deploy", HTTPTokens: "optional", SecurityGroups: []string{"sg-app"}},
+			},
+			ManagedInstances: []string{"i-ssm"},
 			SecurityGroups: []SecurityGroup{
-				{ID: "sg-db", VPC: "vpc-1", Ingress: []Rule{{Protocol: "tcp", FromPort: 5432, ToPort: 5432, Groups: []string{"sg-app"}}}},
+				{ID: "sg-db", VPC: "vpc-1", Ingress: []Rule{{Protocol: "tcp", FromPort: 15432, ToPort: 15432, Groups: []string{"sg-app"}}}},
+				{ID: "sg-bastion", VPC: "vpc-1", Egress: []Rule{{Protocol: "tcp", FromPort: 15432, ToPort: 15432, Groups: []string{"sg-db"}}}},
 				{ID: "sg-app", VPC: "vpc-1", Egress: []Rule{{Protocol: "-1", CIDRs: []string{"0.0.0.0/0"}}}},
 			},
 			Subnets: []Subnet{
@@ -75,7 +115,7 @@ func hardened() *Snapshot {
 					{RuleNumber: 32767, Protocol: "-1", CIDR: "0.0.0.0/0"},
 				}},
 				{ID: "acl-db", VPC: "vpc-1", Subnets: []string{"subnet-a", "subnet-b"}, Entries: []ACLEntry{
-					{RuleNumber: 100, Allow: true, Protocol: "6", CIDR: "10.0.0.0/16", FromPort: 5432, ToPort: 5432},
+					{RuleNumber: 100, Allow: true, Protocol: "6", CIDR: "10.0.0.0/16", FromPort: 15432, ToPort: 15432},
 					{RuleNumber: 100, Egress: true, Allow: true, Protocol: "6", CIDR: "10.0.0.0/16", FromPort: 1024, ToPort: 65535},
 					{RuleNumber: 32767, Protocol: "-1", CIDR: "0.0.0.0/0"},
 				}},

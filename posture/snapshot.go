@@ -72,6 +72,18 @@ type Region struct {
 	Alarms        []Alarm        `json:"alarms"`
 	MasterSecrets []Secret       `json:"master_secrets"`
 
+	// EventSubscriptions are the RDS event notification subscriptions.
+	EventSubscriptions []EventSubscription `json:"event_subscriptions"`
+	// KMSKeys are the KMS keys the databases name (Performance Insights),
+	// with who manages them.
+	KMSKeys []KMSKey `json:"kms_keys"`
+	// EC2Instances are the EC2 instances of the databases' VPCs, read to
+	// find the bastions that lead to them.
+	EC2Instances []EC2Instance `json:"ec2_instances"`
+	// ManagedInstances are the ids of the instances registered with
+	// Systems Manager (Session Manager targets).
+	ManagedInstances []string `json:"ssm_managed_instances"`
+
 	// Errors are the reads that failed in this region.
 	Errors []AccessError `json:"errors,omitempty"`
 
@@ -138,6 +150,26 @@ type Instance struct {
 	CAIdentifier       string   `json:"ca_identifier,omitempty"`
 	// CertValidTill is the server certificate's expiry, when RDS reports it.
 	CertValidTill *time.Time `json:"cert_valid_till,omitempty"`
+	Settings
+}
+
+// Settings are the fields instances and clusters share, as
+// DescribeDBInstances and DescribeDBClusters report them.
+type Settings struct {
+	// Tags are the resource's tags (TagList).
+	Tags map[string]string `json:"tags,omitempty"`
+	// MonitoringInterval is the Enhanced Monitoring interval in seconds (0:
+	// off).
+	MonitoringInterval int  `json:"monitoring_interval"`
+	CopyTagsToSnapshot bool `json:"copy_tags_to_snapshot"`
+	// PerformanceInsights is on when PerformanceInsightsEnabled; its data
+	// is encrypted with PerformanceInsightsKMSKeyID.
+	PerformanceInsights         bool   `json:"performance_insights"`
+	PerformanceInsightsKMSKeyID string `json:"performance_insights_kms_key_id,omitempty"`
+	// EngineLifecycleSupport is "open-source-rds-extended-support" (paid
+	// Extended Support after the end of standard support) or
+	// "open-source-rds-extended-support-disabled".
+	EngineLifecycleSupport string `json:"engine_lifecycle_support,omitempty"`
 }
 
 // Cluster is an Aurora DB cluster or a Multi-AZ DB cluster.
@@ -168,6 +200,7 @@ type Cluster struct {
 	// GlobalCluster is set when the cluster belongs to a global database
 	// (which copies it to another region).
 	GlobalCluster string `json:"global_cluster,omitempty"`
+	Settings
 }
 
 // SubnetGroup is a DB subnet group.
@@ -227,6 +260,9 @@ type AutomatedBackup struct {
 type VPC struct {
 	ID    string   `json:"id"`
 	CIDRs []string `json:"cidrs"`
+	// Default is the region's default VPC (IsDefault), whose subnets are
+	// public.
+	Default bool `json:"default,omitempty"`
 }
 
 // SecurityGroup is an EC2 security group.
@@ -347,6 +383,46 @@ type Secret struct {
 	// PrimaryDB is the aws:rds:primaryDBInstanceArn or
 	// aws:rds:primaryDBClusterArn tag.
 	PrimaryDB string `json:"primary_db,omitempty"`
+}
+
+// EventSubscription is an RDS event notification subscription.
+type EventSubscription struct {
+	Name string `json:"name"`
+	// SourceType is db-instance, db-cluster, db-security-group,
+	// db-parameter-group, ... ("" for all sources).
+	SourceType string `json:"source_type,omitempty"`
+	// SourceIDs limit the subscription to these sources (none: all).
+	SourceIDs []string `json:"source_ids,omitempty"`
+	// Categories are the event categories (none: all).
+	Categories []string `json:"categories,omitempty"`
+	Enabled    bool     `json:"enabled"`
+	Status     string   `json:"status,omitempty"`
+	Topic      string   `json:"sns_topic,omitempty"`
+}
+
+// KMSKey is a KMS key with who manages it: "AWS" (an AWS-managed key such
+// as aws/rds) or "CUSTOMER".
+type KMSKey struct {
+	ARN     string `json:"arn"`
+	Manager string `json:"manager"`
+}
+
+// EC2Instance is an EC2 instance, with what makes it a bastion and what
+// exposes it.
+type EC2Instance struct {
+	ID     string `json:"id"`
+	VPC    string `json:"vpc,omitempty"`
+	Subnet string `json:"subnet,omitempty"`
+	State  string `json:"state,omitempty"`
+	// PublicIP is the public IPv4 address, when it has one.
+	PublicIP string `json:"public_ip,omitempty"`
+	KeyName  string `json:"key_name,omitempty"`
+	// HTTPTokens is "required" (IMDSv2 only) or "optional" (IMDSv1 too);
+	// "" when not reported.
+	HTTPTokens      string            `json:"http_tokens,omitempty"`
+	SecurityGroups  []string          `json:"security_groups,omitempty"`
+	InstanceProfile string            `json:"instance_profile,omitempty"`
+	Tags            map[string]string `json:"tags,omitempty"`
 }
 
 // WriteJSON writes s as indented JSON.
