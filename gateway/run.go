@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // RunOptions say how Run goes; the zero value serves until ctx ends and
@@ -54,6 +56,45 @@ func (g *Gateway) Run(ctx context.Context, opts RunOptions) error {
 	defer cancel()
 	_ = g.Shutdown(sctx)
 	return failed
+}
+
+// HealthConfig says where the health server listens and what it may do.
+type HealthConfig struct {
+	// Address is the loopback HOST:PORT to serve on ("": no server; the
+	// Health still tracks readiness for the gateway).
+	Address          string
+	AllowNonLoopback bool
+	// Quit, when set, is what a POST to /quitquitquit does (needs Address).
+	Quit func()
+	// Log hears where the server listens and of quit requests.
+	Log *slog.Logger
+}
+
+// StartHealth makes the gateway's Health and, with an Address, serves it.
+// stop ends the server (a no-op without one).
+func StartHealth(c HealthConfig) (h *proxy.Health, stop func(), err error) {
+	if c.Quit != nil && c.Address == "" {
+		return nil, nil, setting.Invalidf("%s needs %s", setting.Quit, setting.HTTPAddress)
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	h = proxy.NewHealth()
+	if c.Quit != nil {
+		h.OnQuit(func() {
+			c.Log.Info("stop asked for on /quitquitquit")
+			c.Quit()
+		})
+	}
+	if c.Address == "" {
+		return h, func() {}, nil
+	}
+	addr, stop, err := ServeHealth(h, c.Address, c.AllowNonLoopback)
+	if err != nil {
+		return nil, nil, setting.Errorf("%s: %w", setting.HTTPAddress, err)
+	}
+	c.Log.Info("health and metrics", "url", "http://"+addr.String()+"/metrics")
+	return h, stop, nil
 }
 
 // ServeHealth serves h (/liveness, /readiness, /metrics and, when h has a

@@ -2,6 +2,7 @@ package setting
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"strings"
 )
@@ -28,6 +29,19 @@ type Error struct {
 func Errorf(format string, args ...any) error {
 	t, wrapped := textf(format, args)
 	return &Error{text: t, wrapped: wrapped}
+}
+
+// ErrInvalid marks an error about the settings given rather than about the
+// world: a missing one, one out of range, two that contradict each other.
+// A command line reports such errors as usage mistakes.
+var ErrInvalid = errors.New("invalid settings")
+
+// Invalidf is Errorf for a mistake in the settings given: the error also
+// matches ErrInvalid (errors.Is).
+func Invalidf(format string, args ...any) error {
+	e := Errorf(format, args...).(*Error)
+	e.wrapped = append(e.wrapped, ErrInvalid)
+	return e
 }
 
 // Error is the message spelled neutrally.

@@ -58,6 +58,22 @@ const (
 	Schema Name = "schema"
 	// ReadOnly asks a grant for SELECT only.
 	ReadOnly Name = "read_only"
+	// ReadWrite asks a grant for SELECT, INSERT, UPDATE and DELETE.
+	ReadWrite Name = "read_write"
+	// Owner asks a grant for everything on the schema or database.
+	Owner Name = "owner"
+	// Until is the time an access policy stops allowing access.
+	Until Name = "until"
+	// For is how long from now an access policy allows access.
+	For Name = "for"
+	// AdminSecret is the Secrets Manager secret of the administrative
+	// user that grant, revoke and users log in as.
+	AdminSecret Name = "admin_secret"
+	// SSLNegotiation is how a PostgreSQL upstream starts TLS: postgres or
+	// direct.
+	SSLNegotiation Name = "ssl_negotiation"
+	// HTTPAddress is where the proxy serves health and metrics.
+	HTTPAddress Name = "http_address"
 	// Apply runs a grant's or revoke's SQL instead of printing it.
 	Apply Name = "apply"
 	// AttachTo is the IAM principal (role/NAME, user/NAME, group/NAME) a
@@ -83,7 +99,7 @@ var (
 	keyed = []Name{Region, Profile, User, Database, CABundle, Via, Address, Bastion, BastionTag,
 		SSH, SSHIdentity, SSHKnownHosts, SSHEIC}
 	all = append(keyed[:len(keyed):len(keyed)],
-		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
+		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
 		Subnet, Endpoints)
 )
 

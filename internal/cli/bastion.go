@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"bufio"
-	"cmp"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -50,7 +46,7 @@ func (a *app) newBastion() *cobra.Command {
 		if err := a.confirm(f.yes, "create"); err != nil {
 			return err
 		}
-		id, err := bastion.Apply(ctx, t.clients, plan, &progress{a: a})
+		id, err := bastion.Apply(ctx, t.clients, plan, a.progress())
 		if err == nil {
 			fmt.Fprintln(a.stdout, id)
 		}
@@ -65,19 +61,20 @@ func (a *app) newBastion() *cobra.Command {
 	fl.BoolVar(&f.yes, "yes", false, "apply the plan without asking")
 	status := sub("status", "Show the bastion: instance, agent, groups and rules, role, endpoints, idle stop, cost", func(ctx context.Context, t *bastionTarget) error {
 		r, err := bastion.Status(ctx, t.clients, t.design)
-		if err != nil || a.g.output != "json" {
-			return cmp.Or(err, r.WriteText(a.stdout))
+		switch {
+		case err != nil:
+			return err
+		case a.g.output == "json":
+			return a.writeJSON(r)
 		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
+		return r.WriteText(a.stdout)
 	})
 	start := sub("start", "Start the bastion and wait for its agent", func(ctx context.Context, t *bastionTarget) error {
-		_, err := bastion.Start(ctx, t.clients, t.design.VPC, &progress{a: a})
+		_, err := bastion.Start(ctx, t.clients, t.design.VPC, a.progress())
 		return err
 	})
 	stop := sub("stop", "Stop the bastion", func(ctx context.Context, t *bastionTarget) error {
-		_, err := bastion.Stop(ctx, t.clients, t.design.VPC, &progress{a: a})
+		_, err := bastion.Stop(ctx, t.clients, t.design.VPC, a.progress())
 		return err
 	})
 	destroy := sub("destroy", "Remove what rdsgate created for the bastion (prints it; --yes removes it)", func(ctx context.Context, t *bastionTarget) error {
@@ -88,7 +85,7 @@ func (a *app) newBastion() *cobra.Command {
 		if err := a.confirm(f.yes, "destroy"); err != nil {
 			return err
 		}
-		return bastion.Destroy(ctx, t.clients, o, &progress{a: a})
+		return bastion.Destroy(ctx, t.clients, o, a.progress())
 	})
 	destroy.Flags().BoolVar(&f.yes, "yes", false, "remove without asking")
 	root.AddCommand(create, status, start, stop, destroy)
@@ -127,12 +124,11 @@ func (a *app) confirm(yes bool, verb string) error {
 	if yes {
 		return nil
 	}
-	if f, ok := a.stdin.(*os.File); !ok || !tty.IsTerminal(f) {
+	ok, err := tty.Confirm(a.stdin, a.stderr, "apply? [y/N] ")
+	switch {
+	case errors.Is(err, tty.ErrNotTerminal):
 		return fmt.Errorf("bastion %s: changed nothing: pass --yes to apply the plan above", verb)
-	}
-	fmt.Fprintf(a.stderr, "apply? [y/N] ")
-	line, _ := bufio.NewReader(a.stdin).ReadString('\n')
-	if s := strings.ToLower(strings.TrimSpace(line)); s != "y" && s != "yes" {
+	case !ok:
 		return fmt.Errorf("bastion %s: changed nothing", verb)
 	}
 	return nil

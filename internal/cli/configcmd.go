@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -38,9 +37,7 @@ func (a *app) newConfigTrust() *cobra.Command {
 				return err
 			}
 			if a.g.output == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(map[string]any{"trusted": path, "sha256": p.SHA256, "settings": p.Settings})
+				return a.writeJSON(map[string]any{"trusted": path, "sha256": p.SHA256, "settings": p.Settings})
 			}
 			p.WriteTrusted(a.stdout, path)
 			return nil

@@ -55,7 +55,7 @@ func (a *app) runDemo(ctx context.Context, opts sandbox.Options, backend []strin
 		return fmt.Errorf("start the sandbox: %w", err)
 	}
 	defer sb.Close()
-	a.stage("sandbox", t0, "AWS APIs at %s; %d database(s) in a private network behind bastion %s", sb.APIURL, len(sb.World.Instances), sandbox.BastionID)
+	a.progress().Since("sandbox", t0, "AWS APIs at %s; %d database(s) in a private network behind bastion %s", sb.APIURL, len(sb.World.Instances), sandbox.BastionID)
 	for _, inst := range sb.World.Instances {
 		if inst.Backend == sandbox.BackendEmbedded {
 			fmt.Fprintf(a.stderr, "  %s is served by rdsgate's embedded engine (SQLite behind the %s protocol)\n", inst.Identifier, target.EngineFamily(inst.Engine).Protocol())

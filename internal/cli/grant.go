@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -15,7 +14,6 @@ import (
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/internal/tty"
-	"github.com/rdsgate/rdsgate/target"
 )
 
 // adminFlags are shared by the commands that log in as the administrative
@@ -80,24 +78,6 @@ func (a *app) newGrant() *cobra.Command {
 	fl.BoolVar(&f.own, "owner", false, "everything on the schema/database, including CREATE")
 	fl.StringSliceVar(&f.privileges, "privileges", nil, "explicit table privileges, comma-separated (e.g. SELECT,INSERT)")
 	return cmd
-}
-
-func (f grantFlags) profile() (grant.Profile, error) {
-	n := 0
-	p := grant.ReadOnly
-	for _, c := range []struct {
-		on bool
-		p  grant.Profile
-	}{{f.readOnly, grant.ReadOnly}, {f.readWrite, grant.ReadWrite}, {f.own, grant.Owner}, {len(f.privileges) > 0, grant.Custom}} {
-		if c.on {
-			n++
-			p = c.p
-		}
-	}
-	if n > 1 {
-		return "", usagef("choose one of --read-only, --read-write, --owner and --privileges")
-	}
-	return p, nil
 }
 
 func (a *app) newRevoke() *cobra.Command {
@@ -170,18 +150,14 @@ func (a *app) newUsers() *cobra.Command {
 	return cmd
 }
 
-// grantSpec builds the spec for a resolved path.
-func grantSpec(p *dbpath.Path, user, database string, schemas []string, prof grant.Profile, privs []string) grant.Spec {
-	db := cmp.Or(database, p.Spec.Database)
-	if db == "" && p.Target.Family() == target.FamilyPostgres {
-		db = "postgres"
-	}
-	return grant.Spec{Family: p.Target.Family(), User: user, Database: db, Schemas: schemas, Profile: prof,
-		Privileges: privs, MasterUser: p.Target.MasterUser, Engine: p.Target.Engine, EngineVersion: p.Target.EngineVersion}
+// grantSpec is the spec for user on p's target; database overrides the
+// path's.
+func grantSpec(p *dbpath.Path, user, database string) grant.Spec {
+	return grant.SpecFor(p.Target, user, cmp.Or(database, p.Spec.Database))
 }
 
 func (a *app) runGrant(ctx context.Context, name, user string, f grantFlags) error {
-	prof, err := f.profile()
+	prof, err := grant.ProfileOf(f.readOnly, f.readWrite, f.own, f.privileges)
 	if err != nil {
 		return err
 	}
@@ -189,7 +165,9 @@ func (a *app) runGrant(ctx context.Context, name, user string, f grantFlags) err
 	if err != nil {
 		return err
 	}
-	plan, err := grant.GrantPlan(grantSpec(p, user, f.database, f.schemas, prof, f.privileges))
+	s := grantSpec(p, user, f.database)
+	s.Schemas, s.Profile, s.Privileges = f.schemas, prof, f.privileges
+	plan, err := grant.GrantPlan(s)
 	if err != nil {
 		return usageError{err}
 	}
@@ -201,7 +179,9 @@ func (a *app) runRevoke(ctx context.Context, name, user string, f planFlags) err
 	if err != nil {
 		return err
 	}
-	plan, err := grant.RevokePlan(grantSpec(p, user, f.database, f.schemas, "", nil))
+	s := grantSpec(p, user, f.database)
+	s.Schemas = f.schemas
+	plan, err := grant.RevokePlan(s)
 	if err != nil {
 		return usageError{err}
 	}
@@ -209,37 +189,25 @@ func (a *app) runRevoke(ctx context.Context, name, user string, f planFlags) err
 }
 
 func (a *app) runPlan(ctx context.Context, p *dbpath.Path, plan *grant.Plan, apply bool, secret string) error {
-	s := plan.Spec
 	what := plan.Summary(p.Target.Identifier, p.Target.Engine)
 	if !apply {
-		fmt.Fprintf(a.stdout, "-- rdsgate %s\n-- Nothing was changed: run again with --apply to execute this as the administrative user.\n%s", what, plan.SQL())
-		return nil
+		_, err := fmt.Fprint(a.stdout, plan.DryRun(what).Render(flags))
+		return err
 	}
-	db, admin, err := a.adminDB(ctx, p, s.Database, secret)
+	db, admin, err := a.adminDB(ctx, p, plan.Spec.Database, secret)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	t0 := time.Now()
 	res, err := plan.Apply(ctx, db)
-	for _, q := range res.Executed {
-		fmt.Fprintf(a.stdout, "%s;\n", q)
-	}
+	grant.WriteResult(a.stdout, res, what)
 	if err != nil {
 		return fmt.Errorf("%s as %s: %w", plan.Action, admin, err)
 	}
-	switch {
-	case !res.Changed():
-		fmt.Fprintf(a.stdout, "-- nothing to change: %s is already in place (%d statements checked)\n", what, len(res.Skipped))
-	case len(res.Skipped) > 0:
-		fmt.Fprintf(a.stdout, "-- applied %d statements; %d were already in place\n", len(res.Executed), len(res.Skipped))
-	}
-	a.stage(plan.Action, t0, "%s, as %s", what, admin)
-	if plan.Action == "grant" && res.Changed() {
-		fmt.Fprintf(a.stderr, "Next: give the people or programs the IAM policy: rdsgate policy %s --user %s\n", p.Spec.Name, s.User)
-	}
-	if plan.Action == "revoke" && res.Changed() {
-		fmt.Fprintf(a.stderr, "Sessions already open as %s stay open until they end; remove %s from IAM policies too.\n", s.User, s.User)
+	a.progress().Since(plan.Action, t0, "%s, as %s", what, admin)
+	if next := plan.Next(p.Spec.Name, res); !next.IsZero() {
+		fmt.Fprintln(a.stderr, next.Render(flags))
 	}
 	return nil
 }
@@ -249,7 +217,7 @@ func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags)
 	if err != nil {
 		return err
 	}
-	db0 := grantSpec(p, "x", database, nil, grant.ReadOnly, nil).Database
+	db0 := grantSpec(p, "", database).Database
 	db, _, err := a.adminDB(ctx, p, db0, f.adminSecret)
 	if err != nil {
 		return err
@@ -260,21 +228,9 @@ func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags)
 		return err
 	}
 	if a.g.output == "json" {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(us)
+		return a.writeJSON(us)
 	}
 	return grant.WriteUsers(a.stdout, us, db0)
-}
-
-// parseUntil reads an end of access: RFC 3339, or a date (its start, UTC).
-func parseUntil(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04", "2006-01-02"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, errors.New("use 2026-12-31T18:00:00Z or 2026-12-31")
 }
 
 // resolveTarget finds a target and the caller's identity without a route.
@@ -290,18 +246,8 @@ func (a *app) resolveTarget(ctx context.Context, name string) (*dbpath.Path, err
 
 func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error {
 	req := grant.PolicyRequest{Targets: args, DBUser: f.user, Via: f.via, Bastion: f.bastion, DenyDelete: f.denyDelete, BreakGlass: f.breakGlass}
-	switch {
-	case f.until != "" && f.forDur != 0:
-		return usagef("--until and --for: give one")
-	case f.forDur < 0:
-		return usagef("--for %s: give a duration from now", f.forDur)
-	case f.forDur > 0:
-		req.Until = time.Now().Add(f.forDur).Truncate(time.Second)
-	case f.until != "":
-		var err error
-		if req.Until, err = parseUntil(f.until); err != nil {
-			return usagef("--until %q: %v", f.until, err)
-		}
+	if err := req.Expire(f.until, f.forDur, time.Now()); err != nil {
+		return err
 	}
 	if err := req.Check(); err != nil {
 		return usageError{err}
@@ -323,18 +269,7 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 	if err != nil {
 		return err
 	}
-	if f.attachTo != "" {
-		if f.format != "json" {
-			return usagef("--attach-to prints an aws iam command with the JSON document: drop --format")
-		}
-		cmd, err := grant.AttachCommand(f.attachTo, named.Name, named.Doc)
-		if err != nil {
-			return usageError{err}
-		}
-		_, err = fmt.Fprint(a.stdout, cmd)
-		return err
-	}
-	out, err := named.Render(f.format)
+	out, err := named.Output(f.format, f.attachTo)
 	if err != nil {
 		return usageError{err}
 	}
@@ -355,16 +290,10 @@ func (a *app) adminDB(ctx context.Context, p *dbpath.Path, database, secretID st
 			return a.promptPassword(fmt.Sprintf("Password for the administrative user %s of %s: ", user, p.Target.Identifier))
 		},
 	})
-	var le *grant.LoginError
-	switch {
-	case errors.As(err, &le):
-		return nil, "", fmt.Errorf("%w; check the secret (--admin-secret) and the route (rdsgate doctor %s)", err, p.Spec.Name)
-	case errors.Is(err, grant.ErrNoMasterSecret):
-		return nil, "", fmt.Errorf("%w: pass --admin-secret ARN of a secret with username and password", err)
-	case err != nil:
+	if err != nil {
 		return nil, "", err
 	}
-	a.stage("admin", t0, "logged in as %s (password from %s) over TLS verified for %s, via %s", login.User, login.From, p.Target.Host, p.Route.Via)
+	a.progress().Since("admin", t0, "logged in as %s (password from %s) over TLS verified for %s, via %s", login.User, login.From, p.Target.Host, p.Route.Via)
 	return db, login.User, nil
 }
 

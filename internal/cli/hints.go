@@ -8,6 +8,7 @@ import (
 	"github.com/rdsgate/rdsgate/bastion"
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
@@ -45,6 +46,7 @@ func withHint(err error) error {
 func typedHint(err error) error {
 	var untrusted *config.UntrustedError
 	var stopped *bastion.StoppedError
+	var adminLogin *grant.LoginError
 	switch {
 	case errors.As(err, &untrusted):
 		return fmt.Errorf("%w. Read it, then run: rdsgate config trust %s", err, untrusted.Path)
@@ -58,6 +60,10 @@ func typedHint(err error) error {
 		return fmt.Errorf("%w: start it (rdsgate bastion start TARGET), or leave out --no-start and rdsgate starts it", err)
 	case errors.Is(err, proxy.ErrNonLoopback):
 		return fmt.Errorf("%w: pass --allow-non-loopback to accept that", err)
+	case errors.As(err, &adminLogin):
+		return fmt.Errorf("%w; check the secret (--admin-secret) and the route (rdsgate doctor %s)", err, adminLogin.Target)
+	case errors.Is(err, grant.ErrNoMasterSecret):
+		return fmt.Errorf("%w: pass --admin-secret ARN of a secret with username and password", err)
 	case errors.Is(err, dbpath.ErrEICNeedsBastion):
 		return usagef("--ssh-eic needs the bastion's instance: pass --bastion i-... or --bastion-tag KEY=VALUE")
 	}

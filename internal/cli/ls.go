@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -37,9 +36,7 @@ func (a *app) runLs(ctx context.Context) error {
 		if all == nil {
 			all = []target.Target{}
 		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(all)
+		return a.writeJSON(all)
 	}
 	if len(all) == 0 {
 		fmt.Fprintf(a.stderr, "no DB instances or clusters in %s (another region? pass --region)\n", cfg.Region)

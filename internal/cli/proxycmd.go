@@ -62,7 +62,7 @@ func (a *app) newProxy() *cobra.Command {
 	fl.BoolVar(&f.quitQuitQuit, "quitquitquit", false, "with --http-address: a POST to /quitquitquit with the header X-Rdsgate-Quit (which no web page can send) stops the proxy as SIGTERM does, exit 0")
 	fl.BoolVar(&f.connectionTest, "run-connection-test", false, "log in to every target once (as --user) before serving; exit 1 with the cause if one fails")
 	f.route.password.register(fl)
-	fl.StringVar(&f.route.sslNegotiation, "ssl-negotiation", "", "PostgreSQL upstream TLS: postgres (an SSLRequest first; the default) or direct (TLS at once with ALPN postgresql, one round trip less; PostgreSQL 17+)")
+	fl.StringVar(&f.route.o.SSLNegotiation, "ssl-negotiation", "", "PostgreSQL upstream TLS: postgres (an SSLRequest first; the default) or direct (TLS at once with ALPN postgresql, one round trip less; PostgreSQL 17+)")
 	return cmd
 }
 
@@ -93,27 +93,6 @@ func (f proxyFlags) localTLS() (*tls.Config, error) {
 		return nil, usagef("--local-cert and --local-key go together")
 	}
 	return proxy.LocalTLSConfig(config.ExpandHome(f.localCert), config.ExpandHome(f.localKey))
-}
-
-// serveHealth starts the health and metrics server on --http-address (if
-// any); with --quitquitquit its quit endpoint calls quit.
-func (a *app) serveHealth(f proxyFlags, quit func()) (*proxy.Health, func(), error) {
-	health := proxy.NewHealth()
-	if f.quitQuitQuit {
-		health.OnQuit(func() {
-			a.log.Info("stop asked for on /quitquitquit")
-			quit()
-		})
-	}
-	if f.httpAddress == "" {
-		return health, func() {}, nil
-	}
-	addr, stop, err := gateway.ServeHealth(health, f.httpAddress, f.gw.AllowNonLoopback)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--http-address: %w", err)
-	}
-	a.log.Info("health and metrics", "url", "http://"+addr.String()+"/metrics")
-	return health, stop, nil
 }
 
 // openProxyPaths opens the path of each target; closePaths closes those
@@ -150,15 +129,16 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	if err != nil {
 		return err
 	}
-	if f.quitQuitQuit && f.httpAddress == "" {
-		return usagef("--quitquitquit needs --http-address")
-	}
 	if f.drainTimeout < 0 {
 		return usagef("--drain-timeout must not be negative")
 	}
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
-	health, stopHealth, err := a.serveHealth(f, quit)
+	hc := gateway.HealthConfig{Address: f.httpAddress, AllowNonLoopback: f.gw.AllowNonLoopback, Log: a.log}
+	if f.quitQuitQuit {
+		hc.Quit = quit
+	}
+	health, stopHealth, err := gateway.StartHealth(hc)
 	if err != nil {
 		return err
 	}
@@ -185,7 +165,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	failed := g.Run(ctx, gateway.RunOptions{CheckConnections: f.connectionTest, DrainTimeout: f.drainTimeout,
 		Checked: func(l gateway.Listener, took time.Duration) {
 			p := l.Path
-			a.stageLine("login", took, fmt.Sprintf("%s: logged in as %s over TLS verified for %s, via %s", p.Spec.Name, p.Spec.User, p.Target.Host, p.Route.Via))
+			a.progress().Line("login", took, fmt.Sprintf("%s: logged in as %s over TLS verified for %s, via %s", p.Spec.Name, p.Spec.User, p.Target.Host, p.Route.Via))
 		},
 		Ready:      func() { a.log.Info("proxy ready; press Ctrl-C to stop") },
 		ServeError: func(err error) { a.log.Error("listener failed", "err", err) },

@@ -24,6 +24,7 @@ import (
 	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/internal/sigwatch"
 	"github.com/rdsgate/rdsgate/internal/tty"
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/stage"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -150,7 +151,7 @@ func (a *app) report(err error) int {
 	err = withHint(err)
 	var ue usageError
 	code := ExitFailure
-	if errors.As(err, &ue) || isCobraUsage(err) {
+	if errors.As(err, &ue) || errors.Is(err, setting.ErrInvalid) || isCobraUsage(err) {
 		code = ExitUsage
 	}
 	msg := stage.Line(err)

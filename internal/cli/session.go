@@ -44,12 +44,11 @@ func (a *app) loadConfig() (*config.Config, error) {
 // target, and checks that credentials are there. It returns the profile
 // chosen too.
 func (a *app) loadAWS(ctx context.Context) (aws.Config, string, error) {
-	var s dbpath.Spec
 	var d config.Target // the config files' defaults, as for any target
 	if c, err := a.loadConfig(); err == nil {
 		d.Region, d.Profile = c.Defaults.Region, c.Defaults.Profile
 	}
-	s.Profile, s.Region = awsChoice(d, a.g, a.getenv)
+	s, _ := dbpath.Merge("", d, dbpath.Override{Profile: a.g.profile, Region: a.g.region}, a.getenv)
 	cfg, err := dbpath.LoadAWS(ctx, s, a.pathOptions())
 	return cfg, s.Profile, err
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
 )
 
@@ -60,12 +59,11 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 	var spec dbpath.Spec
 	if f.target != "" {
 		var err error
-		if spec, err = a.pathSpec(f.target, routeFlags{user: f.user}); err != nil {
+		if spec, err = a.pathSpec(f.target, routeFlags{o: dbpath.Override{User: f.user}}); err != nil {
 			return err
 		}
 	} else {
-		spec.Profile, spec.Region = awsChoice(config.Target{}, a.g, a.getenv)
-		spec.User = f.user
+		spec = dbpath.Spec{Profile: a.g.profile, Region: a.g.region, User: f.user}
 	}
 	opts := a.pathOptions()
 	opts.Observer = nil // the token is the whole output

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -11,8 +10,8 @@ import (
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/proxy"
-	"github.com/rdsgate/rdsgate/target"
 )
 
 type tunnelFlags struct {
@@ -77,25 +76,9 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 	defer ln.Close()
 	fmt.Fprintf(a.stdout, "Forwarding %s -> %s via %s. Press Ctrl-C to stop.\n", ln.Addr(), remote, p.Route.Via)
 	if name != "" {
-		a.tunnelRecipe(p, ln.Addr().(*net.TCPAddr).Port)
+		dbclient.WriteTunnelRecipe(a.stdout, p, ln.Addr().(*net.TCPAddr).Port, func(user string) string {
+			return fmt.Sprintf("rdsgate token --target %s --user %s", p.Spec.Name, user)
+		})
 	}
 	return proxy.Forward(ctx, ln, p.Dialer, remote, a.log)
-}
-
-// tunnelRecipe prints how a client uses the tunnel: TLS verified for the
-// real endpoint (not 127.0.0.1), and a token signed for it.
-func (a *app) tunnelRecipe(p *dbpath.Path, port int) {
-	t, user := p.Target, cmp.Or(p.Spec.User, "DBUSER")
-	ca := "RDS_CA_BUNDLE.pem"
-	if p.Bundle != nil && p.Bundle.Path != "" {
-		ca = p.Bundle.Path
-	}
-	token := fmt.Sprintf(`"$(rdsgate token --target %s --user %s)"`, p.Spec.Name, user)
-	if t.Family() == target.FamilyPostgres {
-		fmt.Fprintf(a.stdout, "  PGPASSWORD=%s psql \"host=%s hostaddr=127.0.0.1 port=%d user=%s dbname=%s sslmode=verify-full sslrootcert=%s\"\n",
-			token, t.Host, port, user, cmp.Or(p.Spec.Database, "postgres"), ca)
-		return
-	}
-	fmt.Fprintf(a.stdout, "  mysql -h 127.0.0.1 -P %d -u %s --ssl-mode=VERIFY_CA --ssl-ca=%s --enable-cleartext-plugin --password=%s\n", port, user, ca, token)
-	fmt.Fprintf(a.stdout, "  (mysql cannot check the name %s through 127.0.0.1; rdsgate proxy can)\n", t.Host)
 }

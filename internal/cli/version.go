@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -17,9 +16,7 @@ func (a *app) newVersion() *cobra.Command {
 		RunE: func(*cobra.Command, []string) error {
 			b := buildinfo.Current()
 			if a.g.output == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(b)
+				return a.writeJSON(b)
 			}
 			_, err := fmt.Fprintln(a.stdout, b)
 			return err

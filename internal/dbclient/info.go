@@ -64,3 +64,22 @@ func WriteInfo(w io.Writer, l Listener) {
 	}
 	fmt.Fprintf(w, "  GUI tools (DBeaver, DataGrip, TablePlus, ...): host %s, port %d, user %s, no password, %s\n", host, port, user, ssl)
 }
+
+// WriteTunnelRecipe prints how a client uses a tunnel on 127.0.0.1:port:
+// TLS verified for the real endpoint (not 127.0.0.1), and the password
+// from tokenCmd(user), the command that prints a token for the user.
+func WriteTunnelRecipe(w io.Writer, p *dbpath.Path, port int, tokenCmd func(user string) string) {
+	t, user := p.Target, cmp.Or(p.Spec.User, "DBUSER")
+	ca := "RDS_CA_BUNDLE.pem"
+	if p.Bundle != nil && p.Bundle.Path != "" {
+		ca = p.Bundle.Path
+	}
+	token := `"$(` + tokenCmd(user) + `)"`
+	if t.Family() == target.FamilyPostgres {
+		fmt.Fprintf(w, "  PGPASSWORD=%s psql \"host=%s hostaddr=127.0.0.1 port=%d user=%s dbname=%s sslmode=verify-full sslrootcert=%s\"\n",
+			token, t.Host, port, user, cmp.Or(p.Spec.Database, "postgres"), ca)
+		return
+	}
+	fmt.Fprintf(w, "  mysql -h 127.0.0.1 -P %d -u %s --ssl-mode=VERIFY_CA --ssl-ca=%s --enable-cleartext-plugin --password=%s\n", port, user, ca, token)
+	fmt.Fprintf(w, "  (mysql cannot check the name %s through 127.0.0.1; rdsgate proxy can)\n", t.Host)
+}

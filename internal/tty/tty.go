@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -37,6 +38,20 @@ func ReadPassword(in io.Reader, out io.Writer, prompt string) (string, error) {
 		return "", fmt.Errorf("read password: %w", err)
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// Confirm prints prompt on out and reports whether the answer read from in
+// is yes (y or yes, any case). in must be a terminal: a question nobody can
+// answer is ErrNotTerminal, not a silent no.
+func Confirm(in io.Reader, out io.Writer, prompt string) (bool, error) {
+	f, ok := in.(*os.File)
+	if !ok || !IsTerminal(f) {
+		return false, ErrNotTerminal
+	}
+	fmt.Fprint(out, prompt)
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	s := strings.ToLower(strings.TrimSpace(line))
+	return s == "y" || s == "yes", nil
 }
 
 // Screen is a terminal stream shared by a spinner and log lines: a line
@@ -102,4 +117,55 @@ func (s *Screen) Spin(name string) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// Progress shows the steps of a command on a Screen: a spinner while one
+// runs, then a line "  name      detail (took)". Progress goes to stderr so
+// that stdout stays clean for results. It is an observer of dbpath's
+// stages and of bastion's steps.
+type Progress struct {
+	Screen *Screen
+	// Quiet shows nothing (--quiet).
+	Quiet bool
+	// Silent are steps shown neither spinning nor done (a cached download).
+	Silent []string
+	stop   func()
+}
+
+// Begin shows a spinner for step.
+func (p *Progress) Begin(step string) {
+	if !slices.Contains(p.Silent, step) {
+		p.stop = p.Spin(step)
+	}
+}
+
+// Done stops the spinner and shows the step's line (none when took < 0).
+func (p *Progress) Done(step string, took time.Duration, detail string) {
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
+	if took >= 0 && !slices.Contains(p.Silent, step) {
+		p.Line(step, took, detail)
+	}
+}
+
+// Spin shows a spinner for step until stop is called.
+func (p *Progress) Spin(step string) (stop func()) {
+	if p.Quiet {
+		return func() {}
+	}
+	return p.Screen.Spin(step)
+}
+
+// Line shows a finished step.
+func (p *Progress) Line(step string, took time.Duration, detail string) {
+	if !p.Quiet {
+		fmt.Fprintf(p.Screen, "  %-9s %s (%s)\n", step, detail, took.Round(time.Millisecond))
+	}
+}
+
+// Since shows a step that began at start.
+func (p *Progress) Since(step string, start time.Time, format string, args ...any) {
+	p.Line(step, time.Since(start), fmt.Sprintf(format, args...))
 }
