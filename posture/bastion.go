@@ -15,8 +15,13 @@ import (
 // BastionTag is the tag key that marks a bastion.
 const BastionTag = "rdsgate:bastion"
 
-// bastionNeeds are the reads that find a database's bastions.
-var bastionNeeds = []string{"ec2:DescribeInstances", "ssm:DescribeInstanceInformation"}
+// bastionNeeds are the reads without which no bastion is found. The
+// Systems Manager list is not among them: without it the tagged bastions
+// are still found and a finding on one stands, but a pass would vouch for
+// targets not seen, so bastionCheck says unknown instead.
+var bastionNeeds = []string{"ec2:DescribeInstances"}
+
+const ssmList = "ssm:DescribeInstanceInformation"
 
 // bastions returns db's bastions, or an unknown result when its VPC is
 // not known.
@@ -48,7 +53,11 @@ func bastionCheck(db *DB, what string, bad func(*EC2Instance) (string, *Result))
 	if u != nil {
 		return *u
 	}
+	ssmMissing := db.Region.Failed(ssmList)
 	if len(bs) == 0 {
+		if len(ssmMissing) > 0 {
+			return unknown(ssmMissing, "no instance tagged %s in %s, and the Session Manager targets could not be listed", BastionTag, db.VPC())
+		}
 		return skip("no bastion in %s (no instance tagged %s or managed by Systems Manager)", db.VPC(), BastionTag)
 	}
 	var found []string
@@ -63,6 +72,9 @@ func bastionCheck(db *DB, what string, bad func(*EC2Instance) (string, *Result))
 	}
 	if len(found) > 0 {
 		return fail("%s", strings.Join(found, "; "))
+	}
+	if len(ssmMissing) > 0 {
+		return unknown(ssmMissing, "the tagged bastions pass, but the Session Manager targets could not be listed")
 	}
 	ids := make([]string, len(bs))
 	for i, b := range bs {

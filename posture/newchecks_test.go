@@ -126,6 +126,10 @@ func newCheckCases() []checkCase {
 		}, want: StatusSkip},
 		{check: "bastion-public-ip", name: "denied", mutate: deny("ec2:DescribeInstances"), want: StatusUnknown, missing: []string{"ec2:DescribeInstances"}},
 		{check: "bastion-public-ip", name: "ssm denied", mutate: deny("ssm:DescribeInstanceInformation"), want: StatusUnknown, missing: []string{"ssm:DescribeInstanceInformation"}},
+		{check: "bastion-public-ip", name: "ssm denied, tagged bastion public", mutate: func(s *Snapshot) {
+			deny("ssm:DescribeInstanceInformation")(s)
+			ec2i(s, "i-bastion").PublicIP = "198.51.100.1"
+		}, want: StatusFail},
 
 		{check: "bastion-key-pair", name: "key", mutate: func(s *Snapshot) { ec2i(s, "i-bastion").KeyName = "ops" }, want: StatusFail},
 		{check: "bastion-key-pair", name: "denied", mutate: deny("ec2:DescribeInstances"), want: StatusUnknown, missing: []string{"ec2:DescribeInstances"}},

@@ -1,5 +1,6 @@
 // Package collect reads, read-only, what package posture checks: RDS,
-// EC2, CloudTrail, CloudWatch Logs, CloudWatch, Secrets Manager and IAM,
+// EC2, CloudTrail, CloudWatch Logs, CloudWatch, Secrets Manager, Systems
+// Manager, KMS and IAM,
 // for each region asked, into a [posture.Snapshot]. Its IAM actions, all in
 // the AWS-managed SecurityAudit policy, are listed in [Actions].
 package collect
@@ -18,8 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/rds"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
@@ -41,11 +44,12 @@ var Actions = []string{
 	"rds:DescribeDBParameters", "rds:DescribeDBClusterParameters",
 	"rds:DescribeDBSnapshots", "rds:DescribeDBSnapshotAttributes",
 	"rds:DescribeDBClusterSnapshots", "rds:DescribeDBClusterSnapshotAttributes",
-	"rds:DescribeDBInstanceAutomatedBackups",
+	"rds:DescribeDBInstanceAutomatedBackups", "rds:DescribeEventSubscriptions",
 	"ec2:DescribeVpcs", "ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeRouteTables",
 	"ec2:DescribeInternetGateways", "ec2:DescribeNetworkAcls",
 	"cloudtrail:DescribeTrails", "cloudtrail:GetTrailStatus",
 	"logs:DescribeLogGroups", "logs:DescribeMetricFilters", "cloudwatch:DescribeAlarms",
+	"ec2:DescribeInstances", "ssm:DescribeInstanceInformation", "kms:DescribeKey",
 	"secretsmanager:ListSecrets", "iam:ListPolicies", "iam:GetPolicyVersion", "sts:GetCallerIdentity",
 }
 
@@ -224,6 +228,10 @@ func (rs *regionState) finish() {
 	})
 	sort.Slice(r.Alarms, func(i, j int) bool { return r.Alarms[i].Name < r.Alarms[j].Name })
 	sort.Slice(r.MasterSecrets, func(i, j int) bool { return r.MasterSecrets[i].ARN < r.MasterSecrets[j].ARN })
+	sort.Slice(r.EventSubscriptions, func(i, j int) bool { return r.EventSubscriptions[i].Name < r.EventSubscriptions[j].Name })
+	sort.Slice(r.KMSKeys, func(i, j int) bool { return r.KMSKeys[i].ARN < r.KMSKeys[j].ARN })
+	sort.Slice(r.EC2Instances, func(i, j int) bool { return r.EC2Instances[i].ID < r.EC2Instances[j].ID })
+	sort.Strings(r.ManagedInstances)
 	sort.SliceStable(r.Errors, func(i, j int) bool {
 		if r.Errors[i].Action != r.Errors[j].Action {
 			return r.Errors[i].Action < r.Errors[j].Action
@@ -247,6 +255,9 @@ func (rs *regionState) collect(ctx context.Context) {
 		func(ctx context.Context) { rs.dbSnapshots(ctx, rdsc) },
 		func(ctx context.Context) { rs.clusterSnapshots(ctx, rdsc) },
 		func(ctx context.Context) { rs.automatedBackups(ctx, rdsc) },
+		func(ctx context.Context) { rs.eventSubscriptions(ctx, rdsc) },
+		func(ctx context.Context) { rs.ec2Instances(ctx, ec2c) },
+		func(ctx context.Context) { rs.managedInstances(ctx, ssm.NewFromConfig(cfg)) },
 		func(ctx context.Context) { rs.vpcs(ctx, ec2c) },
 		func(ctx context.Context) { rs.securityGroups(ctx, ec2c) },
 		func(ctx context.Context) { rs.subnets(ctx, ec2c) },
@@ -262,8 +273,12 @@ func (rs *regionState) collect(ctx context.Context) {
 	}
 	wg.Wait()
 	rs.filterTargets()
-	rs.parameters(ctx, rdsc)
-	rs.snapshotAttributes(ctx, rdsc)
+	rs.keepDatabaseVPCs()
+	var after sync.WaitGroup
+	after.Go(func() { rs.parameters(ctx, rdsc) })
+	after.Go(func() { rs.snapshotAttributes(ctx, rdsc) })
+	after.Go(func() { rs.kmsKeys(ctx, kms.NewFromConfig(cfg)) })
+	after.Wait()
 }
 
 // account asks STS who we are; "" when it cannot.

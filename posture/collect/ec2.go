@@ -22,7 +22,7 @@ func (rs *regionState) vpcs(ctx context.Context, c *ec2.Client) {
 		}
 		rs.mu.Lock()
 		for _, v := range page.Vpcs {
-			out := posture.VPC{ID: aws.ToString(v.VpcId)}
+			out := posture.VPC{ID: aws.ToString(v.VpcId), Default: aws.ToBool(v.IsDefault)}
 			for _, a := range v.CidrBlockAssociationSet {
 				out.CIDRs = append(out.CIDRs, aws.ToString(a.CidrBlock))
 			}

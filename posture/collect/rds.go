@@ -46,6 +46,12 @@ func fromInstance(db types.DBInstance, region string) posture.Instance {
 		AutoMinorUpgrade:   aws.ToBool(db.AutoMinorVersionUpgrade),
 		MultiAZ:            aws.ToBool(db.MultiAZ),
 		CAIdentifier:       t.CAIdentifier,
+		Settings: posture.Settings{
+			Tags: tags(db.TagList), MonitoringInterval: int(aws.ToInt32(db.MonitoringInterval)),
+			CopyTagsToSnapshot:  aws.ToBool(db.CopyTagsToSnapshot),
+			PerformanceInsights: aws.ToBool(db.PerformanceInsightsEnabled), PerformanceInsightsKMSKeyID: aws.ToString(db.PerformanceInsightsKMSKeyId),
+			EngineLifecycleSupport: aws.ToString(db.EngineLifecycleSupport),
+		},
 	}
 	if db.DBSubnetGroup != nil {
 		in.SubnetGroup = aws.ToString(db.DBSubnetGroup.DBSubnetGroupName)
@@ -63,6 +69,18 @@ func fromInstance(db types.DBInstance, region string) posture.Instance {
 		}
 	}
 	return in
+}
+
+// tags maps an RDS TagList; nil when empty, to keep snapshots small.
+func tags(list []types.Tag) map[string]string {
+	if len(list) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(list))
+	for _, t := range list {
+		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return m
 }
 
 func (rs *regionState) clusters(ctx context.Context, c *rds.Client) {
@@ -98,6 +116,12 @@ func fromCluster(c types.DBCluster, region string) posture.Cluster {
 		AutoMinorUpgrade:   aws.ToBool(c.AutoMinorVersionUpgrade),
 		MultiAZ:            aws.ToBool(c.MultiAZ),
 		GlobalCluster:      aws.ToString(c.GlobalClusterIdentifier),
+		Settings: posture.Settings{
+			Tags: tags(c.TagList), MonitoringInterval: int(aws.ToInt32(c.MonitoringInterval)),
+			CopyTagsToSnapshot:  aws.ToBool(c.CopyTagsToSnapshot),
+			PerformanceInsights: aws.ToBool(c.PerformanceInsightsEnabled), PerformanceInsightsKMSKeyID: aws.ToString(c.PerformanceInsightsKMSKeyId),
+			EngineLifecycleSupport: aws.ToString(c.EngineLifecycleSupport),
+		},
 	}
 	for _, m := range c.DBClusterMembers {
 		out.Members = append(out.Members, aws.ToString(m.DBInstanceIdentifier))
@@ -337,4 +361,25 @@ func (rs *regionState) snapshotAttributes(ctx context.Context, c *rds.Client) {
 		})
 	}
 	wg.Wait()
+}
+
+// eventSubscriptions lists the RDS event notification subscriptions.
+func (rs *regionState) eventSubscriptions(ctx context.Context, c *rds.Client) {
+	p := rds.NewDescribeEventSubscriptionsPaginator(c, &rds.DescribeEventSubscriptionsInput{})
+	for p.HasMorePages() {
+		var page *rds.DescribeEventSubscriptionsOutput
+		if err := rs.call(ctx, func() (err error) { page, err = p.NextPage(ctx); return err }); err != nil {
+			rs.record(ctx, "rds:DescribeEventSubscriptions", "", err)
+			return
+		}
+		rs.mu.Lock()
+		for _, s := range page.EventSubscriptionsList {
+			rs.r.EventSubscriptions = append(rs.r.EventSubscriptions, posture.EventSubscription{
+				Name: aws.ToString(s.CustSubscriptionId), SourceType: aws.ToString(s.SourceType),
+				SourceIDs: s.SourceIdsList, Categories: s.EventCategoriesList,
+				Enabled: aws.ToBool(s.Enabled), Status: aws.ToString(s.Status), Topic: aws.ToString(s.SnsTopicArn),
+			})
+		}
+		rs.mu.Unlock()
+	}
 }
