@@ -54,9 +54,9 @@ func (d Design) Tags() map[string]string {
 }
 
 // EndpointService is the full service name of a short one (ssm).
-func (d Design) EndpointService(short string) string {
-	return "com.amazonaws." + d.Region + "." + short
-}
+func (d Design) EndpointService(short string) string { return endpointService(d.Region, short) }
+
+func endpointService(region, short string) string { return "com.amazonaws." + region + "." + short }
 
 // Peer is what a security group rule points at.
 type Peer string

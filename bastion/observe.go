@@ -95,8 +95,16 @@ func NewDesign(ctx context.Context, c Clients, t target.Target, spec Spec) (Desi
 }
 
 // routeOf says where a subnet's default route goes: "igw", "nat" or ""
-// (none). A subnet without its own table uses the VPC's main table.
+// (none).
 func routeOf(tables []ec2types.RouteTable, subnet string) string {
+	kind, _ := defaultRoute(tables, subnet)
+	return kind
+}
+
+// defaultRoute is where a subnet's default route goes ("igw", "nat" or
+// "") and the gateway's id. A subnet without its own table uses the VPC's
+// main table.
+func defaultRoute(tables []ec2types.RouteTable, subnet string) (kind, gateway string) {
 	var table *ec2types.RouteTable
 	for i := range tables {
 		for _, a := range tables[i].Associations {
@@ -115,7 +123,7 @@ func routeOf(tables []ec2types.RouteTable, subnet string) string {
 		}
 	}
 	if table == nil {
-		return ""
+		return "", ""
 	}
 	for _, r := range table.Routes {
 		if aws.ToString(r.DestinationCidrBlock) != "0.0.0.0/0" {
@@ -123,12 +131,12 @@ func routeOf(tables []ec2types.RouteTable, subnet string) string {
 		}
 		switch {
 		case aws.ToString(r.NatGatewayId) != "":
-			return "nat"
+			return "nat", aws.ToString(r.NatGatewayId)
 		case strings.HasPrefix(aws.ToString(r.GatewayId), "igw-"):
-			return "igw"
+			return "igw", aws.ToString(r.GatewayId)
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // State is what exists of a design.
@@ -180,22 +188,11 @@ func Observe(ctx context.Context, c Clients, d Design) (*State, error) {
 			return nil, &NotOursError{Kind: KindGroup, Name: aws.ToString(g.GroupName)}
 		}
 	}
-	eps, err := c.EC2.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{Filters: []ec2types.Filter{
-		{Name: aws.String("vpc-id"), Values: []string{d.VPC}}}})
+	// Where the VPC has several endpoints for a service, rdsgate's is the
+	// one its plan speaks of.
+	s.Endpoints, err = sessionEndpoints(ctx, c, d.VPC, d.Region, func(e ec2types.VpcEndpoint) bool { return ec2Tag(e.Tags, TagKey) == d.VPC })
 	if err != nil {
-		return nil, fmt.Errorf("bastion: describe the VPC endpoints of %s: %w", d.VPC, err)
-	}
-	for _, e := range eps.VpcEndpoints {
-		if gone(e) {
-			continue
-		}
-		for _, short := range EndpointServices {
-			if aws.ToString(e.ServiceName) == d.EndpointService(short) {
-				if _, seen := s.Endpoints[short]; !seen || ec2Tag(e.Tags, TagKey) == d.VPC {
-					s.Endpoints[short] = e
-				}
-			}
-		}
+		return nil, err
 	}
 	if err := s.observeIAM(ctx, c, d); err != nil {
 		return nil, err
@@ -222,12 +219,8 @@ func (s *State) observeIAM(ctx context.Context, c Clients, d Design) error {
 			return &NotOursError{Kind: KindRole, Name: d.Name()}
 		}
 		s.Role = role.Role
-		pols, err := c.IAM.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(d.Name())})
-		if err != nil {
-			return fmt.Errorf("bastion: list the policies of role %s: %w", d.Name(), err)
-		}
-		for _, p := range pols.AttachedPolicies {
-			s.RolePolicies = append(s.RolePolicies, aws.ToString(p.PolicyArn))
+		if s.RolePolicies, err = attachedPolicies(ctx, c, d.Name()); err != nil {
+			return err
 		}
 	}
 	prof, err := c.IAM.GetInstanceProfile(ctx, &iam.GetInstanceProfileInput{InstanceProfileName: aws.String(d.Name())})
@@ -242,6 +235,45 @@ func (s *State) observeIAM(ctx context.Context, c Clients, d Design) error {
 		s.Profile = prof.InstanceProfile
 	}
 	return nil
+}
+
+// sessionEndpoints are the VPC's live interface endpoints for
+// EndpointServices, by short name, whoever created them; of several for
+// one service, the first that prefer accepts wins.
+func sessionEndpoints(ctx context.Context, c Clients, vpc, region string, prefer func(ec2types.VpcEndpoint) bool) (map[string]ec2types.VpcEndpoint, error) {
+	eps, err := c.EC2.DescribeVpcEndpoints(ctx, &ec2.DescribeVpcEndpointsInput{Filters: []ec2types.Filter{
+		{Name: aws.String("vpc-id"), Values: []string{vpc}}}})
+	if err != nil {
+		return nil, fmt.Errorf("bastion: describe the VPC endpoints of %s: %w", vpc, err)
+	}
+	out := map[string]ec2types.VpcEndpoint{}
+	for _, e := range eps.VpcEndpoints {
+		if gone(e) {
+			continue
+		}
+		for _, short := range EndpointServices {
+			if aws.ToString(e.ServiceName) != endpointService(region, short) {
+				continue
+			}
+			if have, seen := out[short]; !seen || prefer(e) && !prefer(have) {
+				out[short] = e
+			}
+		}
+	}
+	return out, nil
+}
+
+// attachedPolicies are the ARNs of the managed policies attached to role.
+func attachedPolicies(ctx context.Context, c Clients, role string) ([]string, error) {
+	pols, err := c.IAM.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(role)})
+	if err != nil {
+		return nil, fmt.Errorf("bastion: list the policies of role %s: %w", role, err)
+	}
+	var out []string
+	for _, p := range pols.AttachedPolicies {
+		out = append(out, aws.ToString(p.PolicyArn))
+	}
+	return out, nil
 }
 
 // findInstance is the VPC's tagged instance that is not terminated.

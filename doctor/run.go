@@ -2,19 +2,13 @@ package doctor
 
 import (
 	"context"
-
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-	"github.com/aws/aws-sdk-go-v2/service/ssm"
-	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/dbpath"
@@ -24,7 +18,6 @@ import (
 	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
-	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
 // PortForwardingDocument is the Session Manager document rdsgate uses.
@@ -277,136 +270,6 @@ func checkConnectPermission(ctx context.Context, cfg aws.Config, id awsconf.Iden
 			Fix: setting.Textf("attach a policy with: %s\n(rdsgate policy %s %s prints the whole document)", PolicyStatement(id.Account, t, user), t.Identifier, setting.User.Is(user))}
 	}
 	return Result{Status: Pass, Detail: setting.Textf("allowed on %s", resource)}
-}
-
-// checkBastion checks the Session Manager bastion: it exists, its agent is
-// online, the caller may start a port-forwarding session on it, and its
-// security groups may reach the database's port.
-func checkBastion(ctx context.Context, r *Report, cfg aws.Config, id awsconf.Identity, t target.Target, route dbpath.Route) {
-	var bastion ssmtunnel.Bastion
-	res := r.run("bastion", "Session Manager bastion exists", func() Result {
-		apis := ssmtunnel.BastionAPIs{EC2: ec2.NewFromConfig(cfg), SSM: ssm.NewFromConfig(cfg)}
-		bs, err := ssmtunnel.DescribeBastions(ctx, apis, route.Bastion, route.BastionTag)
-		if errors.Is(err, ssmtunnel.ErrNoBastion) {
-			return Result{Status: Fail, Detail: setting.Plain("the ssm route needs a bastion"),
-				Fix: setting.Textf("pass %s or %s, or set %s in the config file", setting.Bastion.Is("i-..."), setting.BastionTag.Is("KEY=VALUE"), setting.Bastion.Key())}
-		}
-		if err != nil {
-			return failure(err)
-		}
-		if len(bs) == 0 {
-			return Result{Status: Fail, Detail: setting.Plain("no running instance matches " + first(route.Bastion, route.BastionTag))}
-		}
-		bastion = bs[0]
-		for _, b := range bs {
-			if b.Online() { // the one the route will take
-				bastion = b
-				break
-			}
-		}
-		inst := bastion.Instance
-		return Result{Status: Pass, Detail: setting.Textf("%s (%s) in %s", bastion.ID(), aws.ToString(inst.PrivateIpAddress), aws.ToString(inst.VpcId))}
-	})
-	if res.Status == Fail {
-		r.skip("bastion-hardening", "bastion: no key pair, no public IP, IMDSv2", "needs the bastion")
-		r.skip("agent", "SSM agent online", "needs the bastion")
-		r.skip("start-session", "ssm:StartSession allowed", "needs the bastion")
-		r.skip("security-group", "bastion may reach the database", "needs the bastion")
-		return
-	}
-	bid := bastion.ID()
-	r.run("bastion-hardening", "bastion: no key pair, no public IP, IMDSv2", func() Result {
-		return checkHardening(bastion.Instance, bid)
-	})
-	r.run("agent", "SSM agent online", func() Result {
-		info := bastion.Agent
-		if info == nil {
-			return Result{Status: Fail, Detail: setting.Textf("%s is not registered with Systems Manager", bid),
-				Fix: setting.Plain("install and start the SSM agent on the bastion, and give its instance profile AmazonSSMManagedInstanceCore")}
-		}
-		if info.PingStatus != ssmtypes.PingStatusOnline {
-			return Result{Status: Fail, Detail: setting.Textf("the SSM agent on %s is %s (agent %s)", bid, info.PingStatus, aws.ToString(info.AgentVersion)),
-				Fix: setting.Plain("start the bastion and its agent (sudo systemctl restart amazon-ssm-agent); check its outbound HTTPS to ssm, ssmmessages and ec2messages endpoints")}
-		}
-		return Result{Status: Pass, Detail: setting.Textf("online, agent %s", aws.ToString(info.AgentVersion))}
-	})
-	r.run("start-session", "ssm:StartSession allowed", func() Result {
-		resources := []string{fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", cfg.Region, id.Account, bid), fmt.Sprintf("arn:aws:ssm:%s::document/%s", cfg.Region, PortForwardingDocument)}
-		d, err := iamsim.Allowed(ctx, cfg, id.ARN, "ssm:StartSession", resources...)
-		switch {
-		case err != nil:
-			return Result{Status: Skip, Detail: setting.Textf("could not check: %v", err)}
-		case !d.Allowed:
-			return Result{Status: Fail, Detail: setting.Textf("%s may not ssm:StartSession on %s", d.Principal, d.Resource),
-				Fix: setting.Textf("allow ssm:StartSession on the bastion and on document %s (rdsgate policy %s %s %s)", PortForwardingDocument, t.Identifier, setting.Via.Is("ssm"), setting.Bastion.Is(bid))}
-		}
-		return Result{Status: Pass, Detail: setting.Plain("allowed on the bastion and " + PortForwardingDocument)}
-	})
-	r.run("security-group", "bastion may reach the database", func() Result {
-		return checkSecurityGroups(ctx, cfg, bastion.Instance, t)
-	})
-}
-
-// checkHardening warns of what a Session Manager bastion never needs: a key
-// pair, a public IP, and the instance metadata service without tokens.
-func checkHardening(inst ec2types.Instance, id string) Result {
-	var found, fixes []string
-	if k := aws.ToString(inst.KeyName); k != "" {
-		found = append(found, "key pair "+k)
-		fixes = append(fixes, "replace it with an instance without a key pair (Session Manager needs none; rdsgate bastion create builds one)")
-	}
-	if ip := aws.ToString(inst.PublicIpAddress); ip != "" {
-		found = append(found, "public IP "+ip)
-		fixes = append(fixes, "move it to a private subnet without a public IP (it needs only outbound 443)")
-	}
-	if inst.MetadataOptions == nil || inst.MetadataOptions.HttpTokens != ec2types.HttpTokensStateRequired {
-		found = append(found, "IMDSv1 allowed")
-		fixes = append(fixes, "aws ec2 modify-instance-metadata-options --instance-id "+id+" --http-tokens required --http-put-response-hop-limit 1")
-	}
-	if len(found) == 0 {
-		return Result{Status: Pass, Detail: setting.Plain("no key pair, no public IP, IMDSv2 required")}
-	}
-	return Result{Status: Warn, Detail: setting.Plain(id + " has " + strings.Join(found, ", ")), Fix: setting.Plain(strings.Join(fixes, "\n"))}
-}
-
-func checkSecurityGroups(ctx context.Context, cfg aws.Config, bastion ec2types.Instance, t target.Target) Result {
-	if len(t.SecurityGroups) == 0 {
-		return Result{Status: Skip, Detail: setting.Plain("the database's security groups are unknown")}
-	}
-	out, err := ec2.NewFromConfig(cfg).DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: t.SecurityGroups})
-	if err != nil {
-		return failure(err)
-	}
-	bastionGroups := map[string]bool{}
-	for _, g := range bastion.SecurityGroups {
-		bastionGroups[aws.ToString(g.GroupId)] = true
-	}
-	ip := net.ParseIP(aws.ToString(bastion.PrivateIpAddress))
-	for _, g := range out.SecurityGroups {
-		for _, p := range g.IpPermissions {
-			proto := aws.ToString(p.IpProtocol)
-			if proto != "-1" && (proto != "tcp" || int(aws.ToInt32(p.FromPort)) > t.Port || int(aws.ToInt32(p.ToPort)) < t.Port) {
-				continue
-			}
-			for _, pair := range p.UserIdGroupPairs {
-				if bastionGroups[aws.ToString(pair.GroupId)] {
-					return Result{Status: Pass, Detail: setting.Textf("%s admits %s on port %d", aws.ToString(g.GroupId), aws.ToString(pair.GroupId), t.Port)}
-				}
-			}
-			for _, r := range p.IpRanges {
-				if _, n, err := net.ParseCIDR(aws.ToString(r.CidrIp)); err == nil && ip != nil && n.Contains(ip) {
-					return Result{Status: Pass, Detail: setting.Textf("%s admits %s on port %d", aws.ToString(g.GroupId), aws.ToString(r.CidrIp), t.Port)}
-				}
-			}
-		}
-	}
-	var bg string
-	for g := range bastionGroups {
-		bg = g
-		break
-	}
-	return Result{Status: Fail, Detail: setting.Textf("no rule in %s admits the bastion (%s, %s) on port %d", strings.Join(t.SecurityGroups, ", "), aws.ToString(bastion.InstanceId), bg, t.Port),
-		Fix: setting.Textf("aws ec2 authorize-security-group-ingress --group-id %s --protocol tcp --port %d --source-group %s", t.SecurityGroups[0], t.Port, bg)}
 }
 
 func first(a, b string) string {

@@ -300,11 +300,7 @@ func (s *Server) instanceXML(b *world.Bastion, now time.Time) instanceXML {
 		VirtualizationType: "hvm",
 		Hypervisor:         "xen",
 		PlatformDetails:    "Linux/UNIX",
-		IamInstanceProfile: &instanceProfXML{
-			Arn: "arn:aws:iam::" + s.world.Account + ":instance-profile/rdsgate-sandbox-bastion",
-			ID:  "AIPA" + strings.ToUpper(shortHash("profile"+b.InstanceID)),
-		},
-		MetadataOptions: &metadataOptsXML{State: "applied", HTTPTokens: "required", HTTPEndpoint: "enabled"},
+		MetadataOptions:    &metadataOptsXML{State: "applied", HTTPTokens: "required", HTTPEndpoint: "enabled"},
 	}
 	state := b.StateAt(now)
 	x.InstanceState.Code, x.InstanceState.Name = stateCodes[state], state
@@ -317,19 +313,21 @@ func (s *Server) instanceXML(b *world.Bastion, now time.Time) instanceXML {
 		x.ImageID, x.InstanceType, x.Architecture = b.ImageID, b.InstanceType, b.Architecture
 		x.LaunchTime = xmlTime(b.LaunchTime)
 		x.KeyName, x.PublicIPAddress = b.KeyName, b.PublicIP
-		x.IamInstanceProfile = nil
-		if b.InstanceProfile != "" {
-			p, ok := s.world.InstanceProfile(b.InstanceProfile)
-			id := ""
-			if ok {
-				id = p.ID
-			}
-			x.IamInstanceProfile = &instanceProfXML{Arn: "arn:aws:iam::" + s.world.Account + ":instance-profile/" + b.InstanceProfile, ID: id}
-		}
 		x.MetadataOptions = &metadataOptsXML{State: "applied", HTTPTokens: b.HTTPTokens, HTTPEndpoint: "enabled", HopLimit: b.HopLimit}
 		if state == world.StateTerminated {
 			x.PrivateIPAddress, x.PrivateDNSName = "", ""
 		}
+	}
+	// Only a profile IAM holds is reported, so that a reader who follows
+	// it (doctor) finds what the agent would get; the built-in bastion's
+	// agent registers without one.
+	if b.InstanceProfile != "" {
+		p, ok := s.world.InstanceProfile(b.InstanceProfile)
+		id := ""
+		if ok {
+			id = p.ID
+		}
+		x.IamInstanceProfile = &instanceProfXML{Arn: "arn:aws:iam::" + s.world.Account + ":instance-profile/" + b.InstanceProfile, ID: id}
 	}
 	x.Placement.AvailabilityZone = or(b.AvailabilityZone, s.world.Region+"a")
 	x.Placement.Tenancy = "default"
