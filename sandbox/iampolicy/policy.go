@@ -1,8 +1,8 @@
 // Package iampolicy evaluates IAM policy documents the way AWS does for the
 // cases the sandbox needs: identity policies with Allow and Deny statements,
 // Action/NotAction and Resource/NotResource with * and ? wildcards, and the
-// String*, Bool and Date* condition operators. An explicit Deny wins over any Allow;
-// nothing allowed is an implicit deny.
+// String*, Arn*, Bool and Date* condition operators. An explicit Deny wins
+// over any Allow; nothing allowed is an implicit deny.
 package iampolicy
 
 import (
@@ -203,6 +203,10 @@ func condition(op string, ctx map[string]string, key string, values []string) bo
 		return anyEqual(values, v, true)
 	case "DateLessThan", "DateLessThanEquals", "DateGreaterThan", "DateGreaterThanEquals":
 		return anyDate(op, values, v)
+	case "ArnEquals", "ArnLike":
+		return anyMatch(values, v, false)
+	case "ArnNotEquals", "ArnNotLike":
+		return !anyMatch(values, v, false)
 	case "Null":
 		return anyEqual(values, "false", true)
 	}

@@ -13,6 +13,8 @@ func TestEvaluate(t *testing.T) {
 	ownSessions := `{"Statement":[{"Effect":"Allow","Action":"ssm:TerminateSession","Resource":"arn:aws:ssm:*:*:session/*","Condition":{"StringLike":{"ssm:resourceTag/aws:ssmmessages:session-id":["${aws:userid}"]}}}]}`
 	secure := `{"Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*","Condition":{"Bool":{"aws:SecureTransport":"true"}}}]}`
 	unknownOp := `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*","Condition":{"NumericLessThan":{"aws:EpochTime":"2000000000"}}}]}`
+	onlyCore := `{"Statement":[{"Effect":"Allow","Action":"iam:AttachRolePolicy","Resource":"*","Condition":{"ArnEquals":{"iam:PolicyARN":"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}}}]}`
+	notAWSManaged := `{"Statement":[{"Effect":"Allow","Action":"iam:AttachRolePolicy","Resource":"*","Condition":{"ArnNotLike":{"iam:PolicyARN":"arn:aws:iam::aws:policy/*"}}}]}`
 	until := `{"Statement":[{"Effect":"Allow","Action":"rds-db:connect","Resource":"*","Condition":{"DateLessThan":{"aws:CurrentTime":"2026-12-31T18:00:00Z"}}}]}`
 
 	tests := []struct {
@@ -41,6 +43,10 @@ func TestEvaluate(t *testing.T) {
 		{"bool condition false", []string{secure}, Request{Action: "s3:GetObject", Resource: "x", Context: map[string]string{"aws:securetransport": "false"}}, ImplicitDeny, false},
 		{"bool condition true", []string{secure}, Request{Action: "s3:GetObject", Resource: "x", Context: map[string]string{"aws:SecureTransport": "true"}}, Allowed, true},
 		{"unknown operator fails closed", []string{unknownOp}, Request{Action: "x:y", Resource: "z", Context: map[string]string{"aws:EpochTime": "1"}}, ImplicitDeny, false},
+		{"ArnEquals matches", []string{onlyCore}, Request{Action: "iam:AttachRolePolicy", Resource: "r", Context: map[string]string{"iam:PolicyARN": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}}, Allowed, true},
+		{"ArnEquals refuses another", []string{onlyCore}, Request{Action: "iam:AttachRolePolicy", Resource: "r", Context: map[string]string{"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}}, ImplicitDeny, false},
+		{"ArnNotLike refuses a match", []string{notAWSManaged}, Request{Action: "iam:AttachRolePolicy", Resource: "r", Context: map[string]string{"iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess"}}, ImplicitDeny, false},
+		{"ArnNotLike allows others", []string{notAWSManaged}, Request{Action: "iam:AttachRolePolicy", Resource: "r", Context: map[string]string{"iam:PolicyARN": "arn:aws:iam::111122223333:policy/mine"}}, Allowed, true},
 		{"access until a time, before it", []string{until}, Request{Action: "rds-db:connect", Resource: connectARN, Context: map[string]string{"aws:CurrentTime": "2026-12-31T17:59:59Z"}}, Allowed, true},
 		{"access until a time, after it", []string{until}, Request{Action: "rds-db:connect", Resource: connectARN, Context: map[string]string{"aws:CurrentTime": "2026-12-31T18:00:00Z"}}, ImplicitDeny, false},
 		{"a time that does not parse", []string{until}, Request{Action: "rds-db:connect", Resource: connectARN, Context: map[string]string{"aws:CurrentTime": "soon"}}, ImplicitDeny, false},
