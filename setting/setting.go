@@ -72,6 +72,8 @@ const (
 	// SSLNegotiation is how a PostgreSQL upstream starts TLS: postgres or
 	// direct.
 	SSLNegotiation Name = "ssl_negotiation"
+	// Client is the database client connect runs (psql, mysql, ...).
+	Client Name = "client"
 	// HTTPAddress is where the proxy serves health and metrics.
 	HTTPAddress Name = "http_address"
 	// Apply runs a grant's or revoke's SQL instead of printing it.
@@ -99,7 +101,7 @@ var (
 	keyed = []Name{Region, Profile, User, Database, CABundle, Via, Address, Bastion, BastionTag,
 		SSH, SSHIdentity, SSHKnownHosts, SSHEIC}
 	all = append(keyed[:len(keyed):len(keyed)],
-		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
+		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, Client, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
 		Subnet, Endpoints)
 )
 

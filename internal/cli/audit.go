@@ -10,6 +10,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/internal/buildinfo"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/posture"
 	"github.com/rdsgate/rdsgate/posture/collect"
 	"github.com/rdsgate/rdsgate/posture/report"
@@ -33,14 +34,9 @@ type auditFlags struct {
 
 func (a *app) newAudit() *cobra.Command {
 	var f auditFlags
-	cmd := &cobra.Command{
-		Use:   "audit",
-		Short: "Check every database and the network around it against the hardening guidance",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runAudit(cmd.Context(), f)
-		},
-	}
+	cmd := cmdline.Command("audit", "Check every database and the network around it against the hardening guidance", cobra.NoArgs, func(ctx context.Context, _ []string) error {
+		return a.runAudit(ctx, f)
+	})
 	fl := cmd.Flags()
 	fl.BoolVar(&f.allRegions, "all-regions", false, "audit every region enabled in the account")
 	fl.StringSliceVar(&f.targets, "target", nil, "audit only these databases: config-file names, instance or cluster identifiers (repeatable)")
@@ -62,23 +58,23 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 	switch a.g.output {
 	case "text", "json", "sarif", "markdown":
 	default:
-		return usagef("--output %s: audit prints text, json, sarif or markdown", a.g.output)
+		return cmdline.Usagef("--output %s: audit prints text, json, sarif or markdown", a.g.output)
 	}
 	var failOn posture.Severity
 	if f.failOn != "" {
 		sev, err := posture.ParseSeverity(f.failOn)
 		if err != nil {
-			return usagef("--fail-on: %v", err)
+			return cmdline.Usagef("--fail-on: %v", err)
 		}
 		failOn = sev
 	}
 	for _, id := range f.checks {
 		if posture.CheckByID(id) == nil {
-			return usagef("--check %q: no such check", id)
+			return cmdline.Usagef("--check %q: no such check", id)
 		}
 	}
 	if f.emitAlarms && !slices.Contains(posture.AlarmFormats, f.alarmFormat) {
-		return usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
+		return cmdline.Usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
 	}
 	f.targets = a.auditTargets(f.targets)
 	snap, err := a.auditSnapshot(ctx, f)

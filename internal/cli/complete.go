@@ -11,6 +11,7 @@ import (
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/sandbox"
 )
@@ -29,18 +30,10 @@ var flagValues = map[string][]string{
 	"backend":      {"auto", "installed", "embedded"},
 }
 
-// addCompletions gives c and its subcommands dynamic completion: target
-// names for the commands that take a TARGET (and token --target), fixed
-// values for the flags above, AWS profiles for --profile.
+// addCompletions gives c (the root) and its subcommands dynamic
+// completion: target names for the commands that take a TARGET (and token
+// --target), fixed values for the flags above, AWS profiles for --profile.
 func (a *app) addCompletions(c *cobra.Command) {
-	fixed := func(vals []string) cobra.CompletionFunc {
-		return cobra.FixedCompletions(vals, cobra.ShellCompDirectiveNoFileComp)
-	}
-	for name, vals := range flagValues {
-		if c.Flags().Lookup(name) != nil {
-			_ = c.RegisterFlagCompletionFunc(name, fixed(vals))
-		}
-	}
 	if c.HasParent() && c.Flags().Lookup("target") != nil {
 		_ = c.RegisterFlagCompletionFunc("target", a.completeTargets)
 	}
@@ -53,11 +46,11 @@ func (a *app) addCompletions(c *cobra.Command) {
 				case err == nil:
 					return nil
 				case len(args) == 0:
-					return usagef("%s: which database? %s (rdsgate ls lists them)", cmd.CommandPath(), cmd.UseLine())
+					return cmdline.Usagef("%s: which database? %s (rdsgate ls lists them)", cmd.CommandPath(), cmd.UseLine())
 				case len(args) == 1 && strings.Contains(cmd.Use, "DBUSER"):
-					return usagef("%s: which database user? %s", cmd.CommandPath(), cmd.UseLine())
+					return cmdline.Usagef("%s: which database user? %s", cmd.CommandPath(), cmd.UseLine())
 				}
-				return usagef("%s: %v; %s", cmd.CommandPath(), err, cmd.UseLine())
+				return cmdline.Usagef("%s: %v; %s", cmd.CommandPath(), err, cmd.UseLine())
 			}
 		}
 		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
@@ -71,7 +64,7 @@ func (a *app) addCompletions(c *cobra.Command) {
 		_ = c.RegisterFlagCompletionFunc("profile", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return awsconf.Profiles(a.awsConfigFiles, a.awsCredentialsFiles), cobra.ShellCompDirectiveNoFileComp
 		})
-		_ = c.RegisterFlagCompletionFunc("output", fixed(flagValues["output"]))
+		cmdline.CompleteValues(c, flagValues)
 	}
 	for _, sub := range c.Commands() {
 		a.addCompletions(sub)

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 )
 
 func (a *app) newConfig() *cobra.Command {
@@ -84,7 +85,7 @@ func (a *app) projectArg(args []string) (string, error) {
 		return "", err
 	}
 	if p == "" {
-		return "", usagef("no %s here or above (up to your home directory): name the file", config.ProjectFileName)
+		return "", cmdline.Usagef("no %s here or above (up to your home directory): name the file", config.ProjectFileName)
 	}
 	return p, nil
 }

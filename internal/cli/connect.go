@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/internal/queryout"
 	"github.com/rdsgate/rdsgate/stage"
-	"github.com/rdsgate/rdsgate/suggest"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -39,10 +38,10 @@ func (a *app) newConnect() *cobra.Command {
 			extra := args[1:]
 			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
 				if dash != 1 {
-					return usagef("give one TARGET before --")
+					return cmdline.Usagef("give one TARGET before --")
 				}
 			} else if len(extra) > 0 {
-				return usagef("unexpected arguments %q: put client arguments after --", extra)
+				return cmdline.Usagef("unexpected arguments %q: put client arguments after --", extra)
 			}
 			return a.runConnect(cmd.Context(), args[0], extra, f)
 		},
@@ -59,11 +58,8 @@ func (a *app) newConnect() *cobra.Command {
 }
 
 func (a *app) runConnect(ctx context.Context, name string, extra []string, f connectFlags) error {
-	if all := flagValues["client"]; f.client != "" && !slices.Contains(all, f.client) {
-		if s, ok := suggest.Closest(f.client, all); ok {
-			return usagef("--client %q: did you mean %s? (%s)", f.client, s, strings.Join(all, ", "))
-		}
-		return usagef("--client %q: use one of %s", f.client, strings.Join(all, ", "))
+	if err := dbclient.Check(f.client); err != nil {
+		return err
 	}
 	p, err := a.openPath(ctx, name, f.route)
 	if err != nil {
@@ -90,7 +86,7 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	defer local.Close()
 	user := p.Spec.User
 	if user == "" {
-		return usagef("no database user: pass --user, or set user: for %s in the config file", name)
+		return cmdline.Usagef("no database user: pass --user, or set user: for %s in the config file", name)
 	}
 
 	// Log in once before handing over, so that a refused login is explained
@@ -124,14 +120,11 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 // fails before the route opens.
 func (a *app) pickClient(fam target.Family, want string) (name, bin string, err error) {
 	name, bin, err = dbclient.Pick(fam, want)
-	var wrong *dbclient.WrongFamilyError
-	switch {
-	case errors.As(err, &wrong):
-		return "", "", usagef("--client %s does not speak %s: use one of %s", want, wrong.Family, strings.Join(dbclient.Names[wrong.Family], ", "))
-	case err != nil:
+	var missing *dbclient.NotFoundError
+	if errors.As(err, &missing) {
 		return "", "", stage.Wrap(stage.Client, fmt.Errorf("%w; or use --exec or --print, which need no client", err))
 	}
-	return name, bin, nil
+	return name, bin, err
 }
 
 // runClient starts the database client bin on the local socket with the

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/docs"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/sandbox"
 	"github.com/rdsgate/rdsgate/target"
@@ -19,14 +20,9 @@ import (
 func (a *app) newDemo() *cobra.Command {
 	var opts sandbox.Options
 	var backend []string
-	cmd := &cobra.Command{
-		Use:   "demo",
-		Short: "Walk the whole path to a private database against a local sandbox",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runDemo(cmd.Context(), opts, backend)
-		},
-	}
+	cmd := cmdline.Command("demo", "Walk the whole path to a private database against a local sandbox", cobra.NoArgs, func(ctx context.Context, _ []string) error {
+		return a.runDemo(ctx, opts, backend)
+	})
 	cmd.Flags().StringSliceVar(&opts.Engines, "engine", []string{"all"}, "engines to try: postgres, mysql or all")
 	cmd.Flags().StringArrayVar(&backend, "backend", []string{sandbox.BackendAuto}, "what serves the data: auto, installed, embedded or a server's URL (see 'rdsgate sandbox --help')")
 	return cmd

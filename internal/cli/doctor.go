@@ -6,18 +6,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/doctor"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 )
 
 func (a *app) newDoctor() *cobra.Command {
 	var rf routeFlags
-	cmd := &cobra.Command{
-		Use:   "doctor TARGET",
-		Short: "Check every stage of the path to a database, and say how to fix what is wrong",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runDoctor(cmd.Context(), args[0], rf)
-		},
-	}
+	cmd := cmdline.Command("doctor TARGET", "Check every stage of the path to a database, and say how to fix what is wrong", cobra.ExactArgs(1), func(ctx context.Context, args []string) error {
+		return a.runDoctor(ctx, args[0], rf)
+	})
 	rf.register(cmd.Flags())
 	return cmd
 }

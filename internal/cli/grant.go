@@ -13,6 +13,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/tty"
 )
 
@@ -63,14 +64,9 @@ type grantFlags struct {
 
 func (a *app) newGrant() *cobra.Command {
 	var f grantFlags
-	cmd := &cobra.Command{
-		Use:   "grant TARGET DBUSER",
-		Short: "Create an IAM-authenticated database user with least privilege",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runGrant(cmd.Context(), args[0], args[1], f)
-		},
-	}
+	cmd := cmdline.Command("grant TARGET DBUSER", "Create an IAM-authenticated database user with least privilege", cobra.ExactArgs(2), func(ctx context.Context, args []string) error {
+		return a.runGrant(ctx, args[0], args[1], f)
+	})
 	fl := cmd.Flags()
 	f.planFlags.register(fl)
 	fl.BoolVar(&f.readOnly, "read-only", false, "SELECT only (the default)")
@@ -82,29 +78,20 @@ func (a *app) newGrant() *cobra.Command {
 
 func (a *app) newRevoke() *cobra.Command {
 	var f planFlags
-	cmd := &cobra.Command{
-		Use:   "revoke TARGET DBUSER",
-		Short: "Undo rdsgate grant: revoke the user's privileges and drop it",
-		Args:  cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runRevoke(cmd.Context(), args[0], args[1], f)
-		},
-	}
+	cmd := cmdline.Command("revoke TARGET DBUSER", "Undo rdsgate grant: revoke the user's privileges and drop it", cobra.ExactArgs(2), func(ctx context.Context, args []string) error {
+		return a.runRevoke(ctx, args[0], args[1], f)
+	})
 	f.register(cmd.Flags())
 	return cmd
 }
 
+// policyFlags are a grant.PolicyRequest (bound to it directly) and how
+// to print it.
 type policyFlags struct {
-	user       string
-	via        string
-	bastion    string
-	format     string
-	attachTo   string
-	denyDelete bool
-	breakGlass []string
-	account    string
-	until      string
-	forDur     time.Duration
+	req              grant.PolicyRequest
+	format, attachTo string
+	account, until   string
+	forDur           time.Duration
 }
 
 func (a *app) newPolicy() *cobra.Command {
@@ -121,13 +108,13 @@ func (a *app) newPolicy() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.user, "user", "u", "", "database user the policy lets sign in")
-	fl.StringVar(&f.via, "via", "", "route the people will use: direct or ssm (ssm adds the Session Manager statements)")
-	fl.StringVar(&f.bastion, "bastion", "", "ssm route: bastion instance id")
+	fl.StringVarP(&f.req.DBUser, "user", "u", "", "database user the policy lets sign in")
+	fl.StringVar(&f.req.Via, "via", "", "route the people will use: direct or ssm (ssm adds the Session Manager statements)")
+	fl.StringVar(&f.req.Bastion, "bastion", "", "ssm route: bastion instance id")
 	fl.StringVarP(&f.format, "format", "f", "json", "json, terraform, cloudformation or cloudformation-json (the same as -o)")
 	fl.StringVar(&f.attachTo, "attach-to", "", "print the aws iam command that attaches the policy to role/NAME (or user/NAME, group/NAME)")
-	fl.BoolVar(&f.denyDelete, "deny-delete", false, "print the deletion guard for the TARGETs instead")
-	fl.StringSliceVar(&f.breakGlass, "break-glass", nil, "--deny-delete: principal ARN (patterns allowed) still allowed to modify the databases")
+	fl.BoolVar(&f.req.DenyDelete, "deny-delete", false, "print the deletion guard for the TARGETs instead")
+	fl.StringSliceVar(&f.req.BreakGlass, "break-glass", nil, "--deny-delete: principal ARN (patterns allowed) still allowed to modify the databases")
 	fl.StringVar(&f.account, "account", "", "account id of the databases (default: the caller's)")
 	fl.StringVar(&f.until, "until", "", "the access ends at this time (2026-12-31T18:00:00Z, or a date): IAM stops allowing it, no one has to revoke it")
 	fl.DurationVar(&f.forDur, "for", 0, "the access ends after this long from now (8h, 72h)")
@@ -137,14 +124,9 @@ func (a *app) newPolicy() *cobra.Command {
 func (a *app) newUsers() *cobra.Command {
 	var f adminFlags
 	var database string
-	cmd := &cobra.Command{
-		Use:   "users TARGET",
-		Short: "List a database's users: IAM or password, TLS, privileges",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runUsers(cmd.Context(), args[0], database, f)
-		},
-	}
+	cmd := cmdline.Command("users TARGET", "List a database's users: IAM or password, TLS, privileges", cobra.ExactArgs(1), func(ctx context.Context, args []string) error {
+		return a.runUsers(ctx, args[0], database, f)
+	})
 	f.register(cmd.Flags())
 	dbFlag(cmd.Flags(), &database, "database to look at privileges in (default: the config file's, PostgreSQL: postgres)")
 	return cmd
@@ -169,7 +151,7 @@ func (a *app) runGrant(ctx context.Context, name, user string, f grantFlags) err
 	s.Schemas, s.Profile, s.Privileges = f.schemas, prof, f.privileges
 	plan, err := grant.GrantPlan(s)
 	if err != nil {
-		return usageError{err}
+		return cmdline.UsageError{Err: err}
 	}
 	return a.runPlan(ctx, p, plan, f.apply, f.admin.adminSecret)
 }
@@ -183,7 +165,7 @@ func (a *app) runRevoke(ctx context.Context, name, user string, f planFlags) err
 	s.Schemas = f.schemas
 	plan, err := grant.RevokePlan(s)
 	if err != nil {
-		return usageError{err}
+		return cmdline.UsageError{Err: err}
 	}
 	return a.runPlan(ctx, p, plan, f.apply, f.admin.adminSecret)
 }
@@ -245,12 +227,13 @@ func (a *app) resolveTarget(ctx context.Context, name string) (*dbpath.Path, err
 }
 
 func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error {
-	req := grant.PolicyRequest{Targets: args, DBUser: f.user, Via: f.via, Bastion: f.bastion, DenyDelete: f.denyDelete, BreakGlass: f.breakGlass}
+	req := f.req
+	req.Targets = args
 	if err := req.Expire(f.until, f.forDur, time.Now()); err != nil {
 		return err
 	}
 	if err := req.Check(); err != nil {
-		return usageError{err}
+		return cmdline.UsageError{Err: err}
 	}
 	var dbs []grant.Guarded
 	for _, n := range args {
@@ -271,7 +254,7 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 	}
 	out, err := named.Output(f.format, f.attachTo)
 	if err != nil {
-		return usageError{err}
+		return cmdline.UsageError{Err: err}
 	}
 	_, err = fmt.Fprint(a.stdout, out)
 	return err

@@ -9,6 +9,7 @@ import (
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
@@ -51,9 +52,9 @@ func typedHint(err error) error {
 	case errors.As(err, &untrusted):
 		return fmt.Errorf("%w. Read it, then run: rdsgate config trust %s", err, untrusted.Path)
 	case errors.Is(err, dbpath.ErrNoPasswordSource):
-		return usagef("%w in the config file, or --password-secret, --password-env or --password-file", err)
+		return cmdline.Usagef("%w in the config file, or --password-secret, --password-env or --password-file", err)
 	case errors.Is(err, ssmtunnel.ErrNoBastion):
-		return usagef("%w: pass --bastion i-... or --bastion-tag KEY=VALUE, set route.bastion in the config file, or create one: rdsgate bastion create TARGET", err)
+		return cmdline.Usagef("%w: pass --bastion i-... or --bastion-tag KEY=VALUE, set route.bastion in the config file, or create one: rdsgate bastion create TARGET", err)
 	case target.NotFoundRegion(err) != "":
 		return fmt.Errorf("%w (run `rdsgate ls --region %s`, or pass --region)", err, target.NotFoundRegion(err))
 	case errors.As(err, &stopped):
@@ -65,7 +66,7 @@ func typedHint(err error) error {
 	case errors.Is(err, grant.ErrNoMasterSecret):
 		return fmt.Errorf("%w: pass --admin-secret ARN of a secret with username and password", err)
 	case errors.Is(err, dbpath.ErrEICNeedsBastion):
-		return usagef("--ssh-eic needs the bastion's instance: pass --bastion i-... or --bastion-tag KEY=VALUE")
+		return cmdline.Usagef("--ssh-eic needs the bastion's instance: pass --bastion i-... or --bastion-tag KEY=VALUE")
 	}
 	return err
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/setting"
 	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
@@ -88,7 +89,7 @@ func TestWithHint(t *testing.T) {
 			if !errors.Is(got, tc.err) {
 				t.Error("the hinted error does not wrap the original")
 			}
-			var ue usageError
+			var ue cmdline.UsageError
 			if errors.As(got, &ue) != tc.usage {
 				t.Errorf("usage error: %v, want %v", !tc.usage, tc.usage)
 			}
@@ -134,7 +135,7 @@ func TestNoLibraryNamesAFlag(t *testing.T) {
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
 			switch {
-			case rel == "internal/cli", rel == "cmd", rel == "bench", d.Name() == "testdata", d.Name() == "vendor",
+			case rel == "internal/cli", rel == "internal/cmdline", rel == "cmd", rel == "bench", d.Name() == "testdata", d.Name() == "vendor",
 				rel != "." && strings.HasPrefix(d.Name(), "."):
 				return filepath.SkipDir
 			}

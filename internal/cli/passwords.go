@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 )
 
 // passwordFlags name a password source for targets without IAM
@@ -24,7 +25,7 @@ func (f *passwordFlags) register(fs *pflag.FlagSet) {
 func (f passwordFlags) apply(a *dbpath.Auth) error {
 	switch n := len(slices.DeleteFunc([]string{f.auth.PasswordSecret, f.auth.PasswordEnv, f.auth.PasswordFile}, func(s string) bool { return s == "" })); {
 	case n > 1:
-		return usagef("--password-secret, --password-env and --password-file: give one")
+		return cmdline.Usagef("--password-secret, --password-env and --password-file: give one")
 	case n == 1:
 		*a = f.auth
 		a.Method = "password"

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/gateway"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
@@ -36,14 +36,9 @@ type proxyFlags struct {
 
 func (a *app) newProxy() *cobra.Command {
 	var f proxyFlags
-	cmd := &cobra.Command{
-		Use:   "proxy TARGET[=PORT]...",
-		Short: "Give GUI tools and apps a local port with no password and no TLS settings",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.runProxy(cmd.Context(), args, f)
-		},
-	}
+	cmd := cmdline.Command("proxy TARGET[=PORT]...", "Give GUI tools and apps a local port with no password and no TLS settings", cobra.MinimumNArgs(1), func(ctx context.Context, args []string) error {
+		return a.runProxy(ctx, args, f)
+	})
 	fl := cmd.Flags()
 	f.route.register(fl)
 	fl.StringVar(&f.gw.Listen, "listen", "127.0.0.1", "local address to listen on")
@@ -76,7 +71,7 @@ func proxyTargets(args []string) ([]string, []gateway.Target, error) {
 		if hasPort {
 			p, err := strconv.Atoi(port)
 			if err != nil || p < 0 || p > 65535 {
-				return nil, nil, usagef("%q: the port after = must be a number 0-65535", arg)
+				return nil, nil, cmdline.Usagef("%q: the port after = must be a number 0-65535", arg)
 			}
 			gts[i] = gateway.Target{Port: p, AnyPort: p == 0}
 		}
@@ -90,7 +85,7 @@ func (f proxyFlags) localTLS() (*tls.Config, error) {
 		return nil, nil
 	}
 	if f.localCert == "" || f.localKey == "" {
-		return nil, usagef("--local-cert and --local-key go together")
+		return nil, cmdline.Usagef("--local-cert and --local-key go together")
 	}
 	return proxy.LocalTLSConfig(config.ExpandHome(f.localCert), config.ExpandHome(f.localKey))
 }
@@ -108,7 +103,7 @@ func (a *app) openProxyPaths(ctx context.Context, names []string, gts []gateway.
 			return closePaths, fmt.Errorf("%s: %w", name, err)
 		}
 		if f.connectionTest && gts[i].Path.Spec.User == "" {
-			return closePaths, usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", name)
+			return closePaths, cmdline.Usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", name)
 		}
 	}
 	return closePaths, nil
@@ -130,7 +125,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		return err
 	}
 	if f.drainTimeout < 0 {
-		return usagef("--drain-timeout must not be negative")
+		return cmdline.Usagef("--drain-timeout must not be negative")
 	}
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()

@@ -4,27 +4,24 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/docs"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/internal/sigwatch"
 	"github.com/rdsgate/rdsgate/internal/tty"
-	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/stage"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -94,14 +91,6 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-// usageError marks errors that are the caller's mistake (exit 2).
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
 // Main runs rdsgate with args (without the program name) and returns the
 // process exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -149,9 +138,8 @@ func (a *app) main(ctx context.Context, args []string) int {
 // request ids) that the line leaves out. It returns the exit code.
 func (a *app) report(err error) int {
 	err = withHint(err)
-	var ue usageError
 	code := ExitFailure
-	if errors.As(err, &ue) || errors.Is(err, setting.ErrInvalid) || isCobraUsage(err) {
+	if cmdline.IsUsage(err) {
 		code = ExitUsage
 	}
 	msg := stage.Line(err)
@@ -174,18 +162,6 @@ func (a *app) report(err error) int {
 	return code
 }
 
-// isCobraUsage recognises cobra's own argument and flag errors.
-func isCobraUsage(err error) bool {
-	s := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument",
-		"invalid argument", "accepts ", "requires at least", "requires at most", "required flag"} {
-		if strings.Contains(s, p) {
-			return true
-		}
-	}
-	return false
-}
-
 func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "rdsgate",
@@ -194,14 +170,14 @@ func (a *app) newRoot() *cobra.Command {
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			asked := cmd.Flags().Changed("output") // not RDSGATE_OUTPUT, a default for every command
-			if err := a.applyEnv(cmd.Flags()); err != nil {
+			if err := cmdline.ApplyEnv(cmd.Flags(), envPrefix, a.getenv); err != nil {
 				return err
 			}
 			if err := a.setup(); err != nil {
 				return err
 			}
 			if asked {
-				return checkOutput(cmd, a.g.output)
+				return cmdline.CheckOutput(cmd, a.g.output, outputs)
 			}
 			return nil
 		},
@@ -214,7 +190,7 @@ func (a *app) newRoot() *cobra.Command {
 	pf.BoolVarP(&a.g.verbose, "verbose", "v", false, "show debug logs and the causes of errors")
 	pf.BoolVarP(&a.g.quiet, "quiet", "q", false, "show errors only")
 	pf.StringVar(&a.g.config, "config", "", "user config file (default ~/.config/rdsgate/config.yaml)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdline.UsageError{Err: err} })
 
 	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit(), a.newTunnel(),
 		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers(), a.newConfig(), a.newBastion())
@@ -223,39 +199,12 @@ func (a *app) newRoot() *cobra.Command {
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
 	root.InitDefaultCompletionCmd()
-	addHelp(root)
+	cmdline.AddHelp(root, func(path string) (string, string) {
+		page, _ := docs.Command(path)
+		return page.Long, page.Example
+	})
 	a.addCompletions(root)
 	return root
-}
-
-// addHelp gives c and its subcommands their description and examples from
-// the command reference in docs/commands.
-func addHelp(c *cobra.Command) {
-	if page, ok := docs.Command(c.CommandPath()); ok {
-		c.Long, c.Example = cmp.Or(page.Long, c.Long), cmp.Or(page.Example, c.Example)
-	}
-	for _, sub := range c.Commands() {
-		addHelp(sub)
-	}
-}
-
-// applyEnv sets every flag the user did not pass from RDSGATE_<FLAG>.
-func (a *app) applyEnv(fs *pflag.FlagSet) error {
-	var err error
-	fs.VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed || f.Name == "help" {
-			return
-		}
-		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		v := a.getenv(name)
-		if v == "" {
-			return
-		}
-		if e := fs.Set(f.Name, v); e != nil {
-			err = usagef("%s=%q: %v", name, v, e)
-		}
-	})
-	return err
 }
 
 // outputs are the formats each command can print besides text; a command
@@ -266,26 +215,17 @@ var outputs = map[string][]string{
 	"rdsgate bastion status": {"json"}, "rdsgate policy": {"json", "terraform", "cloudformation", "cloudformation-json"},
 }
 
-// checkOutput refuses an --output the command cannot print, rather than
-// printing text where a program expects JSON.
-func checkOutput(cmd *cobra.Command, output string) error {
-	if output == "text" || slices.Contains(outputs[cmd.CommandPath()], output) || strings.HasPrefix(cmd.Name(), cobra.ShellCompRequestCmd) {
-		return nil
-	}
-	return usagef("--output %s: %s prints %s", output, cmd.CommandPath(), strings.Join(append([]string{"text"}, outputs[cmd.CommandPath()]...), " or "))
-}
-
 // setup validates global flags and builds the logger.
 func (a *app) setup() error {
 	switch a.g.output {
 	case "text", "json", "csv", "sarif", "markdown", "terraform", "cloudformation", "cloudformation-json":
 	default:
-		return usagef("--output %q: use text or json (csv for connect --exec; sarif and markdown for audit)", a.g.output)
+		return cmdline.Usagef("--output %q: use text or json (csv for connect --exec; sarif and markdown for audit)", a.g.output)
 	}
 	level := slog.LevelInfo
 	switch {
 	case a.g.verbose && a.g.quiet:
-		return usagef("--verbose and --quiet contradict each other")
+		return cmdline.Usagef("--verbose and --quiet contradict each other")
 	case a.g.verbose:
 		level = slog.LevelDebug
 	case a.g.quiet:
@@ -297,7 +237,7 @@ func (a *app) setup() error {
 	case "json":
 		a.log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
 	default:
-		return usagef("--log-format %q: use text or json", a.g.logFormat)
+		return cmdline.Usagef("--log-format %q: use text or json", a.g.logFormat)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/sandbox"
 	"github.com/rdsgate/rdsgate/suggest"
 )
@@ -24,14 +25,9 @@ type sandboxFlags struct {
 
 func (a *app) newSandbox() *cobra.Command {
 	var f sandboxFlags
-	cmd := &cobra.Command{
-		Use:   "sandbox",
-		Short: "Run a local stand-in for the AWS side: IAM-checked databases and AWS APIs",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runSandbox(cmd.Context(), f)
-		},
-	}
+	cmd := cmdline.Command("sandbox", "Run a local stand-in for the AWS side: IAM-checked databases and AWS APIs", cobra.NoArgs, func(ctx context.Context, _ []string) error {
+		return a.runSandbox(ctx, f)
+	})
 	fl := cmd.Flags()
 	fl.StringVar(&f.opts.Dir, "dir", "", "directory for the client files (default ~/.cache/rdsgate/sandbox)")
 	fl.StringSliceVar(&f.opts.Engines, "engine", []string{"all"}, "engines to run: postgres, mysql or all")
@@ -46,7 +42,7 @@ func (a *app) newSandbox() *cobra.Command {
 // setBackends sorts --backend values into a kind and URLs.
 func setBackends(opts *sandbox.Options, values []string) error {
 	if err := opts.SetBackends(values); err != nil {
-		return usagef("--backend: %v", err)
+		return cmdline.Usagef("--backend: %v", err)
 	}
 	return nil
 }
@@ -69,9 +65,9 @@ func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
 			continue
 		}
 		if hint, ok := suggest.Closest(fault, sandbox.AllFaults); ok {
-			return usagef("--fault %q: no such fault; did you mean %s?", fault, hint)
+			return cmdline.Usagef("--fault %q: no such fault; did you mean %s?", fault, hint)
 		}
-		return usagef("--fault %q: no such fault (%s)", fault, strings.Join(sandbox.AllFaults, ", "))
+		return cmdline.Usagef("--fault %q: no such fault (%s)", fault, strings.Join(sandbox.AllFaults, ", "))
 	}
 	a.log.Info("starting sandbox", "dir", dir)
 	sb, err := sandbox.Start(ctx, opts)

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 )
 
 type tokenFlags struct {
@@ -27,7 +28,7 @@ func (a *app) newToken() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 { // the target as an argument, as every command takes it
 				if f.target != "" && f.target != args[0] {
-					return usagef("give the target once: %s or --target %s", args[0], f.target)
+					return cmdline.Usagef("give the target once: %s or --target %s", args[0], f.target)
 				}
 				f.target = args[0]
 			}
@@ -44,7 +45,7 @@ func (a *app) newToken() *cobra.Command {
 
 func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 	if f.target == "" && f.host == "" {
-		return usagef("pass --host and --port, or --target")
+		return cmdline.Usagef("pass --host and --port, or --target")
 	}
 	if h, p, err := net.SplitHostPort(f.host); err == nil && f.port == 0 {
 		// Accept host:port in --host, as people paste endpoints that way.
@@ -54,7 +55,7 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 		}
 	}
 	if f.target == "" && f.port == 0 {
-		return usagef("pass --port with --host (RDS endpoints have no default port in a token)")
+		return cmdline.Usagef("pass --port with --host (RDS endpoints have no default port in a token)")
 	}
 	var spec dbpath.Spec
 	if f.target != "" {

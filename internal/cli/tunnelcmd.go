@@ -10,6 +10,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/proxy"
 )
@@ -32,7 +33,7 @@ func (a *app) newTunnel() *cobra.Command {
 				name = args[0]
 			}
 			if (name == "") == (f.remote == "") {
-				return usagef("give a TARGET or --remote HOST:PORT (one of them)")
+				return cmdline.Usagef("give a TARGET or --remote HOST:PORT (one of them)")
 			}
 			return a.runTunnel(cmd.Context(), name, f)
 		},
@@ -58,7 +59,7 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 		}
 	} else {
 		if _, _, err := net.SplitHostPort(remote); err != nil {
-			return usagef("--remote %q: want HOST:PORT", remote)
+			return cmdline.Usagef("--remote %q: want HOST:PORT", remote)
 		}
 		spec, err := specFor("", config.Target{}, f.route, a.g, a.getenv)
 		if err != nil {

@@ -12,10 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/rdsgate/rdsgate/setting"
+	"github.com/rdsgate/rdsgate/suggest"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -31,8 +34,29 @@ type WrongFamilyError struct {
 	Family target.Family
 }
 
-func (e *WrongFamilyError) Error() string {
-	return fmt.Sprintf("client %s does not speak %s: use one of %s", e.Client, e.Family, strings.Join(Names[e.Family], ", "))
+func (e *WrongFamilyError) text() setting.Text {
+	return setting.Textf("%s does not speak %s: use one of %s", setting.Client.Is(e.Client), e.Family, strings.Join(Names[e.Family], ", "))
+}
+
+func (e *WrongFamilyError) Error() string { return e.text().String() }
+
+// Render spells the client setting in s (a command line's --client).
+func (e *WrongFamilyError) Render(s setting.Style) string { return e.text().Render(s) }
+
+// Unwrap marks the error as a mistake in the settings given.
+func (e *WrongFamilyError) Unwrap() error { return setting.ErrInvalid }
+
+// Check refuses a client name rdsgate cannot run ("" is none asked for),
+// naming the nearest one.
+func Check(name string) error {
+	all := slices.Concat(Names[target.FamilyPostgres], Names[target.FamilyMySQL])
+	if name == "" || slices.Contains(all, name) {
+		return nil
+	}
+	if s, ok := suggest.Closest(name, all); ok {
+		return setting.Invalidf("%s: did you mean %s? (%s)", setting.Client.Is(strconv.Quote(name)), s, strings.Join(all, ", "))
+	}
+	return setting.Invalidf("%s: use one of %s", setting.Client.Is(strconv.Quote(name)), strings.Join(all, ", "))
 }
 
 // Install says how to install each client.
