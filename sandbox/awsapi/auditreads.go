@@ -39,10 +39,6 @@ func (s *Server) describeDBSubnetGroups(c *call) (any, *apiError) {
 	return out, nil
 }
 
-type describeDBSnapshotsResult struct {
-	DBSnapshots []struct{} `xml:"DBSnapshots>DBSnapshot"`
-}
-
 type describeDBClusterSnapshotsResult struct {
 	DBClusterSnapshots []struct{} `xml:"DBClusterSnapshots>DBClusterSnapshot"`
 }

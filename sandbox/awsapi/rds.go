@@ -51,6 +51,16 @@ type dbInstanceXML struct {
 	MasterUserSecret                 *masterUserSecretXML   `xml:"MasterUserSecret,omitempty"`
 	CertificateDetails               *certificateDetailsXML `xml:"CertificateDetails,omitempty"`
 	NetworkType                      string                 `xml:"NetworkType"`
+
+	// The fields the audit reads (see posture.go).
+	TagList                     []rdsTagXML                 `xml:"TagList>Tag"`
+	MonitoringInterval          int                         `xml:"MonitoringInterval"`
+	MonitoringRoleArn           string                      `xml:"MonitoringRoleArn,omitempty"`
+	CopyTagsToSnapshot          bool                        `xml:"CopyTagsToSnapshot"`
+	PerformanceInsightsEnabled  bool                        `xml:"PerformanceInsightsEnabled"`
+	PerformanceInsightsKMSKeyID string                      `xml:"PerformanceInsightsKMSKeyId,omitempty"`
+	DBParameterGroups           []dbParameterGroupStatusXML `xml:"DBParameterGroups>DBParameterGroup"`
+	EngineLifecycleSupport      string                      `xml:"EngineLifecycleSupport,omitempty"`
 }
 
 type rdsEndpointXML struct {
@@ -196,6 +206,7 @@ func (s *Server) dbInstanceXML(inst *world.Instance) dbInstanceXML {
 	if inst.CAIdentifier != "" {
 		x.CertificateDetails = &certificateDetailsXML{CAIdentifier: inst.CAIdentifier}
 	}
+	s.addProfile(&x, inst)
 	return x
 }
 

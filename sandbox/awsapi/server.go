@@ -1,5 +1,6 @@
 // Package awsapi is the sandbox's AWS API: the subset of STS, RDS, EC2, SSM,
-// IAM, Secrets Manager and EC2 Instance Connect that rdsgate and the stock
+// IAM, Secrets Manager, CloudTrail, CloudWatch (Logs), KMS and EC2 Instance
+// Connect that rdsgate and the stock
 // AWS tools call, served on one loopback HTTP endpoint, authenticated with
 // SigV4 and IAM policies as AWS does, and answered from a [world.World].
 package awsapi
@@ -19,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/smithy-go/encoding/cbor"
 
 	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
 	"github.com/rdsgate/rdsgate/sandbox/world"
@@ -154,7 +157,7 @@ func New(opts Options) *Server {
 		if svc.target != "" {
 			s.byTarget[svc.target] = svc
 		}
-		if svc.proto != protoJSON {
+		if svc.proto != protoJSON && svc.proto != protoCBOR {
 			for op := range svc.ops {
 				s.byAction[op] = svc
 			}
@@ -183,7 +186,10 @@ func (s *Server) newServices() []*service {
 		{name: "rds", proto: protoQuery, version: "2014-10-31", xmlns: "http://rds.amazonaws.com/doc/2014-10-31/",
 			ops: map[string]op{"DescribeDBInstances": s.describeDBInstances, "DescribeDBClusters": s.describeDBClusters,
 				"DescribeDBSubnetGroups":             s.describeDBSubnetGroups,
-				"DescribeDBSnapshots":                s.rdsEmptyList("rds:DescribeDBSnapshots", "snapshot:*", describeDBSnapshotsResult{}),
+				"DescribeDBSnapshots":                s.describeDBSnapshots,
+				"DescribeDBSnapshotAttributes":       s.describeDBSnapshotAttributes,
+				"DescribeDBParameters":               s.describeDBParameters,
+				"DescribeEventSubscriptions":         s.rdsEmptyList("rds:DescribeEventSubscriptions", "es:*", describeEventSubscriptionsResult{}),
 				"DescribeDBClusterSnapshots":         s.rdsEmptyList("rds:DescribeDBClusterSnapshots", "cluster-snapshot:*", describeDBClusterSnapshotsResult{}),
 				"DescribeDBInstanceAutomatedBackups": s.rdsEmptyList("rds:DescribeDBInstanceAutomatedBackups", "auto-backup:*", describeAutomatedBackupsResult{})}},
 		{name: "iam", proto: protoQuery, version: "2010-05-08", xmlns: "https://iam.amazonaws.com/doc/2010-05-08/",
@@ -216,6 +222,10 @@ func (s *Server) newServices() []*service {
 			ops: map[string]op{"DescribeTrails": s.describeTrails}},
 		{name: "logs", proto: protoJSON, target: "Logs_20140328",
 			ops: s.logsOps()},
+		{name: "kms", proto: protoJSON, target: "TrentService",
+			ops: map[string]op{"DescribeKey": s.describeKey}},
+		{name: "monitoring", proto: protoCBOR, target: cloudWatchService,
+			ops: map[string]op{"DescribeAlarms": s.describeAlarms}},
 		{name: "ec2-instance-connect", proto: protoJSON, target: "AWSEC2InstanceConnectService",
 			ops: map[string]op{"SendSSHPublicKey": s.sendSSHPublicKey}},
 	}
@@ -230,6 +240,8 @@ type call struct {
 	body   []byte
 	// params are the query protocols' parameters (URL query and form body).
 	params url.Values
+	// cbor is the RPC v2 CBOR request body.
+	cbor cbor.Map
 	// parseErr is set when the request could not be parsed; it is answered
 	// after authentication, as AWS does.
 	parseErr  *apiError
@@ -352,13 +364,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.writeQuery(w, c, out)
 	case protoEC2:
 		s.writeEC2(w, c, out)
+	case protoCBOR:
+		s.writeCBOR(w, c, out)
 	default:
 		s.writeJSON(w, c, out)
 	}
 }
 
 // route decides which service and operation a request is for, before
-// authentication: the X-Amz-Target prefix for JSON services; for query
+// authentication: the path for RPC v2 CBOR services (Smithy-Protocol
+// header); the X-Amz-Target prefix for JSON services; for query
 // services the Version parameter, else the credential scope's service, else
 // the Action. A request matching nothing is answered in the query shape.
 func (s *Server) route(c *call) {
@@ -366,6 +381,9 @@ func (s *Server) route(c *call) {
 	scopeSvc := ""
 	if a, err := parseAuthorization(r.Header.Get("Authorization")); err == nil {
 		scopeSvc = a.Service
+	}
+	if s.routeCBOR(c) {
+		return
 	}
 	if t := r.Header.Get("X-Amz-Target"); t != "" {
 		prefix, opName, _ := strings.Cut(t, ".")
@@ -412,6 +430,8 @@ func (s *Server) fail(w http.ResponseWriter, c *call, e *apiError) {
 		s.writeQueryError(w, c, e)
 	case protoEC2:
 		s.writeEC2Error(w, c, e)
+	case protoCBOR:
+		s.writeCBORError(w, c, e)
 	default:
 		s.writeJSONError(w, c, e)
 	}
