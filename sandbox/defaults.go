@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+	"time"
 
 	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
 	"github.com/rdsgate/rdsgate/sandbox/world"
@@ -39,10 +40,16 @@ const (
 	FaultNoPolicy        = "no-policy"
 	FaultWrongCA         = "wrong-ca"
 	FaultExpiredCert     = "expired-cert"
+	// FaultLogsDown makes CloudWatch Logs unavailable for Options.LogsDownFor
+	// after the start (default DefaultLogsDown), as an outage would.
+	FaultLogsDown = "logs-down"
 )
 
+// DefaultLogsDown is how long the logs-down fault lasts by default.
+const DefaultLogsDown = 30 * time.Second
+
 // AllFaults lists every fault name.
-var AllFaults = []string{FaultIAMAuthDisabled, FaultAgentOffline, FaultSGBlocksBastion, FaultUserNotIAM, FaultNoPolicy, FaultWrongCA, FaultExpiredCert}
+var AllFaults = []string{FaultIAMAuthDisabled, FaultAgentOffline, FaultSGBlocksBastion, FaultUserNotIAM, FaultNoPolicy, FaultWrongCA, FaultExpiredCert, FaultLogsDown}
 
 // checkFaults refuses unknown fault names with the list of known ones.
 func checkFaults(faults []string) (map[string]bool, error) {

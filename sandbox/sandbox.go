@@ -6,6 +6,7 @@
 package sandbox
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -41,6 +42,9 @@ type Options struct {
 	Engines []string
 	// Faults to switch on (see AllFaults).
 	Faults []string
+	// LogsDownFor is how long the logs-down fault lasts from the start
+	// (default DefaultLogsDown); see also Sandbox.LogsDown.
+	LogsDownFor time.Duration
 	// Region of the sandbox account; default us-east-1.
 	Region string
 	// NoBastion starts the world without a Session Manager bastion (and
@@ -79,6 +83,7 @@ type Sandbox struct {
 	CAFile string
 
 	log       *slog.Logger
+	now       func() time.Time
 	noBastion bool
 	iamUsers  []string
 	urls      map[string]string // engine family -> backend URL
@@ -147,7 +152,7 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	_ = os.Remove(filepath.Join(opts.Dir, readyFile))
 
 	runCtx, cancel := context.WithCancel(context.Background())
-	sb = &Sandbox{Dir: opts.Dir, log: opts.Log, cancel: cancel, CAFile: filepath.Join(opts.Dir, caFile), urls: urls,
+	sb = &Sandbox{Dir: opts.Dir, log: opts.Log, now: opts.Now, cancel: cancel, CAFile: filepath.Join(opts.Dir, caFile), urls: urls,
 		noBastion: opts.NoBastion}
 	defer func() {
 		if err != nil {
@@ -157,6 +162,9 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 	}()
 	w := newWorld(opts.Region, engines, faults, opts.NoBastion)
 	sb.World = w
+	if faults[FaultLogsDown] {
+		sb.LogsDown(cmp.Or(opts.LogsDownFor, DefaultLogsDown))
+	}
 	if err := addPrincipals(w, opts.Principals); err != nil {
 		return sb, err
 	}
@@ -228,6 +236,16 @@ func Start(ctx context.Context, opts Options) (sb *Sandbox, err error) {
 // API is the sandbox's AWS API server (for mounting the Session Manager
 // data channel and for inspecting sessions in tests).
 func (sb *Sandbox) API() *awsapi.Server { return sb.api }
+
+// LogsDown makes CloudWatch Logs refuse every call as unavailable for d
+// from now (the logs-down fault); d <= 0 ends an outage.
+func (sb *Sandbox) LogsDown(d time.Duration) {
+	until := time.Time{}
+	if d > 0 {
+		until = sb.now().Add(d)
+	}
+	sb.World.Update(func() { sb.World.LogsDownUntil = until })
+}
 
 // Instance returns the named instance.
 func (sb *Sandbox) Instance(id string) (*world.Instance, bool) { return sb.World.Instance(id) }

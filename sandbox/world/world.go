@@ -29,9 +29,10 @@ const (
 //
 // Account, Region, Principals, Instances, Secrets, Subnets, RouteTables and
 // Parameters do not change once the sandbox serves. Bastions,
-// SecurityGroups, Endpoints, Roles and InstanceProfiles do (the API's EC2
-// and IAM writes): while the world is shared, read them inside View and
-// change them inside Update.
+// SecurityGroups, Endpoints, Roles, InstanceProfiles, LogGroups and
+// LogsDownUntil do (the API's EC2, IAM and Logs writes, and the logs-down
+// fault): while the world is shared, read them inside View and change them
+// inside Update.
 type World struct {
 	Account        string
 	Region         string
@@ -51,6 +52,12 @@ type World struct {
 	// Parameters are Systems Manager's public parameters, by name (the
 	// latest Amazon Linux images).
 	Parameters map[string]string
+	// LogGroups are CloudWatch Logs groups (those the API created), with
+	// their streams and events.
+	LogGroups []LogGroup
+	// LogsDownUntil makes CloudWatch Logs refuse every call as unavailable
+	// until then (the logs-down fault); zero means up.
+	LogsDownUntil time.Time
 
 	mu sync.RWMutex
 }
