@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -62,7 +63,16 @@ func tagSpecs(p url.Values, kinds ...string) (map[string]map[string]string, *api
 // authorizeCreate asks for action on arn with the requested tags, and for
 // ec2:CreateTags when there are any.
 func (s *Server) authorizeCreate(c *call, action, arn string, tags map[string]string) *apiError {
-	extra := map[string]string{}
+	return s.authorizeCreateWith(c, action, arn, tags, nil)
+}
+
+// authorizeCreateWith is authorizeCreate with more condition keys for
+// action (e.g. ec2:MetadataHttpTokens of a new instance).
+func (s *Server) authorizeCreateWith(c *call, action, arn string, tags, keys map[string]string) *apiError {
+	extra := maps.Clone(keys)
+	if extra == nil {
+		extra = map[string]string{}
+	}
 	for k, v := range tags {
 		extra["aws:RequestTag/"+k] = v
 	}
@@ -72,8 +82,23 @@ func (s *Server) authorizeCreate(c *call, action, arn string, tags map[string]st
 	if len(tags) == 0 {
 		return nil
 	}
+	for k := range keys {
+		delete(extra, k)
+	}
 	extra["ec2:CreateAction"] = c.action
 	return s.authorize(c, "ec2:CreateTags", arn, extra)
+}
+
+// authorizeUse asks for action on resources a request uses but does not
+// create, each ARN with its condition keys (nil: none), as EC2 asks for
+// the VPC, subnets, groups and image of a create.
+func (s *Server) authorizeUse(c *call, action string, resources map[string]map[string]string) *apiError {
+	for _, arn := range slices.Sorted(maps.Keys(resources)) {
+		if e := s.authorize(c, action, arn, resources[arn]); e != nil {
+			return e
+		}
+	}
+	return nil
 }
 
 type createSecurityGroupResponse struct {
@@ -102,6 +127,9 @@ func (s *Server) createSecurityGroup(c *call) (any, *apiError) {
 	}
 	id := "sg-" + randomHex(17)
 	if e := s.authorizeCreate(c, "ec2:CreateSecurityGroup", s.arn("ec2", "security-group/"+id), tags["security-group"]); e != nil {
+		return nil, e
+	}
+	if e := s.authorizeUse(c, "ec2:CreateSecurityGroup", map[string]map[string]string{s.arn("ec2", "vpc/"+vpc): nil}); e != nil {
 		return nil, e
 	}
 	if e := ec2DryRun(p); e != nil {

@@ -93,7 +93,22 @@ func (s *Server) runInstances(c *call) (any, *apiError) {
 	for i := range ids {
 		ids[i] = "i-" + randomHex(17)
 	}
-	if e := s.authorizeCreate(c, "ec2:RunInstances", s.arn("ec2", "instance/*"), tags["instance"]); e != nil {
+	// EC2 asks for RunInstances on each resource the launch creates or
+	// uses: the instance with its metadata setting, the volume, the
+	// network interface, the subnet, the groups and the image, whose owner
+	// (the public Amazon Linux images are amazon's) a policy may name.
+	if e := s.authorizeCreateWith(c, "ec2:RunInstances", s.arn("ec2", "instance/*"), tags["instance"], map[string]string{"ec2:MetadataHttpTokens": tokens}); e != nil {
+		return nil, e
+	}
+	if e := s.authorizeCreate(c, "ec2:RunInstances", s.arn("ec2", "volume/*"), tags["volume"]); e != nil {
+		return nil, e
+	}
+	used := map[string]map[string]string{s.arn("ec2", "network-interface/*"): nil, s.arn("ec2", "subnet/"+subnet): nil,
+		"arn:aws:ec2:" + s.world.Region + "::image/" + image: {"ec2:Owner": "amazon"}}
+	for _, g := range groups {
+		used[s.arn("ec2", "security-group/"+g)] = s.groupTags(g)
+	}
+	if e := s.authorizeUse(c, "ec2:RunInstances", used); e != nil {
 		return nil, e
 	}
 	// The rest is checked against the world as it is now.

@@ -265,6 +265,17 @@ func (s *Server) createVpcEndpoint(c *call) (any, *apiError) {
 	if e := s.authorizeCreate(c, "ec2:CreateVpcEndpoint", s.arn("ec2", "vpc-endpoint/"+id), tags["vpc-endpoint"]); e != nil {
 		return nil, e
 	}
+	// As EC2 does, the VPC, subnets and groups it goes in are asked for too.
+	used := map[string]map[string]string{s.arn("ec2", "vpc/"+vpc): nil}
+	for _, sn := range subnets {
+		used[s.arn("ec2", "subnet/"+sn)] = nil
+	}
+	for _, g := range groups {
+		used[s.arn("ec2", "security-group/"+g)] = s.groupTags(g)
+	}
+	if e := s.authorizeUse(c, "ec2:CreateVpcEndpoint", used); e != nil {
+		return nil, e
+	}
 	if e := ec2DryRun(p); e != nil {
 		return nil, e
 	}

@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -85,34 +86,65 @@ func conflict(code, format string, args ...any) *apiError {
 }
 
 // iamName reads a required name parameter and authorizes action on the
-// ARN arnOf builds from it.
+// ARN arnOf builds from it, with the tags of the role or instance profile
+// of that name as aws:ResourceTag/KEY and iam:ResourceTag/KEY, as IAM
+// gives them.
 func (s *Server) iamName(c *call, param, action string, arnOf func(string) string, extra map[string]string) (string, *apiError) {
 	name := c.params.Get(param)
 	if name == "" {
 		return "", missingParam(c.svc, param)
 	}
-	return name, s.authorize(c, action, arnOf(name), extra)
+	arn := arnOf(name)
+	keys := maps.Clone(extra)
+	if keys == nil {
+		keys = map[string]string{}
+	}
+	s.world.View(func() {
+		var tags map[string]string
+		switch arn {
+		case s.roleARN(name):
+			if r, ok := s.world.Role(name); ok {
+				tags = r.Tags
+			}
+		case s.profileARN(name):
+			if p, ok := s.world.InstanceProfile(name); ok {
+				tags = p.Tags
+			}
+		}
+		for k, v := range tags {
+			keys["aws:ResourceTag/"+k], keys["iam:ResourceTag/"+k] = v, v
+		}
+	})
+	return name, s.authorize(c, action, arn, keys)
+}
+
+// requestTags reads Tags.member.N as tags and as aws:RequestTag/KEY keys.
+func requestTags(c *call) (tags, keys map[string]string) {
+	tags, keys = map[string]string{}, map[string]string{}
+	for _, t := range structs(c.params, "Tags.member") {
+		tags[t.Get("Key")] = t.Get("Value")
+		keys["aws:RequestTag/"+t.Get("Key")] = t.Get("Value")
+	}
+	return tags, keys
 }
 
 // iamTags reads Tags.member.N, authorizes tagAction on arn with them as
 // aws:RequestTag/KEY when there are any, and returns them.
 func (s *Server) iamTags(c *call, tagAction, arn string) (map[string]string, *apiError) {
-	tags := map[string]string{}
-	extra := map[string]string{}
-	for _, t := range structs(c.params, "Tags.member") {
-		tags[t.Get("Key")] = t.Get("Value")
-		extra["aws:RequestTag/"+t.Get("Key")] = t.Get("Value")
-	}
+	tags, keys := requestTags(c)
 	if len(tags) == 0 {
 		return nil, nil
 	}
-	return tags, s.authorize(c, tagAction, arn, extra)
+	return tags, s.authorize(c, tagAction, arn, keys)
 }
 
 // createRole answers IAM CreateRole: RoleName, AssumeRolePolicyDocument,
 // Description and Tags (which need iam:TagRole too).
 func (s *Server) createRole(c *call) (any, *apiError) {
-	name, e := s.iamName(c, "RoleName", "iam:CreateRole", s.roleARN, nil)
+	// The create itself sees the requested tags, so that a policy can
+	// demand them (IAM's tag-on-create).
+	_, keys := requestTags(c)
+	name, e := s.iamName(c, "RoleName", "iam:CreateRole", s.roleARN, keys)
 	if e != nil {
 		return nil, e
 	}
@@ -279,7 +311,8 @@ func (s *Server) listAttachedRolePolicies(c *call) (any, *apiError) {
 
 // createInstanceProfile answers IAM CreateInstanceProfile.
 func (s *Server) createInstanceProfile(c *call) (any, *apiError) {
-	name, e := s.iamName(c, "InstanceProfileName", "iam:CreateInstanceProfile", s.profileARN, nil)
+	_, keys := requestTags(c)
+	name, e := s.iamName(c, "InstanceProfileName", "iam:CreateInstanceProfile", s.profileARN, keys)
 	if e != nil {
 		return nil, e
 	}
