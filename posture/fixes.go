@@ -336,7 +336,7 @@ func fixBastionSSHOpen(db *DB) Remediation {
 					cli = append(cli, "aws ec2 revoke-security-group-ingress --region {region} --group-id "+id+" "+flag)
 					continue
 				}
-				cli = append(cli, "aws ec2 revoke-security-group-ingress --region {region} --group-id "+id+" --protocol tcp --port 22 "+flag)
+				cli = append(cli, fmt.Sprintf("aws ec2 revoke-security-group-ingress --region {region} --group-id %s --protocol tcp --port 22 %s", id, flag))
 			}
 		}
 	}
