@@ -26,9 +26,12 @@ const EndTimeout = 2 * time.Second
 // Sink receives events in order from one goroutine.
 type Sink interface {
 	Write(Event) error
-	// Sync makes written events durable (called after session ends).
+	// Sync makes written events durable, or starts sending them (called
+	// after a session ends); it does not wait for a remote store.
 	Sync() error
-	Close() error
+	// Close flushes what the sink holds and releases it; ctx bounds the
+	// wait for a remote store (what it cannot take is kept on disk).
+	Close(ctx context.Context) error
 }
 
 // Recorder queues events for its sinks, so recording never blocks the data
@@ -161,7 +164,7 @@ func (r *Recorder) Close(ctx context.Context) error {
 	}
 	var errs []error
 	for _, s := range r.sinks {
-		errs = append(errs, s.Sync(), s.Close())
+		errs = append(errs, s.Sync(), s.Close(ctx))
 	}
 	return errors.Join(errs...)
 }
@@ -188,7 +191,7 @@ func (s *FileSink) Write(ev Event) error { return s.enc.Encode(ev) }
 func (s *FileSink) Sync() error { return s.f.Sync() }
 
 // Close closes the file.
-func (s *FileSink) Close() error { return s.f.Close() }
+func (s *FileSink) Close(context.Context) error { return s.f.Close() }
 
 // WriterSink writes JSON lines to a stream such as stderr; it does not
 // close it.
@@ -204,4 +207,4 @@ func (s *WriterSink) Write(ev Event) error { return s.enc.Encode(ev) }
 func (s *WriterSink) Sync() error { return nil }
 
 // Close does nothing: the stream belongs to the caller.
-func (s *WriterSink) Close() error { return nil }
+func (s *WriterSink) Close(context.Context) error { return nil }

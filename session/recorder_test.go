@@ -74,8 +74,8 @@ func (s *slowSink) Write(Event) error {
 	s.mu.Unlock()
 	return nil
 }
-func (s *slowSink) Sync() error  { return nil }
-func (s *slowSink) Close() error { return nil }
+func (s *slowSink) Sync() error                 { return nil }
+func (s *slowSink) Close(context.Context) error { return nil }
 
 func TestStatementsNeverBlock(t *testing.T) {
 	s := &slowSink{block: make(chan struct{})}
