@@ -32,13 +32,17 @@ type Report struct {
 	Schema string `json:"schema"`
 	// CollectedAt is the snapshot's time (not the audit's), so that an
 	// audit of a saved snapshot is reproducible.
-	CollectedAt time.Time     `json:"collected_at"`
-	Account     string        `json:"account,omitempty"`
-	Regions     []string      `json:"regions"`
-	Summary     Summary       `json:"summary"`
-	Checks      []CheckInfo   `json:"checks"`
-	Databases   []DBReport    `json:"databases"`
-	Gaps        []RegionError `json:"collection_errors"`
+	CollectedAt time.Time `json:"collected_at"`
+	Account     string    `json:"account,omitempty"`
+	// Organization and Accounts are set in an organization-wide report:
+	// every account asked for, audited or not.
+	Organization string          `json:"organization,omitempty"`
+	Accounts     []AccountReport `json:"accounts,omitempty"`
+	Regions      []string        `json:"regions"`
+	Summary      Summary         `json:"summary"`
+	Checks       []CheckInfo     `json:"checks"`
+	Databases    []DBReport      `json:"databases"`
+	Gaps         []RegionError   `json:"collection_errors"`
 	// Incomplete says, one sentence each, why the audit cannot vouch for
 	// the account: an inventory that could not be read, a target that
 	// matched no database, a database of which every check is unknown.
@@ -69,6 +73,9 @@ type CheckInfo struct {
 
 // DBReport is the results for one database.
 type DBReport struct {
+	// Account is the database's account id in an organization-wide
+	// report (empty in an account's own, which names it once).
+	Account string    `json:"account,omitempty"`
 	Region  string    `json:"region"`
 	Kind    Kind      `json:"kind"`
 	ID      string    `json:"id"`
@@ -93,7 +100,9 @@ type Finding struct {
 
 // RegionError is an [AccessError] with its region ("global" for IAM).
 type RegionError struct {
-	Region string `json:"region"`
+	// Account is set in an organization-wide report.
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region"`
 	AccessError
 	// Kind says why the read failed (denied, not served, throttled, ...).
 	Kind GapKind `json:"kind"`
@@ -119,7 +128,8 @@ type AuditOptions struct {
 // an audit that finds nothing has not shown there is nothing.
 var inventoryActions = []string{"rds:DescribeDBInstances", "rds:DescribeDBClusters"}
 
-// Audit runs the checks over every database of s. It only reads s (after
+// Audit runs the checks over every database of s, or of every account of
+// an organization-wide s (see [Snapshot.Accounts]). It only reads s (after
 // building lookup tables in it, see [Snapshot.Databases]).
 func Audit(s *Snapshot, opts AuditOptions) *Report {
 	checks := Checks()
@@ -142,27 +152,68 @@ func Audit(s *Snapshot, opts AuditOptions) *Report {
 	for _, c := range checks {
 		rep.Checks = append(rep.Checks, CheckInfo{ID: c.ID, Title: c.Title, Severity: c.Severity, Catalog: c.Catalog, Rationale: c.Rationale, Remediation: c.Remediation})
 	}
+	a := &auditor{rep: rep, checks: checks, opts: opts, matched: map[string]bool{}}
+	if len(s.Accounts) > 0 {
+		a.organization(s)
+	} else {
+		a.account(s, "")
+	}
+	for _, t := range opts.Targets {
+		if !a.matched[t] {
+			rep.Incomplete = append(rep.Incomplete, fmt.Sprintf("target %s matches no database in %s", t, strings.Join(rep.Regions, ", ")))
+		}
+	}
+	rep.Summary.Databases = len(rep.Databases)
+	return rep
+}
+
+// auditor fills one report from one snapshot or from the snapshots of an
+// organization's accounts.
+type auditor struct {
+	rep     *Report
+	checks  []*Check
+	opts    AuditOptions
+	matched map[string]bool // targets that matched, by id and ARN
+}
+
+// account audits one account's snapshot; id is its account id in an
+// organization-wide audit ("" otherwise), carried by every database and
+// gap and prefixed to every reason the audit is incomplete.
+func (a *auditor) account(s *Snapshot, id string) {
+	rep := a.rep
+	incomplete := func(format string, args ...any) {
+		why := fmt.Sprintf(format, args...)
+		if id != "" {
+			why = "account " + id + ": " + why
+		}
+		rep.Incomplete = append(rep.Incomplete, why)
+	}
 	for _, r := range s.Regions {
-		rep.Regions = append(rep.Regions, r.Name)
+		if !slices.Contains(rep.Regions, r.Name) {
+			rep.Regions = append(rep.Regions, r.Name)
+		}
+		if r.Unavailable != "" {
+			incomplete("region %s was not read: %s", r.Name, r.Unavailable)
+		}
 		for _, e := range r.Errors {
-			rep.Gaps = append(rep.Gaps, RegionError{Region: r.Name, AccessError: e, Kind: e.Kind()})
+			rep.Gaps = append(rep.Gaps, RegionError{Account: id, Region: r.Name, AccessError: e, Kind: e.Kind()})
 			if e.Resource == "" && slices.Contains(inventoryActions, e.Action) {
-				rep.Incomplete = append(rep.Incomplete, fmt.Sprintf("the databases of %s could not be listed: %s", r.Name, e.Explain()))
+				incomplete("the databases of %s could not be listed: %s", r.Name, e.Explain())
 			}
 		}
 	}
-	matched := map[string]bool{}
 	for _, e := range s.IAM.Errors {
-		rep.Gaps = append(rep.Gaps, RegionError{Region: "global", AccessError: e, Kind: e.Kind()})
+		rep.Gaps = append(rep.Gaps, RegionError{Account: id, Region: "global", AccessError: e, Kind: e.Kind()})
 	}
+	opts := a.opts
 	for _, db := range s.Databases() {
 		if len(opts.Targets) > 0 && !slices.Contains(opts.Targets, db.ID()) && !slices.Contains(opts.Targets, db.ARN()) {
 			continue
 		}
-		matched[db.ID()], matched[db.ARN()] = true, true
+		a.matched[db.ID()], a.matched[db.ARN()] = true, true
 		db.opts = &opts
-		dr := DBReport{Region: db.Region.Name, Kind: db.Kind, ID: db.ID(), ARN: db.ARN(), Engine: db.Engine(), Results: make([]Finding, 0, len(checks))}
-		for _, c := range checks {
+		dr := DBReport{Account: id, Region: db.Region.Name, Kind: db.Kind, ID: db.ID(), ARN: db.ARN(), Engine: db.Engine(), Results: make([]Finding, 0, len(a.checks))}
+		for _, c := range a.checks {
 			res := c.Evaluate(s, db)
 			f := Finding{CheckID: c.ID, Title: c.Title, Severity: c.Severity, Status: res.Status, Detail: res.Detail, MissingActions: res.MissingActions, Reason: res.Reason}
 			switch res.Status {
@@ -181,17 +232,10 @@ func Audit(s *Snapshot, opts AuditOptions) *Report {
 			dr.Results = append(dr.Results, f)
 		}
 		if allUnknown(dr.Results) {
-			rep.Incomplete = append(rep.Incomplete, fmt.Sprintf("every check of %s (%s) is unknown", dr.ID, dr.Region))
+			incomplete("every check of %s (%s) is unknown", dr.ID, dr.Region)
 		}
 		rep.Databases = append(rep.Databases, dr)
 	}
-	for _, t := range opts.Targets {
-		if !matched[t] {
-			rep.Incomplete = append(rep.Incomplete, fmt.Sprintf("target %s matches no database in %s", t, strings.Join(rep.Regions, ", ")))
-		}
-	}
-	rep.Summary.Databases = len(rep.Databases)
-	return rep
 }
 
 // allUnknown: at least one check ran and none of those that apply came to

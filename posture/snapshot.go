@@ -26,6 +26,14 @@ type Snapshot struct {
 	Regions []Region `json:"regions"`
 	// IAM is account-wide (IAM is a global service).
 	IAM IAMData `json:"iam"`
+
+	// Organization is the AWS Organizations id (o-...) of an
+	// organization-wide snapshot.
+	Organization string `json:"organization,omitempty"`
+	// Accounts, set in an organization-wide snapshot, are the member
+	// accounts, each with a snapshot of its own (which has no Accounts);
+	// Account, Regions and IAM are then empty.
+	Accounts []AccountSnapshot `json:"accounts,omitempty"`
 }
 
 // AccessError records an API call the collector could not make. Checks that
@@ -86,6 +94,10 @@ type Region struct {
 
 	// Errors are the reads that failed in this region.
 	Errors []AccessError `json:"errors,omitempty"`
+	// Unavailable, when set, says why the region was not read at all (it
+	// is not enabled in the account); its lists are then empty and an
+	// audit cannot vouch for it.
+	Unavailable string `json:"unavailable,omitempty"`
 
 	ix *regionIndex
 }
@@ -446,6 +458,11 @@ func ReadSnapshot(r io.Reader) (*Snapshot, error) {
 	}
 	if s.SchemaVersion < 1 || s.SchemaVersion > SchemaVersion {
 		return nil, fmt.Errorf("posture: read snapshot: schema version %d, this rdsgate reads 1 to %d", s.SchemaVersion, SchemaVersion)
+	}
+	for _, a := range s.Accounts {
+		if a.Snapshot != nil && len(a.Snapshot.Accounts) > 0 {
+			return nil, fmt.Errorf("posture: read snapshot: account %s holds accounts of its own; an organization snapshot is one level deep", a.ID)
+		}
 	}
 	return &s, nil
 }

@@ -19,13 +19,27 @@ func Markdown(w io.Writer, rep *posture.Report, opts Options) error {
 	if rep.Account != "" {
 		fmt.Fprintf(&b, ", account %s", rep.Account)
 	}
+	if rep.Accounts != nil {
+		fmt.Fprintf(&b, ", organization %s, %d accounts", rep.Organization, len(rep.Accounts))
+	}
 	fmt.Fprintf(&b, ", regions %s.\n\n", strings.Join(rep.Regions, ", "))
 	b.WriteString("| databases | fail | critical | high | medium | low | unknown | pass |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d | %d |\n\n", s.Databases, s.Fail,
 		s.FailBySeverity[posture.SeverityCritical], s.FailBySeverity[posture.SeverityHigh],
 		s.FailBySeverity[posture.SeverityMedium], s.FailBySeverity[posture.SeverityLow], s.Unknown, s.Pass)
+	if rep.Accounts != nil {
+		b.WriteString("| account | name | databases | regions |\n| --- | --- | ---: | --- |\n")
+		for _, a := range rep.Accounts {
+			regions := strings.Join(a.Regions, ", ")
+			if a.Failed != "" {
+				regions = "not audited: " + a.Failed
+			}
+			fmt.Fprintf(&b, "| %s | %s | %d | %s |\n", a.ID, mdCell(a.Name), a.Databases, mdCell(regions))
+		}
+		b.WriteString("\n")
+	}
 	for _, db := range rep.Databases {
-		fmt.Fprintf(&b, "## `%s` (%s %s, %s)\n\n", db.ID, db.Region, db.Kind, db.Engine)
+		fmt.Fprintf(&b, "## `%s` (%s %s, %s)\n\n", db.ID, where(db.Account, db.Region), db.Kind, db.Engine)
 		b.WriteString("| severity | check | status | detail |\n| --- | --- | --- | --- |\n")
 		var fixes []posture.Finding
 		for _, f := range bySeverity(db.Results) {
@@ -49,7 +63,7 @@ func Markdown(w io.Writer, rep *posture.Report, opts Options) error {
 	if len(rep.Gaps) > 0 {
 		b.WriteString("## Reads that failed\n\n| region | action | resource | code |\n| --- | --- | --- | --- |\n")
 		for _, g := range rep.Gaps {
-			fmt.Fprintf(&b, "| %s | `%s` | %s | %s (%s) |\n", g.Region, g.Action, mdCell(g.Resource), g.Kind, g.Code)
+			fmt.Fprintf(&b, "| %s | `%s` | %s | %s (%s) |\n", where(g.Account, g.Region), g.Action, mdCell(g.Resource), g.Kind, g.Code)
 		}
 		b.WriteString("\n")
 	}

@@ -119,6 +119,28 @@ func bySeverity(results []posture.Finding) []posture.Finding {
 	return out
 }
 
+// where is a region, prefixed with its account in an organization-wide
+// report: "111111111111/us-east-1".
+func where(account, region string) string {
+	if account == "" {
+		return region
+	}
+	return account + "/" + region
+}
+
+// accountLine is one account of an organization-wide report, for a
+// person: its regions and databases, or why it was not audited.
+func accountLine(a posture.AccountReport) string {
+	name := ""
+	if a.Name != "" {
+		name = " (" + a.Name + ")"
+	}
+	if a.Failed != "" {
+		return fmt.Sprintf("%s%s: not audited: %s", a.ID, name, a.Failed)
+	}
+	return fmt.Sprintf("%s%s: %d databases in %s", a.ID, name, a.Databases, strings.Join(a.Regions, ", "))
+}
+
 func counts(db posture.DBReport) map[posture.Status]int {
 	m := map[posture.Status]int{}
 	for _, f := range db.Results {

@@ -17,8 +17,20 @@ type sarifLog struct {
 }
 
 type sarifRun struct {
-	Tool    sarifTool     `json:"tool"`
-	Results []sarifResult `json:"results"`
+	Tool        sarifTool         `json:"tool"`
+	Invocations []sarifInvocation `json:"invocations,omitempty"`
+	Results     []sarifResult     `json:"results"`
+}
+
+// sarifInvocation carries why an audit is incomplete, as notifications.
+type sarifInvocation struct {
+	ExecutionSuccessful        bool                `json:"executionSuccessful"`
+	ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications"`
+}
+
+type sarifNotification struct {
+	Level   string    `json:"level"`
+	Message sarifText `json:"message"`
 }
 
 type sarifTool struct {
@@ -118,9 +130,14 @@ func SARIF(w io.Writer, rep *posture.Report, opts Options) error {
 	}
 	for _, db := range rep.Databases {
 		loc := sarifLocation{LogicalLocations: []sarifLogical{{Name: db.ID, FullyQualifiedName: db.ARN, Kind: "resource"}}}
+		name := db.ID
+		if db.Account != "" {
+			// Two accounts may have databases of one name.
+			name = db.ID + " in " + where(db.Account, db.Region)
+		}
 		for _, f := range db.Results {
 			r := sarifResult{
-				RuleID: f.CheckID, RuleIndex: index[f.CheckID], Message: sarifText{Text: db.ID + ": " + f.Detail},
+				RuleID: f.CheckID, RuleIndex: index[f.CheckID], Message: sarifText{Text: name + ": " + f.Detail},
 				Locations: []sarifLocation{loc}, PartialFingerprints: map[string]string{"rdsgate/v1": f.CheckID + "|" + db.ARN},
 			}
 			switch f.Status {
@@ -132,8 +149,21 @@ func SARIF(w io.Writer, rep *posture.Report, opts Options) error {
 			default:
 				continue
 			}
+			if db.Account != "" {
+				if r.Properties == nil {
+					r.Properties = map[string]any{}
+				}
+				r.Properties["account"], r.Properties["region"] = db.Account, db.Region
+			}
 			run.Results = append(run.Results, r)
 		}
+	}
+	if len(rep.Incomplete) > 0 {
+		inv := sarifInvocation{ExecutionSuccessful: true}
+		for _, why := range rep.Incomplete {
+			inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{Level: "error", Message: sarifText{Text: "incomplete: " + why}})
+		}
+		run.Invocations = []sarifInvocation{inv}
 	}
 	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
 	enc := json.NewEncoder(w)

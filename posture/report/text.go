@@ -32,7 +32,7 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 	var b strings.Builder
 	for _, db := range rep.Databases {
 		c := counts(db)
-		fmt.Fprintf(&b, "%s  %s %s (%s): %d fail, %d unknown, %d pass\n", paint(ansiBold, db.ID), db.Region, db.Kind, db.Engine,
+		fmt.Fprintf(&b, "%s  %s %s (%s): %d fail, %d unknown, %d pass\n", paint(ansiBold, db.ID), where(db.Account, db.Region), db.Kind, db.Engine,
 			c[posture.StatusFail], c[posture.StatusUnknown], c[posture.StatusPass])
 		// The rows are aligned on their own, then each failure's fix goes
 		// under its row, so that fixes do not widen the columns.
@@ -73,6 +73,13 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 		}
 		b.WriteString("\n")
 	}
+	if rep.Accounts != nil {
+		fmt.Fprintf(&b, "organization %s, %d accounts:\n", rep.Organization, len(rep.Accounts))
+		for _, a := range rep.Accounts {
+			fmt.Fprintf(&b, "  %s\n", accountLine(a))
+		}
+		b.WriteString("\n")
+	}
 	s := rep.Summary
 	fmt.Fprintf(&b, "%d databases: %d fail (critical %d, high %d, medium %d, low %d), %d unknown, %d pass, %d skip\n",
 		s.Databases, s.Fail, s.FailBySeverity[posture.SeverityCritical], s.FailBySeverity[posture.SeverityHigh],
@@ -80,7 +87,7 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 	if len(rep.Gaps) > 0 {
 		b.WriteString("\nreads that failed (checks that need them say unknown):\n")
 		for _, g := range rep.Gaps {
-			fmt.Fprintf(&b, "  %s  %s (%s)\n", g.Region, g.Explain(), g.Code)
+			fmt.Fprintf(&b, "  %s  %s (%s)\n", where(g.Account, g.Region), g.Explain(), g.Code)
 		}
 	}
 	if len(rep.Incomplete) > 0 {
