@@ -133,6 +133,9 @@ type OpenOptions struct {
 	CloudWatch func(ctx context.Context, d Dest) (Shipper, error)
 	// Remote tunes the CloudWatch Logs sinks (spool directory, delays).
 	Remote RemoteOptions
+	// ExpandPath, if set, rewrites a file destination's path before it is
+	// opened (config.ExpandHome, for ~/).
+	ExpandPath func(string) string
 }
 
 // OpenDests returns a recorder that logs sessions to opts.Log and writes
@@ -157,7 +160,11 @@ func OpenDests(ctx context.Context, dests []string, opts OpenOptions) (*Recorder
 		case DestStdout:
 			sinks = append(sinks, NewWriterSink(orWriter(opts.Stdout, os.Stdout)))
 		case DestFile:
-			fs, err := OpenFile(d.Path)
+			path := d.Path
+			if opts.ExpandPath != nil {
+				path = opts.ExpandPath(path)
+			}
+			fs, err := OpenFile(path)
 			if err != nil {
 				return fail(err)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -51,14 +52,19 @@ func TestParseDests(t *testing.T) {
 
 func TestOpenDests(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	file := filepath.Join(t.TempDir(), "s.jsonl")
-	r, err := OpenDests(context.Background(), []string{"stdout,-", file}, OpenOptions{Stdout: &stdout, Stderr: &stderr})
+	dir := t.TempDir()
+	file := filepath.Join(dir, "s.jsonl")
+	r, err := OpenDests(context.Background(), []string{"stdout,-", "~/s.jsonl"}, OpenOptions{Stdout: &stdout, Stderr: &stderr,
+		ExpandPath: func(p string) string { return strings.Replace(p, "~", dir, 1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.Start(Record{ID: "x", Start: time.Now()})
 	if err := r.Close(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(file); err != nil || !strings.Contains(string(b), `"session_id":"x"`) {
+		t.Errorf("file: %q, %v", b, err)
 	}
 	for name, b := range map[string]*bytes.Buffer{"stdout": &stdout, "stderr": &stderr} {
 		if !strings.Contains(b.String(), `"session_id":"x"`) {
