@@ -4,6 +4,7 @@ import (
 	"cmp"
 
 	"github.com/rdsgate/rdsgate/grant"
+	"github.com/rdsgate/rdsgate/target"
 )
 
 // AdminScope narrows AdminPolicy; each empty field means any.
@@ -18,6 +19,11 @@ type AdminScope struct {
 	// rule's peer, and these groups are not rdsgate's to tag: without
 	// them, the policy may change the ingress of any group.
 	DBSecurityGroups []string
+}
+
+// ScopeOf is the scope of the bastion of t's VPC, in account.
+func ScopeOf(t target.Target, account string) AdminScope {
+	return AdminScope{Account: account, Region: t.Region, VPC: t.VPC, DBSecurityGroups: t.SecurityGroups}
 }
 
 // AdminPolicy is the least IAM policy that runs Apply, Start, Stop,

@@ -13,15 +13,23 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // StoppedError is a managed bastion that is stopped where the caller
 // refused to start it.
 type StoppedError struct{ Instance, VPC string }
 
-func (e *StoppedError) Error() string {
-	return fmt.Sprintf("bastion: the rdsgate bastion %s of %s is stopped", e.Instance, e.VPC)
+func (e *StoppedError) text() setting.Text {
+	return setting.Textf("bastion: the rdsgate bastion %s of %s is stopped: start it (rdsgate bastion start TARGET), or leave out %s and rdsgate starts it",
+		e.Instance, e.VPC, setting.NoStart)
 }
+
+func (e *StoppedError) Error() string { return e.text().String() }
+
+// Render spells the setting that starts it in s.
+func (e *StoppedError) Render(s setting.Style) string { return e.text().Render(s) }
 
 // Start starts the VPC's bastion when it is stopped and waits until it
 // runs and its agent is online. It returns the instance id.

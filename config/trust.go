@@ -81,8 +81,8 @@ func (e *UntrustedError) Error() string {
 	if e.Changed {
 		why = "changed since you trusted it"
 	}
-	return fmt.Sprintf("project file %s %s, and it sets keys that decide where your credentials go or which server is believed: %s",
-		e.Path, why, keys)
+	return fmt.Sprintf("project file %s %s, and it sets keys that decide where your credentials go or which server is believed: %s. Read it, then run: rdsgate config trust %s",
+		e.Path, why, keys, e.Path)
 }
 
 // Sum is the SHA-256 of a file's content, which a trust record names.

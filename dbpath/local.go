@@ -145,13 +145,22 @@ func (l *Local) OpenDB(user, db string) (*sql.DB, error) {
 }
 
 // Login is OpenDB, then a login through the whole path (route, TLS,
-// token, server); a failure comes back with its stage and cause (see
-// Path.LoginVia).
-func (l *Local) Login(ctx context.Context, user, db string) (*sql.DB, error) {
-	if l.socket != "" {
-		return l.path.LoginVia(ctx, "unix", l.socket, user, db, l.failures)
+// token, server), observed as StageLogin; a failure comes back with its
+// stage and cause (see Path.LoginVia).
+func (l *Local) Login(ctx context.Context, user, db string) (sqlDB *sql.DB, err error) {
+	obs := l.path.obs
+	if obs == nil {
+		obs = quiet{}
 	}
-	return l.path.LoginVia(ctx, "tcp", l.addr.String(), user, db, l.failures)
+	err = runStage(obs, StageLogin, func() (string, error) {
+		if l.socket != "" {
+			sqlDB, err = l.path.LoginVia(ctx, "unix", l.socket, user, db, l.failures)
+		} else {
+			sqlDB, err = l.path.LoginVia(ctx, "tcp", l.addr.String(), user, db, l.failures)
+		}
+		return fmt.Sprintf("as %s over TLS verified for %s, via %s", user, l.path.Target.Host, l.path.Route.Via), err
+	})
+	return sqlDB, err
 }
 
 // OpenLocalDB returns a database/sql handle on an rdsgate proxy for t at

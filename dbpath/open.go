@@ -32,6 +32,7 @@ const (
 	StageTarget   = "target"   // the database, from the RDS API or the spec
 	StageRoute    = "route"    // the route's dialer (a bastion found, a session ready)
 	StageCA       = "ca"       // the CA bundle the server is verified with
+	StageLogin    = "login"    // a login through the whole path (Local.Login)
 )
 
 // Observer hears about Open's stages, for progress lines. Begin is called
@@ -97,6 +98,8 @@ type Path struct {
 	// Password is the login's password source with Auth.Method "password";
 	// nil logs in with IAM tokens.
 	Password *proxy.PasswordCredentials
+	// obs hears the stages that run after Open (Local.Login).
+	obs Observer
 }
 
 // Close ends the route's sessions and sockets.
@@ -136,7 +139,7 @@ func Resolver(cfg aws.Config, spec Spec) *target.Resolver {
 // commands need no more.
 func Resolve(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 	opts.defaults()
-	p := &Path{Spec: spec}
+	p := &Path{Spec: spec, obs: opts.Observer}
 	var err error
 	if p.AWS, err = LoadAWS(ctx, spec, opts); err != nil {
 		return nil, stage.WrapTarget(stage.Credentials, spec.Name, err)
@@ -285,10 +288,10 @@ func (p *Path) Upstream(tokens *iamauth.Cache, loginsPerSecond int) *proxy.Upstr
 }
 
 // ErrNoPasswordSource is a password login with no source of the password.
-var ErrNoPasswordSource = errors.New("auth: password needs a password source: password_secret, password_env or password_file")
+var ErrNoPasswordSource = setting.Invalidf("auth: password needs a password source: %s, %s or %s", setting.PasswordSecret, setting.PasswordEnv, setting.PasswordFile)
 
 // ErrEICNeedsBastion is an EC2 Instance Connect login with no instance.
-var ErrEICNeedsBastion = errors.New("EC2 Instance Connect needs the bastion's instance id or tag")
+var ErrEICNeedsBastion = setting.Invalidf("%s needs the bastion's instance: pass %s or %s", setting.SSHEIC, setting.Bastion.Is("i-..."), setting.BastionTag.Is("KEY=VALUE"))
 
 // List returns the region's DB instances and clusters.
 func List(ctx context.Context, cfg aws.Config) ([]target.Target, error) {

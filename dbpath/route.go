@@ -25,7 +25,7 @@ import (
 // with a key or the agent does not.
 func OpenRoute(ctx context.Context, spec Spec, remote string, opts Options) (*Path, error) {
 	opts.defaults()
-	p := &Path{Spec: spec, Route: spec.Route}
+	p := &Path{Spec: spec, Route: spec.Route, obs: opts.Observer}
 	var err error
 	if spec.Route.Via == "ssm" || spec.Route.SSHEIC {
 		if p.AWS, err = LoadAWS(ctx, spec, opts); err != nil {

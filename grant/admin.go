@@ -21,6 +21,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/iamauth"
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -34,7 +35,7 @@ var (
 	// ErrNoMasterSecret: the database has no managed master secret and its
 	// master user is unknown, so there is no secret to read and nobody to
 	// ask a password for.
-	ErrNoMasterSecret = errors.New("no managed master secret and its master user is unknown")
+	ErrNoMasterSecret = setting.Errorf("no managed master secret and its master user is unknown: pass %s of a secret with username and password", setting.AdminSecret.Is("ARN"))
 	// ErrNoPrompt: there is no secret and no Prompt to ask a person.
 	ErrNoPrompt = errors.New("no password source")
 )
@@ -90,9 +91,15 @@ type LoginError struct {
 	Err    error
 }
 
-func (e *LoginError) Error() string {
-	return fmt.Sprintf("log in to %s as the administrative user %s (password from %s): %v", e.Target, e.Login.User, e.Login.From, e.Err)
+func (e *LoginError) text() setting.Text {
+	return setting.Textf("log in to %s as the administrative user %s (password from %s): %v; check the secret (%s) and the route (rdsgate doctor %s)",
+		e.Target, e.Login.User, e.Login.From, e.Err, setting.AdminSecret, e.Target)
 }
+
+func (e *LoginError) Error() string { return e.text().String() }
+
+// Render spells the secret's setting in s.
+func (e *LoginError) Render(s setting.Style) string { return e.text().Render(s) }
 
 func (e *LoginError) Unwrap() error { return e.Err }
 

@@ -66,7 +66,7 @@ func TestAdminCredentials(t *testing.T) {
 		{desc: "prompt fails", cfg: AdminConfig{Target: unmanaged, Prompt: func(context.Context, string) (string, error) { return "", errors.New("no terminal") }},
 			wantText: "no terminal"},
 		{desc: "no secret and no master user", cfg: AdminConfig{Target: noMaster, Prompt: prompt},
-			wantErr: ErrNoMasterSecret, wantText: "orders has no managed master secret and its master user is unknown"},
+			wantErr: ErrNoMasterSecret, wantText: "orders has no managed master secret and its master user is unknown: pass admin_secret=ARN of a secret with username and password"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {

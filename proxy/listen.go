@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // ListenConfig says where a proxy listens.
@@ -38,7 +40,7 @@ func Listen(cfg ListenConfig) (net.Listener, error) {
 			host = "127.0.0.1"
 		}
 		if !isLoopback(host) && !cfg.AllowNonLoopback {
-			return nil, fmt.Errorf("proxy: refusing to listen on %s: %w; the local port needs no password, so anyone who reaches it uses the database as you", host, ErrNonLoopback)
+			return nil, setting.Errorf("proxy: refusing to listen on %s: %w; the local port needs no password, so anyone who reaches it uses the database as you: pass %s to accept that", host, ErrNonLoopback, setting.AllowNonLoopback)
 		}
 		ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
 		if err != nil {

@@ -72,6 +72,15 @@ const (
 	// SSLNegotiation is how a PostgreSQL upstream starts TLS: postgres or
 	// direct.
 	SSLNegotiation Name = "ssl_negotiation"
+	// PasswordSecret, PasswordEnv and PasswordFile are the password
+	// sources of auth: password.
+	PasswordSecret Name = "password_secret"
+	PasswordEnv    Name = "password_env"
+	PasswordFile   Name = "password_file"
+	// AllowNonLoopback lets the proxy listen beyond loopback.
+	AllowNonLoopback Name = "allow_non_loopback"
+	// NoStart refuses to start a stopped managed bastion.
+	NoStart Name = "no_start"
 	// Client is the database client connect runs (psql, mysql, ...).
 	Client Name = "client"
 	// HTTPAddress is where the proxy serves health and metrics.
@@ -101,7 +110,7 @@ var (
 	keyed = []Name{Region, Profile, User, Database, CABundle, Via, Address, Bastion, BastionTag,
 		SSH, SSHIdentity, SSHKnownHosts, SSHEIC}
 	all = append(keyed[:len(keyed):len(keyed)],
-		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, Client, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
+		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, PasswordSecret, PasswordEnv, PasswordFile, AllowNonLoopback, NoStart, Client, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
 		Subnet, Endpoints)
 )
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -91,15 +90,11 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 
 	// Log in once before handing over, so that a refused login is explained
 	// here rather than as a client's terse error.
-	t0 := time.Now()
-	stop := a.progress().Spin("login")
 	db, err := local.Login(ctx, user, p.Spec.Database)
-	stop()
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	a.progress().Since("login", t0, "as %s over TLS verified for %s, via %s", user, p.Target.Host, p.Route.Via)
 
 	switch {
 	case f.exec != "":

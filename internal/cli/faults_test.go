@@ -234,3 +234,26 @@ func TestPolicyFindsTheBastion(t *testing.T) {
 		t.Errorf("exit %d\n%s\n%s", code, out, stderr)
 	}
 }
+
+// TestPolicyBastionAdmin: --bastion-admin prints the bastion's admin
+// policy scoped to the target's VPC, and refuses to mix with an access
+// policy's flags.
+func TestPolicyBastionAdmin(t *testing.T) {
+	useSandbox(t, []string{"postgres"})
+	code, out, stderr := run(t, "policy", "demo-pg", "--bastion-admin")
+	var doc struct{ Statement []json.RawMessage }
+	if code != 0 || json.Unmarshal([]byte(out), &doc) != nil || len(doc.Statement) < 5 {
+		t.Fatalf("exit %d, %d statements\n%s\n%s", code, len(doc.Statement), out, stderr)
+	}
+	for _, want := range []string{sandbox.VPCID, "rdsgate:bastion", "AmazonSSMManagedInstanceCore"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("policy does not name %s:\n%s", want, out)
+		}
+	}
+	if code, _, stderr := run(t, "policy", "demo-pg", "--bastion-admin", "-u", "x"); code != ExitUsage || !strings.Contains(stderr, "--bastion-admin takes one TARGET") {
+		t.Errorf("with --user: exit %d\n%s", code, stderr)
+	}
+	if code, out, _ := run(t, "policy", "demo-pg", "--bastion-admin", "-o", "terraform"); code != 0 || !strings.Contains(out, `resource "aws_iam_policy"`) {
+		t.Errorf("terraform: exit %d\n%s", code, out)
+	}
+}

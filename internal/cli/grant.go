@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/rdsgate/rdsgate/bastion"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/internal/cmdline"
@@ -92,12 +93,13 @@ type policyFlags struct {
 	format, attachTo string
 	account, until   string
 	forDur           time.Duration
+	bastionAdmin     bool
 }
 
 func (a *app) newPolicy() *cobra.Command {
 	var f policyFlags
 	cmd := &cobra.Command{
-		Use:   "policy TARGET --user DBUSER | policy --deny-delete TARGET...",
+		Use:   "policy TARGET --user DBUSER | policy --deny-delete TARGET... | policy --bastion-admin TARGET",
 		Short: "Print the least-privilege IAM policy to sign in as a database user",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -115,6 +117,7 @@ func (a *app) newPolicy() *cobra.Command {
 	fl.StringVar(&f.attachTo, "attach-to", "", "print the aws iam command that attaches the policy to role/NAME (or user/NAME, group/NAME)")
 	fl.BoolVar(&f.req.DenyDelete, "deny-delete", false, "print the deletion guard for the TARGETs instead")
 	fl.StringSliceVar(&f.req.BreakGlass, "break-glass", nil, "--deny-delete: principal ARN (patterns allowed) still allowed to modify the databases")
+	fl.BoolVar(&f.bastionAdmin, "bastion-admin", false, "print the least policy to run rdsgate bastion create/start/stop/destroy for TARGET's VPC instead")
 	fl.StringVar(&f.account, "account", "", "account id of the databases (default: the caller's)")
 	fl.StringVar(&f.until, "until", "", "the access ends at this time (2026-12-31T18:00:00Z, or a date): IAM stops allowing it, no one has to revoke it")
 	fl.DurationVar(&f.forDur, "for", 0, "the access ends after this long from now (8h, 72h)")
@@ -229,6 +232,16 @@ func (a *app) resolveTarget(ctx context.Context, name string) (*dbpath.Path, err
 func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error {
 	req := f.req
 	req.Targets = args
+	if f.bastionAdmin {
+		if req.DBUser != "" || req.DenyDelete || len(args) != 1 {
+			return cmdline.Usagef("--bastion-admin takes one TARGET, whose VPC's bastion it is for, and no --user or --deny-delete")
+		}
+		p, err := a.resolveTarget(ctx, args[0])
+		if err != nil {
+			return err
+		}
+		return a.printPolicy(bastion.AdminPolicy(bastion.ScopeOf(p.Target, cmp.Or(f.account, p.Identity.Account))), f)
+	}
 	if err := req.Expire(f.until, f.forDur, time.Now()); err != nil {
 		return err
 	}
@@ -252,6 +265,12 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 	if err != nil {
 		return err
 	}
+	return a.printPolicy(named, f)
+}
+
+// printPolicy prints a policy in the format asked for, or the command
+// that attaches it.
+func (a *app) printPolicy(named grant.Named, f policyFlags) error {
 	out, err := named.Output(f.format, f.attachTo)
 	if err != nil {
 		return cmdline.UsageError{Err: err}
@@ -260,18 +279,11 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 	return err
 }
 
-// adminDB opens a database/sql handle as the administrative user over p's
-// route with verify-full TLS (grant.OpenAdmin), and adds the flags that
-// help to its errors.
-func (a *app) adminDB(ctx context.Context, p *dbpath.Path, database, secretID string) (*sql.DB, string, error) {
+// adminDB logs in as the administrative user over p's route.
+func (a *app) adminDB(ctx context.Context, p *dbpath.Path, database, secret string) (*sql.DB, string, error) {
 	t0 := time.Now()
-	db, login, err := grant.OpenAdmin(ctx, grant.AdminConfig{
-		Target: p.Target, Database: database,
-		Dial: p.Dialer.DialContext, TLS: p.Bundle.TLSConfig(p.Target.Host),
-		AWS: p.AWS, Profile: p.Spec.Profile, Secret: secretID,
-		Prompt: func(_ context.Context, user string) (string, error) {
-			return a.promptPassword(fmt.Sprintf("Password for the administrative user %s of %s: ", user, p.Target.Identifier))
-		},
+	db, login, err := p.Admin(ctx, database, secret, func(_ context.Context, user string) (string, error) {
+		return a.promptPassword(fmt.Sprintf("Password for the administrative user %s of %s: ", user, p.Target.Identifier))
 	})
 	if err != nil {
 		return nil, "", err

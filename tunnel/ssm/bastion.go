@@ -2,7 +2,6 @@ package ssm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -12,6 +11,8 @@ import (
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // BastionAPIs are the describe calls bastion selection needs.
@@ -25,7 +26,8 @@ type BastionAPIs struct {
 }
 
 // ErrNoBastion is an ssm route with neither an instance id nor a tag.
-var ErrNoBastion = errors.New("ssm: the route needs a bastion: an instance id, or a tag KEY=VALUE")
+var ErrNoBastion = setting.Invalidf("ssm: the route needs a bastion: pass %s or %s, or create one: rdsgate bastion create TARGET",
+	setting.Bastion.Is("i-..."), setting.BastionTag.Is("KEY=VALUE"))
 
 // Bastion is an instance a route may go through, as EC2 and Systems
 // Manager describe it.
