@@ -35,8 +35,12 @@ type Session struct {
 	// filled in (e.g. portNumber, localPortNumber, host).
 	Parameters map[string][]string
 	Reason     string
-	// Principal is the ARN of the principal that started the session.
-	Principal string
+	// Principal is the ARN of the principal that started the session, and
+	// PrincipalUserID its aws:userid: the value of the session's
+	// aws:ssmmessages:session-id tag, which IAM conditions on Resume and
+	// TerminateSession read.
+	Principal       string
+	PrincipalUserID string
 	// TokenValue is the current stream token: StartSession's, replaced by
 	// each ResumeSession.
 	TokenValue   string
@@ -90,6 +94,173 @@ func (s *Server) ValidateStreamToken(sessionID, token string) (Session, bool) {
 		return Session{}, false
 	}
 	return x.clone(), true
+}
+
+// ssmOps are the Systems Manager operations the sandbox serves.
+func (s *Server) ssmOps() map[string]op {
+	return map[string]op{
+		"DescribeInstanceInformation": s.describeInstanceInformation,
+		"StartSession":                s.startSession,
+		"ResumeSession":               s.resumeSession,
+		"TerminateSession":            s.terminateSession,
+		"DescribeSessions":            s.describeSessions,
+		"GetParameter":                s.getParameter,
+	}
+}
+
+type describeSessionsInput struct {
+	State   *string
+	Filters []struct {
+		Key   string  `json:"key"`
+		Value *string `json:"value"`
+	}
+	MaxResults *int
+	NextToken  *string
+}
+
+type sessionInfo struct {
+	SessionID          string     `json:"SessionId"`
+	Target             string     `json:"Target"`
+	Status             string     `json:"Status"`
+	StartDate          epochTime  `json:"StartDate"`
+	EndDate            *epochTime `json:"EndDate,omitempty"`
+	DocumentName       string     `json:"DocumentName"`
+	Owner              string     `json:"Owner"`
+	Reason             string     `json:"Reason,omitempty"`
+	MaxSessionDuration string     `json:"MaxSessionDuration,omitempty"`
+	AccessType         string     `json:"AccessType"`
+}
+
+type describeSessionsOutput struct {
+	Sessions  []sessionInfo `json:"Sessions"`
+	NextToken string        `json:"NextToken,omitempty"`
+}
+
+// Session filter keys, as SSM names them.
+var sessionFilterKeys = []string{"InvokedAfter", "InvokedBefore", "Target", "Owner", "Status", "SessionId", "AccessType"}
+
+// describeSessions answers SSM DescribeSessions from the session table:
+// State Active lists the connected sessions, History the terminated ones,
+// newest first, each with the ARN of the principal that started it as
+// Owner. Filters (each key once, as SSM allows) are InvokedAfter and
+// InvokedBefore (RFC 3339 times), Target, Owner (an ARN), Status,
+// SessionId and AccessType. IAM is asked for ssm:DescribeSessions.
+func (s *Server) describeSessions(c *call) (any, *apiError) {
+	var in describeSessionsInput
+	if e := decodeJSON(c, &in); e != nil {
+		return nil, e
+	}
+	if in.State == nil {
+		return nil, missingParam(c.svc, "State")
+	}
+	var want SessionStatus
+	switch *in.State {
+	case "Active":
+		want = SessionConnected
+	case "History":
+		want = SessionTerminated
+	default:
+		return nil, validation(c.svc, "1 validation error detected: Value '%s' at 'state' failed to satisfy constraint: Member must satisfy enum value set: [Active, History]", shorten(*in.State))
+	}
+	if e := s.authorize(c, "ssm:DescribeSessions", s.arn("ssm", "*"), nil); e != nil {
+		return nil, e
+	}
+	limit := 20
+	if in.MaxResults != nil {
+		if n := *in.MaxResults; n < 1 || n > 200 {
+			return nil, validation(c.svc, "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 200", n)
+		}
+		limit = *in.MaxResults
+	}
+	offset := 0
+	if in.NextToken != nil && *in.NextToken != "" {
+		n, ok := decodeMarker(*in.NextToken)
+		if !ok {
+			return nil, clientError("InvalidNextToken", "The specified token isn't valid.")
+		}
+		offset = n
+	}
+	if len(in.Filters) > 6 {
+		return nil, validation(c.svc, "1 validation error detected: Value at 'filters' failed to satisfy constraint: Member must have length less than or equal to 6")
+	}
+	keep, e := sessionFilter(in.Filters)
+	if e != nil {
+		return nil, e
+	}
+	var list []sessionInfo
+	s.mu.Lock()
+	for i := len(s.order) - 1; i >= 0; i-- {
+		x := s.sessions[s.order[i]]
+		if x.Status != want || !keep(x) {
+			continue
+		}
+		info := sessionInfo{SessionID: x.ID, Target: x.Target, Status: string(x.Status), StartDate: epochTime(x.StartedAt),
+			DocumentName: x.DocumentName, Owner: x.Principal, Reason: x.Reason, AccessType: "Standard"}
+		if !x.TerminatedAt.IsZero() {
+			end := epochTime(x.TerminatedAt)
+			info.EndDate = &end
+		}
+		list = append(list, info)
+	}
+	s.mu.Unlock()
+	out := describeSessionsOutput{Sessions: []sessionInfo{}}
+	for i := offset; i < len(list) && i < offset+limit; i++ {
+		out.Sessions = append(out.Sessions, list[i])
+	}
+	if offset+limit < len(list) {
+		out.NextToken = encodeMarker(offset + limit)
+	}
+	return out, nil
+}
+
+// sessionFilter checks DescribeSessions filters and returns the test a
+// session must pass.
+func sessionFilter(filters []struct {
+	Key   string  `json:"key"`
+	Value *string `json:"value"`
+}) (func(*Session) bool, *apiError) {
+	var tests []func(*Session) bool
+	seen := map[string]bool{}
+	for _, f := range filters {
+		if !slices.Contains(sessionFilterKeys, f.Key) {
+			return nil, clientError("InvalidFilterKey", "The filter key %s is not valid. Valid keys: %s.", shorten(f.Key), strings.Join(sessionFilterKeys, ", "))
+		}
+		if seen[f.Key] {
+			return nil, clientError("InvalidFilterKey", "The filter key %s appears more than once.", f.Key)
+		}
+		seen[f.Key] = true
+		if f.Value == nil || *f.Value == "" || len(*f.Value) > 400 {
+			return nil, clientError("InvalidFilterValue", "The filter %s needs a value of 1 to 400 characters.", f.Key)
+		}
+		v := *f.Value
+		switch f.Key {
+		case "InvokedAfter", "InvokedBefore":
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return nil, clientError("InvalidFilterValue", "The filter value %s is not a valid date (yyyy-MM-ddTHH:mm:ssZ).", shorten(v))
+			}
+			after := f.Key == "InvokedAfter"
+			tests = append(tests, func(x *Session) bool { return x.StartedAt.Before(t) != after })
+		case "Target":
+			tests = append(tests, func(x *Session) bool { return x.Target == v })
+		case "Owner":
+			tests = append(tests, func(x *Session) bool { return x.Principal == v })
+		case "Status":
+			tests = append(tests, func(x *Session) bool { return string(x.Status) == v })
+		case "SessionId":
+			tests = append(tests, func(x *Session) bool { return x.ID == v })
+		case "AccessType":
+			tests = append(tests, func(*Session) bool { return v == "Standard" })
+		}
+	}
+	return func(x *Session) bool {
+		for _, t := range tests {
+			if !t(x) {
+				return false
+			}
+		}
+		return true
+	}, nil
 }
 
 // docParam describes one parameter of a port-forwarding document.
@@ -199,14 +370,15 @@ func (s *Server) startSession(c *call) (any, *apiError) {
 		return nil, e
 	}
 	sess := &Session{
-		ID:           sessionID(c.principal),
-		Target:       target,
-		DocumentName: docName,
-		Parameters:   params,
-		Principal:    c.principal.ARN,
-		TokenValue:   newStreamToken(),
-		Status:       SessionConnected,
-		StartedAt:    s.now().UTC(),
+		ID:              sessionID(c.principal),
+		Target:          target,
+		DocumentName:    docName,
+		Parameters:      params,
+		Principal:       c.principal.ARN,
+		PrincipalUserID: c.principal.UserID,
+		TokenValue:      newStreamToken(),
+		Status:          SessionConnected,
+		StartedAt:       s.now().UTC(),
 	}
 	if in.Reason != nil {
 		sess.Reason = *in.Reason
@@ -283,8 +455,16 @@ type sessionIDInput struct {
 	SessionID *string `json:"SessionId"`
 }
 
+// sessionTagKey is the tag Session Manager puts on every session, whose
+// value is the aws:userid of the principal that started it. AWS's policy
+// for "end and resume your own sessions only" conditions on it:
+// StringLike ssm:resourceTag/aws:ssmmessages:session-id ${aws:userid}.
+const sessionTagKey = "aws:ssmmessages:session-id"
+
 // sessionFor reads and checks the SessionId of Resume/TerminateSession and
-// authorizes action on the session's ARN.
+// authorizes action on the session's ARN, with the session's tag as the
+// ssm:resourceTag/aws:ssmmessages:session-id condition key (absent for an
+// unknown session, as AWS has no tags to read then).
 func (s *Server) sessionFor(c *call, action string) (string, *apiError) {
 	var in sessionIDInput
 	if e := decodeJSON(c, &in); e != nil {
@@ -297,7 +477,13 @@ func (s *Server) sessionFor(c *call, action string) (string, *apiError) {
 	if e := lengthBetween(c.svc, "sessionId", id, 1, 96); e != nil {
 		return "", e
 	}
-	if e := s.authorize(c, action, s.arn("ssm", "session/"+id), nil); e != nil {
+	var tags map[string]string
+	s.mu.Lock()
+	if x, ok := s.sessions[id]; ok && x.PrincipalUserID != "" {
+		tags = map[string]string{"ssm:resourceTag/" + sessionTagKey: x.PrincipalUserID, "aws:ResourceTag/" + sessionTagKey: x.PrincipalUserID}
+	}
+	s.mu.Unlock()
+	if e := s.authorize(c, action, s.arn("ssm", "session/"+id), tags); e != nil {
 		return "", e
 	}
 	return id, nil

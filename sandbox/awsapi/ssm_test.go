@@ -7,11 +7,15 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
+	"github.com/rdsgate/rdsgate/sandbox/world"
 )
 
 func TestDescribeInstanceInformation(t *testing.T) {
@@ -233,5 +237,154 @@ func TestStreamURLOption(t *testing.T) {
 	resp.Body.Close()
 	if got != "/v1/data-channel/x" {
 		t.Errorf("data channel handler saw %q", got)
+	}
+}
+
+func TestDescribeSessions(t *testing.T) {
+	e := start(t)
+	admin := ssm.NewFromConfig(e.cfg(t, "admin"))
+	dev := ssm.NewFromConfig(e.cfg(t, "dev"))
+	remote := map[string][]string{"host": {"demo-pg.c0sandbox.us-east-1.rds.amazonaws.com"}, "portNumber": {"5432"}}
+	var ids []string
+	for _, c := range []*ssm.Client{admin, dev, admin} {
+		out, err := c.StartSession(ctx(t), startInput(bastionID, "AWS-StartPortForwardingSessionToRemoteHost", remote))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, aws.ToString(out.SessionId))
+		e.clock.advance(time.Second)
+	}
+	if _, err := admin.TerminateSession(ctx(t), &ssm.TerminateSessionInput{SessionId: aws.String(ids[2])}); err != nil {
+		t.Fatal(err)
+	}
+	startedAt := func(i int) string { s, _ := e.srv.Session(ids[i]); return s.StartedAt.Format(time.RFC3339) }
+	filter := func(k types.SessionFilterKey, v string) types.SessionFilter {
+		return types.SessionFilter{Key: k, Value: aws.String(v)}
+	}
+	for _, tc := range []struct {
+		desc    string
+		state   types.SessionState
+		filters []types.SessionFilter
+		want    []string // newest first
+	}{
+		{"active", types.SessionStateActive, nil, []string{ids[1], ids[0]}},
+		{"history", types.SessionStateHistory, nil, []string{ids[2]}},
+		{"target", types.SessionStateActive, []types.SessionFilter{filter(types.SessionFilterKeyTargetId, bastionID)}, []string{ids[1], ids[0]}},
+		{"other target", types.SessionStateActive, []types.SessionFilter{filter(types.SessionFilterKeyTargetId, offlineID)}, nil},
+		{"owner", types.SessionStateActive, []types.SessionFilter{filter(types.SessionFilterKeyOwner, "arn:aws:iam::111122223333:user/dev")}, []string{ids[1]}},
+		{"session id", types.SessionStateActive, []types.SessionFilter{filter(types.SessionFilterKeySessionId, ids[0])}, []string{ids[0]}},
+		{"status", types.SessionStateHistory, []types.SessionFilter{filter(types.SessionFilterKeyStatus, "Terminated")}, []string{ids[2]}},
+		{"invoked after", types.SessionStateActive, []types.SessionFilter{filter(types.SessionFilterKeyInvokedAfter, startedAt(1))}, []string{ids[1]}},
+		{"invoked before", types.SessionStateActive, []types.SessionFilter{filter(types.SessionFilterKeyInvokedBefore, startedAt(1))}, []string{ids[0]}},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			out, err := admin.DescribeSessions(ctx(t), &ssm.DescribeSessionsInput{State: tc.state, Filters: tc.filters})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, s := range out.Sessions {
+				got = append(got, aws.ToString(s.SessionId))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("sessions (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	// One session in full: owner ARN, start, document, no end while active.
+	out, err := admin.DescribeSessions(ctx(t), &ssm.DescribeSessionsInput{State: types.SessionStateActive,
+		Filters: []types.SessionFilter{filter(types.SessionFilterKeySessionId, ids[1])}})
+	if err != nil || len(out.Sessions) != 1 {
+		t.Fatalf("DescribeSessions: %v %+v", err, out)
+	}
+	s := out.Sessions[0]
+	if aws.ToString(s.Owner) != "arn:aws:iam::111122223333:user/dev" || aws.ToString(s.Target) != bastionID || s.Status != types.SessionStatusConnected ||
+		aws.ToString(s.DocumentName) != "AWS-StartPortForwardingSessionToRemoteHost" || s.StartDate == nil || s.EndDate != nil {
+		t.Errorf("session: %+v", s)
+	}
+	if got := s.StartDate.Format(time.RFC3339); got != startedAt(1) {
+		t.Errorf("StartDate %s, want %s", got, startedAt(1))
+	}
+
+	// Pages of one.
+	page, err := admin.DescribeSessions(ctx(t), &ssm.DescribeSessionsInput{State: types.SessionStateActive, MaxResults: aws.Int32(1)})
+	if err != nil || len(page.Sessions) != 1 || page.NextToken == nil {
+		t.Fatalf("first page: %v %+v", err, page)
+	}
+	page, err = admin.DescribeSessions(ctx(t), &ssm.DescribeSessionsInput{State: types.SessionStateActive, MaxResults: aws.Int32(1), NextToken: page.NextToken})
+	if err != nil || len(page.Sessions) != 1 || aws.ToString(page.Sessions[0].SessionId) != ids[0] || page.NextToken != nil {
+		t.Fatalf("second page: %v %+v", err, page)
+	}
+
+	// Refusals.
+	_, err = admin.DescribeSessions(ctx(t), &ssm.DescribeSessionsInput{State: types.SessionStateActive,
+		Filters: []types.SessionFilter{filter("Document", "x")}})
+	wantCode(t, err, "InvalidFilterKey")
+	_, err = admin.DescribeSessions(ctx(t), &ssm.DescribeSessionsInput{State: types.SessionStateActive,
+		Filters: []types.SessionFilter{filter(types.SessionFilterKeyInvokedAfter, "yesterday")}})
+	wantCode(t, err, "InvalidFilterValue")
+	_, err = admin.DescribeSessions(ctx(t), &ssm.DescribeSessionsInput{State: "Sleeping"})
+	wantCode(t, err, "ValidationException")
+	_, err = ssm.NewFromConfig(e.cfg(t, "intern")).DescribeSessions(ctx(t), &ssm.DescribeSessionsInput{State: types.SessionStateActive})
+	wantCode(t, err, "AccessDeniedException", "ssm:DescribeSessions")
+}
+
+// rdsgate's own policy lets its holder end and resume the sessions it
+// started and no one else's, through the aws:ssmmessages:session-id tag.
+func TestTerminateOwnSessionsOnly(t *testing.T) {
+	policy := `{"Statement":[
+		{"Effect":"Allow","Action":"ssm:StartSession","Resource":["arn:aws:ec2:*:*:instance/*","arn:aws:ssm:*::document/AWS-StartPortForwardingSessionToRemoteHost"]},
+		{"Effect":"Allow","Action":["ssm:TerminateSession","ssm:ResumeSession"],"Resource":["arn:aws:ssm:*:*:session/*"],
+		 "Condition":{"StringLike":{"ssm:resourceTag/aws:ssmmessages:session-id":["${aws:userid}"]}}}]}`
+	e := start(t, func(w *worldT, _ *Options) {
+		for _, name := range []string{"ana", "bob"} {
+			w.Principals = append(w.Principals, world.Principal{Name: name, ARN: "arn:aws:sts::111122223333:assumed-role/dbusers/" + name,
+				UserID: "AROASANDBOXDBUSERS:" + name, AccessKeyID: "ASIASANDBOX" + strings.ToUpper(name) + "000001",
+				SecretAccessKey: name + "secret0000000000000000000000000000000000", SessionToken: "token-" + name,
+				Policies: []iampolicy.Document{mustPolicy(t, policy)}})
+		}
+	})
+	remote := map[string][]string{"host": {"demo-pg.c0sandbox.us-east-1.rds.amazonaws.com"}, "portNumber": {"5432"}}
+	ana, bob := ssm.NewFromConfig(e.cfg(t, "ana")), ssm.NewFromConfig(e.cfg(t, "bob"))
+	own := map[string]string{}
+	for name, c := range map[string]*ssm.Client{"ana": ana, "bob": bob} {
+		out, err := c.StartSession(ctx(t), startInput(bastionID, "AWS-StartPortForwardingSessionToRemoteHost", remote))
+		if err != nil {
+			t.Fatalf("%s StartSession: %v", name, err)
+		}
+		own[name] = aws.ToString(out.SessionId)
+	}
+	for _, tc := range []struct {
+		desc   string
+		client *ssm.Client
+		id     string
+		ok     bool
+	}{
+		{"ana resumes bob's", ana, own["bob"], false},
+		{"ana ends bob's", ana, own["bob"], false},
+		{"ana ends an unknown session", ana, "ana-00000000000000000", false},
+		{"ana resumes her own", ana, own["ana"], true},
+		{"ana ends her own", ana, own["ana"], true},
+		{"bob ends his own", bob, own["bob"], true},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			var err error
+			if strings.Contains(tc.desc, "resumes") {
+				_, err = tc.client.ResumeSession(ctx(t), &ssm.ResumeSessionInput{SessionId: aws.String(tc.id)})
+			} else {
+				_, err = tc.client.TerminateSession(ctx(t), &ssm.TerminateSessionInput{SessionId: aws.String(tc.id)})
+			}
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			wantCode(t, err, "AccessDeniedException", "session/"+tc.id)
+		})
+	}
+	if s, _ := e.srv.Session(own["bob"]); s.Status != SessionTerminated {
+		t.Errorf("bob's session: %s", s.Status)
 	}
 }
