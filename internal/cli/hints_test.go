@@ -21,6 +21,7 @@ import (
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/setting"
+	"github.com/rdsgate/rdsgate/target"
 	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
@@ -77,7 +78,8 @@ func TestWithHint(t *testing.T) {
 		{desc: "a wrapped setting", err: fmt.Errorf("connect: %w", setting.Errorf("use %s or %s", setting.Via.Is("ssm"), setting.SSHEIC)),
 			want: "connect: use --via ssm or --ssh-eic"},
 		{desc: "typed error", err: fmt.Errorf("open: %w", ssmtunnel.ErrNoBastion), usage: true,
-			want: "open: " + ssmtunnel.ErrNoBastion.Error() + ": pass --bastion i-... or --bastion-tag KEY=VALUE, set route.bastion in the config file, or create one: rdsgate bastion create TARGET"},
+			want: "open: ssm: the route needs a bastion: pass --bastion i-... or --bastion-tag KEY=VALUE, or create one: rdsgate bastion create TARGET"},
+		{desc: "not found in a region", err: fmt.Errorf("resolve: %w", target.ErrNotFound), want: "target not found"},
 		{desc: "untrusted", err: &config.UntrustedError{Path: "/p/.rdsgate.yaml"}, want: "Read it, then run: rdsgate config trust /p/.rdsgate.yaml"},
 	}
 	for _, tc := range tests {
@@ -89,8 +91,7 @@ func TestWithHint(t *testing.T) {
 			if !errors.Is(got, tc.err) {
 				t.Error("the hinted error does not wrap the original")
 			}
-			var ue cmdline.UsageError
-			if errors.As(got, &ue) != tc.usage {
+			if cmdline.IsUsage(got) != tc.usage {
 				t.Errorf("usage error: %v, want %v", !tc.usage, tc.usage)
 			}
 		})
