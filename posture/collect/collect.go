@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -24,7 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 
 	"github.com/rdsgate/rdsgate/posture"
 	"github.com/rdsgate/rdsgate/stage"
@@ -97,26 +97,18 @@ func Collect(ctx context.Context, cfg aws.Config, opts Options) (*posture.Snapsh
 	if len(opts.Regions) == 0 {
 		return nil, errors.New("collect: no regions given")
 	}
-	c := &collector{cfg: cfg, opts: opts, sem: make(chan struct{}, opts.Concurrency)}
+	c := newCollector(cfg, opts)
 	snap := &posture.Snapshot{SchemaVersion: posture.SchemaVersion, CollectedAt: opts.Now().UTC().Truncate(time.Second)}
-	regions := make([]*regionState, len(opts.Regions))
+	snap.Regions = make([]posture.Region, len(opts.Regions))
+	regionErrs := make([][]error, len(opts.Regions))
+	var globalErrs []error
 	var wg sync.WaitGroup
 	for i, name := range opts.Regions {
-		regions[i] = &regionState{c: c, r: &posture.Region{Name: name}}
-		wg.Go(func() { regions[i].collect(ctx) })
+		wg.Go(func() { snap.Regions[i], regionErrs[i] = c.region(ctx, name) })
 	}
-	global := &regionState{c: c, r: &posture.Region{Name: "global"}}
-	wg.Go(func() { snap.Account = global.account(ctx, opts.Regions[0]) })
-	wg.Go(func() { snap.IAM.DeleteGuardPolicies = global.iamPolicies(ctx, opts.Regions[0]) })
+	wg.Go(func() { snap.Account, snap.IAM, globalErrs = c.global(ctx, opts.Regions[0]) })
 	wg.Wait()
-	snap.IAM.Errors = global.r.Errors
-	var errs []error
-	errs = append(errs, global.errs...)
-	for _, rs := range regions {
-		rs.finish()
-		snap.Regions = append(snap.Regions, *rs.r)
-		errs = append(errs, rs.errs...)
-	}
+	errs := append(globalErrs, slices.Concat(regionErrs...)...)
 	if err := ctx.Err(); err != nil {
 		return snap, fmt.Errorf("collect: %w", err)
 	}
@@ -132,6 +124,33 @@ type collector struct {
 	cfg  aws.Config
 	opts Options
 	sem  chan struct{}
+}
+
+// newCollector reads with cfg's credentials, at most opts.Concurrency
+// calls in flight (opts has its defaults).
+func newCollector(cfg aws.Config, opts Options) *collector {
+	return &collector{cfg: cfg, opts: opts, sem: make(chan struct{}, opts.Concurrency)}
+}
+
+// region collects one region; the errors are the reads that failed for
+// another reason than a denial (all are recorded in the region).
+func (c *collector) region(ctx context.Context, name string) (posture.Region, []error) {
+	rs := &regionState{c: c, r: &posture.Region{Name: name}}
+	rs.collect(ctx)
+	rs.finish()
+	return *rs.r, rs.errs
+}
+
+// global reads the account-wide part, calling STS and IAM in region: the
+// account id ("" when STS does not say) and the IAM policies.
+func (c *collector) global(ctx context.Context, region string) (account string, data posture.IAMData, errs []error) {
+	g := &regionState{c: c, r: &posture.Region{Name: "global"}}
+	var wg sync.WaitGroup
+	wg.Go(func() { account = g.account(ctx, region) })
+	wg.Go(func() { data.DeleteGuardPolicies = g.iamPolicies(ctx, region) })
+	wg.Wait()
+	data.Errors = g.r.Errors
+	return account, data, g.errs
 }
 
 // regionCfg is cfg for region with the collector's retry policy.
@@ -181,13 +200,7 @@ func (rs *regionState) record(ctx context.Context, action, resource string, err 
 	if ctx.Err() != nil {
 		return false
 	}
-	e := posture.AccessError{Action: action, Resource: resource, Code: "Error", Message: err.Error()}
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		e.Code = apiErr.ErrorCode()
-		e.Message = apiErr.ErrorMessage()
-		e.Denied = deniedCodes[e.Code]
-	}
+	e := accessError(action, resource, err)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.r.Errors = append(rs.r.Errors, e)

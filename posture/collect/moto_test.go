@@ -145,7 +145,9 @@ func runBastion(ctx context.Context, e *ec2.Client, n network, in ec2.RunInstanc
 	must(e.RunInstances(ctx, &in))
 }
 
-func buildHardened(t *testing.T, m *testharness.Moto, ctx context.Context, cfg aws.Config) {
+// buildHardened builds the careful account; cli runs the AWS CLI as cfg's
+// principal.
+func buildHardened(t *testing.T, cli func(args ...string), ctx context.Context, cfg aws.Config) {
 	n := buildNetwork(t, ctx, cfg, "good", "10.2", false)
 	r := rds.NewFromConfig(cfg)
 	must(r.CreateDBParameterGroup(ctx, &rds.CreateDBParameterGroupInput{DBParameterGroupName: aws.String("good-tls"), DBParameterGroupFamily: aws.String("postgres16"), Description: aws.String("tls")}))
@@ -177,7 +179,7 @@ func buildHardened(t *testing.T, m *testharness.Moto, ctx context.Context, cfg a
 	runBastion(ctx, e, n, ec2.RunInstancesInput{SubnetId: &n.subnets[0], SecurityGroupIds: []string{aws.ToString(bsg.GroupId)},
 		MetadataOptions: &ec2types.InstanceMetadataOptionsRequest{HttpTokens: ec2types.HttpTokensStateRequired}})
 	// CloudTrail needs its bucket; the SDK's S3 client is not a dependency, the AWS CLI is.
-	m.CLI(t, "s3api", "create-bucket", "--bucket", "good-trail")
+	cli("s3api", "create-bucket", "--bucket", "good-trail", "--region", cfg.Region)
 	must(cloudtrail.NewFromConfig(cfg).CreateTrail(ctx, &cloudtrail.CreateTrailInput{Name: aws.String("good-trail"), S3BucketName: aws.String("good-trail"), IsMultiRegionTrail: aws.Bool(true)}))
 	must(cloudtrail.NewFromConfig(cfg).StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String("good-trail")}))
 	// The alarm kit's filter and alarm.
@@ -189,7 +191,7 @@ func buildHardened(t *testing.T, m *testharness.Moto, ctx context.Context, cfg a
 		MetricTransformations: []logtypes.MetricTransformation{{MetricName: aws.String("OutsideVPCConnections"), MetricNamespace: aws.String("rdsgate/good-db"), MetricValue: aws.String("1")}},
 	}))
 	// The SDK's CloudWatch client speaks CBOR, which moto does not; the AWS CLI speaks the query protocol.
-	m.CLI(t, "cloudwatch", "put-metric-alarm", "--alarm-name", "rdsgate-outside-vpc-good-db",
+	cli("cloudwatch", "put-metric-alarm", "--region", cfg.Region, "--alarm-name", "rdsgate-outside-vpc-good-db",
 		"--namespace", "rdsgate/good-db", "--metric-name", "OutsideVPCConnections", "--statistic", "Sum",
 		"--period", "300", "--evaluation-periods", "1", "--threshold", "1",
 		"--comparison-operator", "GreaterThanOrEqualToThreshold", "--alarm-actions", "arn:aws:sns:us-east-1:123456789012:oncall")
@@ -316,7 +318,7 @@ func TestAcceptanceMoto(t *testing.T) {
 	t.Run("retry", func(t *testing.T) { testRetry(t, cfg, opts) })
 
 	m.Reset(t)
-	buildHardened(t, m, ctx, cfg)
+	buildHardened(t, func(args ...string) { m.CLI(t, args...) }, ctx, cfg)
 	good, err := Collect(ctx, cfg, opts)
 	checkMotoErr(t, good, err)
 	goodRep := posture.Audit(good, posture.AuditOptions{})

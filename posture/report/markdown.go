@@ -68,7 +68,7 @@ func Markdown(w io.Writer, rep *posture.Report, opts Options) error {
 		b.WriteString("\n")
 	}
 	if len(rep.Incomplete) > 0 {
-		b.WriteString("## Incomplete\n\nThis audit cannot vouch for the account:\n\n")
+		fmt.Fprintf(&b, "## Incomplete\n\nThis audit cannot vouch for the %s:\n\n", scope(rep))
 		for _, why := range rep.Incomplete {
 			fmt.Fprintf(&b, "- %s\n", why)
 		}

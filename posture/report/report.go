@@ -128,6 +128,14 @@ func where(account, region string) string {
 	return account + "/" + region
 }
 
+// scope is what the report vouches for: "account" or "organization".
+func scope(rep *posture.Report) string {
+	if rep.Accounts != nil {
+		return "organization"
+	}
+	return "account"
+}
+
 // accountLine is one account of an organization-wide report, for a
 // person: its regions and databases, or why it was not audited.
 func accountLine(a posture.AccountReport) string {

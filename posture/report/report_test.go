@@ -177,3 +177,82 @@ func compileSARIFSchema(t *testing.T, file string) *jsonschema.Schema {
 	}
 	return schema
 }
+
+// loadOrg audits testdata/snapshot-org.json (the moto organization of
+// posture/collect's TestOrgMoto, written there with -update: a hardened
+// database, two bad ones in two regions) plus an account whose role could
+// not be assumed.
+func loadOrg(t *testing.T) *posture.Report {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "snapshot-org.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	s, err := posture.ReadSnapshot(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Accounts = append(s.Accounts, posture.AccountSnapshot{ID: "444444444444", Name: "legacy", Role: "arn:aws:iam::444444444444:role/OrganizationAccountAccessRole",
+		Failure: &posture.AccountFailure{
+			AccessError: posture.AccessError{Action: "sts:AssumeRole", Resource: "arn:aws:iam::444444444444:role/OrganizationAccountAccessRole", Code: "AccessDenied", Denied: true, Message: "not authorized"},
+			Why:         "role arn:aws:iam::444444444444:role/OrganizationAccountAccessRole could not be assumed (AccessDenied): create it",
+		}})
+	return posture.Audit(s, posture.AuditOptions{})
+}
+
+func TestGoldenOrg(t *testing.T) {
+	rep := loadOrg(t)
+	for _, tc := range []struct {
+		file   string
+		format Format
+	}{
+		{"org-report.txt", FormatText},
+		{"org-report.json", FormatJSON},
+		{"org-report.sarif", FormatSARIF},
+		{"org-report.md", FormatMarkdown},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := Render(&b, rep, tc.format, Options{ToolVersion: "test"}); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			// Every database is named with its account, and the account
+			// not read is there with why.
+			for _, want := range []string{"ACCOUNT-dev", "ACCOUNT-staging", "ACCOUNT-prod", "eu-west-1", "444444444444", "could not be assumed"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%s lacks %q", tc.file, want)
+				}
+			}
+			golden(t, tc.file, b.Bytes())
+		})
+	}
+	if got := ExitCode(rep, ExitPolicy{}); got != ExitIncomplete {
+		t.Errorf("ExitCode with an account not read = %d, want %d", got, ExitIncomplete)
+	}
+	if got := ExitCode(rep, ExitPolicy{FailOn: posture.SeverityCritical}); got != ExitFindings {
+		t.Errorf("ExitCode --fail-on critical = %d, want %d (the bad databases are public)", got, ExitFindings)
+	}
+	for _, db := range rep.Databases {
+		if db.Account == "" || db.Region == "" {
+			t.Errorf("database %s without its account or region", db.ID)
+		}
+	}
+	for _, g := range rep.Gaps {
+		if g.Account == "" {
+			t.Errorf("gap %+v without its account", g)
+		}
+	}
+	var b bytes.Buffer
+	if err := SARIF(&b, rep, Options{ToolVersion: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := compileSARIFSchema(t, "sarif-schema-2.1.0.json").Validate(doc); err != nil {
+		t.Errorf("organization SARIF does not validate: %v", err)
+	}
+}

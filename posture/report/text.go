@@ -91,7 +91,7 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 		}
 	}
 	if len(rep.Incomplete) > 0 {
-		b.WriteString("\n" + paint(ansiYellow, "incomplete: this audit cannot vouch for the account:") + "\n")
+		b.WriteString("\n" + paint(ansiYellow, "incomplete: this audit cannot vouch for the "+scope(rep)+":") + "\n")
 		for _, why := range rep.Incomplete {
 			fmt.Fprintf(&b, "  %s\n", why)
 		}
