@@ -167,6 +167,15 @@ func TestListAndKill(t *testing.T) {
 			if row.AWSIdentity != devARN || row.SSMSession != held[0] || row.PID == 0 || row.ID != strconv.FormatInt(row.PID, 10) {
 				t.Errorf("dev's connection: %+v, want identity %s, session %s", row, devARN, held[0])
 			}
+			// rdsgate's proxy tags PostgreSQL's application_name; MySQL's
+			// connection is tied by time.
+			wantMatch := activity.MatchOnlySession
+			if p.Target.Family() == "postgres" {
+				wantMatch = activity.MatchTag
+			}
+			if row.Match != wantMatch || strings.Contains(row.Application, "rdsgate:") {
+				t.Errorf("dev's connection matched %q with application %q, want %q and no tag", row.Match, row.Application, wantMatch)
+			}
 			if !slices.ContainsFunc(rep.Sessions, func(s activity.Session) bool { return s.Self && s.PID != 0 }) {
 				t.Errorf("the admin's own connection is not marked: %+v", rep.Sessions)
 			}

@@ -266,7 +266,7 @@ func (e *Engine) tryLogin(ctx context.Context, s *proxy.Session, startup *pgwire
 	// Reads and writes below follow the conn's deadline; ctx ending (the
 	// client left) ends them too.
 	defer context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })()
-	pkt, err := startup.AppendTo(nil)
+	pkt, err := upstreamStartup(startup, s.Record.Principal).AppendTo(nil)
 	if err != nil {
 		return nil, fmt.Errorf("encode startup: %w", err)
 	}
@@ -582,4 +582,22 @@ func (e *Engine) forwardCancel(ctx context.Context, req *pgwire.CancelRequest, s
 
 func (e *Engine) fatal(c net.Conn, code, msg, hint string) {
 	_, _ = c.Write(pgwire.ErrorResponse(&pgwire.Error{Severity: pgwire.SeverityFatal, Code: code, Message: msg, Hint: hint}))
+}
+
+// upstreamStartup is startup with the AWS identity the proxy logs in for
+// added to application_name (proxy.AppTag), so that the server's
+// pg_stat_activity ties the connection to a person.
+func upstreamStartup(startup *pgwire.StartupMessage, principal string) *pgwire.StartupMessage {
+	app, _ := startup.Param("application_name")
+	tagged := proxy.AppTag(app, principal)
+	if tagged == app {
+		return startup
+	}
+	out := &pgwire.StartupMessage{ProtocolVersion: startup.ProtocolVersion, Params: slices.Clone(startup.Params)}
+	if i := slices.IndexFunc(out.Params, func(p pgwire.Param) bool { return p.Name == "application_name" }); i >= 0 {
+		out.Params[i].Value = tagged
+	} else {
+		out.Params = append(out.Params, pgwire.Param{Name: "application_name", Value: tagged})
+	}
+	return out
 }
