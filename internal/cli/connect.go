@@ -23,7 +23,7 @@ type connectFlags struct {
 	exec          string
 	print         bool
 	port          int
-	sessionLog    string
+	sessionLog    []string
 	logStatements bool
 }
 
@@ -51,7 +51,7 @@ func (a *app) newConnect() *cobra.Command {
 	fl.StringVar(&f.exec, "exec", "", "run this SQL statement and print the result instead of starting a client")
 	fl.BoolVar(&f.print, "print", false, "keep the path up on a local TCP port and print connection details until Ctrl-C")
 	fl.IntVar(&f.port, "port", 0, "local port for --print (default: the target's local_port, else any free port)")
-	fl.StringVar(&f.sessionLog, "session-log", "", "append session records as JSON lines to this file (- for stderr)")
+	fl.StringSliceVar(&f.sessionLog, "session-log", nil, "write session records as JSON lines to FILE, - (stderr), stdout, or cloudwatch:GROUP[/STREAM] (CloudWatch Logs; stream per host and day by default; kept in a local spool while Logs is down); comma-separated or repeated")
 	fl.BoolVar(&f.logStatements, "log-statements", false, "record each statement in the session log")
 	return cmd
 }
@@ -71,11 +71,11 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 			return err
 		}
 	}
-	rec, err := a.sessionRecorder(f.sessionLog)
+	rec, err := a.sessionRecorder(ctx, f.sessionLog)
 	if err != nil {
 		return err
 	}
-	defer rec.Close(context.Background())
+	defer closeRecorder(rec)
 	// A unix socket in a private directory, so that no other local user
 	// can use the path while it is up; --print: a TCP port for GUI tools.
 	local, err := p.Serve(ctx, dbpath.LocalOptions{TCP: f.print, TCPPort: f.port, Recorder: rec, CaptureStatements: f.logStatements, Log: a.log})

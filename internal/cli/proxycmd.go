@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/config"
@@ -17,6 +18,7 @@ import (
 	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
+	"github.com/rdsgate/rdsgate/session/cwlogs"
 )
 
 // proxyFlags are the gateway's Config (bound to it directly) and what the
@@ -24,7 +26,7 @@ import (
 type proxyFlags struct {
 	route          routeFlags
 	gw             gateway.Config
-	sessionLog     string
+	sessionLog     []string
 	httpAddress    string
 	localCert      string
 	localKey       string
@@ -47,7 +49,7 @@ func (a *app) newProxy() *cobra.Command {
 	fl.IntVar(&f.gw.MaxConnections, "max-connections", 0, "refuse clients beyond this many open connections per target (0: no limit)")
 	fl.DurationVar(&f.gw.IdleTimeout, "idle-timeout", 0, "close connections idle for this long (0: never)")
 	fl.BoolVar(&f.gw.CaptureStatements, "log-statements", false, "record each statement (PostgreSQL Query/Parse, MySQL COM_QUERY/COM_STMT_PREPARE) in the session log")
-	fl.StringVar(&f.sessionLog, "session-log", "", "append session records as JSON lines to this file (- for stderr)")
+	fl.StringSliceVar(&f.sessionLog, "session-log", nil, "write session records as JSON lines to FILE, - (stderr), stdout, or cloudwatch:GROUP[/STREAM] (CloudWatch Logs; stream per host and day by default; kept in a local spool while Logs is down); comma-separated or repeated")
 	fl.StringVar(&f.httpAddress, "http-address", "", "serve /liveness, /readiness and /metrics (Prometheus) on this loopback HOST:PORT")
 	fl.IntVar(&f.gw.LoginsPerSecond, "logins-per-second", 100, "limit new upstream logins per target (AWS advises under 200 new IAM logins/s per instance; 0: no limit)")
 	fl.StringVar(&f.localCert, "local-cert", "", "serve TLS to local clients that ask for it, with this certificate (PEM; with --local-key); without it the local leg declines TLS")
@@ -114,11 +116,11 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	if err != nil {
 		return err
 	}
-	rec, err := a.sessionRecorder(f.sessionLog)
+	rec, err := a.sessionRecorder(ctx, f.sessionLog)
 	if err != nil {
 		return err
 	}
-	defer rec.Close(context.Background())
+	defer closeRecorder(rec)
 
 	localTLS, err := f.localTLS()
 	if err != nil {
@@ -177,7 +179,21 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 	return nil
 }
 
-// sessionRecorder opens the session log: a file, "-" for stderr, or none.
-func (a *app) sessionRecorder(path string) (*session.Recorder, error) {
-	return session.Open(config.ExpandHome(path), a.log, a.stderr)
+// sessionRecorder opens the session logs: files, - (stderr), stdout and
+// CloudWatch Logs groups, with the AWS configuration of the global flags.
+func (a *app) sessionRecorder(ctx context.Context, dests []string) (*session.Recorder, error) {
+	return session.OpenDests(ctx, dests, session.OpenOptions{Log: a.log, Stderr: a.stderr, Stdout: a.stdout, ExpandPath: config.ExpandHome,
+		CloudWatch: cwlogs.Opener(func(ctx context.Context) (aws.Config, error) {
+			cfg, _, err := a.loadAWS(ctx)
+			return cfg, err
+		}, a.log)})
+}
+
+// closeRecorder sends the records still queued, for at most ten seconds;
+// what a remote log has not taken by then stays in its spool for the
+// next start.
+func closeRecorder(rec *session.Recorder) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = rec.Close(ctx)
 }
