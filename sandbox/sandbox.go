@@ -413,6 +413,9 @@ func seedPostgres(ctx context.Context, srv *dbserver.Server, master, masterPW st
 	for _, q := range []string{
 		"CREATE ROLE rds_iam",
 		"CREATE ROLE " + master + " LOGIN CREATEDB CREATEROLE PASSWORD '" + masterPW + "'",
+		// As RDS's master user through rds_superuser: it sees every
+		// session's statement and may end sessions (rdsgate sessions).
+		"GRANT pg_monitor, pg_signal_backend TO " + master,
 		appUser,
 		"CREATE DATABASE " + DemoDatabase + " OWNER " + master,
 	} {

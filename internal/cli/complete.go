@@ -37,7 +37,7 @@ func (a *app) addCompletions(c *cobra.Command) {
 	if c.HasParent() && c.Flags().Lookup("target") != nil {
 		_ = c.RegisterFlagCompletionFunc("target", a.completeTargets)
 	}
-	if c.HasParent() && slices.Contains([]string{"connect", "proxy", "tunnel", "doctor", "grant", "revoke", "users", "policy", "token"}, c.Name()) {
+	if c.HasParent() && slices.Contains([]string{"connect", "proxy", "tunnel", "doctor", "grant", "revoke", "users", "policy", "token", "sessions", "kill"}, c.Name()) {
 		if check := c.Args; check != nil && c.Name() != "tunnel" {
 			// Say what is missing, not cobra's "accepts 2 arg(s), received 1".
 			c.Args = func(cmd *cobra.Command, args []string) error {

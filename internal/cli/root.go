@@ -193,7 +193,7 @@ func (a *app) newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdline.UsageError{Err: err} })
 
 	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit(), a.newTunnel(),
-		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers(), a.newConfig(), a.newBastion())
+		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers(), a.newConfig(), a.newBastion(), a.newSessions())
 	// The completion command captures its output writer when created.
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
@@ -212,7 +212,7 @@ func (a *app) newRoot() *cobra.Command {
 var outputs = map[string][]string{
 	"rdsgate version": {"json"}, "rdsgate ls": {"json"}, "rdsgate connect": {"json", "csv"}, "rdsgate doctor": {"json"},
 	"rdsgate users": {"json"}, "rdsgate audit": {"json", "sarif", "markdown"}, "rdsgate config trust": {"json"},
-	"rdsgate bastion status": {"json"}, "rdsgate policy": {"json", "terraform", "cloudformation", "cloudformation-json"},
+	"rdsgate bastion status": {"json"}, "rdsgate sessions": {"json"}, "rdsgate policy": {"json", "terraform", "cloudformation", "cloudformation-json"},
 }
 
 // setup validates global flags and builds the logger.
