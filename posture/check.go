@@ -136,11 +136,14 @@ func (c *Check) Evaluate(s *Snapshot, db *DB) Result {
 
 // RemediationFor fills the remediation's placeholders for db.
 func (c *Check) RemediationFor(db *DB) Remediation {
-	r := strings.NewReplacer(
-		"{id}", db.ID(), "{region}", db.Region.Name, "{port}", fmt.Sprint(db.Port()),
-		"{arn}", db.ARN(), "{engine}", db.Engine(), "{kind}", cliKind(db), "{tf}", tfResource(db),
-	)
-	tf := strings.NewReplacer("{id}", TerraformName(db.ID()), "{tf}", tfResource(db))
+	if db.fill == nil {
+		db.fill = strings.NewReplacer(
+			"{id}", db.ID(), "{region}", db.Region.Name, "{port}", fmt.Sprint(db.Port()),
+			"{arn}", db.ARN(), "{engine}", db.Engine(), "{kind}", cliKind(db), "{tf}", tfResource(db),
+		)
+		db.tfFill = strings.NewReplacer("{id}", TerraformName(db.ID()), "{tf}", tfResource(db))
+	}
+	r, tf := db.fill, db.tfFill
 	rem := c.Remediation
 	if c.fix != nil {
 		rem = c.fix(db)

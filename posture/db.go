@@ -33,6 +33,10 @@ type DB struct {
 
 	// opts are the audit's options; nil means the defaults.
 	opts *AuditOptions
+	// fill and tfFill fill remediation placeholders for this database;
+	// built on first use (see [Check.RemediationFor]), as a replacer is
+	// costly to build and an audit of thousands of databases fills many.
+	fill, tfFill *strings.Replacer
 }
 
 // Tags are the instance's or cluster's tags.

@@ -6,7 +6,6 @@ package report
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -57,9 +56,17 @@ func Render(w io.Writer, rep *posture.Report, f Format, opts Options) error {
 
 // JSON writes the report as indented JSON.
 func JSON(w io.Writer, rep *posture.Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(rep); err != nil {
+	head := *rep
+	head.Databases = []posture.DBReport{}
+	err := writeSpliced(w, &head, "  ", "databases", func(emit func(any) error) error {
+		for i := range rep.Databases {
+			if err := emit(&rep.Databases[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("report: json: %w", err)
 	}
 	return nil
@@ -117,6 +124,31 @@ func bySeverity(results []posture.Finding) []posture.Finding {
 			strings.Compare(a.CheckID, b.CheckID))
 	})
 	return out
+}
+
+// flusher writes what a renderer has built to w each time it passes
+// flushSize, so that the rendering of thousands of databases is never held
+// in memory whole. The first write error sticks.
+type flusher struct {
+	w   io.Writer
+	b   strings.Builder
+	err error
+}
+
+const flushSize = 64 << 10
+
+func (f *flusher) maybeFlush() {
+	if f.b.Len() >= flushSize {
+		f.flush()
+	}
+}
+
+func (f *flusher) flush() error {
+	if f.err == nil && f.b.Len() > 0 {
+		_, f.err = io.WriteString(f.w, f.b.String())
+	}
+	f.b.Reset()
+	return f.err
 }
 
 // where is a region, prefixed with its account in an organization-wide

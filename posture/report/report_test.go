@@ -2,7 +2,9 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,5 +256,57 @@ func TestGoldenOrg(t *testing.T) {
 	}
 	if err := compileSARIFSchema(t, "sarif-schema-2.1.0.json").Validate(doc); err != nil {
 		t.Errorf("organization SARIF does not validate: %v", err)
+	}
+}
+
+// TestStreamedJSON: the JSON and SARIF written a database at a time are
+// what encoding/json writes for the whole, for no, one and many databases.
+func TestStreamedJSON(t *testing.T) {
+	full := load(t)
+	for _, n := range []int{0, 1, 3} {
+		rep := *full
+		rep.Databases = nil
+		for i := range n {
+			db := full.Databases[0]
+			db.ID = fmt.Sprintf("db-%d", i)
+			rep.Databases = append(rep.Databases, db)
+		}
+		if rep.Databases == nil {
+			rep.Databases = []posture.DBReport{}
+		}
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(&rep); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := JSON(&got, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%d databases: streamed JSON differs:\n%s\nwant:\n%s", n, got.String(), want.String())
+		}
+		var sarif bytes.Buffer
+		if err := SARIF(&sarif, &rep, Options{}); err != nil {
+			t.Fatal(err)
+		}
+		var log struct {
+			Runs []struct {
+				Results []json.RawMessage `json:"results"`
+			} `json:"runs"`
+		}
+		if err := json.Unmarshal(sarif.Bytes(), &log); err != nil {
+			t.Fatalf("%d databases: SARIF is not JSON: %v", n, err)
+		}
+		perDB := 0
+		for _, f := range full.Databases[0].Results {
+			if f.Status == posture.StatusFail || f.Status == posture.StatusUnknown {
+				perDB++
+			}
+		}
+		if got := len(log.Runs[0].Results); got != n*perDB {
+			t.Errorf("%d databases: %d SARIF results, want %d", n, got, n*perDB)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 
@@ -128,36 +127,6 @@ func SARIF(w io.Writer, rep *posture.Report, opts Options) error {
 			Properties:           map[string]any{"security-severity": securitySeverity(c.Severity), "severity": string(c.Severity), "catalog": c.Catalog, "tags": []string{"security", "aws", "rds"}},
 		})
 	}
-	for _, db := range rep.Databases {
-		loc := sarifLocation{LogicalLocations: []sarifLogical{{Name: db.ID, FullyQualifiedName: db.ARN, Kind: "resource"}}}
-		name := db.ID
-		if db.Account != "" {
-			// Two accounts may have databases of one name.
-			name = db.ID + " in " + where(db.Account, db.Region)
-		}
-		for _, f := range db.Results {
-			r := sarifResult{
-				RuleID: f.CheckID, RuleIndex: index[f.CheckID], Message: sarifText{Text: name + ": " + f.Detail},
-				Locations: []sarifLocation{loc}, PartialFingerprints: map[string]string{"rdsgate/v1": f.CheckID + "|" + db.ARN},
-			}
-			switch f.Status {
-			case posture.StatusFail:
-				r.Kind, r.Level = "fail", sarifLevel(f.Severity)
-			case posture.StatusUnknown:
-				r.Kind, r.Level = "review", "none"
-				r.Properties = map[string]any{"missingActions": f.MissingActions}
-			default:
-				continue
-			}
-			if db.Account != "" {
-				if r.Properties == nil {
-					r.Properties = map[string]any{}
-				}
-				r.Properties["account"], r.Properties["region"] = db.Account, db.Region
-			}
-			run.Results = append(run.Results, r)
-		}
-	}
 	if len(rep.Incomplete) > 0 {
 		inv := sarifInvocation{ExecutionSuccessful: true}
 		for _, why := range rep.Incomplete {
@@ -166,9 +135,43 @@ func SARIF(w io.Writer, rep *posture.Report, opts Options) error {
 		run.Invocations = []sarifInvocation{inv}
 	}
 	log := sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(log); err != nil {
+	// The results are marshalled one at a time, in place of the empty list.
+	err := writeSpliced(w, &log, "      ", "results", func(emit func(any) error) error {
+		for _, db := range rep.Databases {
+			loc := sarifLocation{LogicalLocations: []sarifLogical{{Name: db.ID, FullyQualifiedName: db.ARN, Kind: "resource"}}}
+			name := db.ID
+			if db.Account != "" {
+				// Two accounts may have databases of one name.
+				name = db.ID + " in " + where(db.Account, db.Region)
+			}
+			for _, f := range db.Results {
+				r := sarifResult{
+					RuleID: f.CheckID, RuleIndex: index[f.CheckID], Message: sarifText{Text: name + ": " + f.Detail},
+					Locations: []sarifLocation{loc}, PartialFingerprints: map[string]string{"rdsgate/v1": f.CheckID + "|" + db.ARN},
+				}
+				switch f.Status {
+				case posture.StatusFail:
+					r.Kind, r.Level = "fail", sarifLevel(f.Severity)
+				case posture.StatusUnknown:
+					r.Kind, r.Level = "review", "none"
+					r.Properties = map[string]any{"missingActions": f.MissingActions}
+				default:
+					continue
+				}
+				if db.Account != "" {
+					if r.Properties == nil {
+						r.Properties = map[string]any{}
+					}
+					r.Properties["account"], r.Properties["region"] = db.Account, db.Region
+				}
+				if err := emit(&r); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("report: sarif: %w", err)
 	}
 	return nil

@@ -29,10 +29,11 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 		}
 		return code + s + ansiReset
 	}
-	var b strings.Builder
+	fl := &flusher{w: w}
+	b := &fl.b
 	for _, db := range rep.Databases {
 		c := counts(db)
-		fmt.Fprintf(&b, "%s  %s %s (%s): %d fail, %d unknown, %d pass\n", paint(ansiBold, db.ID), where(db.Account, db.Region), db.Kind, db.Engine,
+		fmt.Fprintf(b, "%s  %s %s (%s): %d fail, %d unknown, %d pass\n", paint(ansiBold, db.ID), where(db.Account, db.Region), db.Kind, db.Engine,
 			c[posture.StatusFail], c[posture.StatusUnknown], c[posture.StatusPass])
 		// The rows are aligned on their own, then each failure's fix goes
 		// under its row, so that fixes do not widen the columns.
@@ -62,9 +63,9 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 		for i, row := range strings.SplitAfter(rows.String(), "\n") {
 			b.WriteString(row)
 			if i < n && listed[i].Remediation != nil {
-				fmt.Fprintf(&b, "      fix: %s\n", listed[i].Remediation.Text)
+				fmt.Fprintf(b, "      fix: %s\n", listed[i].Remediation.Text)
 				for _, l := range strings.Split(listed[i].Remediation.CLI, "\n") {
-					fmt.Fprintf(&b, "        %s\n", paint(ansiDim, l))
+					fmt.Fprintf(b, "        %s\n", paint(ansiDim, l))
 				}
 			}
 		}
@@ -72,32 +73,32 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 			b.WriteString("  all checks pass\n")
 		}
 		b.WriteString("\n")
+		fl.maybeFlush()
 	}
 	if rep.Accounts != nil {
-		fmt.Fprintf(&b, "organization %s, %d accounts:\n", rep.Organization, len(rep.Accounts))
+		fmt.Fprintf(b, "organization %s, %d accounts:\n", rep.Organization, len(rep.Accounts))
 		for _, a := range rep.Accounts {
-			fmt.Fprintf(&b, "  %s\n", accountLine(a))
+			fmt.Fprintf(b, "  %s\n", accountLine(a))
 		}
 		b.WriteString("\n")
 	}
 	s := rep.Summary
-	fmt.Fprintf(&b, "%d databases: %d fail (critical %d, high %d, medium %d, low %d), %d unknown, %d pass, %d skip\n",
+	fmt.Fprintf(b, "%d databases: %d fail (critical %d, high %d, medium %d, low %d), %d unknown, %d pass, %d skip\n",
 		s.Databases, s.Fail, s.FailBySeverity[posture.SeverityCritical], s.FailBySeverity[posture.SeverityHigh],
 		s.FailBySeverity[posture.SeverityMedium], s.FailBySeverity[posture.SeverityLow], s.Unknown, s.Pass, s.Skip)
 	if len(rep.Gaps) > 0 {
 		b.WriteString("\nreads that failed (checks that need them say unknown):\n")
 		for _, g := range rep.Gaps {
-			fmt.Fprintf(&b, "  %s  %s (%s)\n", where(g.Account, g.Region), g.Explain(), g.Code)
+			fmt.Fprintf(b, "  %s  %s (%s)\n", where(g.Account, g.Region), g.Explain(), g.Code)
 		}
 	}
 	if len(rep.Incomplete) > 0 {
 		b.WriteString("\n" + paint(ansiYellow, "incomplete: this audit cannot vouch for the "+scope(rep)+":") + "\n")
 		for _, why := range rep.Incomplete {
-			fmt.Fprintf(&b, "  %s\n", why)
+			fmt.Fprintf(b, "  %s\n", why)
 		}
 	}
-	_, err := io.WriteString(w, b.String())
-	if err != nil {
+	if err := fl.flush(); err != nil {
 		return fmt.Errorf("report: text: %w", err)
 	}
 	return nil
