@@ -23,6 +23,9 @@ type Error struct {
 
 func (e *Error) Error() string { return e.Render(setting.Style{}) }
 
+// Hidden is the SDK error the message leaves out (stage.Details shows it).
+func (e *Error) Hidden() error { return e.Err }
+
 // Render is the message with the settings the hint names spelled in s.
 func (e *Error) Render(s setting.Style) string {
 	if e.Hint.IsZero() {

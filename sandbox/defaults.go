@@ -5,11 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
 	"github.com/rdsgate/rdsgate/sandbox/world"
+	"github.com/rdsgate/rdsgate/setting"
+	"github.com/rdsgate/rdsgate/suggest"
 )
 
 // Names of the sandbox's default objects; tests and docs rely on them.
@@ -51,17 +55,28 @@ const DefaultLogsDown = 30 * time.Second
 // AllFaults lists every fault name.
 var AllFaults = []string{FaultIAMAuthDisabled, FaultAgentOffline, FaultSGBlocksBastion, FaultUserNotIAM, FaultNoPolicy, FaultWrongCA, FaultExpiredCert, FaultLogsDown}
 
-// checkFaults refuses unknown fault names with the list of known ones.
+// CheckFaults refuses an unknown fault name, with the nearest known one
+// or the list of them.
+func CheckFaults(faults []string) error {
+	for _, f := range faults {
+		if slices.Contains(AllFaults, f) {
+			continue
+		}
+		if hint, ok := suggest.Closest(f, AllFaults); ok {
+			return setting.Invalidf("%s: no such fault; did you mean %s?", setting.Fault.Is(strconv.Quote(f)), hint)
+		}
+		return setting.Invalidf("%s: no such fault (%s)", setting.Fault.Is(strconv.Quote(f)), strings.Join(AllFaults, ", "))
+	}
+	return nil
+}
+
+// checkFaults is CheckFaults, returning the set of faults.
 func checkFaults(faults []string) (map[string]bool, error) {
+	if err := CheckFaults(faults); err != nil {
+		return nil, err
+	}
 	set := map[string]bool{}
 	for _, f := range faults {
-		ok := false
-		for _, k := range AllFaults {
-			ok = ok || f == k
-		}
-		if !ok {
-			return nil, fmt.Errorf("sandbox: unknown fault %q (known: %s)", f, strings.Join(AllFaults, ", "))
-		}
 		set[f] = true
 	}
 	return set, nil

@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -32,6 +33,7 @@ import (
 	"github.com/rdsgate/rdsgate/sandbox/pgfront"
 	"github.com/rdsgate/rdsgate/sandbox/ssmagent"
 	"github.com/rdsgate/rdsgate/sandbox/world"
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // Options configure a sandbox.
@@ -540,4 +542,14 @@ func (sb *Sandbox) CAPool() (*x509.CertPool, error) {
 		return nil, errors.New("sandbox: CA file has no certificate")
 	}
 	return p, nil
+}
+
+// WriteIntro tells a person how to use the running sandbox from another
+// shell, with settings spelled in s (a command line's flags).
+func (sb *Sandbox) WriteIntro(w io.Writer, s setting.Style) {
+	fmt.Fprintf(w, "Sandbox running. In another shell:\n\n  . %s\n  rdsgate ls\n", filepath.Join(sb.Dir, "env"))
+	for _, inst := range sb.World.Instances {
+		fmt.Fprintf(w, "  %s\n", setting.Textf("rdsgate token %s %s", inst.Identifier, setting.User.Is(IAMUser)).Render(s))
+	}
+	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n")
 }

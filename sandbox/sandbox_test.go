@@ -278,7 +278,7 @@ func TestFaults(t *testing.T) {
 			tc.check(t, sb, inst, err, logs.String())
 		})
 	}
-	if _, err := Start(context.Background(), Options{Dir: t.TempDir(), Faults: []string{"gremlins"}}); err == nil || !strings.Contains(err.Error(), "known:") {
+	if _, err := Start(context.Background(), Options{Dir: t.TempDir(), Faults: []string{"gremlins"}}); err == nil || !strings.Contains(err.Error(), strings.Join(AllFaults, ", ")) {
 		t.Errorf("an unknown fault must be refused with the list: %v", err)
 	}
 }

@@ -81,6 +81,8 @@ const (
 	AllowNonLoopback Name = "allow_non_loopback"
 	// NoStart refuses to start a stopped managed bastion.
 	NoStart Name = "no_start"
+	// Fault is a fault the sandbox switches on.
+	Fault Name = "fault"
 	// Client is the database client connect runs (psql, mysql, ...).
 	Client Name = "client"
 	// HTTPAddress is where the proxy serves health and metrics.
@@ -110,7 +112,7 @@ var (
 	keyed = []Name{Region, Profile, User, Database, CABundle, Via, Address, Bastion, BastionTag,
 		SSH, SSHIdentity, SSHKnownHosts, SSHEIC}
 	all = append(keyed[:len(keyed):len(keyed)],
-		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, PasswordSecret, PasswordEnv, PasswordFile, AllowNonLoopback, NoStart, Client, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
+		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, PasswordSecret, PasswordEnv, PasswordFile, AllowNonLoopback, NoStart, Fault, Client, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
 		Subnet, Endpoints)
 )
 

@@ -108,12 +108,22 @@ func (d *Detail) Error() string { return d.Msg }
 // Unwrap returns the wrapped errors.
 func (d *Detail) Unwrap() []error { return d.Errs }
 
+// Hider is an error that leaves a cause out of its message (an SDK
+// error, request ids), for a verbose report to show.
+type Hider interface {
+	Hidden() error
+}
+
 // Details are the texts that err's message leaves out (the errors a
-// Detail hides), innermost last, for a verbose report.
+// Detail hides, a Hider's hidden cause), innermost last, for a verbose
+// report.
 func Details(err error) []string {
 	var out []string
 	var walk func(error)
 	walk = func(e error) {
+		if h, ok := e.(Hider); ok && h.Hidden() != nil {
+			out = append(out, h.Hidden().Error())
+		}
 		if d, ok := e.(*Detail); ok {
 			for _, w := range d.Errs {
 				if w != nil && !isSentinelIn(d.Msg, w) {

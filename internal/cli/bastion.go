@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -10,7 +9,7 @@ import (
 
 	"github.com/rdsgate/rdsgate/bastion"
 	"github.com/rdsgate/rdsgate/dbpath"
-	"github.com/rdsgate/rdsgate/internal/tty"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 )
 
 type bastionFlags struct {
@@ -43,7 +42,7 @@ func (a *app) newBastion() *cobra.Command {
 		if err := plan.WriteText(a.stderr); err != nil || plan.Ready() {
 			return err
 		}
-		if err := a.confirm(f.yes, "create"); err != nil {
+		if err := cmdline.Confirm(f.yes, a.stdin, a.stderr, "bastion create"); err != nil {
 			return err
 		}
 		id, err := bastion.Apply(ctx, t.clients, plan, a.progress())
@@ -82,7 +81,7 @@ func (a *app) newBastion() *cobra.Command {
 		if err != nil || o.WriteText(a.stderr) != nil || o.Empty() {
 			return err
 		}
-		if err := a.confirm(f.yes, "destroy"); err != nil {
+		if err := cmdline.Confirm(f.yes, a.stdin, a.stderr, "bastion destroy"); err != nil {
 			return err
 		}
 		return bastion.Destroy(ctx, t.clients, o, a.progress())
@@ -117,19 +116,4 @@ func (a *app) bastionTarget(ctx context.Context, name string, f bastionFlags) (*
 		return nil, err
 	}
 	return &bastionTarget{clients: c, design: d}, nil
-}
-
-// confirm asks on a terminal; elsewhere only --yes goes on.
-func (a *app) confirm(yes bool, verb string) error {
-	if yes {
-		return nil
-	}
-	ok, err := tty.Confirm(a.stdin, a.stderr, "apply? [y/N] ")
-	switch {
-	case errors.Is(err, tty.ErrNotTerminal):
-		return fmt.Errorf("bastion %s: changed nothing: pass --yes to apply the plan above", verb)
-	case !ok:
-		return fmt.Errorf("bastion %s: changed nothing", verb)
-	}
-	return nil
 }

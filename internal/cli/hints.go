@@ -2,27 +2,14 @@ package cli
 
 import (
 	"fmt"
-	"strings"
 
-	"github.com/rdsgate/rdsgate/setting"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/target"
 )
 
-// flags spells the settings libraries name in their messages as the flags
-// that set them: "pass --ca-bundle FILE" where a library says "pass
-// ca_bundle=FILE". Each flag is the setting's name without "route.", with
-// dashes (route.ssh_identity is --ssh-identity); a test checks that each
-// such flag exists.
-var flags = setting.Style{Assign: " ", Names: flagNames()}
-
-func flagNames() map[setting.Name]string {
-	names := map[setting.Name]string{}
-	for _, n := range setting.All() {
-		names[n] = "--" + strings.ReplaceAll(strings.TrimPrefix(string(n), "route."), "_", "-")
-	}
-	names[setting.Database] = "--db" // every command's name for it
-	return names
-}
+// flags spells the settings libraries name as rdsgate's flags; a test
+// checks that each such flag exists.
+var flags = cmdline.Flags()
 
 // withHint adds the flags that fix a library's typed error, and spells the
 // settings its message names as flags: libraries say what is wrong and
@@ -31,8 +18,7 @@ func withHint(err error) error {
 	if err == nil {
 		return nil
 	}
-	err = typedHint(err)
-	return flagged{msg: setting.Render(err, flags), err: err}
+	return cmdline.Spell(typedHint(err), flags)
 }
 
 // typedHint adds the hint for the typed errors whose fix is a flag.
@@ -42,13 +28,3 @@ func typedHint(err error) error {
 	}
 	return err
 }
-
-// flagged is err with the settings in its message spelled as flags; it
-// unwraps to err, so errors.Is and errors.As see what they saw before.
-type flagged struct {
-	msg string
-	err error
-}
-
-func (e flagged) Error() string { return e.msg }
-func (e flagged) Unwrap() error { return e.err }

@@ -10,11 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/docs"
@@ -22,7 +20,6 @@ import (
 	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/internal/sigwatch"
 	"github.com/rdsgate/rdsgate/internal/tty"
-	"github.com/rdsgate/rdsgate/stage"
 	"github.com/rdsgate/rdsgate/target"
 )
 
@@ -137,29 +134,10 @@ func (a *app) main(ctx context.Context, args []string) int {
 // that failed and where to look next; -v adds the internals (SDK errors,
 // request ids) that the line leaves out. It returns the exit code.
 func (a *app) report(err error) int {
-	err = withHint(err)
-	code := ExitFailure
-	if cmdline.IsUsage(err) {
-		code = ExitUsage
+	if cmdline.Report(a.stderr, "rdsgate", withHint(err), a.g.verbose) {
+		return ExitUsage
 	}
-	msg := stage.Line(err)
-	if first, sugg, ok := strings.Cut(msg, "; ; Did you mean this?; "); ok { // cobra's unknown command
-		msg = first + ": did you mean " + strings.Join(strings.Fields(strings.ReplaceAll(sugg, ";", " ")), " or ") + "?"
-	}
-	fmt.Fprintf(a.stderr, "rdsgate: %s\n", msg)
-	if a.g.verbose {
-		for _, d := range stage.Details(err) {
-			fmt.Fprintf(a.stderr, "  cause: %s\n", d)
-		}
-		var ae *awsconf.Error
-		if errors.As(err, &ae) && ae.Err != nil {
-			fmt.Fprintf(a.stderr, "  cause: %v\n", ae.Err)
-		}
-	}
-	if code == ExitUsage {
-		fmt.Fprintln(a.stderr, "Run 'rdsgate --help' (or COMMAND --help) for usage.")
-	}
-	return code
+	return ExitFailure
 }
 
 func (a *app) newRoot() *cobra.Command {

@@ -3,16 +3,13 @@ package cli
 import (
 	"cmp"
 	"context"
-	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/sandbox"
-	"github.com/rdsgate/rdsgate/suggest"
 )
 
 // sandboxFlags are sandbox.Options (bound to them directly), the spec
@@ -60,14 +57,8 @@ func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
 	if err := opts.ApplySpecFile(f.spec); err != nil {
 		return err
 	}
-	for _, fault := range opts.Faults {
-		if slices.Contains(sandbox.AllFaults, fault) {
-			continue
-		}
-		if hint, ok := suggest.Closest(fault, sandbox.AllFaults); ok {
-			return cmdline.Usagef("--fault %q: no such fault; did you mean %s?", fault, hint)
-		}
-		return cmdline.Usagef("--fault %q: no such fault (%s)", fault, strings.Join(sandbox.AllFaults, ", "))
+	if err := sandbox.CheckFaults(opts.Faults); err != nil {
+		return err
 	}
 	a.log.Info("starting sandbox", "dir", dir)
 	sb, err := sandbox.Start(ctx, opts)
@@ -76,11 +67,7 @@ func (a *app) runSandbox(ctx context.Context, f sandboxFlags) error {
 	}
 	defer sb.Close()
 	if !a.g.quiet {
-		fmt.Fprintf(a.stdout, "Sandbox running. In another shell:\n\n  . %s\n  rdsgate ls\n", filepath.Join(dir, "env"))
-		for _, inst := range sb.World.Instances {
-			fmt.Fprintf(a.stdout, "  rdsgate token --target %s --user %s\n", inst.Identifier, sandbox.IAMUser)
-		}
-		fmt.Fprintf(a.stdout, "\nPress Ctrl-C to stop.\n")
+		sb.WriteIntro(a.stdout, flags)
 	}
 	<-ctx.Done()
 	a.log.Info("stopping sandbox")

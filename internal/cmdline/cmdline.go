@@ -9,13 +9,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/rdsgate/rdsgate/internal/tty"
 	"github.com/rdsgate/rdsgate/setting"
+	"github.com/rdsgate/rdsgate/stage"
 )
 
 // Command is a cobra command that runs run with its context and arguments.
@@ -108,4 +111,73 @@ func CompleteValues(c *cobra.Command, values map[string][]string) {
 	for _, sub := range c.Commands() {
 		CompleteValues(sub, values)
 	}
+}
+
+// Flags spells the settings libraries name in their messages as the flags
+// that set them: "pass --ca-bundle FILE" where a library says "pass
+// ca_bundle=FILE". Each flag is the setting's name without "route.", with
+// dashes (route.ssh_identity is --ssh-identity), and the database is --db.
+func Flags() setting.Style {
+	names := map[setting.Name]string{}
+	for _, n := range setting.All() {
+		names[n] = "--" + strings.ReplaceAll(strings.TrimPrefix(string(n), "route."), "_", "-")
+	}
+	names[setting.Database] = "--db" // every command's name for it
+	return setting.Style{Assign: " ", Names: names}
+}
+
+// Spell is err with the settings its message names spelled in s; it
+// unwraps to err, so errors.Is and errors.As see what they saw before.
+func Spell(err error, s setting.Style) error {
+	if err == nil {
+		return nil
+	}
+	return spelled{msg: setting.Render(err, s), err: err}
+}
+
+type spelled struct {
+	msg string
+	err error
+}
+
+func (e spelled) Error() string { return e.msg }
+func (e spelled) Unwrap() error { return e.err }
+
+// Report prints err for a person on w, once and on one line: "prog:
+// message" with the stage that failed and where to look next (a cobra
+// "did you mean" folded in); verbose adds the causes the line leaves out
+// (stage.Details). A usage mistake adds where the help is. It returns
+// whether err was one.
+func Report(w io.Writer, prog string, err error, verbose bool) (usage bool) {
+	msg := stage.Line(err)
+	if first, sugg, ok := strings.Cut(msg, "; ; Did you mean this?; "); ok { // cobra's unknown command
+		msg = first + ": did you mean " + strings.Join(strings.Fields(strings.ReplaceAll(sugg, ";", " ")), " or ") + "?"
+	}
+	fmt.Fprintf(w, "%s: %s\n", prog, msg)
+	if verbose {
+		for _, d := range stage.Details(err) {
+			fmt.Fprintf(w, "  cause: %s\n", d)
+		}
+	}
+	if usage = IsUsage(err); usage {
+		fmt.Fprintf(w, "Run '%s --help' (or COMMAND --help) for usage.\n", prog)
+	}
+	return usage
+}
+
+// Confirm lets a change go ahead: with yes at once; on a terminal when the
+// person answers yes; elsewhere never, saying which flag applies it.
+// what names the change in the refusal ("bastion create").
+func Confirm(yes bool, in io.Reader, out io.Writer, what string) error {
+	if yes {
+		return nil
+	}
+	ok, err := tty.Confirm(in, out, "apply? [y/N] ")
+	switch {
+	case errors.Is(err, tty.ErrNotTerminal):
+		return fmt.Errorf("%s: changed nothing: pass --yes to apply the plan above", what)
+	case !ok:
+		return fmt.Errorf("%s: changed nothing", what)
+	}
+	return nil
 }

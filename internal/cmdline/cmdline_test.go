@@ -3,12 +3,14 @@ package cmdline
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/rdsgate/rdsgate/setting"
+	"github.com/rdsgate/rdsgate/stage"
 )
 
 func TestIsUsage(t *testing.T) {
@@ -112,5 +114,28 @@ func TestAddHelpAndCompleteValues(t *testing.T) {
 	got, _ := f(sub, nil, "")
 	if fmt.Sprint(got) != "[json yaml]" {
 		t.Errorf("completions %v", got)
+	}
+}
+
+func TestReport(t *testing.T) {
+	hidden := stage.Hide("the credentials were refused", errors.New("operation error STS: GetCallerIdentity, RequestID: 1234"))
+	for _, tc := range []struct {
+		err     error
+		verbose bool
+		want    string
+		usage   bool
+	}{
+		{errors.New("boom"), false, "tool: boom\n", false},
+		{Usagef("--via %q: no such route", "sssm"), false, "tool: --via \"sssm\": no such route\nRun 'tool --help' (or COMMAND --help) for usage.\n", true},
+		{errors.New(`unknown command "conect" for "tool"; ; Did you mean this?; connect;`), false,
+			"tool: unknown command \"conect\" for \"tool\": did you mean connect?\nRun 'tool --help' (or COMMAND --help) for usage.\n", true},
+		{hidden, false, "tool: the credentials were refused\n", false},
+		{hidden, true, "tool: the credentials were refused\n  cause: operation error STS: GetCallerIdentity, RequestID: 1234\n", false},
+		{Spell(setting.Errorf("pass %s", setting.CABundle.Is("FILE")), Flags()), false, "tool: pass --ca-bundle FILE\n", false},
+	} {
+		var b strings.Builder
+		if usage := Report(&b, "tool", tc.err, tc.verbose); usage != tc.usage || b.String() != tc.want {
+			t.Errorf("Report(%q, verbose %v):\n%q (usage %v)\nwant\n%q (usage %v)", tc.err, tc.verbose, b.String(), usage, tc.want, tc.usage)
+		}
 	}
 }
