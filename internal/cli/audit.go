@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -17,19 +18,17 @@ import (
 	"github.com/rdsgate/rdsgate/stage"
 )
 
+// auditFlags are posture.AuditOptions and collect.OrgOptions (bound to
+// them directly), where the snapshot comes from and how it is reported.
 type auditFlags struct {
-	allRegions   bool
-	targets      []string
-	checks       []string
-	failOn       string
-	input        string
-	save         string
-	all          bool
-	emitAlarms   bool
-	alarmFormat  string
-	alarmActions []string
-	concurrency  int
-	failUnknown  bool
+	opts                     posture.AuditOptions
+	org                      collect.OrgOptions
+	orgWide, allRegions      bool
+	failOn, production       string
+	input, save, alarmFormat string
+	all, emitAlarms          bool
+	failUnknown              bool
+	alarmActions             []string
 }
 
 func (a *app) newAudit() *cobra.Command {
@@ -38,9 +37,16 @@ func (a *app) newAudit() *cobra.Command {
 		return a.runAudit(ctx, f)
 	})
 	fl := cmd.Flags()
-	fl.BoolVar(&f.allRegions, "all-regions", false, "audit every region enabled in the account")
-	fl.StringSliceVar(&f.targets, "target", nil, "audit only these databases: config-file names, instance or cluster identifiers (repeatable)")
-	fl.StringSliceVar(&f.checks, "check", nil, "run only these check ids (repeatable; see the checks in docs/audit-json.md)")
+	fl.StringSliceVar(&f.org.Regions, "regions", nil, "regions to audit: all (every region enabled in the account), or names (default: the profile's region; with --org: all)")
+	fl.BoolVar(&f.allRegions, "all-regions", false, "the same as --regions all")
+	fl.BoolVar(&f.orgWide, "org", false, "audit every account of the AWS organization, assuming --role-name in each (run from the management or a delegated administrator account)")
+	fl.StringVar(&f.org.RoleName, "role-name", collect.DefaultRoleName, "--org: the role to assume in each account")
+	fl.StringSliceVar(&f.org.Accounts, "accounts", nil, "--org: audit only these account ids")
+	fl.IntVar(&f.org.Parallel, "parallel", collect.DefaultParallel, "--org: account-regions read at once")
+	fl.StringSliceVar(&f.opts.Targets, "target", nil, "audit only these databases: config-file names, instance or cluster identifiers (repeatable)")
+	fl.StringSliceVar(&f.opts.Checks, "check", nil, "run only these check ids (repeatable; see docs/audit-checks.md)")
+	fl.StringVar(&f.production, "production-tag", "", "tags that mark a production database, KEY=VALUE[|VALUE] (default: environment, env or stage = production, prod or prd)")
+	fl.StringSliceVar(&f.opts.TrustedAccounts, "trusted-account", nil, "account id snapshots may be shared with besides the audited one's (repeatable)")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 1 when a check of this severity or worse fails: critical, high, medium or low")
 	fl.StringVar(&f.input, "input", "", "audit a snapshot saved with --save instead of reading the account")
 	fl.StringVar(&f.save, "save", "", "also save the collected snapshot to this file (JSON), to share or re-audit")
@@ -48,35 +54,48 @@ func (a *app) newAudit() *cobra.Command {
 	fl.BoolVar(&f.emitAlarms, "emit-alarms", false, "print (not apply) the metric filters and alarms that close no-outside-vpc-connection-alarm")
 	fl.StringVar(&f.alarmFormat, "alarm-format", "cli", "format of --emit-alarms: cli (AWS CLI commands) or terraform")
 	fl.StringSliceVar(&f.alarmActions, "alarm-action", nil, "SNS topic ARN the emitted alarms notify (repeatable)")
-	fl.IntVar(&f.concurrency, "concurrency", 8, "AWS API calls in flight")
+	fl.IntVar(&f.org.Concurrency, "concurrency", 8, "AWS API calls in flight (per account-region with --org)")
 	fl.BoolVar(&f.failUnknown, "fail-on-unknown", false, "exit 3 when any check is unknown (for CI)")
 	return cmd
 }
 
-func (a *app) runAudit(ctx context.Context, f auditFlags) error {
-	format := report.Format(a.g.output)
-	switch a.g.output {
-	case "text", "json", "sarif", "markdown":
-	default:
-		return cmdline.Usagef("--output %s: audit prints text, json, sarif or markdown", a.g.output)
-	}
-	var failOn posture.Severity
+// check refuses flags that cannot go together or name nothing.
+func (f *auditFlags) check() (failOn posture.Severity, err error) {
 	if f.failOn != "" {
-		sev, err := posture.ParseSeverity(f.failOn)
-		if err != nil {
-			return cmdline.Usagef("--fail-on: %v", err)
+		if failOn, err = posture.ParseSeverity(f.failOn); err != nil {
+			return "", cmdline.Usagef("--fail-on: %v", err)
 		}
-		failOn = sev
 	}
-	for _, id := range f.checks {
+	if f.production != "" {
+		if f.opts.Production, err = posture.ParseTagMatch(f.production); err != nil {
+			return "", cmdline.Usagef("--production-tag: %v", err)
+		}
+	}
+	for _, id := range f.opts.Checks {
 		if posture.CheckByID(id) == nil {
-			return cmdline.Usagef("--check %q: no such check", id)
+			return "", cmdline.Usagef("--check %q: no such check", id)
 		}
 	}
-	if f.emitAlarms && !slices.Contains(posture.AlarmFormats, f.alarmFormat) {
-		return cmdline.Usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
+	switch {
+	case f.emitAlarms && !slices.Contains(posture.AlarmFormats, f.alarmFormat):
+		return "", cmdline.Usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
+	case f.emitAlarms && f.orgWide:
+		return "", cmdline.Usagef("--emit-alarms is for one account: leave out --org")
+	case !f.orgWide && (len(f.org.Accounts) > 0 || f.org.RoleName != collect.DefaultRoleName):
+		return "", cmdline.Usagef("--accounts and --role-name go with --org")
 	}
-	f.targets = a.auditTargets(f.targets)
+	if f.allRegions {
+		f.org.Regions = []string{collect.EveryRegion}
+	}
+	return failOn, nil
+}
+
+func (a *app) runAudit(ctx context.Context, f auditFlags) error {
+	failOn, err := f.check()
+	if err != nil {
+		return err
+	}
+	f.opts.Targets = a.auditTargets(f.opts.Targets)
 	snap, err := a.auditSnapshot(ctx, f)
 	if err != nil {
 		return err
@@ -87,11 +106,11 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 		}
 	}
 	if f.emitAlarms {
-		defs := posture.AlarmKit(snap, posture.AlarmOptions{Actions: f.alarmActions, Targets: f.targets})
+		defs := posture.AlarmKit(snap, posture.AlarmOptions{Actions: f.alarmActions, Targets: f.opts.Targets})
 		return posture.WriteAlarms(a.stdout, defs, f.alarmFormat)
 	}
-	rep := posture.Audit(snap, posture.AuditOptions{Checks: f.checks, Targets: f.targets})
-	if err := report.Render(a.stdout, rep, format, report.Options{Color: a.color(), All: f.all, ToolVersion: buildinfo.Current().Version}); err != nil {
+	rep := posture.Audit(snap, f.opts)
+	if err := report.Render(a.stdout, rep, report.Format(a.g.output), report.Options{Color: a.color(), All: f.all, ToolVersion: buildinfo.Current().Version}); err != nil {
 		return err
 	}
 	code := report.ExitCode(rep, report.ExitPolicy{FailOn: failOn, FailOnUnknown: f.failUnknown})
@@ -111,24 +130,22 @@ func (a *app) runAudit(ctx context.Context, f auditFlags) error {
 // auditTargets maps the config file's names among targets to their
 // instance or cluster identifiers; other values stay as given.
 func (a *app) auditTargets(targets []string) []string {
-	if len(targets) == 0 {
-		return targets
-	}
 	c, err := a.loadConfig()
 	if err != nil {
 		return targets
 	}
-	out := make([]string, 0, len(targets))
-	for _, t := range targets {
+	out := slices.Clone(targets)
+	for i, t := range out {
 		if e, ok := c.Target(t); ok && e.Identifier != "" {
-			t = e.Identifier
+			out[i] = e.Identifier
 		}
-		out = append(out, t)
 	}
 	return out
 }
 
-// auditSnapshot reads the saved snapshot or collects one.
+// auditSnapshot reads the saved snapshot, or collects one from the
+// account or (--org) from every account of the organization, with a
+// progress count on a terminal.
 func (a *app) auditSnapshot(ctx context.Context, f auditFlags) (*posture.Snapshot, error) {
 	if f.input != "" {
 		return posture.LoadSnapshot(f.input)
@@ -137,23 +154,26 @@ func (a *app) auditSnapshot(ctx context.Context, f auditFlags) (*posture.Snapsho
 	if err != nil {
 		return nil, err
 	}
-	regions := []string{cfg.Region}
-	if f.allRegions {
-		if regions, err = collect.AllRegions(ctx, cfg); err != nil {
-			return nil, fmt.Errorf("list regions: %w", awsconf.Explain(err, profile))
+	f.org.Targets = f.opts.Targets
+	var snap *posture.Snapshot
+	if f.orgWide {
+		if a.getenv("GOMEMLIMIT") == "" {
+			debug.SetMemoryLimit(250 << 20) // 10,000 databases' report stays under 300 MB (docs/benchmarks.md)
 		}
+		f.org.Progress = func(p collect.OrgProgress) {
+			a.screen().Status(fmt.Sprintf("accounts %d/%d  regions %d/%d", p.AccountsDone, p.Accounts, p.RegionsDone, p.Regions))
+		}
+		snap, err = collect.CollectOrg(ctx, cfg, f.org)
+		a.screen().Status("")
+	} else {
+		snap, err = collect.Collect(ctx, cfg, f.org.Options)
 	}
-	a.log.Info("collecting", "regions", strings.Join(regions, ","))
-	snap, err := collect.Collect(ctx, cfg, collect.Options{Regions: regions, Targets: f.targets, Concurrency: f.concurrency})
-	if err != nil {
-		if snap == nil {
-			return nil, awsconf.Explain(err, profile)
-		}
+	if err != nil && snap == nil {
+		return nil, awsconf.Explain(err, profile)
+	} else if err != nil {
 		a.log.Warn("some data could not be collected; affected checks are unknown", "err", err)
-		if a.g.verbose {
-			for _, d := range stage.Details(err) {
-				a.log.Debug("collect", "cause", d)
-			}
+		for _, d := range stage.Details(err) {
+			a.log.Debug("collect", "cause", d)
 		}
 	}
 	return snap, nil

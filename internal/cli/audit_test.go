@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -87,6 +88,10 @@ func TestAuditNeverGreenByAccident(t *testing.T) {
 		{desc: "unknown fails CI", args: []string{"--input", one, "--fail-on-unknown"}, want: 3, wantErr: "unknown"},
 		{desc: "not served reads unlike a permission", args: []string{"--input", one, "--all"}, want: 0, wantOut: "[not served by the endpoint: cloudtrail:DescribeTrails]"},
 		{desc: "findings win over unknowns", args: []string{"--input", one, "--fail-on", "high", "--fail-on-unknown"}, want: 1},
+		{desc: "accounts without --org", args: []string{"--input", one, "--accounts", "111122223333"}, want: 2, wantErr: "--accounts and --role-name go with --org"},
+		{desc: "alarms are for one account", args: []string{"--org", "--emit-alarms"}, want: 2, wantErr: "--emit-alarms is for one account"},
+		{desc: "a bad production tag", args: []string{"--input", one, "--production-tag", "=prod"}, want: 2, wantErr: "--production-tag"},
+		{desc: "a check that does not exist", args: []string{"--input", one, "--check", "nope"}, want: 2, wantErr: `--check "nope": no such check`},
 	} {
 		t.Run(tc.desc, func(t *testing.T) {
 			code, out, errOut := run(t, append([]string{"audit"}, tc.args...)...)
@@ -100,5 +105,55 @@ func TestAuditNeverGreenByAccident(t *testing.T) {
 				t.Errorf("stdout lacks %q:\n%s", tc.wantOut, out)
 			}
 		})
+	}
+}
+
+// TestAuditOrgAgainstMoto: audit --org lists the organization's accounts,
+// reads the management account with the caller's credentials and the
+// member through the role, and says which account each database is in.
+func TestAuditOrgAgainstMoto(t *testing.T) {
+	isolateAWS(t)
+	m, api := useMoto(t)
+	mustInstance(t, api, &rds.CreateDBInstanceInput{
+		DBInstanceIdentifier: aws.String("careless"), Engine: aws.String("postgres"),
+		DBInstanceClass: aws.String("db.t3.micro"), AllocatedStorage: aws.Int32(20),
+		MasterUsername: aws.String("admin"), MasterUserPassword: aws.String("pw-not-used-1"),
+		PubliclyAccessible: aws.Bool(true),
+	})
+	m.CLI(t, "organizations", "create-organization", "--feature-set", "ALL")
+	var created struct{ CreateAccountStatus struct{ AccountId string } }
+	if err := json.Unmarshal(m.CLI(t, "organizations", "create-account", "--email", "dev@example.com", "--account-name", "dev"), &created); err != nil {
+		t.Fatal(err)
+	}
+	member := created.CreateAccountStatus.AccountId
+	code, out, errOut := run(t, "audit", "--org", "--regions", m.Region, "-o", "json", "-q")
+	if code != 0 && code != 1 {
+		t.Fatalf("audit --org: exit %d\n%s\n%s", code, out, errOut)
+	}
+	var rep struct {
+		Accounts []struct {
+			ID string `json:"id"`
+		} `json:"accounts"`
+		Databases []struct {
+			ID      string `json:"id"`
+			Account string `json:"account"`
+			Region  string `json:"region"`
+		} `json:"databases"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	var ids []string
+	for _, a := range rep.Accounts {
+		ids = append(ids, a.ID)
+	}
+	if !slices.Contains(ids, "123456789012") || !slices.Contains(ids, member) {
+		t.Errorf("accounts %v, want the management account and %s", ids, member)
+	}
+	if len(rep.Databases) != 1 || rep.Databases[0].ID != "careless" || rep.Databases[0].Account != "123456789012" || rep.Databases[0].Region != m.Region {
+		t.Errorf("databases %+v, want careless in 123456789012/%s", rep.Databases, m.Region)
+	}
+	if !strings.Contains(out, `"public-access"`) {
+		t.Errorf("report lacks public-access:\n%s", out)
 	}
 }

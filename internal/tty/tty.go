@@ -82,6 +82,21 @@ func (s *Screen) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
+// Status shows text on a line of its own that the next Status redraws in
+// place (a progress count), and that a log line clears first; "" clears
+// it. When the Screen's stream is not a terminal it does nothing.
+func (s *Screen) Status(text string) {
+	if !s.terminal() {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprint(s.w, "\r\033[K")
+	if s.spinning = text != ""; s.spinning {
+		fmt.Fprint(s.w, "  "+text)
+	}
+}
+
 // Spin shows a spinner labelled name while a step runs, until stop is
 // called. When the Screen's stream is not a terminal it does nothing.
 func (s *Screen) Spin(name string) (stop func()) {

@@ -2,6 +2,7 @@ package tty
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,25 @@ func TestScreenClearsTheSpinnerForALine(t *testing.T) {
 	p.Spin("route")()
 	p.Write([]byte("x\n"))
 	if plain.String() != "x\n" {
+		t.Errorf("not a terminal: %q", plain.String())
+	}
+}
+
+func TestScreenStatus(t *testing.T) {
+	var b lockedBuf
+	s := &Screen{w: &b, terminal: func() bool { return true }}
+	s.Status("accounts 1/3")
+	s.Status("accounts 2/3")
+	fmt.Fprintln(s, "a log line")
+	s.Status("")
+	want := "\r\033[K  accounts 1/3\r\033[K  accounts 2/3\r\033[Ka log line\n\r\033[K"
+	if b.String() != want {
+		t.Errorf("%q\nwant %q", b.String(), want)
+	}
+	var plain lockedBuf
+	p := &Screen{w: &plain, terminal: func() bool { return false }}
+	p.Status("accounts 1/3")
+	if plain.String() != "" {
 		t.Errorf("not a terminal: %q", plain.String())
 	}
 }

@@ -53,9 +53,15 @@ var Actions = []string{
 	"secretsmanager:ListSecrets", "iam:ListPolicies", "iam:GetPolicyVersion", "sts:GetCallerIdentity",
 }
 
+// EveryRegion, as the only one of Options.Regions, asks for every region
+// enabled in the account.
+const EveryRegion = "all"
+
 // Options configures [Collect].
 type Options struct {
-	// Regions to collect; required (see [AllRegions] for --all-regions).
+	// Regions to collect: names, or [EveryRegion] for every region
+	// enabled in the account (see [AllRegions]); empty: the
+	// configuration's region (CollectOrg: every enabled region).
 	Regions []string
 	// Targets, when set, limits the RDS part to these instance or cluster
 	// identifiers (a cluster brings its members).
@@ -94,8 +100,16 @@ func (o *Options) defaults() {
 // awsconf-style explanation by the caller.
 func Collect(ctx context.Context, cfg aws.Config, opts Options) (*posture.Snapshot, error) {
 	opts.defaults()
-	if len(opts.Regions) == 0 {
-		return nil, errors.New("collect: no regions given")
+	switch {
+	case slices.Equal(opts.Regions, []string{EveryRegion}):
+		var err error
+		if opts.Regions, err = AllRegions(ctx, cfg); err != nil {
+			return nil, err
+		}
+	case len(opts.Regions) == 0 && cfg.Region != "":
+		opts.Regions = []string{cfg.Region}
+	case len(opts.Regions) == 0:
+		return nil, errors.New("collect: no region: pass one, or set the profile's")
 	}
 	c := newCollector(cfg, opts)
 	snap := &posture.Snapshot{SchemaVersion: posture.SchemaVersion, CollectedAt: opts.Now().UTC().Truncate(time.Second)}

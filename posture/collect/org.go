@@ -100,6 +100,9 @@ var ErrNoOrganization = errors.New("collect: the account is not in an organizati
 // the reason and the next step.
 func CollectOrg(ctx context.Context, cfg aws.Config, opts OrgOptions) (*posture.Snapshot, error) {
 	opts.defaults()
+	if slices.Equal(opts.Regions, []string{EveryRegion}) {
+		opts.Regions = nil // each account's enabled regions
+	}
 	if opts.RoleName == "" {
 		opts.RoleName = DefaultRoleName
 	}
