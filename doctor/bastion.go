@@ -172,7 +172,7 @@ func checkProfile(h *bastion.Host, online bool) Result {
 			"aws iam create-role --role-name " + handProfile + " --assume-role-policy-document '" + bastion.Design{}.TrustPolicy() + "'",
 			fmt.Sprintf(attach, handProfile),
 			"aws iam create-instance-profile --instance-profile-name " + handProfile,
-			"aws iam add-role-to-instance-profile --instance-profile-name " + handProfile + " --role-name " + handProfile,
+			fmt.Sprintf("aws iam add-role-to-instance-profile --instance-profile-name %s --role-name %s", handProfile, handProfile),
 			"aws ec2 associate-iam-instance-profile --instance-id " + id + " --iam-instance-profile Name=" + handProfile}, "\n"))}
 	}
 	if h.Profile == nil {
