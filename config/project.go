@@ -122,3 +122,19 @@ func canonical(p string) (string, error) {
 	}
 	return abs, nil
 }
+
+// ProjectFrom is the project file found upward from wd (stopping at the
+// user's home directory), or "" when there is none.
+func ProjectFrom(wd string) (string, error) {
+	home, _ := os.UserHomeDir()
+	return FindProject(wd, home)
+}
+
+// LoadFrom is Load with the project file found from wd (ProjectFrom).
+func LoadFrom(userPath, wd string, trust *TrustStore) (*Config, error) {
+	project, err := ProjectFrom(wd)
+	if err != nil {
+		return nil, err
+	}
+	return Load(userPath, project, trust)
+}

@@ -221,7 +221,8 @@ func managedBastion(ctx context.Context, p *Path, obs Observer) (Route, error) {
 
 // didYouMean adds the closest name to a target that matches nothing: one
 // of known, or of the region's instances and clusters (one more listing,
-// on this failure only).
+// on this failure only); and, for a name looked up in a region, how to
+// look in another.
 func didYouMean(ctx context.Context, cfg aws.Config, name string, known []string, err error) error {
 	if !errors.Is(err, target.ErrNotFound) {
 		return err
@@ -233,7 +234,10 @@ func didYouMean(ctx context.Context, cfg aws.Config, name string, known []string
 		}
 	}
 	if s, ok := suggest.Closest(name, names); ok {
-		return fmt.Errorf("%w: did you mean %s?", err, s)
+		err = fmt.Errorf("%w: did you mean %s?", err, s)
+	}
+	if region := target.NotFoundRegion(err); region != "" {
+		return setting.Errorf("%w (run `rdsgate ls %s`, or pass %s)", err, setting.Region.Is(region), setting.Region)
 	}
 	return err
 }

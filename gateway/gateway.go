@@ -15,6 +15,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,6 +24,7 @@ import (
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/stage"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -262,4 +264,38 @@ func (g *Gateway) Close() error {
 	}
 	g.wg.Wait()
 	return errors.Join(errs...)
+}
+
+// OpenTargets reads NAME[=PORT] arguments (PORT 0: any free port; none:
+// the path's local port, else the engine's) and opens each NAME's path
+// with open. Every argument is read before any path opens; on error the
+// paths opened are closed.
+func OpenTargets(ctx context.Context, args []string, open func(ctx context.Context, name string) (*dbpath.Path, error)) ([]Target, error) {
+	names, ts := make([]string, len(args)), make([]Target, len(args))
+	for i, arg := range args {
+		name, port, hasPort := strings.Cut(arg, "=")
+		names[i] = name
+		if hasPort {
+			p, err := strconv.Atoi(port)
+			if err != nil || p < 0 || p > 65535 {
+				return nil, setting.Invalidf("%q: the port after = must be a number 0-65535", arg)
+			}
+			ts[i] = Target{Port: p, AnyPort: p == 0}
+		}
+	}
+	for i, name := range names {
+		var err error
+		if ts[i].Path, err = open(ctx, name); err != nil {
+			CloseTargets(ts)
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return ts, nil
+}
+
+// CloseTargets closes the targets' paths.
+func CloseTargets(ts []Target) {
+	for _, t := range ts {
+		t.Path.Close()
+	}
 }

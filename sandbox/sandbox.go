@@ -34,6 +34,7 @@ import (
 	"github.com/rdsgate/rdsgate/sandbox/ssmagent"
 	"github.com/rdsgate/rdsgate/sandbox/world"
 	"github.com/rdsgate/rdsgate/setting"
+	"github.com/rdsgate/rdsgate/target"
 )
 
 // Options configure a sandbox.
@@ -552,4 +553,14 @@ func (sb *Sandbox) WriteIntro(w io.Writer, s setting.Style) {
 		fmt.Fprintf(w, "  %s\n", setting.Textf("rdsgate token %s %s", inst.Identifier, setting.User.Is(IAMUser)).Render(s))
 	}
 	fmt.Fprintf(w, "\nPress Ctrl-C to stop.\n")
+}
+
+// WriteEmbedded says which databases rdsgate's embedded engine serves
+// (nothing when real servers serve them all).
+func (sb *Sandbox) WriteEmbedded(w io.Writer) {
+	for _, inst := range sb.World.Instances {
+		if inst.Backend == BackendEmbedded {
+			fmt.Fprintf(w, "  %s is served by rdsgate's embedded engine (SQLite behind the %s protocol)\n", inst.Identifier, target.EngineFamily(inst.Engine).Protocol())
+		}
+	}
 }

@@ -3,19 +3,19 @@ package cli
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/bastion"
-	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/internal/cmdline"
 )
 
+// bastionFlags are a bastion.Spec (bound to it directly), the code
+// format and the go-ahead.
 type bastionFlags struct {
-	subnet, instanceType, endpoints, format string
-	idleStop                                time.Duration
-	yes                                     bool
+	spec   bastion.Spec
+	format string
+	yes    bool
 }
 
 func (a *app) newBastion() *cobra.Command {
@@ -52,10 +52,10 @@ func (a *app) newBastion() *cobra.Command {
 		return err
 	})
 	fl := create.Flags()
-	fl.StringVar(&f.subnet, "subnet", "", "subnet of the bastion (default: a private subnet of the database, one with a NAT route first)")
-	fl.StringVar(&f.instanceType, "instance-type", bastion.DefaultInstanceType, "instance type (Graviton types run the arm64 image)")
-	fl.DurationVar(&f.idleStop, "idle-stop", bastion.DefaultIdleStop, "stop the instance after this long with no session (0: never)")
-	fl.StringVar(&f.endpoints, "endpoints", string(bastion.EndpointsAuto), "Session Manager interface endpoints: auto (where the subnet has no NAT route), yes or no")
+	fl.StringVar(&f.spec.Subnet, "subnet", "", "subnet of the bastion (default: a private subnet of the database, one with a NAT route first)")
+	fl.StringVar(&f.spec.InstanceType, "instance-type", bastion.DefaultInstanceType, "instance type (Graviton types run the arm64 image)")
+	fl.DurationVar(&f.spec.IdleStop, "idle-stop", bastion.DefaultIdleStop, "stop the instance after this long with no session (0: never)")
+	fl.StringVar((*string)(&f.spec.Endpoints), "endpoints", string(bastion.EndpointsAuto), "Session Manager interface endpoints: auto (where the subnet has no NAT route), yes or no")
 	fl.StringVar(&f.format, "format", "", "print the bastion as code instead: terraform or cloudformation")
 	fl.BoolVar(&f.yes, "yes", false, "apply the plan without asking")
 	status := sub("status", "Show the bastion: instance, agent, groups and rules, role, endpoints, idle stop, cost", func(ctx context.Context, t *bastionTarget) error {
@@ -102,18 +102,14 @@ func (a *app) bastionTarget(ctx context.Context, name string, f bastionFlags) (*
 	if err != nil {
 		return nil, err
 	}
-	p, err := dbpath.Resolve(ctx, spec, a.pathOptions())
+	p, err := a.resolve(ctx, spec, a.pathOptions())
 	if err != nil {
 		return nil, err
 	}
-	idle := f.idleStop
-	if idle == 0 {
-		idle = -1
+	if f.spec.IdleStop == 0 {
+		f.spec.IdleStop = -1 // --idle-stop 0: never
 	}
 	c := bastion.NewClients(p.AWS)
-	d, err := bastion.NewDesign(ctx, c, p.Target, bastion.Spec{Subnet: f.subnet, InstanceType: f.instanceType, IdleStop: idle, Endpoints: bastion.EndpointMode(f.endpoints)})
-	if err != nil {
-		return nil, err
-	}
-	return &bastionTarget{clients: c, design: d}, nil
+	d, err := bastion.NewDesign(ctx, c, p.Target, f.spec)
+	return &bastionTarget{clients: c, design: d}, err
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -38,20 +37,11 @@ func (a *app) addCompletions(c *cobra.Command) {
 		_ = c.RegisterFlagCompletionFunc("target", a.completeTargets)
 	}
 	if c.HasParent() && slices.Contains([]string{"connect", "proxy", "tunnel", "doctor", "grant", "revoke", "users", "policy", "token", "sessions", "kill"}, c.Name()) {
-		if check := c.Args; check != nil && c.Name() != "tunnel" {
-			// Say what is missing, not cobra's "accepts 2 arg(s), received 1".
-			c.Args = func(cmd *cobra.Command, args []string) error {
-				err := check(cmd, args)
-				switch {
-				case err == nil:
-					return nil
-				case len(args) == 0:
-					return cmdline.Usagef("%s: which database? %s (rdsgate ls lists them)", cmd.CommandPath(), cmd.UseLine())
-				case len(args) == 1 && strings.Contains(cmd.Use, "DBUSER"):
-					return cmdline.Usagef("%s: which database user? %s", cmd.CommandPath(), cmd.UseLine())
-				}
-				return cmdline.Usagef("%s: %v; %s", cmd.CommandPath(), err, cmd.UseLine())
-			}
+		switch ask := "which database? (rdsgate ls lists them)"; {
+		case c.Name() == "kill":
+			cmdline.AskForArgs(c, ask, "which session? (rdsgate sessions TARGET lists them)")
+		case c.Name() != "tunnel": // whose TARGET is optional
+			cmdline.AskForArgs(c, ask, "which database user?")
 		}
 		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 && c.Name() != "proxy" && c.Name() != "policy" {

@@ -14,7 +14,6 @@ import (
 	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/sandbox"
-	"github.com/rdsgate/rdsgate/target"
 )
 
 func (a *app) newDemo() *cobra.Command {
@@ -52,11 +51,7 @@ func (a *app) runDemo(ctx context.Context, opts sandbox.Options, backend []strin
 	}
 	defer sb.Close()
 	a.progress().Since("sandbox", t0, "AWS APIs at %s; %d database(s) in a private network behind bastion %s", sb.APIURL, len(sb.World.Instances), sandbox.BastionID)
-	for _, inst := range sb.World.Instances {
-		if inst.Backend == sandbox.BackendEmbedded {
-			fmt.Fprintf(a.stderr, "  %s is served by rdsgate's embedded engine (SQLite behind the %s protocol)\n", inst.Identifier, target.EngineFamily(inst.Engine).Protocol())
-		}
-	}
+	sb.WriteEmbedded(a.stderr)
 
 	// From here on, exactly what a user runs: the sandbox's profile and
 	// config file, and connect.

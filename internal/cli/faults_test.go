@@ -257,3 +257,23 @@ func TestPolicyBastionAdmin(t *testing.T) {
 		t.Errorf("terraform: exit %d\n%s", code, out)
 	}
 }
+
+// TestMissingArgumentsAreAskedFor: a command run without its TARGET (or
+// DBUSER, or session id) says which is missing, with the usage line.
+func TestMissingArgumentsAreAskedFor(t *testing.T) {
+	isolateAWS(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"connect"}, "rdsgate connect: which database? (rdsgate ls lists them) rdsgate connect TARGET"},
+		{[]string{"grant", "orders"}, "rdsgate grant: which database user? rdsgate grant TARGET DBUSER"},
+		{[]string{"sessions", "kill", "orders"}, "rdsgate sessions kill: which session? (rdsgate sessions TARGET lists them)"},
+		{[]string{"doctor", "a", "b"}, "rdsgate doctor: accepts 1 arg(s), received 2; rdsgate doctor TARGET"},
+	} {
+		code, _, stderr := run(t, tc.args...)
+		if code != ExitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, want 2 and %q in:\n%s", tc.args, code, tc.want, stderr)
+		}
+	}
+}

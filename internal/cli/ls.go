@@ -8,19 +8,14 @@ import (
 
 	"github.com/rdsgate/rdsgate/awsconf"
 	"github.com/rdsgate/rdsgate/dbpath"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/target"
 )
 
 func (a *app) newLs() *cobra.Command {
-	return &cobra.Command{
-		Use:     "ls",
-		Aliases: []string{"list"},
-		Short:   "List the region's RDS instances and Aurora clusters",
-		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runLs(cmd.Context())
-		},
-	}
+	cmd := cmdline.Command("ls", "List the region's RDS instances and Aurora clusters", cobra.NoArgs, func(ctx context.Context, _ []string) error { return a.runLs(ctx) })
+	cmd.Aliases = []string{"list"}
+	return cmd
 }
 
 func (a *app) runLs(ctx context.Context) error {

@@ -2,17 +2,15 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/config"
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/gateway"
 	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/dbclient"
@@ -63,66 +61,14 @@ func (a *app) newProxy() *cobra.Command {
 	return cmd
 }
 
-// proxyTargets parses TARGET[=PORT] arguments into the names and the
-// gateway targets, paths still to open (TARGET=0 asks for any free port).
-func proxyTargets(args []string) ([]string, []gateway.Target, error) {
-	names, gts := make([]string, len(args)), make([]gateway.Target, len(args))
-	for i, arg := range args {
-		name, port, hasPort := strings.Cut(arg, "=")
-		names[i] = name
-		if hasPort {
-			p, err := strconv.Atoi(port)
-			if err != nil || p < 0 || p > 65535 {
-				return nil, nil, cmdline.Usagef("%q: the port after = must be a number 0-65535", arg)
-			}
-			gts[i] = gateway.Target{Port: p, AnyPort: p == 0}
-		}
-	}
-	return names, gts, nil
-}
-
-// localTLS is the local leg's TLS from --local-cert and --local-key, or nil.
-func (f proxyFlags) localTLS() (*tls.Config, error) {
-	if f.localCert == "" && f.localKey == "" {
-		return nil, nil
-	}
-	if f.localCert == "" || f.localKey == "" {
-		return nil, cmdline.Usagef("--local-cert and --local-key go together")
-	}
-	return proxy.LocalTLSConfig(config.ExpandHome(f.localCert), config.ExpandHome(f.localKey))
-}
-
-// openProxyPaths opens the path of each target; closePaths closes those
-// opened, whatever the error.
-func (a *app) openProxyPaths(ctx context.Context, names []string, gts []gateway.Target, f proxyFlags) (closePaths func(), err error) {
-	closePaths = func() {
-		for _, t := range gts {
-			t.Path.Close()
-		}
-	}
-	for i, name := range names {
-		if gts[i].Path, err = a.openPath(ctx, name, f.route); err != nil {
-			return closePaths, fmt.Errorf("%s: %w", name, err)
-		}
-		if f.connectionTest && gts[i].Path.Spec.User == "" {
-			return closePaths, cmdline.Usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", name)
-		}
-	}
-	return closePaths, nil
-}
-
 func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
-	names, gts, err := proxyTargets(args)
-	if err != nil {
-		return err
-	}
 	rec, err := a.sessionRecorder(ctx, f.sessionLog)
 	if err != nil {
 		return err
 	}
 	defer closeRecorder(rec)
 
-	localTLS, err := f.localTLS()
+	localTLS, err := proxy.LocalTLSConfig(config.ExpandHome(f.localCert), config.ExpandHome(f.localKey))
 	if err != nil {
 		return err
 	}
@@ -140,11 +86,18 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		return err
 	}
 	defer stopHealth()
-	closePaths, err := a.openProxyPaths(ctx, names, gts, f)
-	defer closePaths()
+	gts, err := gateway.OpenTargets(ctx, args, func(ctx context.Context, name string) (*dbpath.Path, error) {
+		p, err := a.openPath(ctx, name, f.route)
+		if err == nil && f.connectionTest && p.Spec.User == "" {
+			p.Close()
+			return nil, cmdline.Usagef("--run-connection-test logs in as a database user: pass --user, or set user: for %s in the config file", name)
+		}
+		return p, err
+	})
 	if err != nil {
 		return err
 	}
+	defer gateway.CloseTargets(gts)
 	cfg := f.gw
 	cfg.LocalTLS, cfg.Recorder, cfg.Health, cfg.Log = localTLS, rec, health, a.log
 	g, err := gateway.New(ctx, cfg, gts)

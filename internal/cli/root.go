@@ -140,6 +140,15 @@ func (a *app) report(err error) int {
 	return ExitFailure
 }
 
+// flags spells the settings libraries name as rdsgate's flags; a test
+// checks that each such flag exists.
+var flags = cmdline.Flags()
+
+// withHint spells the settings a library's error names as flags:
+// libraries say what is wrong and which setting changes it, the command
+// line says which flag that is.
+func withHint(err error) error { return cmdline.Spell(err, flags) }
+
 func (a *app) newRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "rdsgate",

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
@@ -27,12 +26,7 @@ func (a *app) loadConfig() (*config.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("find project config: %w", err)
 	}
-	home, _ := os.UserHomeDir()
-	project, err := config.FindProject(wd, home)
-	if err != nil {
-		return nil, err
-	}
-	c, err := config.Load(userPath, project, a.trustStore())
+	c, err := config.LoadFrom(userPath, wd, a.trustStore())
 	if err == nil {
 		a.conf, a.confPath = c, userPath
 	}

@@ -1,25 +1,22 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rdsgate/rdsgate/internal/buildinfo"
+	"github.com/rdsgate/rdsgate/internal/cmdline"
 )
 
 func (a *app) newVersion() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print rdsgate's version, commit and Go version",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			b := buildinfo.Current()
-			if a.g.output == "json" {
-				return a.writeJSON(b)
-			}
-			_, err := fmt.Fprintln(a.stdout, b)
-			return err
-		},
-	}
+	return cmdline.Command("version", "Print rdsgate's version, commit and Go version", cobra.NoArgs, func(context.Context, []string) error {
+		b := buildinfo.Current()
+		if a.g.output == "json" {
+			return a.writeJSON(b)
+		}
+		_, err := fmt.Fprintln(a.stdout, b)
+		return err
+	})
 }

@@ -181,3 +181,24 @@ func Confirm(yes bool, in io.Reader, out io.Writer, what string) error {
 	}
 	return nil
 }
+
+// AskForArgs makes c's argument errors say what is missing rather than
+// cobra's "accepts 2 arg(s), received 1": with no arguments, "CMD: ASK[0]
+// USE", then ASK[i] when the i-th is missing; other mistakes keep cobra's
+// words with the usage line. All are usage errors.
+func AskForArgs(c *cobra.Command, ask ...string) {
+	check := c.Args
+	if check == nil {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		err := check(cmd, args)
+		switch {
+		case err == nil:
+			return nil
+		case len(args) < len(ask):
+			return Usagef("%s: %s %s", cmd.CommandPath(), ask[len(args)], cmd.UseLine())
+		}
+		return Usagef("%s: %v; %s", cmd.CommandPath(), err, cmd.UseLine())
+	}
+}
