@@ -196,15 +196,8 @@ func (s *Server) createLogStream(c *call) (any, *apiError) {
 	if e := decodeJSON(c, &in); e != nil {
 		return nil, e
 	}
-	group, e := logsGroupName(c, in.LogGroupName)
+	group, stream, e := s.authorizeStream(c, "logs:CreateLogStream", in.LogGroupName, in.LogStreamName)
 	if e != nil {
-		return nil, e
-	}
-	stream, e := logsStreamName(c, in.LogStreamName)
-	if e != nil {
-		return nil, e
-	}
-	if e := s.authorize(c, "logs:CreateLogStream", s.logGroupARN(group)+":log-stream:"+stream, nil); e != nil {
 		return nil, e
 	}
 	s.world.Update(func() {
@@ -244,15 +237,8 @@ func (s *Server) putLogEvents(c *call) (any, *apiError) {
 	if e := decodeJSON(c, &in); e != nil {
 		return nil, e
 	}
-	group, e := logsGroupName(c, in.LogGroupName)
+	group, stream, e := s.authorizeStream(c, "logs:PutLogEvents", in.LogGroupName, in.LogStreamName)
 	if e != nil {
-		return nil, e
-	}
-	stream, e := logsStreamName(c, in.LogStreamName)
-	if e != nil {
-		return nil, e
-	}
-	if e := s.authorize(c, "logs:PutLogEvents", s.logGroupARN(group)+":log-stream:"+stream, nil); e != nil {
 		return nil, e
 	}
 	events, e := checkLogBatch(c, in.LogEvents)
@@ -629,4 +615,16 @@ func parseJSONFilter(p string) (func(string) bool, error) {
 		}
 		return false
 	}, nil
+}
+
+// authorizeStream checks a request's group and stream names and whether
+// the caller may do action on that stream.
+func (s *Server) authorizeStream(c *call, action string, groupName, streamName *string) (group, stream string, e *apiError) {
+	if group, e = logsGroupName(c, groupName); e != nil {
+		return "", "", e
+	}
+	if stream, e = logsStreamName(c, streamName); e != nil {
+		return "", "", e
+	}
+	return group, stream, s.authorize(c, action, s.logGroupARN(group)+":log-stream:"+stream, nil)
 }
