@@ -73,7 +73,13 @@ func TestBastionHostChecks(t *testing.T) {
 	tg := target.Target{Identifier: inst.Identifier, Region: cfg.Region, Host: inst.Endpoint, Port: inst.Port, VPC: inst.VPC, Subnets: inst.Subnets, SecurityGroups: inst.SecurityGroups}
 	c := bastion.NewClients(cfg)
 	var bastionSG, endpointSG string
-	sb.World.View(func() { bastionSG = sb.World.Bastions[0].SecurityGroups[0] })
+	sb.World.Update(func() {
+		// The sandbox's bastion is built carefully; this one starts bare
+		// (no profile, no endpoints) and the steps build it up.
+		sb.World.Bastions[0].InstanceProfile = ""
+		sb.World.Endpoints = nil
+		bastionSG = sb.World.Bastions[0].SecurityGroups[0]
+	})
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -96,6 +96,37 @@ func adminPolicy(noConnect bool) iampolicy.Document {
 	return d
 }
 
+// addBastion gives w a bastion built as the careful way says, by hand:
+// IMDSv2, no key pair, no public IP, a role with only
+// AmazonSSMManagedInstanceCore, and Session Manager's interface endpoints
+// in its private subnet (admitting it on 443), so that doctor finds
+// nothing to fix in the healthy sandbox.
+func addBastion(w *world.World, region string, faults map[string]bool) {
+	const role, endpointSG = BastionName + "-role", "sg-0sandbox000endpoint"
+	now := time.Now().UTC()
+	w.Bastions = []world.Bastion{{
+		InstanceID: BastionID, Name: BastionName, AgentOnline: !faults[FaultAgentOffline], AgentVersion: "3.3.1957.0",
+		PlatformName: "Amazon Linux", VPC: VPCID, Subnet: subnetID, AvailabilityZone: region + "a", PrivateIP: "10.0.1.10",
+		SecurityGroups: []string{bastionSG}, Tags: map[string]string{"Name": BastionName},
+		InstanceProfile: BastionName, HTTPTokens: "required", HopLimit: 1,
+	}}
+	w.SecurityGroups = []world.SecurityGroup{
+		{ID: bastionSG, Name: "bastion", Description: "Session Manager bastion: no inbound", VPC: VPCID},
+		{ID: endpointSG, Name: "ssm-endpoints", Description: "Session Manager endpoints: HTTPS from the bastion", VPC: VPCID,
+			Ingress: []world.Rule{{Protocol: "tcp", FromPort: 443, ToPort: 443, SourceGroups: []string{bastionSG}}}},
+	}
+	w.Roles = []world.Role{{Name: role, ID: "AROA" + randUpper(17), ARN: "arn:aws:iam::" + w.Account + ":role/" + role,
+		TrustPolicy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`,
+		Policies:    []string{"arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"}, Created: now}}
+	w.InstanceProfiles = []world.InstanceProfile{{Name: BastionName, ID: "AIPA" + randUpper(17),
+		ARN: "arn:aws:iam::" + w.Account + ":instance-profile/" + BastionName, Roles: []string{role}, Created: now}}
+	for i, svc := range []string{"ssm", "ssmmessages", "ec2messages"} {
+		w.Endpoints = append(w.Endpoints, world.VPCEndpoint{ID: fmt.Sprintf("vpce-0sandbox00000000%d", i+1), VPC: VPCID,
+			Service: "com.amazonaws." + region + "." + svc, Subnets: []string{subnetID}, SecurityGroups: []string{endpointSG},
+			PrivateDNS: true, State: "available", Created: now})
+	}
+}
+
 // newWorld builds the default account: two principals, the instances for
 // engines, a bastion, and the security groups between them.
 //
@@ -119,12 +150,7 @@ func newWorld(region string, engines []string, faults map[string]bool, noBastion
 			AccessKeyID: "AKIA" + randUpper(16), SecretAccessKey: randSecret()},
 	}
 	if !noBastion {
-		w.Bastions = []world.Bastion{{
-			InstanceID: BastionID, Name: BastionName, AgentOnline: !faults[FaultAgentOffline], AgentVersion: "3.3.1957.0",
-			PlatformName: "Amazon Linux", VPC: VPCID, Subnet: subnetID, AvailabilityZone: region + "a", PrivateIP: "10.0.1.10",
-			SecurityGroups: []string{bastionSG}, Tags: map[string]string{"Name": BastionName},
-		}}
-		w.SecurityGroups = []world.SecurityGroup{{ID: bastionSG, Name: "bastion", Description: "Session Manager bastion: no inbound", VPC: VPCID}}
+		addBastion(w, region, faults)
 	}
 	for i, e := range engines {
 		id, port, master := InstancePG, 5432, masterUserPG

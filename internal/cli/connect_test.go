@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,6 +179,7 @@ func TestDoctor(t *testing.T) {
 		fix     string
 	}{
 		{"", nil, "", ""},
+		{"", ssm, "", ""}, // the bastion's side too: its role, endpoints, egress, hardening
 		{"", sshDown, "route", "--ssh USER@HOST[:PORT]"},
 		{sandbox.FaultIAMAuthDisabled, nil, "iam-auth", "--enable-iam-database-authentication"},
 		{sandbox.FaultNoPolicy, nil, "permission", `"Action":"rds-db:connect"`},
@@ -208,8 +210,12 @@ func TestDoctor(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &rep); err != nil {
 				t.Fatalf("not JSON (%v): %s %s", err, out, errOut)
 			}
-			var failed []string
+			var failed, warned, ids []string
 			for _, c := range rep.Checks {
+				ids = append(ids, c.ID)
+				if c.Status == "warn" {
+					warned = append(warned, c.ID)
+				}
 				if c.Status == "fail" {
 					failed = append(failed, c.ID)
 					if c.ID == tc.failing && !strings.Contains(c.Fix, tc.fix) {
@@ -218,8 +224,11 @@ func TestDoctor(t *testing.T) {
 				}
 			}
 			if tc.failing == "" {
-				if code != 0 || !rep.OK || len(failed) > 0 {
-					t.Errorf("healthy sandbox: exit %d, failed %v\n%s", code, failed, out)
+				if len(tc.args) > 0 && (!slices.Contains(ids, "instance-profile") || !slices.Contains(ids, "ssm-network") || !slices.Contains(ids, "bastion-egress")) {
+					t.Errorf("the ssm route's checks lack the bastion's side: %v", ids)
+				}
+				if code != 0 || !rep.OK || len(failed) > 0 || len(warned) > 0 {
+					t.Errorf("healthy sandbox: exit %d, failed %v, warned %v\n%s", code, failed, warned, out)
 				}
 				return
 			}
