@@ -37,11 +37,11 @@ func (a *app) addCompletions(c *cobra.Command) {
 		_ = c.RegisterFlagCompletionFunc("target", a.completeTargets)
 	}
 	if c.HasParent() && slices.Contains([]string{"connect", "proxy", "tunnel", "doctor", "grant", "revoke", "users", "policy", "token", "sessions", "kill"}, c.Name()) {
-		switch ask := "which database? (rdsgate ls lists them)"; {
+		switch db := (cmdline.Ask{Question: "which database?", Hint: "rdsgate ls lists them"}); {
 		case c.Name() == "kill":
-			cmdline.AskForArgs(c, ask, "which session? (rdsgate sessions TARGET lists them)")
+			cmdline.AskForArgs(c, db, cmdline.Ask{Question: "which session?", Hint: "rdsgate sessions TARGET lists them"})
 		case c.Name() != "tunnel": // whose TARGET is optional
-			cmdline.AskForArgs(c, ask, "which database user?")
+			cmdline.AskForArgs(c, db, cmdline.Ask{Question: "which database user?"})
 		}
 		c.ValidArgsFunction = func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
 			if len(args) > 0 && c.Name() != "proxy" && c.Name() != "policy" {

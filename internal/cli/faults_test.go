@@ -266,9 +266,9 @@ func TestMissingArgumentsAreAskedFor(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"connect"}, "rdsgate connect: which database? (rdsgate ls lists them) rdsgate connect TARGET"},
+		{[]string{"connect"}, "rdsgate connect: which database? rdsgate connect TARGET [-- CLIENT-ARGS...] [flags] (rdsgate ls lists them)"},
 		{[]string{"grant", "orders"}, "rdsgate grant: which database user? rdsgate grant TARGET DBUSER"},
-		{[]string{"sessions", "kill", "orders"}, "rdsgate sessions kill: which session? (rdsgate sessions TARGET lists them)"},
+		{[]string{"sessions", "kill", "orders"}, "rdsgate sessions kill: which session? rdsgate sessions kill TARGET ID [flags] (rdsgate sessions TARGET lists them)"},
 		{[]string{"doctor", "a", "b"}, "rdsgate doctor: accepts 1 arg(s), received 2; rdsgate doctor TARGET"},
 	} {
 		code, _, stderr := run(t, tc.args...)

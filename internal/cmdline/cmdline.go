@@ -182,11 +182,14 @@ func Confirm(yes bool, in io.Reader, out io.Writer, what string) error {
 	return nil
 }
 
+// Ask is the question for a missing argument, and where to find one.
+type Ask struct{ Question, Hint string }
+
 // AskForArgs makes c's argument errors say what is missing rather than
-// cobra's "accepts 2 arg(s), received 1": with no arguments, "CMD: ASK[0]
-// USE", then ASK[i] when the i-th is missing; other mistakes keep cobra's
-// words with the usage line. All are usage errors.
-func AskForArgs(c *cobra.Command, ask ...string) {
+// cobra's "accepts 2 arg(s), received 1": "CMD: QUESTION USE (HINT)" for
+// the first argument missing; other mistakes keep cobra's words with the
+// usage line. All are usage errors.
+func AskForArgs(c *cobra.Command, ask ...Ask) {
 	check := c.Args
 	if check == nil {
 		return
@@ -196,8 +199,10 @@ func AskForArgs(c *cobra.Command, ask ...string) {
 		switch {
 		case err == nil:
 			return nil
+		case len(args) < len(ask) && ask[len(args)].Hint != "":
+			return Usagef("%s: %s %s (%s)", cmd.CommandPath(), ask[len(args)].Question, cmd.UseLine(), ask[len(args)].Hint)
 		case len(args) < len(ask):
-			return Usagef("%s: %s %s", cmd.CommandPath(), ask[len(args)], cmd.UseLine())
+			return Usagef("%s: %s %s", cmd.CommandPath(), ask[len(args)].Question, cmd.UseLine())
 		}
 		return Usagef("%s: %v; %s", cmd.CommandPath(), err, cmd.UseLine())
 	}
