@@ -178,3 +178,53 @@ func TestProxyExitOnSIGTERM(t *testing.T) {
 		}
 	}
 }
+
+// TestProxySecondInterruptExitsAtOnce: a first Ctrl-C drains (and says how
+// many sessions are open); a second one exits at once, cutting them, with
+// SIGINT's exit status.
+func TestProxySecondInterruptExitsAtOnce(t *testing.T) {
+	useSandbox(t, []string{"postgres"})
+	var out, errOut safeBuf
+	exited := make(chan int, 1)
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: os.Getenv, getwd: os.Getwd,
+		exit: func(code int) { exited <- code }}
+	done := make(chan int, 1)
+	go func() { done <- a.main(context.Background(), []string{"proxy", "demo-pg=0", "--drain-timeout", "20s"}) }()
+	waitOutput(t, &errOut, "proxy ready")
+	m := regexp.MustCompile(`on 127\.0\.0\.1:(\d+) -> `).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no address in:\n%s", out.String())
+	}
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, "host=127.0.0.1 port="+m[1]+" user=app_user dbname=demo sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	waitOutput(t, &errOut, "1 open sessions may finish (Ctrl-C again to cut them now)")
+	select {
+	case code := <-exited:
+		t.Fatalf("exited (%d) on the first interrupt", code)
+	case <-time.After(300 * time.Millisecond):
+	}
+	t0 := time.Now()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case code := <-exited:
+		if code != ExitSIGINT || time.Since(t0) > 5*time.Second {
+			t.Errorf("second interrupt: exit %d after %s, want %d at once", code, time.Since(t0), ExitSIGINT)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("a second interrupt did not exit:\n%s", errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "rdsgate: stopped at once (a second interrupt); open sessions were cut") {
+		t.Errorf("stderr lacks the reason:\n%s", errOut.String())
+	}
+	c.Close(ctx) // the drain of the process that went on in this test ends with it
+	waitExit(t, done, &errOut)
+}
