@@ -29,7 +29,7 @@ var (
 type parser struct{ path string }
 
 func (p parser) errAt(n *yaml.Node, format string, args ...any) error {
-	return fmt.Errorf("%s:%d: %s", p.path, n.Line, fmt.Sprintf(format, args...))
+	return fmt.Errorf("%s:%d:%d: %s", p.path, n.Line, n.Column, fmt.Sprintf(format, args...))
 }
 
 // mapping calls fn for each key of n, which must be a mapping; what names n

@@ -219,7 +219,7 @@ func TestFailuresAreOneLineWithExitCodes(t *testing.T) {
 		want string
 	}{
 		{"no credentials", []string{"token", "--host", "h.example", "--port", "5432", "--user", "u"}, 1, "no AWS credentials found: run `aws configure`"},
-		{"config error names file and line", []string{"token", "--target", "a", "--user", "u"}, 1, `.rdsgate.yaml:4: unknown key "hostname" in target "a"`},
+		{"config error names file and line", []string{"token", "--target", "a", "--user", "u"}, 1, `.rdsgate.yaml:4:5: unknown key "hostname" in target "a"`},
 		{"token without endpoint", []string{"token", "--user", "u"}, 2, "pass --host and --port, or --target"},
 		{"unknown flag", []string{"ls", "--bogus"}, 2, "unknown flag: --bogus"},
 		{"bad output", []string{"ls", "-o", "yaml"}, 2, `--output "yaml": use text or json`},
