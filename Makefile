@@ -3,7 +3,11 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # staticcheck's release for Go 1.26; .ci/run pins the same one.
 STATICCHECK ?= v0.8.2
-LDFLAGS  := -s -w -X github.com/rdsgate/rdsgate/internal/buildinfo.version=$(VERSION)
+COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
+# The commit's time, not the build's, so two builds of one commit match.
+DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null)
+BUILDINFO := github.com/rdsgate/rdsgate/internal/buildinfo
+LDFLAGS  := -s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
 
 .PHONY: help build test lint bench fuzz demo try-moto ci
 
