@@ -47,13 +47,22 @@ const (
 	// FaultLogsDown makes CloudWatch Logs unavailable for Options.LogsDownFor
 	// after the start (default DefaultLogsDown), as an outage would.
 	FaultLogsDown = "logs-down"
+	// FaultSSMSessionLimit bounds the account's concurrent Session Manager
+	// sessions to DefaultSSMSessionLimit: StartSession beyond it fails with
+	// ServiceQuotaExceededException.
+	FaultSSMSessionLimit = "ssm-session-limit"
 )
 
 // DefaultLogsDown is how long the logs-down fault lasts by default.
 const DefaultLogsDown = 30 * time.Second
 
+// DefaultSSMSessionLimit is the concurrent-session limit of the
+// ssm-session-limit fault: room for a pool to grow past one session, and to
+// hit the limit.
+const DefaultSSMSessionLimit = 2
+
 // AllFaults lists every fault name.
-var AllFaults = []string{FaultIAMAuthDisabled, FaultAgentOffline, FaultSGBlocksBastion, FaultUserNotIAM, FaultNoPolicy, FaultWrongCA, FaultExpiredCert, FaultLogsDown}
+var AllFaults = []string{FaultIAMAuthDisabled, FaultAgentOffline, FaultSGBlocksBastion, FaultUserNotIAM, FaultNoPolicy, FaultWrongCA, FaultExpiredCert, FaultLogsDown, FaultSSMSessionLimit}
 
 // CheckFaults refuses an unknown fault name, with the nearest known one
 // or the list of them.
@@ -134,6 +143,9 @@ func addBastion(w *world.World, region string, faults map[string]bool) {
 // world is what `rdsgate bastion create` starts from.
 func newWorld(region string, engines []string, faults map[string]bool, noBastion bool) *world.World {
 	w := &world.World{Account: world.DefaultAccount, Region: region}
+	if faults[FaultSSMSessionLimit] {
+		w.SessionLimit = DefaultSSMSessionLimit
+	}
 	w.Subnets = []world.Subnet{{ID: subnetID, VPC: VPCID, AvailabilityZone: region + "a", CIDR: "10.0.1.0/24"}}
 	// A private subnet: the main table routes only inside the VPC, so a
 	// bastion there needs Session Manager's interface endpoints.

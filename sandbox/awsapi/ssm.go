@@ -308,7 +308,11 @@ type sessionOutput struct {
 // IAM is asked for ssm:StartSession on both the instance
 // (arn:aws:ec2:REGION:ACCOUNT:instance/ID, with its tags as
 // ssm:resourceTag/KEY) and the document (AWS-owned documents have no account
-// in their ARN). An unknown or offline target is TargetNotConnected.
+// in their ARN). An unknown or offline target is TargetNotConnected. With
+// the world's SessionLimit (the ssm-session-limit fault) reached, it is
+// ServiceQuotaExceededException: the exception SSM's API model defines for
+// an account quota (which code the service sends for its concurrent-session
+// quota is not documented; clients should treat ThrottlingException alike).
 func (s *Server) startSession(c *call) (any, *apiError) {
 	var in startSessionInput
 	if e := decodeJSON(c, &in); e != nil {
@@ -385,6 +389,11 @@ func (s *Server) startSession(c *call) (any, *apiError) {
 	}
 	sess.StreamURL = s.streamURLFor(c, sess.ID)
 	s.mu.Lock()
+	if n := s.connectedLocked(); s.world.SessionLimit > 0 && n >= s.world.SessionLimit {
+		s.mu.Unlock()
+		return nil, clientError("ServiceQuotaExceededException", "The request exceeds the service quota: the account has %d active sessions, its limit.", n).
+			withReason("ssm-session-limit fault: %d of %d sessions connected", n, s.world.SessionLimit)
+	}
 	if len(s.order) >= MaxSessions {
 		s.forgetTerminatedLocked()
 	}
@@ -403,6 +412,17 @@ func (s *Server) startSession(c *call) (any, *apiError) {
 // terminated sessions are forgotten; when all are connected, StartSession
 // is throttled.
 const MaxSessions = 10000
+
+// connectedLocked counts the connected sessions. s.mu must be held.
+func (s *Server) connectedLocked() int {
+	n := 0
+	for _, x := range s.sessions {
+		if x.Status == SessionConnected {
+			n++
+		}
+	}
+	return n
+}
 
 // forgetTerminatedLocked drops terminated sessions. s.mu must be held.
 func (s *Server) forgetTerminatedLocked() {

@@ -388,3 +388,30 @@ func TestTerminateOwnSessionsOnly(t *testing.T) {
 		t.Errorf("bob's session: %s", s.Status)
 	}
 }
+
+// TestSessionLimit: with the world's SessionLimit (the ssm-session-limit
+// fault) reached, StartSession is refused as over the service quota until
+// a session ends; terminated sessions do not count.
+func TestSessionLimit(t *testing.T) {
+	e := start(t, func(w *worldT, _ *Options) { w.SessionLimit = 2 })
+	client := ssm.NewFromConfig(e.cfg(t, "admin"))
+	remote := map[string][]string{"host": {"demo-pg.c0sandbox.us-east-1.rds.amazonaws.com"}, "portNumber": {"5432"}}
+	var ids []string
+	for i, want := range []string{"", "", "ServiceQuotaExceededException", "ServiceQuotaExceededException"} {
+		out, err := client.StartSession(ctx(t), startInput(bastionID, "AWS-StartPortForwardingSessionToRemoteHost", remote))
+		if want == "" {
+			if err != nil {
+				t.Fatalf("session %d: %v", i+1, err)
+			}
+			ids = append(ids, aws.ToString(out.SessionId))
+			continue
+		}
+		wantCode(t, err, want, "2 active sessions")
+	}
+	if _, err := client.TerminateSession(ctx(t), &ssm.TerminateSessionInput{SessionId: aws.String(ids[0])}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.StartSession(ctx(t), startInput(bastionID, "AWS-StartPortForwardingSessionToRemoteHost", remote)); err != nil {
+		t.Fatalf("after a session ended: %v", err)
+	}
+}

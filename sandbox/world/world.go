@@ -58,6 +58,11 @@ type World struct {
 	// LogsDownUntil makes CloudWatch Logs refuse every call as unavailable
 	// until then (the logs-down fault); zero means up.
 	LogsDownUntil time.Time
+	// SessionLimit bounds the account's connected Session Manager sessions
+	// (the ssm-session-limit fault): StartSession beyond it is refused as
+	// over the service quota. Zero means no limit. Set before the sandbox
+	// serves; it does not change.
+	SessionLimit int
 
 	mu sync.RWMutex
 }
@@ -114,8 +119,19 @@ type Principal struct {
 	// SessionToken is set for temporary credentials; requests and tokens
 	// signed with them must carry it.
 	SessionToken string
-	// Policies are the principal's identity policies.
-	Policies []iampolicy.Document
+	// Policies are the principal's identity policies; PolicyNames name
+	// the inline ones PutUserPolicy put (by index; "" for the built-in).
+	Policies    []iampolicy.Document
+	PolicyNames []string
+}
+
+// User is the IAM user name of a principal that is a user ("" for others).
+func (p *Principal) User() string {
+	_, name, ok := strings.Cut(p.ARN, ":user/")
+	if !ok {
+		return ""
+	}
+	return name
 }
 
 // Instance is a database instance behind a sandbox front.
@@ -293,6 +309,16 @@ type Secret struct {
 func (w *World) PrincipalByKey(accessKeyID string) (*Principal, bool) {
 	for i := range w.Principals {
 		if w.Principals[i].AccessKeyID == accessKeyID {
+			return &w.Principals[i], true
+		}
+	}
+	return nil, false
+}
+
+// UserPrincipal finds the principal that is the IAM user name.
+func (w *World) UserPrincipal(name string) (*Principal, bool) {
+	for i := range w.Principals {
+		if w.Principals[i].User() == name {
 			return &w.Principals[i], true
 		}
 	}
