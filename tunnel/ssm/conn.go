@@ -42,6 +42,14 @@ type streamConn struct {
 	s         *session
 	refusedAt int64
 	gotData   bool
+	closeOnce sync.Once
+}
+
+// Close closes the stream and uncounts it from its session's load.
+func (c *streamConn) Close() error {
+	err := c.Stream.Close()
+	c.closeOnce.Do(func() { c.s.d.release(c.s) })
+	return err
 }
 
 func (c *streamConn) Read(b []byte) (int, error) {

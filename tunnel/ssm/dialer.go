@@ -67,6 +67,22 @@ type Config struct {
 	// ResumeAttempts bounds ResumeSession attempts after the websocket
 	// drops (default 10; AWS's plugin makes 5).
 	ResumeAttempts int
+	// Sessions bounds the sessions per destination that new connections
+	// are spread over (default 1). The service paces each session's data
+	// (about 1 KiB/ms per direction), so parallel bulk transfers go about
+	// Sessions times faster; DefaultSessions is the value measured for a
+	// proxy or tunnel. Sessions beyond the first open on demand (see
+	// StreamsPerSession) and end after SessionIdle without a connection.
+	// Basic-mode agents (one connection per session) ignore it.
+	Sessions int
+	// StreamsPerSession is the load that opens another session: a new
+	// connection starts one (up to Sessions) when every open session
+	// carries at least this many connections (default 1); otherwise it
+	// goes to the least-loaded session.
+	StreamsPerSession int
+	// SessionIdle is how long a session beyond the first may carry no
+	// connection before it is terminated (default DefaultSessionIdle).
+	SessionIdle time.Duration
 	// Log receives the dialer's log (default: discard).
 	Log *slog.Logger
 }
@@ -79,19 +95,16 @@ type Dialer struct {
 	creds    aws.CredentialsProvider
 	clientID string
 
-	mu       sync.Mutex
-	sessions map[string]*session // mux sessions by destination
-	all      map[*session]struct{}
-	pending  map[string]*startCall // session starts in progress, by destination
-	closed   bool
-}
-
-// startCall is one session start that concurrent dials to the same
-// destination wait for, so that they share one multiplexed session.
-type startCall struct {
-	done chan struct{}
-	s    *session
-	err  error
+	mu    sync.Mutex
+	pools map[string]*pool // by destination
+	all   map[*session]struct{}
+	stats Stats
+	// limitLogged: the service's session limit is logged once per dialer.
+	limitLogged bool
+	closed      bool
+	// wg counts the goroutines that terminate sessions (idle ones,
+	// unusable ones); Close waits for them.
+	wg sync.WaitGroup
 }
 
 // New returns a dialer. Nothing is dialled until DialContext.
@@ -117,8 +130,13 @@ func New(cfg Config) (*Dialer, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	cfg.Sessions = max(cfg.Sessions, 1)
+	cfg.StreamsPerSession = max(cfg.StreamsPerSession, 1)
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = DefaultSessionIdle
+	}
 	return &Dialer{cfg: cfg, log: cfg.Log.With("bastion", cfg.Target), creds: cfg.Credentials, clientID: newClientID(),
-		sessions: map[string]*session{}, all: map[*session]struct{}{}, pending: map[string]*startCall{}}, nil
+		pools: map[string]*pool{}, all: map[*session]struct{}{}}, nil
 }
 
 // NewFromClient returns a dialer using an SDK SSM client, with its region
@@ -137,8 +155,9 @@ func NewFromClient(c *ssm.Client, cfg Config) (*Dialer, error) {
 
 // DialContext opens a connection to address (host:port as the bastion
 // resolves it, e.g. the RDS endpoint) through a session on the bastion.
-// Connections to one address share a multiplexed session when the agent
-// supports it. network must be tcp, tcp4 or tcp6.
+// Connections to one address share up to Config.Sessions multiplexed
+// sessions when the agent supports it (see pool.go). network must be tcp,
+// tcp4 or tcp6.
 func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	switch network {
 	case "tcp", "tcp4", "tcp6":
@@ -149,7 +168,7 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		return nil, fmt.Errorf("ssm: dial %s: %w", address, err)
 	}
 	for attempt := 0; attempt < 2; attempt++ {
-		s, err := d.session(ctx, address)
+		s, err := d.pick(ctx, address)
 		if err != nil {
 			return nil, err
 		}
@@ -160,73 +179,40 @@ func (d *Dialer) DialContext(ctx context.Context, network, address string) (net.
 		if err == nil {
 			return c, nil
 		}
+		d.release(s)
 		d.log.Info("ssm: session unusable; starting a new one", "session_id", s.id, "err", err)
 		d.forget(s)
 	}
 	return nil, fmt.Errorf("ssm: dial %s through %s: the Session Manager session keeps failing; check the bastion's SSM agent (debug logs say more)", address, d.cfg.Target)
 }
 
-// session returns the live mux session for address, or a new session
-// (which, in basic mode, belongs to the caller's one connection).
-// Concurrent callers for one address wait for a single start.
-func (d *Dialer) session(ctx context.Context, address string) (*session, error) {
-	d.mu.Lock()
-	if d.closed {
-		d.mu.Unlock()
-		return nil, errors.New("ssm: dialer closed")
-	}
-	if s := d.sessions[address]; s != nil && s.alive() {
-		d.mu.Unlock()
-		return s, nil
-	}
-	if call := d.pending[address]; call != nil {
-		d.mu.Unlock()
-		select {
-		case <-call.done:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("ssm: dial %s: %w", address, ctx.Err())
-		}
-		if call.err != nil {
-			return nil, call.err
-		}
-		if call.s.mux {
-			return call.s, nil
-		}
-		return d.session(ctx, address) // basic: each connection its own session
-	}
-	call := &startCall{done: make(chan struct{})}
-	d.pending[address] = call
-	d.mu.Unlock()
-
-	s, err := d.start(ctx, address)
-	d.mu.Lock()
-	delete(d.pending, address)
-	if err == nil && d.closed {
-		err = errors.New("ssm: dialer closed")
-		go s.terminate()
-	} else if err == nil {
-		d.all[s] = struct{}{}
-		if s.mux {
-			d.sessions[address] = s
-		}
-	}
-	call.s, call.err = s, err
-	close(call.done)
-	d.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
+// forget drops s from the dialer and terminates it in the background
+// (Close waits for that).
 func (d *Dialer) forget(s *session) {
 	d.mu.Lock()
-	if d.sessions[s.dest] == s {
-		delete(d.sessions, s.dest)
+	defer d.mu.Unlock()
+	if p := d.pools[s.dest]; p != nil {
+		p.remove(s)
+	}
+	if _, ok := d.all[s]; !ok {
+		return // Close or another forget has it
 	}
 	delete(d.all, s)
-	d.mu.Unlock()
-	go s.terminate()
+	d.terminateLocked(s)
+}
+
+// terminateLocked terminates s in a goroutine that Close waits for. d.mu
+// must be held and s already dropped from d.all.
+func (d *Dialer) terminateLocked(s *session) {
+	d.stats.Open = len(d.all)
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		s.terminate()
+	}()
 }
 
 // Sessions returns the ids of the dialer's open sessions.
@@ -240,26 +226,37 @@ func (d *Dialer) Sessions() []string {
 	return ids
 }
 
+// Stats says how many Session Manager sessions a dialer used.
+type Stats struct {
+	// Started counts the sessions started (StartSession and handshake
+	// done), Peak the most open at once, Open those open now.
+	Started, Peak, Open int
+	// Limited counts the sessions the service refused because the
+	// account's session quota was reached while others were open; the
+	// dialer then carried on with the sessions it had.
+	Limited int
+}
+
+// Stats returns the dialer's session counts, for doctor and session
+// records ("used 4 sessions").
+func (d *Dialer) Stats() Stats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
 // Close terminates every session (TerminateSession) and closes their
-// connections.
+// connections, and waits for sessions ending in the background.
 func (d *Dialer) Close() error {
 	d.mu.Lock()
 	d.closed = true
-	var all []*session
 	for s := range d.all {
-		all = append(all, s)
+		d.terminateLocked(s)
 	}
-	d.all, d.sessions = map[*session]struct{}{}, map[string]*session{}
+	d.all, d.pools = map[*session]struct{}{}, map[string]*pool{}
+	d.stats.Open = 0
 	d.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, s := range all {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.terminate()
-		}()
-	}
-	wg.Wait()
+	d.wg.Wait()
 	return nil
 }
 

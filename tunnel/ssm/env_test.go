@@ -48,7 +48,9 @@ func testLog(t testing.TB) *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-func newEnv(t testing.TB, opts ssmagent.Options) *env {
+// newEnv starts the sandbox's API and agent; edit changes the world
+// before they serve.
+func newEnv(t testing.TB, opts ssmagent.Options, edit ...func(*world.World)) *env {
 	t.Helper()
 	pol, err := iampolicy.Parse([]byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
 	if err != nil {
@@ -64,6 +66,9 @@ func newEnv(t testing.TB, opts ssmagent.Options) *env {
 			{InstanceID: testBastion, Name: "bastion", AgentOnline: true, AgentVersion: "3.3.1957.0", Tags: map[string]string{"Name": "bastion"}},
 			{InstanceID: "i-0sandbox00000000b2", Name: "offline", AgentOnline: false},
 		},
+	}
+	for _, fn := range edit {
+		fn(e.world)
 	}
 	var agent *ssmagent.Agent
 	e.api = awsapi.New(awsapi.Options{World: e.world, Log: testLog(t).With("component", "api"), OnTerminate: func(s awsapi.Session) {

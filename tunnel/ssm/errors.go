@@ -17,6 +17,11 @@ var ErrAgentOffline = errors.New("the bastion's SSM agent is offline")
 // agent could not connect to its destination (ConnectToPortError).
 var ErrDestinationRefused = errors.New("the bastion could not connect to the destination")
 
+// ErrSessionLimit is wrapped by errors for a StartSession the service
+// refused because the account's Session Manager session quota is reached
+// (ServiceQuotaExceededException).
+var ErrSessionLimit = errors.New("the account's Session Manager session quota is reached")
+
 // apiError turns an SSM API error into one that says what to do next. The
 // SDK's error (request id, status) is wrapped but left out of the message
 // (stage.Details shows it).
@@ -33,6 +38,8 @@ func apiError(op, target string, err error) error {
 		return stage.Hidef(err, "ssm %s refused by IAM: %s; grant the action on that resource (for StartSession: the instance and the document AWS-StartPortForwardingSession*)", op, ae.ErrorMessage())
 	case "InvalidDocument":
 		return stage.Hidef(err, "ssm %s: the session document is not available: %s; port forwarding needs AWS-StartPortForwardingSessionToRemoteHost (agent 3.1.1188.0 or later)", op, ae.ErrorMessage())
+	case "ServiceQuotaExceededException":
+		return stage.Hidef(err, "%v: %s; end sessions that are no longer used (aws ssm describe-sessions --state Active lists them), use fewer sessions per route, or ask for a higher quota", ErrSessionLimit, ae.ErrorMessage())
 	case "InvalidParameters":
 		return stage.Hidef(err, "ssm %s: the document refused the parameters: %s", op, ae.ErrorMessage())
 	}

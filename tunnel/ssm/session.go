@@ -60,6 +60,12 @@ type session struct {
 	refused      atomic.Int64 // ConnectToPortError flags received
 	resumes      atomic.Int64
 	termOnce     sync.Once
+
+	// Guarded by d.mu (see pool.go): the connections counted on the
+	// session, and the timer that ends it when it stays without any.
+	active  int
+	idle    *time.Timer
+	idleGen int
 }
 
 // start opens a session to dest: StartSession, the websocket, the
