@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -309,6 +311,16 @@ func List(ctx context.Context, cfg aws.Config) ([]target.Target, error) {
 // It returns the target found (zero without one).
 func Token(ctx context.Context, spec Spec, host string, port int, opts Options) (string, target.Target, error) {
 	opts.defaults()
+	if h, p, err := net.SplitHostPort(host); err == nil && port == 0 {
+		// host:port, as people paste endpoints.
+		host = h
+		if n, err := strconv.Atoi(p); err == nil {
+			port = n
+		}
+	}
+	if spec.Name == "" && port == 0 {
+		return "", target.Target{}, setting.Invalidf("pass %s with %s (RDS endpoints have no default port in a token)", setting.Port, setting.Host)
+	}
 	var cfg aws.Config
 	var t target.Target
 	if spec.Name != "" {
@@ -318,6 +330,10 @@ func Token(ctx context.Context, spec Spec, host string, port int, opts Options) 
 		}
 		t, cfg = p.Target, p.AWS
 		host, port = cmp.Or(host, t.Host), cmp.Or(port, t.Port)
+		if !t.IAMAuth {
+			opts.Log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; the server will refuse this token", t.Identifier),
+				"fix", t.EnableIAMAuthCommand())
+		}
 		cfg.Region = cmp.Or(t.Region, cfg.Region)
 	} else {
 		var err error

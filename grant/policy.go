@@ -139,6 +139,12 @@ func until(d Document, t time.Time) Document {
 		return d
 	}
 	for i := range d.Statement {
+		// Only what grants access ends: finding the database and ending
+		// one's own sessions stay, so that rdsgate can still say the
+		// access has ended rather than that it cannot look.
+		if s := d.Statement[i].Sid; s != "ConnectAsDatabaseUser" && s != "StartPortForwardingToTheDatabase" {
+			continue
+		}
 		d.Statement[i].Condition = append(d.Statement[i].Condition,
 			Condition{Operator: "DateLessThan", Key: "aws:CurrentTime", Values: []string{t.UTC().Format(time.RFC3339)}})
 	}

@@ -8,8 +8,6 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/rdsgate/rdsgate/setting"
 )
 
 // Formats of a rendered policy.
@@ -352,18 +350,13 @@ func writeHCLValue(b *strings.Builder, v any, ind string) {
 
 // AttachCommand returns the AWS CLI command that puts doc inline on
 // principal ("role/NAME", "user/NAME" or "group/NAME") as policy name.
-func AttachCommand(principal, name string, doc Document) (string, error) {
-	kind, who, ok := strings.Cut(principal, "/")
-	if !ok || who == "" || strings.ContainsAny(who, "/ ") {
-		return "", setting.Errorf("%s %q: use role/NAME, user/NAME or group/NAME", setting.AttachTo, principal)
-	}
-	switch kind {
-	case "role", "user", "group":
-	default:
-		return "", setting.Errorf("%s %q: use role/NAME, user/NAME or group/NAME", setting.AttachTo, principal)
+func AttachCommand(who, name string, doc Document) (string, error) {
+	kind, n, err := principal(who)
+	if err != nil {
+		return "", err
 	}
 	return fmt.Sprintf("aws iam put-%s-policy --%s-name %s --policy-name %s --policy-document %s\n",
-		kind, kind, shellQuote(who), shellQuote(name), shellQuote(doc.CompactJSON())), nil
+		kind, kind, shellQuote(n), shellQuote(name), shellQuote(doc.CompactJSON())), nil
 }
 
 // shellQuote quotes s for a POSIX shell when it needs it.

@@ -47,9 +47,13 @@ func (a *iamAuthenticator) authenticate(user, token string, client net.Addr) err
 		return nil
 	case iampolicy.ExplicitDeny:
 		return fmt.Errorf("%s is explicitly denied rds-db:connect on %s (statement %q)", p.ARN, arn, res.Statement.Sid)
-	default:
-		return fmt.Errorf("no policy allows %s rds-db:connect on %s", p.ARN, arn)
 	}
+	// A statement that allowed it once and ends at a time now past is
+	// expired access, which is worth saying as such.
+	if then := a.w.Authorize(p, "rds-db:connect", arn, map[string]string{"aws:SourceIp": hostOf(client), "aws:CurrentTime": "2000-01-01T00:00:00Z"}); then.Decision == iampolicy.Allowed {
+		return fmt.Errorf("expired access: the statement %q that allows %s rds-db:connect on %s has a DateLessThan aws:CurrentTime that has passed", then.Statement.Sid, p.ARN, arn)
+	}
+	return fmt.Errorf("no policy allows %s rds-db:connect on %s", p.ARN, arn)
 }
 
 func hostOf(a net.Addr) string {

@@ -28,6 +28,7 @@ import (
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/internal/dbserver"
 	"github.com/rdsgate/rdsgate/internal/testpeer"
+	"github.com/rdsgate/rdsgate/sandbox/iampolicy"
 	"github.com/rdsgate/rdsgate/sandbox/world"
 	"github.com/rdsgate/rdsgate/target"
 )
@@ -380,6 +381,35 @@ func TestEmbeddedBackend(t *testing.T) {
 		}
 		if err := sb.Close(); err != nil {
 			t.Errorf("Close: %v", err)
+		}
+	}
+}
+
+// TestExpiredAccessIsNamed: a login refused because the policy's
+// DateLessThan aws:CurrentTime has passed is logged as expired access,
+// not as a missing policy.
+func TestExpiredAccessIsNamed(t *testing.T) {
+	sb, logs := start(t, []string{"postgres"})
+	inst, _ := sb.Instance(InstancePG)
+	arn := sb.World.DBUserARN(inst, IAMUser)
+	for _, tc := range []struct {
+		until, want string
+	}{
+		{"2020-01-01T00:00:00Z", "expired access"},
+		{"2999-01-01T00:00:00Z", ""},
+	} {
+		sb.World.Update(func() {
+			p := sb.Principal(ProfileIntern)
+			p.Policies = []iampolicy.Document{{Version: "2012-10-17", Statement: []iampolicy.Statement{{Sid: "Connect", Effect: "Allow",
+				Action: iampolicy.StringList{"rds-db:connect"}, Resource: iampolicy.StringList{arn},
+				Condition: map[string]map[string]iampolicy.StringList{"DateLessThan": {"aws:CurrentTime": {tc.until}}}}}}}
+		})
+		_, err := login(t, sb, inst, sb.Principal(ProfileIntern), IAMUser)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("until %s: %v", tc.until, err)
+		case tc.want != "" && (err == nil || !strings.Contains(logs.String(), tc.want)):
+			t.Errorf("until %s: err %v, log lacks %q:\n%s", tc.until, err, tc.want, logs.String())
 		}
 	}
 }

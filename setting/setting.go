@@ -81,6 +81,9 @@ const (
 	AllowNonLoopback Name = "allow_non_loopback"
 	// NoStart refuses to start a stopped managed bastion.
 	NoStart Name = "no_start"
+	// Host and Port are a database endpoint given by hand (a token's).
+	Host Name = "host"
+	Port Name = "port"
 	// Fault is a fault the sandbox switches on.
 	Fault Name = "fault"
 	// Client is the database client connect runs (psql, mysql, ...).
@@ -112,7 +115,7 @@ var (
 	keyed = []Name{Region, Profile, User, Database, CABundle, Via, Address, Bastion, BastionTag,
 		SSH, SSHIdentity, SSHKnownHosts, SSHEIC}
 	all = append(keyed[:len(keyed):len(keyed)],
-		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, PasswordSecret, PasswordEnv, PasswordFile, AllowNonLoopback, NoStart, Fault, Client, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
+		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, PasswordSecret, PasswordEnv, PasswordFile, AllowNonLoopback, NoStart, Host, Port, Fault, Client, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
 		Subnet, Endpoints)
 )
 

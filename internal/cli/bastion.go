@@ -98,11 +98,7 @@ type bastionTarget struct {
 
 // bastionTarget resolves the database and designs its VPC's bastion.
 func (a *app) bastionTarget(ctx context.Context, name string, f bastionFlags) (*bastionTarget, error) {
-	spec, err := a.pathSpec(name, routeFlags{})
-	if err != nil {
-		return nil, err
-	}
-	p, err := a.resolve(ctx, spec, a.pathOptions())
+	p, err := a.resolveTarget(ctx, name, false)
 	if err != nil {
 		return nil, err
 	}

@@ -46,7 +46,9 @@ func useSandboxWith(t *testing.T, opts sandbox.Options) *sandbox.Sandbox {
 	opts.Dir = t.TempDir()
 	// The sandbox's log says why it refused or dropped a login.
 	var log safeBuf
-	opts.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("sandbox log:\n%s", log.String())

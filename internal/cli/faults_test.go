@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"log/slog"
 	"net"
 	"os"
 	"slices"
@@ -276,4 +277,74 @@ func TestMissingArgumentsAreAskedFor(t *testing.T) {
 			t.Errorf("%v: exit %d, want 2 and %q in:\n%s", tc.args, code, tc.want, stderr)
 		}
 	}
+}
+
+// TestPolicyAppliedToAPrincipal: the intern, who holds no policy, is given
+// exactly rdsgate's policy with --apply --attach-to and can then connect;
+// given it again with --until in the past (same name: it replaces the
+// first), the login is refused as expired access; --detach takes it off.
+func TestPolicyAppliedToAPrincipal(t *testing.T) {
+	sb := useSandboxLogged(t)
+	intern := "user/rdsgate-sandbox-intern"
+	asIntern := []string{"--profile", sandbox.ProfileIntern}
+	connect := func() (int, string) {
+		code, _, stderr := run(t, append([]string{"connect", "demo-pg", "--exec", "select 1", "-q"}, asIntern...)...)
+		return code, stderr
+	}
+	if code, _ := connect(); code == 0 {
+		t.Fatal("the intern connects before holding any policy")
+	}
+	if code, out, stderr := run(t, "policy", "demo-pg", "-u", sandbox.IAMUser, "--attach-to", intern); code != 0 || !strings.Contains(out, "aws iam put-user-policy --user-name rdsgate-sandbox-intern") {
+		t.Fatalf("without --apply the command is printed: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, _ := connect(); code == 0 {
+		t.Fatal("printing the command changed IAM")
+	}
+	if code, _, stderr := run(t, "policy", "demo-pg", "-u", sandbox.IAMUser, "--attach-to", intern, "--apply"); code != 0 || !strings.Contains(stderr, "put on "+intern) {
+		t.Fatalf("--apply: exit %d\n%s", code, stderr)
+	}
+	if code, stderr := connect(); code != 0 {
+		t.Fatalf("the intern holding exactly the policy: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := run(t, "policy", "demo-pg", "-u", sandbox.IAMUser, "--until", "2020-01-01", "--attach-to", intern, "--apply"); code != 0 {
+		t.Fatalf("--until --apply: exit %d\n%s", code, stderr)
+	}
+	// The sandbox's route is ssm: Session Manager refuses first.
+	if code, stderr := connect(); code != ExitFailure || !strings.HasPrefix(lastLine(stderr), "rdsgate: route: ") || !strings.Contains(stderr, "ssm:StartSession") {
+		t.Errorf("expired access: exit %d\n%s", code, stderr)
+	}
+	if !strings.Contains(sb.log.String(), "expired access") {
+		t.Errorf("the sandbox does not say the access expired:\n%s", sb.log.String())
+	}
+	if code, _, stderr := run(t, "policy", "demo-pg", "-u", sandbox.IAMUser, "--attach-to", intern, "--detach", "--apply"); code != 0 || !strings.Contains(stderr, "taken off "+intern) {
+		t.Fatalf("--detach --apply: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := run(t, "policy", "demo-pg", "-u", sandbox.IAMUser, "--attach-to", intern, "--detach", "--apply"); code != ExitFailure || !strings.Contains(stderr, "has no policy rdsgate-") {
+		t.Errorf("a second --detach: exit %d\n%s", code, stderr)
+	}
+	if code, _, stderr := run(t, "policy", "demo-pg", "-u", sandbox.IAMUser, "--apply"); code != ExitUsage {
+		t.Errorf("--apply without --attach-to: exit %d\n%s", code, stderr)
+	}
+}
+
+// loggedSandbox is a PostgreSQL sandbox and its log.
+type loggedSandbox struct {
+	*sandbox.Sandbox
+	log *safeBuf
+}
+
+func useSandboxLogged(t *testing.T) loggedSandbox {
+	var log safeBuf
+	sb := useSandboxWith(t, sandbox.Options{Engines: []string{"postgres"}, Log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("sandbox log:\n%s", log.String())
+		}
+	})
+	return loggedSandbox{sb, &log}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return lines[len(lines)-1]
 }

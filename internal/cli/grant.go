@@ -94,27 +94,26 @@ type policyFlags struct {
 	account, until   string
 	forDur           time.Duration
 	bastionAdmin     bool
+	apply, detach    bool
 }
 
 func (a *app) newPolicy() *cobra.Command {
 	var f policyFlags
-	cmd := &cobra.Command{
-		Use:   "policy TARGET --user DBUSER | policy --deny-delete TARGET... | policy --bastion-admin TARGET",
-		Short: "Print the least-privilege IAM policy to sign in as a database user",
-		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().Changed("output") && a.g.output != "text" {
+	cmd := cmdline.Command("policy TARGET --user DBUSER | policy --deny-delete TARGET... | policy --bastion-admin TARGET",
+		"Print the least-privilege IAM policy to sign in as a database user", cobra.MinimumNArgs(1), func(ctx context.Context, args []string) error {
+			if a.g.outputAsked && a.g.output != "text" {
 				f.format = a.g.output // -o, as everywhere; -f stays for scripts that use it
 			}
-			return a.runPolicy(cmd.Context(), args, f)
-		},
-	}
+			return a.runPolicy(ctx, args, f)
+		})
 	fl := cmd.Flags()
 	fl.StringVarP(&f.req.DBUser, "user", "u", "", "database user the policy lets sign in")
-	fl.StringVar(&f.req.Via, "via", "", "route the people will use: direct or ssm (ssm adds the Session Manager statements)")
+	fl.StringVar(&f.req.Via, "via", "", "route the people will use: direct or ssm (ssm adds the Session Manager statements; default: the config's route)")
 	fl.StringVar(&f.req.Bastion, "bastion", "", "ssm route: bastion instance id")
 	fl.StringVarP(&f.format, "format", "f", "json", "json, terraform, cloudformation or cloudformation-json (the same as -o)")
-	fl.StringVar(&f.attachTo, "attach-to", "", "print the aws iam command that attaches the policy to role/NAME (or user/NAME, group/NAME)")
+	fl.StringVar(&f.attachTo, "attach-to", "", "print the aws iam command that puts the policy on role/NAME (or user/NAME, group/NAME) as an inline policy")
+	fl.BoolVar(&f.apply, "apply", false, "with --attach-to: put the policy on the principal (or take it off, with --detach) instead of printing the command")
+	fl.BoolVar(&f.detach, "detach", false, "with --attach-to: take the policy off the principal (the command, or with --apply the change)")
 	fl.BoolVar(&f.req.DenyDelete, "deny-delete", false, "print the deletion guard for the TARGETs instead")
 	fl.StringSliceVar(&f.req.BreakGlass, "break-glass", nil, "--deny-delete: principal ARN (patterns allowed) still allowed to modify the databases")
 	fl.BoolVar(&f.bastionAdmin, "bastion-admin", false, "print the least policy to run rdsgate bastion create/start/stop/destroy for TARGET's VPC instead")
@@ -219,28 +218,34 @@ func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags)
 }
 
 // resolveTarget finds a target and the caller's identity without a route.
-func (a *app) resolveTarget(ctx context.Context, name string) (*dbpath.Path, error) {
+// Quiet: no progress lines (the policy is the whole output).
+func (a *app) resolveTarget(ctx context.Context, name string, quiet bool) (*dbpath.Path, error) {
 	spec, err := a.pathSpec(name, routeFlags{})
 	if err != nil {
 		return nil, err
 	}
 	opts := a.pathOptions()
-	opts.Observer = nil // the policy is the whole output
+	if quiet {
+		opts.Observer = nil
+	}
 	return a.resolve(ctx, spec, opts)
 }
 
 func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error {
 	req := f.req
 	req.Targets = args
+	if (f.apply || f.detach) && f.attachTo == "" {
+		return cmdline.Usagef("--apply and --detach change a principal: name it with --attach-to role/NAME, user/NAME or group/NAME")
+	}
 	if f.bastionAdmin {
 		if req.DBUser != "" || req.DenyDelete || len(args) != 1 {
 			return cmdline.Usagef("--bastion-admin takes one TARGET, whose VPC's bastion it is for, and no --user or --deny-delete")
 		}
-		p, err := a.resolveTarget(ctx, args[0])
+		p, err := a.resolveTarget(ctx, args[0], true)
 		if err != nil {
 			return err
 		}
-		return a.printPolicy(bastion.AdminPolicy(bastion.ScopeOf(p.Target, cmp.Or(f.account, p.Identity.Account))), f)
+		return a.printPolicy(ctx, p, bastion.AdminPolicy(bastion.ScopeOf(p.Target, cmp.Or(f.account, p.Identity.Account))), f)
 	}
 	if err := req.Expire(f.until, f.forDur, time.Now()); err != nil {
 		return err
@@ -249,12 +254,16 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 		return cmdline.UsageError{Err: err}
 	}
 	var dbs []grant.Guarded
+	var p *dbpath.Path
 	for _, n := range args {
-		p, err := a.resolveTarget(ctx, n)
-		if err != nil {
+		var err error
+		if p, err = a.resolveTarget(ctx, n, true); err != nil {
 			return err
 		}
 		dbs = append(dbs, grant.Guarded{Target: p.Target, Account: cmp.Or(f.account, p.Identity.Account)})
+		if req.Via == "" && !req.DenyDelete && p.Spec.Route.Via != "ssh" {
+			req.Via = p.Spec.Route.Via // the route the config gives the people
+		}
 		if req.Via == "ssm" && req.Bastion == "" { // the config's bastion, its tag's, or the VPC's rdsgate bastion
 			if req.Bastion, err = p.BastionID(ctx); err != nil {
 				return err
@@ -265,12 +274,25 @@ func (a *app) runPolicy(ctx context.Context, args []string, f policyFlags) error
 	if err != nil {
 		return err
 	}
-	return a.printPolicy(named, f)
+	return a.printPolicy(ctx, p, named, f)
 }
 
 // printPolicy prints a policy in the format asked for, or the command
 // that attaches it.
-func (a *app) printPolicy(named grant.Named, f policyFlags) error {
+func (a *app) printPolicy(ctx context.Context, p *dbpath.Path, named grant.Named, f policyFlags) error {
+	if at := (grant.Attachment{Principal: f.attachTo, Policy: named, Remove: f.detach}); f.apply {
+		if err := at.Apply(ctx, p.AWS); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintln(a.stderr, at)
+		return err
+	} else if f.detach {
+		out, err := at.Command()
+		if err == nil {
+			_, err = fmt.Fprint(a.stdout, out)
+		}
+		return err
+	}
 	out, err := named.Output(f.format, f.attachTo)
 	if err != nil {
 		return cmdline.UsageError{Err: err}

@@ -40,13 +40,15 @@ const envPrefix = "RDSGATE_"
 
 // globals are the flags every command has.
 type globals struct {
-	profile   string
-	region    string
-	output    string
-	logFormat string
-	verbose   bool
-	quiet     bool
-	config    string
+	profile string
+	region  string
+	output  string
+	// outputAsked: -o was given (RDSGATE_OUTPUT is a default for all).
+	outputAsked bool
+	logFormat   string
+	verbose     bool
+	quiet       bool
+	config      string
 }
 
 // app is one invocation: its streams, global flags and logger.
@@ -156,14 +158,14 @@ func (a *app) newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			asked := cmd.Flags().Changed("output") // not RDSGATE_OUTPUT, a default for every command
+			a.g.outputAsked = cmd.Flags().Changed("output") // not RDSGATE_OUTPUT, a default for every command
 			if err := cmdline.ApplyEnv(cmd.Flags(), envPrefix, a.getenv); err != nil {
 				return err
 			}
 			if err := a.setup(); err != nil {
 				return err
 			}
-			if asked {
+			if a.g.outputAsked {
 				return cmdline.CheckOutput(cmd, a.g.output, outputs)
 			}
 			return nil

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -69,8 +68,8 @@ func (a *app) runSessions(ctx context.Context, name, id string, f sessionsFlags)
 		return err
 	}
 	fmt.Fprint(a.stderr, plan.String())
-	if !f.yes {
-		return errors.New("sessions kill: ended nothing: pass --yes to end the above")
+	if err := cmdline.Confirm(f.yes, a.stdin, a.stderr, "sessions kill"); err != nil {
+		return err
 	}
 	return plan.Apply(ctx)
 }

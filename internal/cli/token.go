@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -47,16 +45,6 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 	if f.target == "" && f.host == "" {
 		return cmdline.Usagef("pass --host and --port, or --target")
 	}
-	if h, p, err := net.SplitHostPort(f.host); err == nil && f.port == 0 {
-		// Accept host:port in --host, as people paste endpoints that way.
-		f.host = h
-		if n, err := strconv.Atoi(p); err == nil {
-			f.port = n
-		}
-	}
-	if f.target == "" && f.port == 0 {
-		return cmdline.Usagef("pass --port with --host (RDS endpoints have no default port in a token)")
-	}
 	var spec dbpath.Spec
 	if f.target != "" {
 		var err error
@@ -68,13 +56,9 @@ func (a *app) runToken(ctx context.Context, f tokenFlags) error {
 	}
 	opts := a.pathOptions()
 	opts.Observer = nil // the token is the whole output
-	tok, t, err := a.token(ctx, spec, f.host, f.port, opts)
+	tok, _, err := a.token(ctx, spec, f.host, f.port, opts)
 	if err != nil {
 		return err
-	}
-	if f.target != "" && !t.IAMAuth {
-		a.log.Warn(fmt.Sprintf("IAM database authentication is disabled on %s; the server will refuse this token", t.Identifier),
-			"fix", t.EnableIAMAuthCommand())
 	}
 	_, err = fmt.Fprintln(a.stdout, tok)
 	return err

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -193,11 +194,11 @@ func (s *Server) newServices() []*service {
 				"DescribeDBClusterSnapshots":         s.rdsEmptyList("rds:DescribeDBClusterSnapshots", "cluster-snapshot:*", describeDBClusterSnapshotsResult{}),
 				"DescribeDBInstanceAutomatedBackups": s.rdsEmptyList("rds:DescribeDBInstanceAutomatedBackups", "auto-backup:*", describeAutomatedBackupsResult{})}},
 		{name: "iam", proto: protoQuery, version: "2010-05-08", xmlns: "https://iam.amazonaws.com/doc/2010-05-08/",
-			ops: map[string]op{"SimulatePrincipalPolicy": s.simulatePrincipalPolicy, "ListPolicies": s.listPolicies,
+			ops: merge(s.userPolicyOps(), map[string]op{"SimulatePrincipalPolicy": s.simulatePrincipalPolicy, "ListPolicies": s.listPolicies,
 				"GetRole": s.getRole, "CreateRole": s.createRole, "DeleteRole": s.deleteRole,
 				"AttachRolePolicy": s.attachRolePolicy, "DetachRolePolicy": s.detachRolePolicy, "ListAttachedRolePolicies": s.listAttachedRolePolicies,
 				"GetInstanceProfile": s.getInstanceProfile, "CreateInstanceProfile": s.createInstanceProfile, "DeleteInstanceProfile": s.deleteInstanceProfile,
-				"AddRoleToInstanceProfile": s.addRoleToInstanceProfile, "RemoveRoleFromInstanceProfile": s.removeRoleFromInstanceProfile}},
+				"AddRoleToInstanceProfile": s.addRoleToInstanceProfile, "RemoveRoleFromInstanceProfile": s.removeRoleFromInstanceProfile})},
 		{name: "ec2", proto: protoEC2, version: "2016-11-15", xmlns: "http://ec2.amazonaws.com/doc/2016-11-15/",
 			ops: map[string]op{"DescribeInstances": s.describeInstances, "DescribeSecurityGroups": s.describeSecurityGroups,
 				"DescribeSubnets": s.describeSubnets, "DescribeRouteTables": s.describeRouteTables, "DescribeVpcEndpoints": s.describeVpcEndpoints,
@@ -223,6 +224,12 @@ func (s *Server) newServices() []*service {
 		{name: "ec2-instance-connect", proto: protoJSON, target: "AWSEC2InstanceConnectService",
 			ops: map[string]op{"SendSSHPublicKey": s.sendSSHPublicKey}},
 	}
+}
+
+// merge is ops with more's operations added.
+func merge(ops, more map[string]op) map[string]op {
+	maps.Copy(ops, more)
+	return ops
 }
 
 // call is one API request being answered.
@@ -463,7 +470,16 @@ func (s *Server) authorize(c *call, action, resource string, extra map[string]st
 	if res.Decision == iampolicy.Allowed {
 		return nil
 	}
-	return c.svc.proto.accessDenied(c.principal.ARN, action, resource, res)
+	e := c.svc.proto.accessDenied(c.principal.ARN, action, resource, res)
+	if res.Decision == iampolicy.ImplicitDeny {
+		// Allowed once, by a statement whose time has passed: say so in
+		// the log, as the reason a person would look for.
+		ctx["aws:CurrentTime"], ctx["aws:EpochTime"] = "2000-01-01T00:00:00Z", "946684800"
+		if then := s.world.Authorize(c.principal, action, resource, ctx); then.Decision == iampolicy.Allowed {
+			e = e.withReason("expired access: statement %q allows %s on %s only before a DateLessThan aws:CurrentTime that has passed", then.Statement.Sid, action, resource)
+		}
+	}
+	return e
 }
 
 // epoch is the creation time of the sandbox's resources.

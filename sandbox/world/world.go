@@ -119,8 +119,19 @@ type Principal struct {
 	// SessionToken is set for temporary credentials; requests and tokens
 	// signed with them must carry it.
 	SessionToken string
-	// Policies are the principal's identity policies.
-	Policies []iampolicy.Document
+	// Policies are the principal's identity policies; PolicyNames name
+	// the inline ones PutUserPolicy put (by index; "" for the built-in).
+	Policies    []iampolicy.Document
+	PolicyNames []string
+}
+
+// User is the IAM user name of a principal that is a user ("" for others).
+func (p *Principal) User() string {
+	_, name, ok := strings.Cut(p.ARN, ":user/")
+	if !ok {
+		return ""
+	}
+	return name
 }
 
 // Instance is a database instance behind a sandbox front.
@@ -298,6 +309,16 @@ type Secret struct {
 func (w *World) PrincipalByKey(accessKeyID string) (*Principal, bool) {
 	for i := range w.Principals {
 		if w.Principals[i].AccessKeyID == accessKeyID {
+			return &w.Principals[i], true
+		}
+	}
+	return nil, false
+}
+
+// UserPrincipal finds the principal that is the IAM user name.
+func (w *World) UserPrincipal(name string) (*Principal, bool) {
+	for i := range w.Principals {
+		if w.Principals[i].User() == name {
 			return &w.Principals[i], true
 		}
 	}
