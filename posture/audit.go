@@ -75,12 +75,18 @@ type CheckInfo struct {
 type DBReport struct {
 	// Account is the database's account id in an organization-wide
 	// report (empty in an account's own, which names it once).
-	Account string    `json:"account,omitempty"`
-	Region  string    `json:"region"`
-	Kind    Kind      `json:"kind"`
-	ID      string    `json:"id"`
-	ARN     string    `json:"arn"`
-	Engine  string    `json:"engine"`
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region"`
+	Kind    Kind   `json:"kind"`
+	ID      string `json:"id"`
+	ARN     string `json:"arn"`
+	Engine  string `json:"engine"`
+	// Address, File and Line are set for a database of a Terraform plan:
+	// its resource address and where it is defined (see
+	// [PlanSource]).
+	Address string    `json:"address,omitempty"`
+	File    string    `json:"file,omitempty"`
+	Line    int       `json:"line,omitempty"`
 	Results []Finding `json:"results"`
 }
 
@@ -213,6 +219,9 @@ func (a *auditor) account(s *Snapshot, id string) {
 		a.matched[db.ID()], a.matched[db.ARN()] = true, true
 		db.opts = &opts
 		dr := DBReport{Account: id, Region: db.Region.Name, Kind: db.Kind, ID: db.ID(), ARN: db.ARN(), Engine: db.Engine(), Results: make([]Finding, 0, len(a.checks))}
+		if p := db.planned(); p != nil {
+			dr.Address, dr.File, dr.Line = p.Address, p.File, p.Line
+		}
 		for _, c := range a.checks {
 			res := c.Evaluate(s, db)
 			f := Finding{CheckID: c.ID, Title: c.Title, Severity: c.Severity, Status: res.Status, Detail: res.Detail, MissingActions: res.MissingActions, Reason: res.Reason}

@@ -120,9 +120,15 @@ func (c *Check) Evaluate(s *Snapshot, db *DB) Result {
 		}
 	}
 	var res Result
+	planned, plannedKind := db.planUnknown(c.ID)
 	switch {
 	case len(missing) > 0:
 		res = unknown(missing, "the data this check needs could not be read")
+		if k := gapKind(db.Region, s.IAM.Errors, missing); k == GapNotInPlan {
+			res.Detail = "the plan does not hold the data this check needs"
+		}
+	case len(planned) > 0:
+		res = planUnknownResult(planned, plannedKind)
 	case db.ClusterUnread && !c.membersOnly:
 		res = unknown(db.Region.Failed("rds:DescribeDBClusters"), "cluster %s is not in the snapshot (only its members are)", db.ID())
 	default:

@@ -26,7 +26,17 @@ const (
 	// GapNotReported: every call answered, but the API did not report the
 	// value the check reads.
 	GapNotReported GapKind = "not-reported"
+	// GapNotInPlan: the snapshot is a Terraform plan, which does not hold
+	// what the check reads (a trail, a route table, IAM policies).
+	GapNotInPlan GapKind = "not-in-plan"
+	// GapAfterApply: the snapshot is a Terraform plan and the value the
+	// check reads is known only after apply.
+	GapAfterApply GapKind = "known-after-apply"
 )
+
+// CodeNotInPlan is the [AccessError] code of a read a Terraform plan
+// cannot answer; its kind is [GapNotInPlan].
+const CodeNotInPlan = "NotInPlan"
 
 // unsupportedCodes are the error codes of an operation the endpoint does
 // not know (query protocols, JSON protocols, and a few others).
@@ -48,6 +58,8 @@ func (e AccessError) Kind() GapKind {
 	switch {
 	case e.Denied:
 		return GapDenied
+	case e.Code == CodeNotInPlan:
+		return GapNotInPlan
 	case unsupportedCodes[e.Code]:
 		return GapUnsupported
 	case throttleCodes[e.Code]:
@@ -76,6 +88,8 @@ func gapPhrase(k GapKind) string {
 		return "throttled after retries:"
 	case GapNotReported:
 		return "not reported by"
+	case GapNotInPlan:
+		return "not in the plan:"
 	}
 	return "failed:"
 }
@@ -93,7 +107,7 @@ func gapKind(r *Region, iam []AccessError, missing []string) GapKind {
 			}
 		}
 	}
-	for _, k := range []GapKind{GapDenied, GapUnsupported, GapThrottled, GapError} {
+	for _, k := range []GapKind{GapDenied, GapUnsupported, GapThrottled, GapError, GapNotInPlan} {
 		if slices.Contains(kinds, k) {
 			return k
 		}
@@ -111,6 +125,7 @@ func UnknownText(f Finding) string {
 	label := map[GapKind]string{
 		GapDenied: "access denied", GapUnsupported: "not served by the endpoint",
 		GapThrottled: "throttled after retries", GapNotReported: "not reported",
+		GapNotInPlan: "not in the plan", GapAfterApply: "known after apply",
 	}[f.Reason]
 	if label == "" {
 		label = "read failed"

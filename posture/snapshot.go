@@ -182,6 +182,9 @@ type Settings struct {
 	// Extended Support after the end of standard support) or
 	// "open-source-rds-extended-support-disabled".
 	EngineLifecycleSupport string `json:"engine_lifecycle_support,omitempty"`
+	// Planned is set when the resource comes from a Terraform plan rather
+	// than from the AWS APIs (see [PlanSource]).
+	Planned *PlanSource `json:"planned,omitempty"`
 }
 
 // Cluster is an Aurora DB cluster or a Multi-AZ DB cluster.
