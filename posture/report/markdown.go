@@ -41,6 +41,9 @@ func Markdown(w io.Writer, rep *posture.Report, opts Options) error {
 	}
 	for _, db := range rep.Databases {
 		fmt.Fprintf(b, "## `%s` (%s %s, %s)\n\n", db.ID, where(db.Account, db.Region), db.Kind, db.Engine)
+		if db.Address != "" {
+			fmt.Fprintf(b, "Terraform resource `%s`.\n\n", db.Address)
+		}
 		b.WriteString("| severity | check | status | detail |\n| --- | --- | --- | --- |\n")
 		var fixes []posture.Finding
 		for _, f := range bySeverity(db.Results) {

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/rdsgate/rdsgate/posture"
 )
@@ -74,7 +75,23 @@ type sarifResult struct {
 }
 
 type sarifLocation struct {
+	// PhysicalLocation is set for a database of a Terraform plan: code
+	// scanning shows only results with a file and a line.
+	PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
 	LogicalLocations []sarifLogical `json:"logicalLocations"`
+}
+
+type sarifPhysical struct {
+	ArtifactLocation sarifArtifact `json:"artifactLocation"`
+	Region           sarifRegion   `json:"region"`
+}
+
+type sarifArtifact struct {
+	URI string `json:"uri"`
+}
+
+type sarifRegion struct {
+	StartLine int `json:"startLine"`
 }
 
 type sarifLogical struct {
@@ -109,7 +126,9 @@ func securitySeverity(s posture.Severity) string {
 
 // SARIF writes a SARIF 2.1.0 log: one rule per check, one result per
 // failed check (kind "fail") and per unknown one (kind "review", level
-// "none"). Databases are logical locations named by ARN.
+// "none"). Databases are logical locations named by ARN; a database of a
+// Terraform plan is named by its resource address and located in the file
+// that holds it.
 func SARIF(w io.Writer, rep *posture.Report, opts Options) error {
 	run := sarifRun{Tool: sarifTool{Driver: sarifDriver{
 		Name: "rdsgate", Version: opts.ToolVersion, InformationURI: "https://github.com/rdsgate/rdsgate",
@@ -138,7 +157,7 @@ func SARIF(w io.Writer, rep *posture.Report, opts Options) error {
 	// The results are marshalled one at a time, in place of the empty list.
 	err := writeSpliced(w, &log, "      ", "results", func(emit func(any) error) error {
 		for _, db := range rep.Databases {
-			loc := sarifLocation{LogicalLocations: []sarifLogical{{Name: db.ID, FullyQualifiedName: db.ARN, Kind: "resource"}}}
+			loc, ident := sarifDBLocation(db)
 			name := db.ID
 			if db.Account != "" {
 				// Two accounts may have databases of one name.
@@ -147,7 +166,7 @@ func SARIF(w io.Writer, rep *posture.Report, opts Options) error {
 			for _, f := range db.Results {
 				r := sarifResult{
 					RuleID: f.CheckID, RuleIndex: index[f.CheckID], Message: sarifText{Text: name + ": " + f.Detail},
-					Locations: []sarifLocation{loc}, PartialFingerprints: map[string]string{"rdsgate/v1": f.CheckID + "|" + db.ARN},
+					Locations: []sarifLocation{loc}, PartialFingerprints: map[string]string{"rdsgate/v1": f.CheckID + "|" + ident},
 				}
 				switch f.Status {
 				case posture.StatusFail:
@@ -175,4 +194,18 @@ func SARIF(w io.Writer, rep *posture.Report, opts Options) error {
 		return fmt.Errorf("report: sarif: %w", err)
 	}
 	return nil
+}
+
+// sarifDBLocation is where a database's results point, and the name that
+// identifies it across runs (its ARN, or its address in a plan, whose
+// databases have no ARN yet).
+func sarifDBLocation(db posture.DBReport) (sarifLocation, string) {
+	if db.Address == "" {
+		return sarifLocation{LogicalLocations: []sarifLogical{{Name: db.ID, FullyQualifiedName: db.ARN, Kind: "resource"}}}, db.ARN
+	}
+	loc := sarifLocation{LogicalLocations: []sarifLogical{{Name: db.Address, FullyQualifiedName: db.Address, Kind: "resource"}}}
+	if db.File != "" {
+		loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: filepath.ToSlash(db.File)}, Region: sarifRegion{StartLine: max(db.Line, 1)}}
+	}
+	return loc, db.Address
 }

@@ -35,6 +35,9 @@ func Text(w io.Writer, rep *posture.Report, opts Options) error {
 		c := counts(db)
 		fmt.Fprintf(b, "%s  %s %s (%s): %d fail, %d unknown, %d pass\n", paint(ansiBold, db.ID), where(db.Account, db.Region), db.Kind, db.Engine,
 			c[posture.StatusFail], c[posture.StatusUnknown], c[posture.StatusPass])
+		if db.Address != "" {
+			fmt.Fprintf(b, "  resource %s\n", db.Address)
+		}
 		// The rows are aligned on their own, then each failure's fix goes
 		// under its row, so that fixes do not widen the columns.
 		var rows strings.Builder
