@@ -2,6 +2,7 @@ package dbpath
 
 import (
 	"cmp"
+	"slices"
 
 	"github.com/rdsgate/rdsgate/config"
 	"github.com/rdsgate/rdsgate/setting"
@@ -14,7 +15,8 @@ type Override struct {
 	User, Database  string
 	CABundle        string
 	SSLNegotiation  string
-	// Auth, with a Method, replaces the entry's auth and password source.
+	// Auth, with a Method, replaces the entry's auth and password source;
+	// without one, a single password source given means auth: password.
 	Auth Auth
 	// Route is laid over the entry's route: another Via replaces it
 	// whole; a Bastion or BastionTag replaces both of the entry's.
@@ -32,6 +34,12 @@ func Merge(name string, e config.Target, o Override, getenv func(string) string)
 		Auth: Auth{Method: e.Auth, PasswordSecret: e.PasswordSecret, PasswordEnv: e.PasswordEnv, PasswordFile: e.PasswordFile}}
 	if s.Profile == "" && (getenv == nil || getenv("AWS_PROFILE") == "") {
 		s.Profile = e.Profile
+	}
+	switch n := len(slices.DeleteFunc([]string{o.Auth.PasswordSecret, o.Auth.PasswordEnv, o.Auth.PasswordFile}, func(s string) bool { return s == "" })); {
+	case n > 1:
+		return s, setting.Invalidf("%s, %s and %s: give one", setting.PasswordSecret, setting.PasswordEnv, setting.PasswordFile)
+	case n == 1 && o.Auth.Method == "":
+		o.Auth.Method = "password"
 	}
 	if o.Auth.Method != "" {
 		s.Auth = o.Auth

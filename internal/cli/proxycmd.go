@@ -56,7 +56,7 @@ func (a *app) newProxy() *cobra.Command {
 	fl.BoolVar(&f.exitZeroOnTerm, "exit-zero-on-sigterm", false, "exit 0 instead of 143 after a SIGTERM (a sidecar in a Kubernetes Job)")
 	fl.BoolVar(&f.quitQuitQuit, "quitquitquit", false, "with --http-address: a POST to /quitquitquit with the header X-Rdsgate-Quit (which no web page can send) stops the proxy as SIGTERM does, exit 0")
 	fl.BoolVar(&f.connectionTest, "run-connection-test", false, "log in to every target once (as --user) before serving; exit 1 with the cause if one fails")
-	f.route.password.register(fl)
+	registerPassword(fl, &f.route.o.Auth)
 	fl.StringVar(&f.route.o.SSLNegotiation, "ssl-negotiation", "", "PostgreSQL upstream TLS: postgres (an SSLRequest first; the default) or direct (TLS at once with ALPN postgresql, one round trip less; PostgreSQL 17+)")
 	return cmd
 }

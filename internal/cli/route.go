@@ -13,10 +13,7 @@ import (
 // dbpath.Override they are bound to lies over the config file's entry.
 // The commands that log in upstream (proxy) also register a password
 // source instead of IAM tokens, and PostgreSQL 17's direct TLS.
-type routeFlags struct {
-	o        dbpath.Override
-	password passwordFlags
-}
+type routeFlags struct{ o dbpath.Override }
 
 // registerRoute registers the route flags every command that reaches a
 // database has, the administrative ones (grant, revoke, users) included.
@@ -58,9 +55,6 @@ func (a *app) pathSpec(name string, rf routeFlags) (dbpath.Spec, error) {
 func specFor(name string, e config.Target, rf routeFlags, g globals, getenv func(string) string) (dbpath.Spec, error) {
 	o := rf.o
 	o.Profile, o.Region = g.profile, g.region
-	if err := rf.password.apply(&o.Auth); err != nil {
-		return dbpath.Spec{}, err
-	}
 	return dbpath.Merge(name, e, o, getenv)
 }
 
