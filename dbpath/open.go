@@ -304,6 +304,20 @@ func List(ctx context.Context, cfg aws.Config) ([]target.Target, error) {
 	return target.List(ctx, rds.NewFromConfig(cfg), cfg.Region)
 }
 
+// Names are known (e.g. the config files' names) and then the identifiers
+// of the region's instances and clusters that known lacks, as far as the
+// RDS API answers before ctx ends: for shell completion.
+func Names(ctx context.Context, cfg aws.Config, known []string) []string {
+	names := slices.Clone(known)
+	ts, _ := List(ctx, cfg)
+	for _, t := range ts {
+		if !slices.Contains(names, t.Identifier) {
+			names = append(names, t.Identifier)
+		}
+	}
+	return names
+}
+
 // Token signs an IAM database authentication token for spec.User: for
 // spec's target (resolved as Resolve does) when spec names one, with host
 // and port overriding the target's endpoint, or for host:port alone. The

@@ -15,6 +15,7 @@ import (
 	"github.com/rdsgate/rdsgate/posture"
 	"github.com/rdsgate/rdsgate/posture/collect"
 	"github.com/rdsgate/rdsgate/posture/report"
+	"github.com/rdsgate/rdsgate/posture/tfplan"
 	"github.com/rdsgate/rdsgate/stage"
 )
 
@@ -26,6 +27,7 @@ type auditFlags struct {
 	orgWide, allRegions      bool
 	failOn, production       string
 	input, save, alarmFormat string
+	plan                     string
 	all, emitAlarms          bool
 	failUnknown              bool
 	alarmActions             []string
@@ -49,6 +51,7 @@ func (a *app) newAudit() *cobra.Command {
 	fl.StringSliceVar(&f.opts.TrustedAccounts, "trusted-account", nil, "account id snapshots may be shared with besides the audited one's (repeatable)")
 	fl.StringVar(&f.failOn, "fail-on", "", "exit 1 when a check of this severity or worse fails: critical, high, medium or low")
 	fl.StringVar(&f.input, "input", "", "audit a snapshot saved with --save instead of reading the account")
+	fl.StringVar(&f.plan, "plan", "", "audit a Terraform plan (terraform show -json PLANFILE > FILE) before it is applied: findings name resource addresses")
 	fl.StringVar(&f.save, "save", "", "also save the collected snapshot to this file (JSON), to share or re-audit")
 	fl.BoolVar(&f.all, "all", false, "list passing and skipped checks too")
 	fl.BoolVar(&f.emitAlarms, "emit-alarms", false, "print (not apply) the metric filters and alarms that close no-outside-vpc-connection-alarm")
@@ -81,6 +84,8 @@ func (f *auditFlags) check() (failOn posture.Severity, err error) {
 		return "", cmdline.Usagef("--alarm-format %q: use cli or terraform", f.alarmFormat)
 	case f.emitAlarms && f.orgWide:
 		return "", cmdline.Usagef("--emit-alarms is for one account: leave out --org")
+	case f.plan != "" && (f.input != "" || f.orgWide):
+		return "", cmdline.Usagef("--plan audits a Terraform plan: leave out --input and --org")
 	case !f.orgWide && (len(f.org.Accounts) > 0 || f.org.RoleName != collect.DefaultRoleName):
 		return "", cmdline.Usagef("--accounts and --role-name go with --org")
 	}
@@ -147,8 +152,11 @@ func (a *app) auditTargets(targets []string) []string {
 // account or (--org) from every account of the organization, with a
 // progress count on a terminal.
 func (a *app) auditSnapshot(ctx context.Context, f auditFlags) (*posture.Snapshot, error) {
-	if f.input != "" {
+	switch {
+	case f.input != "":
 		return posture.LoadSnapshot(f.input)
+	case f.plan != "":
+		return tfplan.Load(f.plan)
 	}
 	cfg, profile, err := a.loadAWS(ctx)
 	if err != nil {

@@ -157,3 +157,24 @@ func TestAuditOrgAgainstMoto(t *testing.T) {
 		t.Errorf("report lacks public-access:\n%s", out)
 	}
 }
+
+// TestAuditPlan: audit --plan reads a Terraform plan, names the resource
+// address of each finding, and fails CI on the bad plan only.
+func TestAuditPlan(t *testing.T) {
+	dir, err := filepath.Abs(filepath.Join("..", "..", "posture", "tfplan", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	isolateAWS(t)
+	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1") // a plan needs no AWS
+	code, out, stderr := run(t, "audit", "--plan", filepath.Join(dir, "bad.plan.json"), "--fail-on", "high")
+	if code != 1 || !strings.Contains(out, "module.db.aws_db_instance.main") || !strings.Contains(out, "public-access") {
+		t.Errorf("bad plan: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if code, out, stderr := run(t, "audit", "--plan", filepath.Join(dir, "hardened.plan.json"), "--fail-on", "high"); code != 0 {
+		t.Errorf("hardened plan: exit %d\n%s\n%s", code, out, stderr)
+	}
+	if code, _, stderr := run(t, "audit", "--plan", filepath.Join(dir, "bad.plan.json"), "--org"); code != ExitUsage {
+		t.Errorf("--plan with --org: exit %d\n%s", code, stderr)
+	}
+}

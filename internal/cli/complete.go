@@ -74,13 +74,7 @@ func (a *app) completeTargets(cmd *cobra.Command, _ []string, _ string) ([]strin
 		_ = a.setup()
 	}
 	if cfg, _, err := a.loadAWS(ctx); err == nil {
-		if ts, err := dbpath.List(ctx, cfg); err == nil {
-			for _, t := range ts {
-				if !slices.Contains(names, t.Identifier) {
-					names = append(names, t.Identifier)
-				}
-			}
-		}
+		names = dbpath.Names(ctx, cfg, names)
 	}
 	return names, cobra.ShellCompDirectiveNoFileComp
 }

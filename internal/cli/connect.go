@@ -14,7 +14,6 @@ import (
 	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/internal/queryout"
 	"github.com/rdsgate/rdsgate/stage"
-	"github.com/rdsgate/rdsgate/target"
 )
 
 type connectFlags struct {
@@ -67,7 +66,10 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	defer p.Close()
 	var client, bin string
 	if f.exec == "" && !f.print {
-		if client, bin, err = a.pickClient(p.Target.Family(), f.client); err != nil {
+		var missing *dbclient.NotFoundError // a client of the engine, before the login
+		if client, bin, err = dbclient.Pick(p.Target.Family(), f.client); errors.As(err, &missing) {
+			return stage.Wrap(stage.Client, fmt.Errorf("%w; or use --exec or --print, which need no client", err))
+		} else if err != nil {
 			return err
 		}
 	}
@@ -108,18 +110,6 @@ func (a *app) runConnect(ctx context.Context, name string, extra []string, f con
 	}
 	db.Close()
 	return a.runClient(ctx, p, local, client, bin, user, extra)
-}
-
-// pickClient finds the client to run, before anything else happens:
-// --client naming one that does not speak the engine, or none installed,
-// fails before the route opens.
-func (a *app) pickClient(fam target.Family, want string) (name, bin string, err error) {
-	name, bin, err = dbclient.Pick(fam, want)
-	var missing *dbclient.NotFoundError
-	if errors.As(err, &missing) {
-		return "", "", stage.Wrap(stage.Client, fmt.Errorf("%w; or use --exec or --print, which need no client", err))
-	}
-	return name, bin, err
 }
 
 // runClient starts the database client bin on the local socket with the

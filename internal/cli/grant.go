@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
 	"github.com/rdsgate/rdsgate/internal/cmdline"
-	"github.com/rdsgate/rdsgate/internal/tty"
 )
 
 // adminFlags are shared by the commands that log in as the administrative
@@ -305,20 +303,11 @@ func (a *app) printPolicy(ctx context.Context, p *dbpath.Path, named grant.Named
 func (a *app) adminDB(ctx context.Context, p *dbpath.Path, database, secret string) (*sql.DB, string, error) {
 	t0 := time.Now()
 	db, login, err := p.Admin(ctx, database, secret, func(_ context.Context, user string) (string, error) {
-		return a.promptPassword(fmt.Sprintf("Password for the administrative user %s of %s: ", user, p.Target.Identifier))
+		return cmdline.ReadPassword(a.stdin, a.stderr, fmt.Sprintf("Password for the administrative user %s of %s: ", user, p.Target.Identifier), "--admin-secret ARN")
 	})
 	if err != nil {
 		return nil, "", err
 	}
 	a.progress().Since("admin", t0, "logged in as %s (password from %s) over TLS verified for %s, via %s", login.User, login.From, p.Target.Host, p.Route.Via)
 	return db, login.User, nil
-}
-
-// promptPassword reads a password from the terminal with echo off.
-func (a *app) promptPassword(prompt string) (string, error) {
-	pw, err := tty.ReadPassword(a.stdin, a.stderr, prompt)
-	if errors.Is(err, tty.ErrNotTerminal) {
-		return "", errors.New("no password source and stdin is not a terminal: pass --admin-secret ARN")
-	}
-	return pw, err
 }

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -17,7 +19,6 @@ import (
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/docs"
 	"github.com/rdsgate/rdsgate/internal/cmdline"
-	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/internal/sigwatch"
 	"github.com/rdsgate/rdsgate/internal/tty"
 	"github.com/rdsgate/rdsgate/target"
@@ -182,7 +183,7 @@ func (a *app) newRoot() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return cmdline.UsageError{Err: err} })
 
 	root.AddCommand(a.newVersion(), a.newToken(), a.newLs(), a.newSandbox(), a.newDemo(), a.newProxy(), a.newConnect(), a.newDoctor(), a.newAudit(), a.newTunnel(),
-		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers(), a.newConfig(), a.newBastion(), a.newSessions())
+		a.newGrant(), a.newRevoke(), a.newPolicy(), a.newUsers(), a.newConfig(), a.newBastion(), a.newSessions(), a.newOffboard())
 	// The completion command captures its output writer when created.
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
@@ -206,27 +207,12 @@ var outputs = map[string][]string{
 
 // setup validates global flags and builds the logger.
 func (a *app) setup() error {
-	switch a.g.output {
-	case "text", "json", "csv", "sarif", "markdown", "terraform", "cloudformation", "cloudformation-json":
-	default:
+	if a.g.output != "text" && !slices.Contains(slices.Concat(slices.Collect(maps.Values(outputs))...), a.g.output) {
 		return cmdline.Usagef("--output %q: use text or json (csv for connect --exec; sarif and markdown for audit)", a.g.output)
 	}
-	level := slog.LevelInfo
-	switch {
-	case a.g.verbose && a.g.quiet:
-		return cmdline.Usagef("--verbose and --quiet contradict each other")
-	case a.g.verbose:
-		level = slog.LevelDebug
-	case a.g.quiet:
-		level = slog.LevelError
-	}
-	switch a.g.logFormat {
-	case "text":
-		a.log = slog.New(humanlog.New(a.screen(), level)) // a warning clears a spinner first
-	case "json":
-		a.log = slog.New(slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: level}))
-	default:
-		return cmdline.Usagef("--log-format %q: use text or json", a.g.logFormat)
+	var err error // human lines go through the screen: a warning clears a spinner first
+	if a.log, err = cmdline.Logger(a.g.logFormat, a.g.verbose, a.g.quiet, a.screen(), a.stderr); err != nil {
+		return cmdline.UsageError{Err: err}
 	}
 	return nil
 }

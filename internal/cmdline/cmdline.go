@@ -10,12 +10,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/rdsgate/rdsgate/internal/humanlog"
 	"github.com/rdsgate/rdsgate/internal/tty"
 	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/stage"
@@ -206,4 +208,36 @@ func AskForArgs(c *cobra.Command, ask ...Ask) {
 		}
 		return Usagef("%s: %v; %s", cmd.CommandPath(), err, cmd.UseLine())
 	}
+}
+
+// Logger is the logger for a command line's --log-format (text: short
+// lines for people on w; json: slog's JSON on jsonW) at the level that
+// --verbose (debug) or --quiet (errors only) ask for.
+func Logger(format string, verbose, quiet bool, w, jsonW io.Writer) (*slog.Logger, error) {
+	level := slog.LevelInfo
+	switch {
+	case verbose && quiet:
+		return nil, errors.New("--verbose and --quiet contradict each other")
+	case verbose:
+		level = slog.LevelDebug
+	case quiet:
+		level = slog.LevelError
+	}
+	switch format {
+	case "text":
+		return slog.New(humanlog.New(w, level)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(jsonW, &slog.HandlerOptions{Level: level})), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: use text or json", format)
+}
+
+// ReadPassword reads a password from the terminal with echo off; where
+// nobody can type one, it says which flag gives it instead (flag).
+func ReadPassword(in io.Reader, out io.Writer, prompt, flag string) (string, error) {
+	pw, err := tty.ReadPassword(in, out, prompt)
+	if errors.Is(err, tty.ErrNotTerminal) {
+		return "", fmt.Errorf("no password source and stdin is not a terminal: pass %s", flag)
+	}
+	return pw, err
 }
