@@ -72,7 +72,7 @@ func (a Attachment) Apply(ctx context.Context, cfg aws.Config) error {
 	var missing *iamtypes.NoSuchEntityException
 	switch {
 	case errors.As(err, &missing) && a.Remove:
-		return fmt.Errorf("%s has no policy %s (was it attached under another name, or removed already?): %w", a.Principal, a.Policy.Name, err)
+		return fmt.Errorf("%s has no policy %s (was it attached under another name, or removed already?): %w", a.Principal, a.Policy.Name, errors.Join(errNotAttached, err))
 	case errors.As(err, &missing):
 		return fmt.Errorf("there is no %s: %w", a.Principal, err)
 	case err != nil && a.Remove:
@@ -82,6 +82,16 @@ func (a Attachment) Apply(ctx context.Context, cfg aws.Config) error {
 	}
 	return nil
 }
+
+// NotAttached reports whether err is Apply's answer to removing a policy
+// that is not there.
+func NotAttached(err error) bool {
+	var missing *iamtypes.NoSuchEntityException
+	return errors.As(err, &missing) && errors.Is(err, errNotAttached)
+}
+
+// errNotAttached marks a removal of a policy that is not there.
+var errNotAttached = errors.New("no such policy")
 
 // String says what a does, once done: "policy NAME put on user/jane".
 func (a Attachment) String() string {
