@@ -14,16 +14,17 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rdsgate/rdsgate/internal/testpeer"
+	"github.com/rdsgate/rdsgate/sandbox"
 )
 
 // TestProxySessionLogCloudWatch: the records of a proxy's sessions reach
 // the sandbox's CloudWatch Logs, read back with the AWS CLI, although Logs
-// is down while the sessions run: none is lost, none is doubled, and the
-// file destination given alongside gets them too.
+// is down for its first 30 s (the logs-down fault: long enough that the
+// records go to the spool and are sent from it): none is lost, none is
+// doubled, and the file destination given alongside gets them too.
 func TestProxySessionLogCloudWatch(t *testing.T) {
 	cli := testpeer.AWSCLIv2(t)
-	sb := useSandbox(t, []string{"postgres"})
-	sb.LogsDown(4 * time.Second)
+	sb := useSandbox(t, []string{"postgres"}, sandbox.FaultLogsDown)
 	logFile := filepath.Join(t.TempDir(), "sessions.jsonl")
 	out := startCommand(t, "proxy", "demo-pg=0", "-q", "--session-log", "cloudwatch:rdsgate-sessions/e2e", "--session-log", logFile)
 	waitOutput(t, out, "GUI tools")
@@ -41,7 +42,7 @@ func TestProxySessionLogCloudWatch(t *testing.T) {
 		c.Close(ctx)
 	}
 	var ids map[string]int
-	deadline := time.Now().Add(90 * time.Second)
+	deadline := time.Now().Add(120 * time.Second)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		b, err := exec.CommandContext(cctx, cli, "--endpoint-url", sb.APIURL, "--output", "json", "logs", "get-log-events",
