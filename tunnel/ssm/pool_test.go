@@ -44,8 +44,11 @@ func echo(c net.Conn, n int64) error {
 // parallel runs conns echo transfers of n bytes at once through d, each
 // on its own connection, all dialled before any transfer starts, and
 // returns the first error.
+// Each is bounded by a time that allows for a quarter of one session's
+// pace shared by all of them.
 func parallel(d *Dialer, dest string, conns int, n int64) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	limit := time.Minute + time.Duration(int64(conns)*n>>10)*4*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cs := make([]net.Conn, conns)
 	var wg sync.WaitGroup
@@ -71,7 +74,7 @@ func parallel(d *Dialer, dest string, conns int, n int64) error {
 		go func() {
 			defer wg.Done()
 			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(2 * time.Minute))
+			_ = c.SetDeadline(time.Now().Add(limit))
 			errs[i] = echo(c, n)
 		}()
 	}
