@@ -118,12 +118,8 @@ func (c *basicConn) Write(b []byte) (int, error) { return c.s.pipe.Write(b) }
 
 func (c *basicConn) Close() error {
 	c.once.Do(func() {
-		go func() {
-			_ = c.s.ch.Send(ssmwire.PayloadFlag, ssmwire.FlagDisconnectToPort.Bytes())
-			c.s.terminate()
-			c.s.d.forget(c.s)
-		}()
 		c.s.pipe.Close()
+		c.s.d.forget(c.s) // terminates it in a goroutine the dialer's Close waits for
 	})
 	return nil
 }

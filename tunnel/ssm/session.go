@@ -317,6 +317,9 @@ func (s *session) terminate() {
 		if s.ch.Err() == nil && s.ch.Connected() {
 			done := make(chan struct{})
 			go func() {
+				if !s.mux { // basic mode: the connection ends first, as the plugin does it
+					_ = s.ch.Send(ssmwire.PayloadFlag, ssmwire.FlagDisconnectToPort.Bytes())
+				}
 				_ = s.ch.Send(ssmwire.PayloadFlag, ssmwire.FlagTerminateSession.Bytes())
 				close(done)
 			}()
