@@ -9,10 +9,10 @@ DATE     ?= $(shell git log -1 --format=%cI 2>/dev/null)
 BUILDINFO := github.com/rdsgate/rdsgate/internal/buildinfo
 LDFLAGS  := -s -w -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT) -X $(BUILDINFO).date=$(DATE)
 
-.PHONY: help build test lint bench fuzz demo try-moto ci
+.PHONY: help build test lint bench fuzz demo try-moto ci release-snapshot
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 build: ## build bin/rdsgate (static, no cgo)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/rdsgate ./cmd/rdsgate
@@ -43,6 +43,9 @@ demo: ## walk the whole path against the built-in sandbox (installed servers if 
 
 try-moto: ## list databases and print a token against a throwaway moto_server
 	./scripts/try-moto.sh
+
+release-snapshot: ## archives, .deb/.rpm, SBOMs, Homebrew formula and image tarballs for every platform in bin/dist (nothing published)
+	./.ci/release-snapshot
 
 ci: ## what CI runs
 	./.ci/run
