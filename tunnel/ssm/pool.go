@@ -26,11 +26,15 @@ import (
 
 // Defaults of the pool's knobs.
 const (
-	// DefaultSessions is the session count measured for proxies and
-	// tunnels: 8 parallel 16 MiB transfers through the paced sandbox agent
-	// ran 3.7x faster over 4 sessions than over one (docs/benchmarks.md),
-	// and 4 sessions cost 4 sessions of the account's quota and 4 sets of
-	// keepalives at most, only while connections overlap.
+	// DefaultSessions is the session count chosen for proxies and
+	// tunnels from measurements (docs/benchmarks.md): 8 parallel 16 MiB
+	// transfers through the paced sandbox agent ran 1.9x, 3.4x and 5.3x
+	// faster over 2, 4 and 8 sessions than over one. Four gives each
+	// worker of a `pg_dump -j 4` its own session and 8 parallel transfers
+	// over 3x; beyond it every session costs one more of the account's
+	// concurrent sessions and one more session-worker process on the
+	// bastion, for less each. Extra sessions exist only while connections
+	// overlap (and SessionIdle after).
 	DefaultSessions = 4
 	// DefaultSessionIdle is how long an extra session may stay idle.
 	DefaultSessionIdle = time.Minute
@@ -132,7 +136,9 @@ func (d *Dialer) pick(ctx context.Context, address string) (*session, error) {
 				join = c
 			}
 		}
-		if join == nil && len(p.live)+len(p.pending) < d.cfg.Sessions && time.Now().After(p.noGrowUntil) {
+		// A pool with no session at all always tries: its first session
+		// is the route.
+		if join == nil && len(p.live)+len(p.pending) < d.cfg.Sessions && (!p.has() || time.Now().After(p.noGrowUntil)) {
 			call := &startCall{done: make(chan struct{}), waiters: 1}
 			p.pending = append(p.pending, call)
 			d.mu.Unlock()
@@ -148,7 +154,7 @@ func (d *Dialer) pick(ctx context.Context, address string) (*session, error) {
 			d.mu.Unlock()
 			return best, nil
 		}
-		if join == nil { // only starts in progress, all full: share the least loaded
+		if join == nil { // only starts in progress (p.has), all full: share the least loaded
 			for _, c := range p.pending {
 				if join == nil || c.waiters < join.waiters {
 					join = c

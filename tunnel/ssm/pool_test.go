@@ -191,12 +191,15 @@ func TestPoolSessionLimit(t *testing.T) {
 		t.Fatalf("the quota is logged %d times, want once:\n%s", n, logs.String())
 	}
 
-	// Another route in the same account, with the quota used up: its
-	// first session fails, saying why.
-	d2 := e.dialer(t, Config{})
-	_, err := d2.DialContext(context.Background(), "tcp", e.dest())
+	// Another route in the same account, with the quota used up: every
+	// connection fails, saying why, however many sessions it tried at once.
+	d2 := e.dialer(t, Config{Sessions: 4})
+	err := parallel(d2, e.dest(), 8, 1)
 	if !errors.Is(err, ErrSessionLimit) || !strings.Contains(err.Error(), "describe-sessions") {
-		t.Fatalf("first session over the quota: %v", err)
+		t.Fatalf("first sessions over the quota: %v", err)
 	}
-	t.Log(err)
+	if st := d2.Stats(); st.Started != 0 || st.Open != 0 {
+		t.Fatalf("stats %+v over the quota: want no session", st)
+	}
+	t.Log(strings.SplitN(err.Error(), "\n", 2)[0])
 }
