@@ -5,6 +5,7 @@
 package config
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -82,6 +83,9 @@ type Route struct {
 	SSHKnownHosts string `json:"ssh_known_hosts,omitempty"`
 	// SSHEIC (ssh) pushes a one-minute key with EC2 Instance Connect.
 	SSHEIC bool `json:"ssh_eic,omitempty"`
+	// SSMSessions (ssm) is how many Session Manager sessions a proxy or
+	// tunnel spreads its connections over (0: the command's default).
+	SSMSessions int `json:"ssm_sessions,omitempty"`
 }
 
 // Target is a named database entry. Empty fields are "not set".
@@ -383,6 +387,7 @@ func mergeRoute(low, high Route) Route {
 		SSHIdentity:   first(high.SSHIdentity, low.SSHIdentity),
 		SSHKnownHosts: first(high.SSHKnownHosts, low.SSHKnownHosts),
 		SSHEIC:        high.SSHEIC || low.SSHEIC,
+		SSMSessions:   cmp.Or(high.SSMSessions, low.SSMSessions),
 	}
 }
 

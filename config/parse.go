@@ -8,8 +8,9 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rdsgate/rdsgate/suggest"
 	"gopkg.in/yaml.v3"
+
+	"github.com/rdsgate/rdsgate/suggest"
 )
 
 // errUnknown, returned by a mapping callback, reports the key as unknown.
@@ -22,7 +23,7 @@ var (
 	commonKeys = []string{"region", "profile", "user", "database", "ca_bundle", "route"}
 	targetKeys = append([]string{"identifier", "endpoint", "port", "local_port", "engine", "auth",
 		"password_secret", "password_env", "password_file", "ssl_negotiation"}, commonKeys...)
-	routeKeys = []string{"via", "address", "bastion", "bastion_tag", "ssh", "ssh_identity", "ssh_known_hosts", "ssh_eic"}
+	routeKeys = []string{"via", "address", "bastion", "bastion_tag", "ssh", "ssh_identity", "ssh_known_hosts", "ssh_eic", "ssm_sessions"}
 )
 
 // parser walks YAML nodes so every error can name the file and line.
@@ -113,6 +114,21 @@ func (p parser) port(n *yaml.Node, key string) (int, error) {
 		return 0, p.errAt(n, "%s: %v", key, err)
 	}
 	return port, nil
+}
+
+// sessions reads a count of Session Manager sessions: 1 to 16 (each one
+// holds one of the account's concurrent sessions and a worker on the
+// bastion).
+func (p parser) sessions(n *yaml.Node, key string) (int, error) {
+	s, err := p.str(n, key)
+	if err != nil {
+		return 0, err
+	}
+	k, err := strconv.Atoi(s)
+	if err != nil || k < 1 || k > 16 {
+		return 0, p.errAt(n, "%s: %q is not a number of sessions from 1 to 16", key, s)
+	}
+	return k, nil
 }
 
 func (p parser) boolean(n *yaml.Node, key string) (bool, error) {
@@ -276,6 +292,9 @@ func (p parser) route(n *yaml.Node, owner string, r *Route) error {
 			return p.set(v, key, &r.SSHKnownHosts, nonEmpty)
 		case "ssh_eic":
 			r.SSHEIC, err = p.boolean(v, key)
+			return err
+		case "ssm_sessions":
+			r.SSMSessions, err = p.sessions(v, key)
 			return err
 		}
 		return errUnknown

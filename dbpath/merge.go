@@ -84,6 +84,6 @@ func mergeRoute(r config.Route, o Route) (Route, error) {
 	if err := r.Validate(); err != nil {
 		return Route{}, setting.Invalidf("route: %w", err)
 	}
-	return Route{Via: r.Via, Address: r.Address, Bastion: r.Bastion, BastionTag: r.BastionTag, NoStart: o.NoStart, SSMPlugin: o.SSMPlugin,
+	return Route{Via: r.Via, Address: r.Address, Bastion: r.Bastion, BastionTag: r.BastionTag, NoStart: o.NoStart, SSMPlugin: o.SSMPlugin, SSMSessions: cmp.Or(o.SSMSessions, r.SSMSessions),
 		SSH: r.SSH, SSHIdentity: r.SSHIdentity, SSHKnownHosts: r.SSHKnownHosts, SSHAcceptNew: o.SSHAcceptNew, SSHEIC: r.SSHEIC}, nil
 }

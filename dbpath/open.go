@@ -47,6 +47,10 @@ type Observer interface {
 // Options are the process's side of opening a path: where logs go, what
 // the environment says. The zero value works.
 type Options struct {
+	// SSMSessions is how many Session Manager sessions the ssm route
+	// spreads connections over when the spec's route sets none: more
+	// for a proxy or tunnel than for one client (0: one).
+	SSMSessions int
 	// Log receives warnings and debug lines (default: discard).
 	Log *slog.Logger
 	// Observer hears the stages (default: nobody).
@@ -184,6 +188,7 @@ func Open(ctx context.Context, spec Spec, opts Options) (*Path, error) {
 		return nil, stage.WrapTarget(stage.Route, spec.Name, err)
 	}
 	if err := runStage(opts.Observer, StageRoute, func() (string, error) {
+		route.SSMSessions = cmp.Or(route.SSMSessions, opts.SSMSessions)
 		p.Dialer, p.Route, err = NewDialer(ctx, p.AWS, route, p.Target.Address(), spec.Profile, opts.Log)
 		if err != nil {
 			return "", err

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -13,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 
 	"github.com/rdsgate/rdsgate/bastion"
+	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/tunnel"
 	"github.com/rdsgate/rdsgate/tunnel/direct"
 	sshtunnel "github.com/rdsgate/rdsgate/tunnel/ssh"
@@ -25,6 +28,9 @@ import (
 // with a key or the agent does not.
 func OpenRoute(ctx context.Context, spec Spec, remote string, opts Options) (*Path, error) {
 	opts.defaults()
+	if _, _, err := net.SplitHostPort(remote); err != nil {
+		return nil, setting.Invalidf("%s: want HOST:PORT", setting.Remote.Is(strconv.Quote(remote)))
+	}
 	p := &Path{Spec: spec, Route: spec.Route, obs: opts.Observer}
 	var err error
 	if spec.Route.Via == "ssm" || spec.Route.SSHEIC {
@@ -32,7 +38,9 @@ func OpenRoute(ctx context.Context, spec Spec, remote string, opts Options) (*Pa
 			return nil, err
 		}
 	}
-	if p.Dialer, p.Route, err = NewDialer(ctx, p.AWS, spec.Route, remote, spec.Profile, opts.Log); err != nil {
+	route := spec.Route
+	route.SSMSessions = cmp.Or(route.SSMSessions, opts.SSMSessions)
+	if p.Dialer, p.Route, err = NewDialer(ctx, p.AWS, route, remote, spec.Profile, opts.Log); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -62,7 +70,7 @@ func NewDialer(ctx context.Context, cfg aws.Config, route Route, remote, profile
 			d, err = ssmtunnel.NewPlugin(ssmtunnel.PluginConfig{API: client, Plugin: route.SSMPlugin, Target: bastion, Region: cfg.Region,
 				Profile: profile, Endpoint: aws.ToString(client.Options().BaseEndpoint), Log: log.With("route", "ssm-plugin")})
 		} else {
-			d, err = ssmtunnel.NewFromClient(client, ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Log: log.With("route", "ssm")})
+			d, err = ssmtunnel.NewFromClient(client, ssmtunnel.Config{Target: bastion, Reason: "rdsgate", Sessions: route.SSMSessions, Log: log.With("route", "ssm")})
 		}
 		return d, route, err
 	case "ssh":

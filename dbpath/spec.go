@@ -60,6 +60,9 @@ type Route struct {
 	// SSMPlugin (ssm) is AWS's session-manager-plugin to forward through
 	// instead of rdsgate's own client; "" uses rdsgate's.
 	SSMPlugin string
+	// SSMSessions (ssm) is how many Session Manager sessions connections
+	// are spread over (0 or 1: one); each is paced on its own.
+	SSMSessions int
 	// SSH (ssh) is USER@HOST[:PORT], or a comma-separated jump chain.
 	SSH string
 	// SSHIdentity and SSHKnownHosts (ssh) are a private key file and a

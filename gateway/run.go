@@ -2,11 +2,13 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
 
+	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/setting"
 )
@@ -17,8 +19,8 @@ type RunOptions struct {
 	// CheckConnections logs in through every listener once as serving
 	// starts (see CheckConnections); a failure stops Run, which returns it.
 	CheckConnections bool
-	// Checked hears of each check that passed.
-	Checked func(l Listener, took time.Duration)
+	// Observer hears of each check that passed, as a login stage.
+	Observer dbpath.Observer
 	// Ready is called once the listeners serve (and the checks passed).
 	Ready func()
 	// Stopping is called when ctx ends, before open sessions drain.
@@ -39,7 +41,12 @@ func (g *Gateway) Run(ctx context.Context, opts RunOptions) error {
 	go func() { served <- g.Serve(ctx) }()
 	var failed error
 	if opts.CheckConnections {
-		if failed = g.CheckConnections(ctx, opts.Checked); failed != nil {
+		checked := func(l Listener, took time.Duration) {
+			if p := l.Path; opts.Observer != nil {
+				opts.Observer.Done(dbpath.StageLogin, took, fmt.Sprintf("%s: logged in as %s over TLS verified for %s, via %s", p.Spec.Name, p.Spec.User, p.Target.Host, p.Route.Via))
+			}
+		}
+		if failed = g.CheckConnections(ctx, checked); failed != nil {
 			stop()
 		}
 	}

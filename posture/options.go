@@ -3,7 +3,10 @@ package posture
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/rdsgate/rdsgate/setting"
 )
 
 // TagMatch picks resources by tag: a tag whose key is one of Keys and
@@ -66,4 +69,29 @@ func (m TagMatch) String() string {
 		m = DefaultProduction
 	}
 	return strings.Join(m.Keys, "|") + "=" + strings.Join(m.Values, ",")
+}
+
+// ParseOptions reads an audit's settings as a command line gives them:
+// the severity to fail on ("" none), the production tags ("" the default),
+// and check ids, each of which must name a check.
+func ParseOptions(failOn, production string, checks []string) (Severity, TagMatch, error) {
+	var sev Severity
+	var tags TagMatch
+	var err error
+	if failOn != "" {
+		if sev, err = ParseSeverity(failOn); err != nil {
+			return "", tags, setting.Invalidf("%s: %w", setting.FailOn, err)
+		}
+	}
+	if production != "" {
+		if tags, err = ParseTagMatch(production); err != nil {
+			return "", tags, setting.Invalidf("%s: %w", setting.ProductionTag, err)
+		}
+	}
+	for _, id := range checks {
+		if CheckByID(id) == nil {
+			return "", tags, setting.Invalidf("%s: no such check (docs/audit-checks.md lists them)", setting.Check.Is(strconv.Quote(id)))
+		}
+	}
+	return sev, tags, nil
 }

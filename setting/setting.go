@@ -84,6 +84,13 @@ const (
 	// Host and Port are a database endpoint given by hand (a token's).
 	Host Name = "host"
 	Port Name = "port"
+	// Remote is where a plain tunnel forwards to, HOST:PORT.
+	Remote Name = "remote"
+	// FailOn, ProductionTag and Check are an audit's: the severity that
+	// fails it, the tags of production databases, a check to run.
+	FailOn        Name = "fail_on"
+	ProductionTag Name = "production_tag"
+	Check         Name = "check"
 	// Fault is a fault the sandbox switches on.
 	Fault Name = "fault"
 	// Client is the database client connect runs (psql, mysql, ...).
@@ -115,7 +122,7 @@ var (
 	keyed = []Name{Region, Profile, User, Database, CABundle, Via, Address, Bastion, BastionTag,
 		SSH, SSHIdentity, SSHKnownHosts, SSHEIC}
 	all = append(keyed[:len(keyed):len(keyed)],
-		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, PasswordSecret, PasswordEnv, PasswordFile, AllowNonLoopback, NoStart, Host, Port, Fault, Client, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
+		SSHAcceptNew, MaxConnections, LocalCert, LocalKey, Quit, Privileges, Schema, ReadOnly, ReadWrite, Owner, Until, For, AdminSecret, SSLNegotiation, PasswordSecret, PasswordEnv, PasswordFile, AllowNonLoopback, NoStart, Host, Port, Remote, FailOn, ProductionTag, Check, Fault, Client, HTTPAddress, Apply, AttachTo, Backend, DenyDelete, BreakGlass,
 		Subnet, Endpoints)
 )
 

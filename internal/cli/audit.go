@@ -64,20 +64,8 @@ func (a *app) newAudit() *cobra.Command {
 
 // check refuses flags that cannot go together or name nothing.
 func (f *auditFlags) check() (failOn posture.Severity, err error) {
-	if f.failOn != "" {
-		if failOn, err = posture.ParseSeverity(f.failOn); err != nil {
-			return "", cmdline.Usagef("--fail-on: %v", err)
-		}
-	}
-	if f.production != "" {
-		if f.opts.Production, err = posture.ParseTagMatch(f.production); err != nil {
-			return "", cmdline.Usagef("--production-tag: %v", err)
-		}
-	}
-	for _, id := range f.opts.Checks {
-		if posture.CheckByID(id) == nil {
-			return "", cmdline.Usagef("--check %q: no such check", id)
-		}
+	if failOn, f.opts.Production, err = posture.ParseOptions(f.failOn, f.production, f.opts.Checks); err != nil {
+		return "", err
 	}
 	switch {
 	case f.emitAlarms && !slices.Contains(posture.AlarmFormats, f.alarmFormat):

@@ -60,13 +60,10 @@ func (a *app) newBastion() *cobra.Command {
 	fl.BoolVar(&f.yes, "yes", false, "apply the plan without asking")
 	status := sub("status", "Show the bastion: instance, agent, groups and rules, role, endpoints, idle stop, cost", func(ctx context.Context, t *bastionTarget) error {
 		r, err := bastion.Status(ctx, t.clients, t.design)
-		switch {
-		case err != nil:
+		if err != nil {
 			return err
-		case a.g.output == "json":
-			return a.writeJSON(r)
 		}
-		return r.WriteText(a.stdout)
+		return a.show(r, r.WriteText)
 	})
 	start := sub("start", "Start the bastion and wait for its agent", func(ctx context.Context, t *bastionTarget) error {
 		_, err := bastion.Start(ctx, t.clients, t.design.VPC, a.progress())

@@ -45,7 +45,7 @@ func (a *app) newConnect() *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	f.route.register(fl)
+	f.route.register(fl, 1)
 	fl.StringVar(&f.client, "client", "", "client to run: psql, pgcli, mysql, mariadb or mycli (default: the first installed for the engine)")
 	fl.StringVar(&f.exec, "exec", "", "run this SQL statement and print the result instead of starting a client")
 	fl.BoolVar(&f.print, "print", false, "keep the path up on a local TCP port and print connection details until Ctrl-C")

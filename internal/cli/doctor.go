@@ -14,7 +14,7 @@ func (a *app) newDoctor() *cobra.Command {
 	cmd := cmdline.Command("doctor TARGET", "Check every stage of the path to a database, and say how to fix what is wrong", cobra.ExactArgs(1), func(ctx context.Context, args []string) error {
 		return a.runDoctor(ctx, args[0], rf)
 	})
-	rf.register(cmd.Flags())
+	rf.register(cmd.Flags(), 1)
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -209,10 +210,7 @@ func (a *app) runUsers(ctx context.Context, name, database string, f adminFlags)
 	if err != nil {
 		return err
 	}
-	if a.g.output == "json" {
-		return a.writeJSON(us)
-	}
-	return grant.WriteUsers(a.stdout, us, db0)
+	return a.show(us, func(w io.Writer) error { return grant.WriteUsers(w, us, db0) })
 }
 
 // resolveTarget finds a target and the caller's identity without a route.

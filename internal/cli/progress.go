@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"io"
 	"os"
 
 	"github.com/rdsgate/rdsgate/dbpath"
@@ -27,6 +28,14 @@ func (a *app) screen() *tty.Screen {
 func (a *app) color() bool {
 	f, ok := a.stdout.(*os.File)
 	return ok && tty.IsTerminal(f) && a.getenv("NO_COLOR") == ""
+}
+
+// show prints v as indented JSON for -o json, else with text.
+func (a *app) show(v any, text func(io.Writer) error) error {
+	if a.g.output != "json" {
+		return text(a.stdout)
+	}
+	return a.writeJSON(v)
 }
 
 // writeJSON prints v as indented JSON, for -o json.

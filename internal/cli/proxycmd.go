@@ -17,6 +17,7 @@ import (
 	"github.com/rdsgate/rdsgate/proxy"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/session/cwlogs"
+	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
 // proxyFlags are the gateway's Config (bound to it directly) and what the
@@ -40,7 +41,7 @@ func (a *app) newProxy() *cobra.Command {
 		return a.runProxy(ctx, args, f)
 	})
 	fl := cmd.Flags()
-	f.route.register(fl)
+	f.route.register(fl, ssmtunnel.DefaultSessions)
 	fl.StringVar(&f.gw.Listen, "listen", "127.0.0.1", "local address to listen on")
 	fl.StringVar(&f.gw.UnixDir, "unix-socket", "", "also listen on a unix socket in this directory (psql: .s.PGSQL.PORT; mysql: TARGET.sock)")
 	fl.BoolVar(&f.gw.AllowNonLoopback, "allow-non-loopback", false, "allow --listen on a non-loopback address: anyone who reaches it uses the database as your AWS identity")
@@ -113,10 +114,7 @@ func (a *app) runProxy(ctx context.Context, args []string, f proxyFlags) error {
 		dbclient.WriteInfo(a.stdout, dbclient.Listener{Path: l.Path, Addr: l.Addr, Socket: l.Socket, LocalTLS: localTLS != nil})
 	}
 	failed := g.Run(ctx, gateway.RunOptions{CheckConnections: f.connectionTest, DrainTimeout: f.drainTimeout,
-		Checked: func(l gateway.Listener, took time.Duration) {
-			p := l.Path
-			a.progress().Line("login", took, fmt.Sprintf("%s: logged in as %s over TLS verified for %s, via %s", p.Spec.Name, p.Spec.User, p.Target.Host, p.Route.Via))
-		},
+		Observer:   a.progress(),
 		Ready:      func() { a.log.Info("proxy ready; press Ctrl-C to stop") },
 		ServeError: func(err error) { a.log.Error("listener failed", "err", err) },
 		Stopping: func() {

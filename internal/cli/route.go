@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/spf13/pflag"
 
@@ -13,7 +14,12 @@ import (
 // dbpath.Override they are bound to lies over the config file's entry.
 // The commands that log in upstream (proxy) also register a password
 // source instead of IAM tokens, and PostgreSQL 17's direct TLS.
-type routeFlags struct{ o dbpath.Override }
+type routeFlags struct {
+	o dbpath.Override
+	// sessions is the command's number of Session Manager sessions when
+	// neither --ssm-sessions nor the config sets one.
+	sessions int
+}
 
 // registerRoute registers the route flags every command that reaches a
 // database has, the administrative ones (grant, revoke, users) included.
@@ -27,9 +33,12 @@ func (r *routeFlags) registerRoute(fs *pflag.FlagSet) {
 	fs.StringVar(&r.o.CABundle, "ca-bundle", "", "PEM file of CAs to verify the server with (default: RDS's bundle, downloaded once and cached)")
 }
 
-// register registers the route flags and the database user and name.
-func (r *routeFlags) register(fs *pflag.FlagSet) {
+// register registers the route flags and the database user and name;
+// sessions is the command's default number of Session Manager sessions.
+func (r *routeFlags) register(fs *pflag.FlagSet, sessions int) {
 	r.registerRoute(fs)
+	r.sessions = sessions
+	fs.IntVar(&r.o.Route.SSMSessions, "ssm-sessions", 0, fmt.Sprintf("ssm route: spread connections over up to this many Session Manager sessions, each paced on its own (default %d; config: route.ssm_sessions)", sessions))
 	fs.StringVar(&r.o.Route.SSMPlugin, "ssm-plugin", "", "ssm route: forward through AWS's session-manager-plugin at this path instead of rdsgate's own client")
 	fs.StringVar(&r.o.Route.SSHIdentity, "ssh-identity", "", "ssh route: private key file (default: the ssh-agent, then ~/.ssh/config's IdentityFile)")
 	fs.StringVar(&r.o.Route.SSHKnownHosts, "ssh-known-hosts", "", "ssh route: known_hosts file (default ~/.ssh/known_hosts)")
@@ -65,8 +74,9 @@ func (a *app) openPath(ctx context.Context, name string, rf routeFlags) (*dbpath
 	if err != nil {
 		return nil, err
 	}
-	p, err := a.open(ctx, spec, a.pathOptions())
-	return p, err
+	opts := a.pathOptions()
+	opts.SSMSessions = rf.sessions // the command's, unless the spec sets one
+	return a.open(ctx, spec, opts)
 }
 
 // pathOptions are this process's side of opening a path.

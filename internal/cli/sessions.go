@@ -58,10 +58,8 @@ func (a *app) runSessions(ctx context.Context, name, id string, f sessionsFlags)
 	for _, w := range rep.Warnings {
 		a.log.Warn(w)
 	}
-	if id == "" && a.g.output == "json" {
-		return a.writeJSON(rep)
-	} else if id == "" {
-		return rep.WriteText(a.stdout)
+	if id == "" {
+		return a.show(rep, rep.WriteText)
 	}
 	plan, err := rep.PlanKill(src, id, activity.KillOptions{Tunnel: f.tunnel})
 	if err != nil {

@@ -43,6 +43,12 @@ targets:
     route:
       via: direct
       address: 127.0.0.1:13306
+  pooled:
+    identifier: pooled
+    route:
+      via: ssm
+      bastion_tag: Name=pool
+      ssm_sessions: 3
   jump:
     identifier: jump
     route:
@@ -111,6 +117,10 @@ func TestCommandLineMeansSpec(t *testing.T) {
 			want: with(orders(), func(s *dbpath.Spec) { s.Route.NoStart = true })},
 		{desc: "--ssm-plugin", args: []string{"connect", "orders", "--ssm-plugin", "/usr/local/bin/session-manager-plugin"},
 			want: with(orders(), func(s *dbpath.Spec) { s.Route.SSMPlugin = "/usr/local/bin/session-manager-plugin" })},
+		{desc: "--ssm-sessions", args: []string{"proxy", "orders", "--ssm-sessions", "6"},
+			want: with(orders(), func(s *dbpath.Spec) { s.Route.SSMSessions = 6 })},
+		{desc: "route.ssm_sessions in the config", args: []string{"connect", "pooled"},
+			want: dbpath.Spec{Name: "pooled", Identifier: "pooled", Region: "eu-west-1", Route: dbpath.Route{Via: "ssm", BastionTag: "Name=pool", SSMSessions: 3}}},
 		{desc: "the ssh route with every setting", args: []string{"connect", "orders", "--via", "ssh", "--ssh", "a@b1,c@b2",
 			"--ssh-identity", "/k", "--ssh-known-hosts", "/kh", "--ssh-accept-new", "--ssh-eic", "--bastion", "i-0b"},
 			want: with(orders(), func(s *dbpath.Spec) {

@@ -13,6 +13,7 @@ import (
 	"github.com/rdsgate/rdsgate/internal/cmdline"
 	"github.com/rdsgate/rdsgate/internal/dbclient"
 	"github.com/rdsgate/rdsgate/proxy"
+	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
 type tunnelFlags struct {
@@ -38,7 +39,7 @@ func (a *app) newTunnel() *cobra.Command {
 			return a.runTunnel(cmd.Context(), name, f)
 		},
 	}
-	f.route.register(cmd.Flags())
+	f.route.register(cmd.Flags(), ssmtunnel.DefaultSessions)
 	cmd.Flags().StringVar(&f.remote, "remote", "", "forward to this HOST:PORT instead of a target's endpoint")
 	cmd.Flags().IntVar(&f.port, "port", 0, "local port on 127.0.0.1 (default: the target's local_port, else any free port)")
 	return cmd
@@ -58,14 +59,13 @@ func (a *app) runTunnel(ctx context.Context, name string, f tunnelFlags) error {
 			port = p.Spec.LocalPort
 		}
 	} else {
-		if _, _, err := net.SplitHostPort(remote); err != nil {
-			return cmdline.Usagef("--remote %q: want HOST:PORT", remote)
-		}
 		spec, err := specFor("", config.Target{}, f.route, a.g, a.getenv)
 		if err != nil {
 			return err
 		}
-		if p, err = dbpath.OpenRoute(ctx, spec, remote, a.pathOptions()); err != nil {
+		opts := a.pathOptions()
+		opts.SSMSessions = f.route.sessions
+		if p, err = dbpath.OpenRoute(ctx, spec, remote, opts); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -13,10 +14,6 @@ import (
 func (a *app) newVersion() *cobra.Command {
 	return cmdline.Command("version", "Print rdsgate's version, commit and Go version", cobra.NoArgs, func(context.Context, []string) error {
 		b := buildinfo.Current()
-		if a.g.output == "json" {
-			return a.writeJSON(b)
-		}
-		_, err := fmt.Fprintln(a.stdout, b)
-		return err
+		return a.show(b, func(w io.Writer) error { _, err := fmt.Fprintln(w, b); return err })
 	})
 }
