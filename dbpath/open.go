@@ -267,8 +267,11 @@ func describeRoute(r Route, address string) string {
 	switch r.Via {
 	case "ssm":
 		via := "Session Manager port forwarding through bastion " + r.Bastion
-		if r.SSMPlugin != "" {
+		switch {
+		case r.SSMPlugin != "":
 			via = "Session Manager port forwarding (AWS's session-manager-plugin) through bastion " + r.Bastion
+		case r.SSMSessions > 1:
+			via += fmt.Sprintf(" (connections spread over up to %d sessions)", r.SSMSessions)
 		}
 		return via
 	case "ssh":

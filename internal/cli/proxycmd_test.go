@@ -228,3 +228,46 @@ func TestProxySecondInterruptExitsAtOnce(t *testing.T) {
 	c.Close(ctx) // the drain of the process that went on in this test ends with it
 	waitExit(t, done, &errOut)
 }
+
+// TestProxyAtTheSessionQuota: with the account allowed only two Session
+// Manager sessions, a proxy that would spread over four keeps serving
+// every client on the sessions it has, and says so once.
+func TestProxyAtTheSessionQuota(t *testing.T) {
+	useSandbox(t, []string{"postgres"}, sandbox.FaultSSMSessionLimit)
+	var out, errOut safeBuf
+	a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: os.Getenv, getwd: os.Getwd}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- a.main(ctx, []string{"proxy", "demo-pg=0", "--via", "ssm", "--ssm-sessions", "4"}) }()
+	defer func() { cancel(); waitExit(t, done, &errOut) }()
+	waitOutput(t, &errOut, "proxy ready")
+	if !strings.Contains(errOut.String(), "spread over up to 4 sessions") {
+		t.Errorf("the route line does not say the sessions:\n%s", errOut.String())
+	}
+	m := regexp.MustCompile(`on 127\.0\.0\.1:(\d+) -> `).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no address in:\n%s", out.String())
+	}
+	var conns []*pgx.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close(context.Background())
+		}
+	}()
+	for range 6 { // held open together, so the pool wants more than two
+		c, err := pgx.Connect(context.Background(), "host=127.0.0.1 port="+m[1]+" user=app_user dbname=demo sslmode=disable")
+		if err != nil {
+			t.Fatalf("client %d: %v\n%s", len(conns)+1, err, errOut.String())
+		}
+		conns = append(conns, c)
+	}
+	for i, c := range conns {
+		var n int
+		if err := c.QueryRow(context.Background(), "select count(*) from orders").Scan(&n); err != nil || n != 3 {
+			t.Errorf("client %d: %d %v", i+1, n, err)
+		}
+	}
+	if k := strings.Count(errOut.String(), "warning: ssm: the account's Session Manager session quota is reached"); k != 1 {
+		t.Errorf("the quota is said %d times, want once:\n%s", k, errOut.String())
+	}
+}
