@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -96,8 +97,15 @@ func StartHealth(c HealthConfig) (h *proxy.Health, stop func(), err error) {
 	if c.Address == "" {
 		return h, func() {}, nil
 	}
-	addr, stop, err := ServeHealth(h, c.Address, c.AllowNonLoopback)
-	if err != nil {
+	// Health and metrics give no access to a database, so they may face
+	// the node (a kubelet's probes come from outside the pod); stopping
+	// the proxy may not, unless non-loopback is allowed as for listeners.
+	addr, stop, err := ServeHealth(h, c.Address, c.AllowNonLoopback || c.Quit == nil)
+	switch {
+	case errors.Is(err, proxy.ErrNonLoopback):
+		return nil, nil, setting.Invalidf("%s %s with %s: anyone who reaches it could stop the proxy; keep it on 127.0.0.1 (a pod's containers share it), or pass %s",
+			setting.HTTPAddress, c.Address, setting.Quit, setting.AllowNonLoopback)
+	case err != nil:
 		return nil, nil, setting.Errorf("%s: %w", setting.HTTPAddress, err)
 	}
 	c.Log.Info("health and metrics", "url", "http://"+addr.String()+"/metrics")

@@ -216,8 +216,8 @@ func checkProxyContainer(spec corev1.PodSpec, c corev1.Container, help string) e
 		fail("--listen=%s without --allow-non-loopback: rdsgate refuses to start", l)
 	}
 	httpAddr := flags["http-address"]
-	if httpAddr != "" && nonLoopback(httpAddr) && flags["allow-non-loopback"] != "true" {
-		fail("--http-address=%s without --allow-non-loopback: rdsgate refuses to start", httpAddr)
+	if httpAddr != "" && nonLoopback(httpAddr) && flags["quitquitquit"] == "true" && flags["allow-non-loopback"] != "true" {
+		fail("--http-address=%s with --quitquitquit without --allow-non-loopback: rdsgate refuses to start", httpAddr)
 	}
 	if flags["quitquitquit"] == "true" && (!strings.Contains(help, "/quitquitquit") || !strings.Contains(help, "X-Rdsgate-Quit")) {
 		fail("--quitquitquit, but --help names no /quitquitquit with X-Rdsgate-Quit")
@@ -373,7 +373,7 @@ func TestCheckProxyContainerCatchesDrift(t *testing.T) {
 		{desc: "renamed flag", args: []string{"proxy", "db", "--http-address=127.0.0.1:9090", "--drain-timeout-seconds=30"}},
 		{desc: "probe path --help does not name", args: good, path: "/healthz"},
 		{desc: "probe on another port", args: good, port: 8080},
-		{desc: "non-loopback without --allow-non-loopback", args: []string{"proxy", "db", "--http-address=0.0.0.0:9090"}},
+		{desc: "quit on non-loopback without --allow-non-loopback", args: []string{"proxy", "db", "--http-address=0.0.0.0:9090", "--quitquitquit"}},
 		{desc: "drain longer than the grace period", args: []string{"proxy", "db", "--http-address=127.0.0.1:9090", "--drain-timeout=60s"}},
 		{desc: "default drain with a short grace period", args: []string{"proxy", "db", "--http-address=127.0.0.1:9090"}, grace: 20},
 	} {

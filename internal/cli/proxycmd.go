@@ -49,7 +49,7 @@ func (a *app) newProxy() *cobra.Command {
 	fl.DurationVar(&f.gw.IdleTimeout, "idle-timeout", 0, "close connections idle for this long (0: never)")
 	fl.BoolVar(&f.gw.CaptureStatements, "log-statements", false, "record each statement (PostgreSQL Query/Parse, MySQL COM_QUERY/COM_STMT_PREPARE) in the session log")
 	fl.StringSliceVar(&f.sessionLog, "session-log", nil, "write session records as JSON lines to FILE, - (stderr), stdout, or cloudwatch:GROUP[/STREAM] (CloudWatch Logs; stream per host and day by default; kept in a local spool while Logs is down); comma-separated or repeated")
-	fl.StringVar(&f.httpAddress, "http-address", "", "serve /liveness, /readiness and /metrics (Prometheus) on this loopback HOST:PORT")
+	fl.StringVar(&f.httpAddress, "http-address", "", "serve /liveness, /readiness and /metrics (Prometheus) on this HOST:PORT (0.0.0.0:9090 for a kubelet's probes; with --quitquitquit loopback only, unless --allow-non-loopback)")
 	fl.IntVar(&f.gw.LoginsPerSecond, "logins-per-second", 100, "limit new upstream logins per target (AWS advises under 200 new IAM logins/s per instance; 0: no limit)")
 	fl.StringVar(&f.localCert, "local-cert", "", "serve TLS to local clients that ask for it, with this certificate (PEM; with --local-key); without it the local leg declines TLS")
 	fl.StringVar(&f.localKey, "local-key", "", "the private key (PEM) of --local-cert")
