@@ -225,8 +225,9 @@ func TestFailuresAreOneLineWithExitCodes(t *testing.T) {
 		{"bad output", []string{"ls", "-o", "yaml"}, 2, `--output "yaml": use text or json`},
 		{"extra argument", []string{"version", "x"}, 2, "unknown command"},
 		// The library says what is wrong; the command line adds the flag.
-		{"non-loopback health address", []string{"proxy", "a=0", "--http-address", "0.0.0.0:0"}, 1,
-			"non-loopback address; the local port needs no password, so anyone who reaches it uses the database as you: pass --allow-non-loopback to accept that"},
+		// (Refused before anything binds: tests bind loopback only.)
+		{"quit on a non-loopback health address", []string{"proxy", "a=0", "--http-address", "0.0.0.0:0", "--quitquitquit"}, 2,
+			"--http-address 0.0.0.0:0 with --quitquitquit: anyone who reaches it could stop the proxy; keep it on 127.0.0.1 (a pod's containers share it), or pass --allow-non-loopback"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
