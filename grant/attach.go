@@ -85,10 +85,7 @@ func (a Attachment) Apply(ctx context.Context, cfg aws.Config) error {
 
 // NotAttached reports whether err is Apply's answer to removing a policy
 // that is not there.
-func NotAttached(err error) bool {
-	var missing *iamtypes.NoSuchEntityException
-	return errors.As(err, &missing) && errors.Is(err, errNotAttached)
-}
+func NotAttached(err error) bool { return errors.Is(err, errNotAttached) }
 
 // errNotAttached marks a removal of a policy that is not there.
 var errNotAttached = errors.New("no such policy")

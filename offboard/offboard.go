@@ -15,8 +15,6 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/grant"
 )
@@ -34,8 +32,6 @@ type Config struct {
 	// options); Admin logs in on it as the administrative user.
 	Open  func(ctx context.Context, name string) (*dbpath.Path, error)
 	Admin func(ctx context.Context, p *dbpath.Path, database string) (*sql.DB, error)
-	// AWS changes IAM (default: each target's path's configuration).
-	AWS *aws.Config
 }
 
 // Step is one target's part.
@@ -108,11 +104,7 @@ func (st *Step) apply(ctx context.Context, c Config) error {
 	if st.Policy == nil {
 		return nil
 	}
-	cfg := st.p.AWS
-	if c.AWS != nil {
-		cfg = *c.AWS
-	}
-	err = st.Policy.Apply(ctx, cfg)
+	err = st.Policy.Apply(ctx, st.p.AWS) // IAM with the path's AWS configuration
 	if grant.NotAttached(err) {
 		return nil
 	}

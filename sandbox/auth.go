@@ -41,7 +41,8 @@ func (a *iamAuthenticator) authenticate(user, token string, client net.Addr) err
 	}
 	p, _ := a.w.PrincipalByKey(tok.AccessKeyID)
 	arn := a.w.DBUserARN(a.inst, user)
-	res := a.w.Authorize(p, "rds-db:connect", arn, map[string]string{"aws:SourceIp": hostOf(client), "aws:CurrentTime": time.Now().UTC().Format(time.RFC3339)})
+	ctx := map[string]string{"aws:SourceIp": hostOf(client), "aws:CurrentTime": time.Now().UTC().Format(time.RFC3339)}
+	res := a.w.Authorize(p, "rds-db:connect", arn, ctx)
 	switch res.Decision {
 	case iampolicy.Allowed:
 		return nil
@@ -50,7 +51,7 @@ func (a *iamAuthenticator) authenticate(user, token string, client net.Addr) err
 	}
 	// A statement that allowed it once and ends at a time now past is
 	// expired access, which is worth saying as such.
-	if then := a.w.Authorize(p, "rds-db:connect", arn, map[string]string{"aws:SourceIp": hostOf(client), "aws:CurrentTime": "2000-01-01T00:00:00Z"}); then.Decision == iampolicy.Allowed {
+	if then, ok := a.w.Expired(p, "rds-db:connect", arn, ctx); ok {
 		return fmt.Errorf("expired access: the statement %q that allows %s rds-db:connect on %s has a DateLessThan aws:CurrentTime that has passed", then.Statement.Sid, p.ARN, arn)
 	}
 	return fmt.Errorf("no policy allows %s rds-db:connect on %s", p.ARN, arn)

@@ -9,6 +9,7 @@ package world
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
 	"time"
@@ -408,6 +409,17 @@ func (w *World) Authorize(p *Principal, action, resource string, extra map[strin
 		ctx[k] = v
 	}
 	return iampolicy.Evaluate(p.Policies, iampolicy.Request{Action: action, Resource: resource, Context: ctx})
+}
+
+// Expired is the statement that would allow an implicitly denied request
+// if it came before its DateLessThan aws:CurrentTime had passed: access
+// that ended, which a refusal should name as such.
+func (w *World) Expired(p *Principal, action, resource string, extra map[string]string) (iampolicy.Result, bool) {
+	then := map[string]string{}
+	maps.Copy(then, extra)
+	then["aws:CurrentTime"], then["aws:EpochTime"] = "2000-01-01T00:00:00Z", "946684800"
+	res := w.Authorize(p, action, resource, then)
+	return res, res.Decision == iampolicy.Allowed
 }
 
 // DBUserARN is the resource rds-db:connect is checked against.
