@@ -183,6 +183,36 @@ func TestLinuxArchive(t *testing.T) {
 	}
 }
 
+// TestFullMatrix checks that `make release-snapshot` made every platform's
+// artifacts. CI builds linux/amd64 only and says so with
+// RDSGATE_RELEASE_MATRIX=linux-amd64, which skips this test.
+func TestFullMatrix(t *testing.T) {
+	if os.Getenv("RDSGATE_RELEASE_MATRIX") == "linux-amd64" {
+		t.Skip("linux/amd64 only (.ci/release-snapshot --ci)")
+	}
+	want := []string{"checksums.txt", "homebrew/Formula/rdsgate.rb"}
+	for _, arch := range []string{"amd64", "arm64"} {
+		for _, goos := range []string{"linux", "darwin"} {
+			want = append(want, "rdsgate_*_"+goos+"_"+arch+".tar.gz")
+		}
+		want = append(want, "rdsgate_*_windows_"+arch+".zip", "rdsgate_*_image_linux_"+arch+".tar", "rdsgate_*_"+arch+".deb")
+		for _, goos := range []string{"linux", "darwin", "windows"} {
+			want = append(want, "rdsgate_*_"+goos+"_"+arch+".cdx.json")
+		}
+	}
+	want = append(want, "rdsgate-*.x86_64.rpm", "rdsgate-*.aarch64.rpm")
+	sums := string(mustRead(t, filepath.Join(dist(t), "checksums.txt")))
+	for _, pattern := range want {
+		name := filepath.Base(one(t, pattern))
+		if strings.HasSuffix(name, ".txt") || strings.HasSuffix(name, ".rb") {
+			continue
+		}
+		if !strings.Contains(sums, "  "+name+"\n") {
+			t.Errorf("checksums.txt does not list %s", name)
+		}
+	}
+}
+
 func TestOtherArchivesCarryTheFiles(t *testing.T) {
 	zips, _ := filepath.Glob(filepath.Join(dist(t), "*_windows_*.zip"))
 	for _, z := range zips {
