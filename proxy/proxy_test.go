@@ -19,6 +19,7 @@ import (
 	"github.com/rdsgate/rdsgate/internal/testharness"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/target"
+	"github.com/rdsgate/rdsgate/tunnel"
 	"github.com/rdsgate/rdsgate/tunnel/direct"
 )
 
@@ -42,11 +43,17 @@ func (rawEngine) Refuse(c net.Conn, msg string) {
 
 func startProxy(t *testing.T, upAddr string, opts Options) *Server {
 	t.Helper()
+	return startProxyVia(t, &direct.Dialer{Address: upAddr}, opts)
+}
+
+// startProxyVia is startProxy over route d.
+func startProxyVia(t *testing.T, d tunnel.Dialer, opts Options) *Server {
+	t.Helper()
 	ln, err := Listen(ListenConfig{Address: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &Upstream{Target: target.Target{Identifier: "echo", Host: "echo.invalid", Port: 1}, Dialer: &direct.Dialer{Address: upAddr}}
+	up := &Upstream{Target: target.Target{Identifier: "echo", Host: "echo.invalid", Port: 1}, Dialer: d}
 	s := NewServer(ln, rawEngine{}, up, opts)
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(context.Background()) }()
@@ -252,6 +259,51 @@ func TestRecordsEveryNamedSession(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), `"aws_principal":"arn:aws:iam::1:user/jane"`) || !strings.Contains(buf.String(), `"bytes_in":3`) {
 		t.Errorf("record lacks principal or bytes:\n%s", buf.String())
+	}
+}
+
+// sessionsDialer is a route that holds sessions (as the ssm route does).
+type sessionsDialer struct {
+	direct.Dialer
+	peak int
+}
+
+func (d *sessionsDialer) PeakSessions() int { return d.peak }
+
+// A route that counts its sessions has the count in end records; one that
+// holds none leaves the field out.
+func TestRecordsRouteSessions(t *testing.T) {
+	echo := testharness.EchoServer(t)
+	tests := []struct {
+		desc   string
+		dialer tunnel.Dialer
+		want   string // in the end record ("" for none)
+	}{
+		{"direct", &direct.Dialer{Address: echo}, ""},
+		{"with sessions", &sessionsDialer{Dialer: direct.Dialer{Address: echo}, peak: 3}, `"route_sessions":3`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			var buf safeBuffer
+			rec := session.NewRecorder(nil, session.NewWriterSink(&buf))
+			s := startProxyVia(t, tc.dialer, Options{Recorder: rec, Route: tc.desc})
+			c, err := net.Dial("tcp", s.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Write([]byte("abc"))
+			io.ReadFull(c, make([]byte, 3))
+			c.Close()
+			waitFor(t, func() bool { return s.Stats().Open == 0 && s.Stats().Total == 1 })
+			rec.Close(context.Background())
+			out := buf.String()
+			if !strings.Contains(out, `"type":"session.end"`) {
+				t.Fatalf("no end record:\n%s", out)
+			}
+			if tc.want == "" && strings.Contains(out, "route_sessions") || tc.want != "" && !strings.Contains(out, tc.want) {
+				t.Errorf("records:\n%s\nwant %q in the end record (none: no route_sessions)", out, tc.want)
+			}
+		})
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/rdsgate/rdsgate/internal/rawsock"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/setting"
+	"github.com/rdsgate/rdsgate/tunnel"
 )
 
 // Default limits.
@@ -249,6 +250,9 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn, sock *clientSocket, 
 	rec.End = time.Now().UTC()
 	rec.BytesIn, rec.BytesOut = counter.Totals()
 	rec.EndReason = reason
+	if c, ok := s.up.Dialer.(tunnel.SessionCounter); ok {
+		rec.RouteSessions = c.PeakSessions()
+	}
 	if err != nil {
 		s.failed.Add(1)
 		rec.Error = err.Error()

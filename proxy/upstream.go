@@ -65,7 +65,8 @@ func (c *IAMCredentials) IAM() bool { return true }
 type Upstream struct {
 	Target target.Target
 	// Dialer is the route; it is asked for Target.Address() whatever it
-	// really dials.
+	// really dials. One that is a tunnel.SessionCounter has its count in
+	// session records (RouteSessions).
 	Dialer tunnel.Dialer
 	// TLS verifies the server: ServerName is the endpoint, never the
 	// dialled address. Never nil: there is no plaintext upstream.

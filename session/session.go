@@ -36,9 +36,15 @@ type Record struct {
 	Target    string    `json:"target"`
 	Endpoint  string    `json:"endpoint"`
 	Route     string    `json:"route"`
-	Engine    string    `json:"engine"`
-	DBUser    string    `json:"db_user,omitempty"`
-	Database  string    `json:"database,omitempty"`
+	// RouteSessions, on an ssm route, is the most Session Manager sessions
+	// the route had open at once up to this session's end (its peak, which
+	// covers every session that may have carried this one; the number open
+	// at the end would drop as idle ones are reaped or the route closes).
+	// It is set in session.end records; routes without sessions leave it 0.
+	RouteSessions int    `json:"route_sessions,omitempty"`
+	Engine        string `json:"engine"`
+	DBUser        string `json:"db_user,omitempty"`
+	Database      string `json:"database,omitempty"`
 	// Application is the client's application_name (PostgreSQL) or
 	// program_name connect attribute (MySQL), when given.
 	Application string `json:"application,omitempty"`

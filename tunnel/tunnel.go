@@ -30,3 +30,12 @@ func (f DialerFunc) DialContext(ctx context.Context, network, address string) (n
 
 // Close does nothing: a function holds no route.
 func (DialerFunc) Close() error { return nil }
+
+// SessionCounter is a Dialer whose route holds sessions (the ssm route's
+// Session Manager sessions) and says how many, for doctor and session
+// records. Routes that hold none (direct, ssh) do not implement it.
+type SessionCounter interface {
+	// PeakSessions is the most sessions the route has had open at once
+	// so far; it does not drop when sessions end or the route closes.
+	PeakSessions() int
+}

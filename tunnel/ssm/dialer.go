@@ -14,6 +14,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
+	"github.com/rdsgate/rdsgate/tunnel"
 )
 
 // Documents.
@@ -244,6 +246,11 @@ func (d *Dialer) Stats() Stats {
 	defer d.mu.Unlock()
 	return d.stats
 }
+
+// PeakSessions is Stats().Peak: the most sessions open at once so far.
+func (d *Dialer) PeakSessions() int { return d.Stats().Peak }
+
+var _ tunnel.SessionCounter = (*Dialer)(nil)
 
 // Close terminates every session (TerminateSession) and closes their
 // connections, and waits for sessions ending in the background.
