@@ -25,13 +25,16 @@ func TestMain(m *testing.M) {
 	os.Exit(runWithSandbox(m))
 }
 
+// sb is the sandbox TestMain started, for tests that need its addresses.
+var sb *sandbox.Sandbox
+
 func runWithSandbox(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "dbpath-examples-")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	sb, err := sandbox.Start(context.Background(), sandbox.Options{Dir: dir})
+	sb, err = sandbox.Start(context.Background(), sandbox.Options{Dir: dir})
 	if err != nil {
 		log.Fatalf("start the sandbox: %v", err)
 	}
