@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/target"
 	"github.com/rdsgate/rdsgate/tunnel"
+	ssmtunnel "github.com/rdsgate/rdsgate/tunnel/ssm"
 )
 
 // PortForwardingDocument is the Session Manager document rdsgate uses.
@@ -124,7 +126,7 @@ func Run(ctx context.Context, c Config) *Report {
 			return Result{Status: Fail, Detail: setting.Textf("%v", err), Fix: routeFix(route, t)}
 		}
 		conn.Close()
-		return Result{Status: Pass, Detail: setting.Textf("TCP to %s via %s", t.Address(), orDirect(route.Via))}
+		return Result{Status: Pass, Detail: setting.Textf("TCP to %s via %s%s", t.Address(), orDirect(route.Via), routeSessions(d, route))}
 	})
 	if res.Status != Pass {
 		r.skip("tls", "server certificate verifies", "needs the route")
@@ -209,6 +211,21 @@ func routeFix(route dbpath.Route, t target.Target) setting.Text {
 	}
 	return setting.Textf("check that the address is reachable from here (VPN, tunnel, %s), or use %s with a bastion or %s",
 		setting.Address, setting.Via.Is("ssm"), setting.Via.Is("ssh"))
+}
+
+// routeSessions says, for the route line, how many sessions d (route's
+// dialer) used and how many a proxy or tunnel may use; "" for a route
+// that holds none.
+func routeSessions(d tunnel.Dialer, route dbpath.Route) string {
+	c, ok := d.(tunnel.SessionCounter)
+	if !ok {
+		return ""
+	}
+	n, noun := c.PeakSessions(), "sessions"
+	if n == 1 {
+		noun = "session"
+	}
+	return fmt.Sprintf(" over %d Session Manager %s (proxy and tunnel use up to %d)", n, noun, cmp.Or(route.SSMSessions, ssmtunnel.DefaultSessions))
 }
 
 func (r *Report) skipRest(after string) *Report {
