@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 	"github.com/rdsgate/rdsgate/dbpath"
 	"github.com/rdsgate/rdsgate/iamauth"
 	"github.com/rdsgate/rdsgate/proxy"
+	"github.com/rdsgate/rdsgate/proxy/postgres"
 	"github.com/rdsgate/rdsgate/session"
 	"github.com/rdsgate/rdsgate/setting"
 	"github.com/rdsgate/rdsgate/stage"
@@ -57,6 +59,11 @@ type Config struct {
 	IdleTimeout    time.Duration
 	// LoginsPerSecond caps new upstream logins per target (0: no cap).
 	LoginsPerSecond int
+	// ReuseLogins gives a PostgreSQL client that ended cleanly's upstream
+	// session, reset with DISCARD ALL, to the next client with the same
+	// startup instead of a new login (postgres.Engine.ReuseLogins says what
+	// carries over). MySQL targets ignore it.
+	ReuseLogins bool
 	// Recorder receives session records; CaptureStatements adds each
 	// statement.
 	Recorder          *session.Recorder
@@ -82,6 +89,7 @@ type Gateway struct {
 	cfg       Config
 	listeners []Listener
 	servers   []*proxy.Server
+	engines   []io.Closer // engines holding idle upstream sessions
 	wg        sync.WaitGroup
 	errs      chan error
 }
@@ -152,6 +160,14 @@ func (g *Gateway) add(ctx context.Context, t Target) error {
 		return err
 	}
 	log := cfg.Log.With("target", name)
+	if cfg.ReuseLogins {
+		if pg, ok := engine.(*postgres.Engine); ok {
+			pg.ReuseLogins(postgres.ReuseConfig{})
+			g.engines = append(g.engines, pg)
+		} else {
+			log.Warn("reuse of logins is for PostgreSQL targets: each client of this one logs in anew")
+		}
+	}
 	failures := dbpath.NewFailures()
 	opts := proxy.Options{MaxConnections: cfg.MaxConnections, IdleTimeout: cfg.IdleTimeout, CaptureStatements: cfg.CaptureStatements,
 		LocalTLS: cfg.LocalTLS, Recorder: cfg.Recorder, Principal: p.Identity.ARN, Route: p.Route.Via, Log: log,
@@ -263,6 +279,9 @@ func (g *Gateway) Close() error {
 		errs = append(errs, s.Close())
 	}
 	g.wg.Wait()
+	for _, e := range g.engines {
+		errs = append(errs, e.Close())
+	}
 	return errors.Join(errs...)
 }
 

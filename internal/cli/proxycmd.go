@@ -51,6 +51,7 @@ func (a *app) newProxy() *cobra.Command {
 	fl.StringSliceVar(&f.sessionLog, "session-log", nil, "write session records as JSON lines to FILE, - (stderr), stdout, or cloudwatch:GROUP[/STREAM] (CloudWatch Logs; stream per host and day by default; kept in a local spool while Logs is down); comma-separated or repeated")
 	fl.StringVar(&f.httpAddress, "http-address", "", "serve /liveness, /readiness and /metrics (Prometheus) on this HOST:PORT (0.0.0.0:9090 for a kubelet's probes; with --quitquitquit loopback only, unless --allow-non-loopback)")
 	fl.IntVar(&f.gw.LoginsPerSecond, "logins-per-second", 100, "limit new upstream logins per target (AWS advises under 200 new IAM logins/s per instance; 0: no limit)")
+	fl.BoolVar(&f.gw.ReuseLogins, "reuse-logins", false, "PostgreSQL: reset a cleanly ended client's server session with DISCARD ALL and give it to the next client with the same user, database and parameters instead of a new login (its process, pid and LOADed libraries carry over)")
 	fl.StringVar(&f.localCert, "local-cert", "", "serve TLS to local clients that ask for it, with this certificate (PEM; with --local-key); without it the local leg declines TLS")
 	fl.StringVar(&f.localKey, "local-key", "", "the private key (PEM) of --local-cert")
 	fl.DurationVar(&f.drainTimeout, "drain-timeout", 30*time.Second, "on SIGINT/SIGTERM (or /quitquitquit), how long open sessions may finish before they are closed")

@@ -62,6 +62,7 @@ type Engine struct {
 	mu      sync.Mutex
 	cancels map[cancelKey]cancelTarget
 	keys    map[[32]byte][]byte // SCRAM salted passwords, see derive
+	reuse   *reusePool          // nil: every client logs in anew (see ReuseLogins)
 }
 
 // New returns a PostgreSQL engine.
@@ -133,7 +134,15 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	// The client now waits for the login; one that leaves meanwhile (a
 	// probe, a killed client) ends it, wherever it is, and frees its slot.
 	lctx, stop := s.LoginContext(ctx)
-	up, err := e.login(lctx, s, startup, log)
+	reuseKey := e.reuseKey(startup, s.Record.Principal)
+	var up *upstreamConn
+	if reuseKey != "" {
+		up = e.reuse.take(lctx, reuseKey)
+	}
+	reused := up != nil
+	if !reused {
+		up, err = e.login(lctx, s, startup, log)
+	}
 	stop()
 	if err != nil && proxy.ClientGone(lctx) {
 		log.Debug("client left before its login", "err", err)
@@ -148,9 +157,19 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 		}
 		return "", err
 	}
-	defer up.conn.Close()
+	keep := false
+	defer func() {
+		if !keep {
+			up.close()
+		}
+	}()
 
-	key, err := e.finishStartup(s, up)
+	var key cancelKey
+	if reused {
+		key, err = e.greet(s, up)
+	} else {
+		key, err = e.finishStartup(s, up)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -158,13 +177,29 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	_ = client.SetDeadline(time.Time{})
 	_ = up.conn.SetDeadline(time.Time{})
 	s.LoggedIn()
-	log.Debug("session started", "client", s.Record.Client)
+	log.Debug("session started", "client", s.Record.Client, "reused_login", reused)
 
 	var inspect proxy.Inspector
 	if s.CaptureStatements {
 		inspect = newStatementCapture(func(stmt string) { s.Recorder.Statement(*s.Record, stmt) }).feed
 	}
-	reason := proxy.Relay(proxy.Leg{R: client, Conn: client}, proxy.Leg{R: up.r, Conn: up.conn}, s.Counter, inspect, s.IdleTimeout, s.Done)
+	if reuseKey == "" {
+		return proxy.Relay(proxy.Leg{R: client, Conn: client}, proxy.Leg{R: up.r, Conn: up.conn}, s.Counter, inspect, s.IdleTimeout, s.Done), nil
+	}
+	if up.pump == nil {
+		up.pump = startPump(up.r)
+	}
+	expected := false
+	reason, keep := relayKeeping(s, client, up, inspect, func() {
+		expected = true
+		e.reuse.expect(reuseKey)
+	})
+	switch {
+	case keep:
+		e.reuse.put(reuseKey, up)
+	case expected:
+		e.reuse.unexpect(reuseKey)
+	}
 	return reason, nil
 }
 
@@ -177,6 +212,23 @@ type upstreamConn struct {
 	// see, in order, before AuthenticationOk (NegotiateProtocolVersion,
 	// notices).
 	pending []byte
+	// For reuse (ReuseLogins): the server's cancel key and parameters as
+	// it last reported them, when the login was made, and the pump that
+	// reads the session after its first client's login.
+	pid      uint32
+	secret   []byte
+	params   []param
+	loggedIn time.Time
+	pump     *pump
+}
+
+// close closes the session (and stops its pump, if any).
+func (up *upstreamConn) close() {
+	if up.pump == nil {
+		up.conn.Close()
+		return
+	}
+	up.pump.stop(func() { up.conn.Close() })
 }
 
 // login opens the upstream and authenticates. A refused login is retried
@@ -302,7 +354,7 @@ func (e *Engine) tryLogin(ctx context.Context, s *proxy.Session, startup *pgwire
 				if scram != nil && !scramDone {
 					return nil, fmt.Errorf("%s ended the SCRAM exchange without proving it knows the password; refusing the session", up.Target.Address())
 				}
-				return &upstreamConn{conn: conn, r: r, pending: pending}, nil
+				return &upstreamConn{conn: conn, r: r, pending: pending, loggedIn: time.Now()}, nil
 			}
 			reply, err := e.answerAuth(ctx, up, user, code, data, &scram, &scramDone)
 			if err != nil {
@@ -505,7 +557,13 @@ func (e *Engine) finishStartup(s *proxy.Session, up *upstreamConn) (cancelKey, e
 				return key, err
 			}
 			key = e.issue(pid, secret, s.Upstream)
+			up.pid, up.secret = pid, append([]byte(nil), secret...)
 			out = append(out, pgwire.BackendKeyData(key.pid, []byte(key.key))...)
+		case pgwire.MsgParameterStatus:
+			if up.params, err = setParam(up.params, body); err != nil {
+				return key, err
+			}
+			out = pgwire.AppendMessage(out, typ, body)
 		case pgwire.MsgErrorResponse:
 			out = pgwire.AppendMessage(out, typ, body)
 			_, _ = s.Client.Write(out)

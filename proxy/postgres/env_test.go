@@ -52,6 +52,7 @@ type env struct {
 	records   *lockedBuffer
 	recorder  *session.Recorder
 	up        *proxy.Upstream
+	engine    *Engine
 }
 
 type envOptions struct {
@@ -63,6 +64,7 @@ type envOptions struct {
 	localTLS   *tls.Config                       // the proxy serves TLS on the local leg
 	dialer     func(tunnel.Dialer) tunnel.Dialer // wraps the route (to watch the upstream bytes)
 	logins     *proxy.RateLimiter                // limits upstream logins
+	reuse      *ReuseConfig                      // reuse logins (ReuseLogins)
 }
 
 func startEnv(t *testing.T, o envOptions) *env {
@@ -133,7 +135,13 @@ GRANT CREATE ON SCHEMA public TO app_user;`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.proxy = proxy.NewServer(ln, New(), e.up, proxy.Options{Recorder: e.recorder, CaptureStatements: o.capture, LocalTLS: o.localTLS,
+	engine := New()
+	e.engine = engine
+	if o.reuse != nil {
+		engine.ReuseLogins(*o.reuse)
+		t.Cleanup(func() { engine.Close() }) // after the proxy's (cleanups run last first)
+	}
+	e.proxy = proxy.NewServer(ln, engine, e.up, proxy.Options{Recorder: e.recorder, CaptureStatements: o.capture, LocalTLS: o.localTLS,
 		Principal: "arn:aws:iam::111122223333:user/tester", Route: "direct"})
 	pdone := make(chan struct{})
 	go func() { e.proxy.Serve(context.Background()); close(pdone) }()

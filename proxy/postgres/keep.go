@@ -1,0 +1,268 @@
+package postgres
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/rdsgate/rdsgate/proxy"
+)
+
+// errTerminated ends the client's side of a relay at its Terminate.
+var errTerminated = errors.New("client sent Terminate")
+
+// relayKeeping relays like proxy.Relay, following the protocol's message
+// boundaries both ways, and reports whether the upstream session may serve
+// another client: the client sent Terminate (held back from the server)
+// after every Query, Sync and FunctionCall it sent was answered with
+// ReadyForQuery, the last saying idle, and nothing else after them. When
+// it may, up is left open, its pump running; otherwise the client is
+// closed and so is up's connection (Serve closes up). onTerminate is
+// called as soon as the client's Terminate is read.
+func relayKeeping(s *proxy.Session, client net.Conn, up *upstreamConn, inspect proxy.Inspector, onTerminate func()) (reason string, keep bool) {
+	type result struct {
+		fromClient bool
+		err        error
+		wrote      bool // the error is the write's, not the read's
+	}
+	results := make(chan result, 2)
+	var last atomic.Int64 // unix nanoseconds of the last byte either way
+	touch := func() {
+		if s.IdleTimeout > 0 {
+			last.Store(time.Now().UnixNano())
+		}
+	}
+	touch()
+	var cf clientFramer
+	sf := serverFramer{params: &up.params}
+	go func() {
+		bp := chunkPool.Get().(*[]byte)
+		defer chunkPool.Put(bp)
+		for {
+			n, err := client.Read(*bp)
+			if n > 0 {
+				touch()
+				m, term := cf.feed((*bp)[:n])
+				s.Counter.AddIn(m)
+				if inspect != nil {
+					inspect((*bp)[:m])
+				}
+				if m > 0 {
+					if _, werr := up.conn.Write((*bp)[:m]); werr != nil {
+						results <- result{true, werr, true}
+						return
+					}
+				}
+				if term {
+					onTerminate()
+					results <- result{true, errTerminated, false}
+					return
+				}
+			}
+			if err != nil {
+				results <- result{true, err, false}
+				return
+			}
+		}
+	}()
+	stopServer := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case c, ok := <-up.pump.ch:
+				if !ok {
+					results <- result{false, up.pump.err, false}
+					return
+				}
+				touch()
+				sf.feed(c.b)
+				s.Counter.AddOut(len(c.b))
+				_, werr := client.Write(c.b)
+				up.pump.release(c)
+				if werr != nil {
+					results <- result{false, werr, true}
+					return
+				}
+			case <-stopServer:
+				results <- result{false, errStopped, false}
+				return
+			}
+		}
+	}()
+
+	var tick <-chan time.Time
+	if s.IdleTimeout > 0 {
+		t := time.NewTicker(s.IdleTimeout / 4)
+		defer t.Stop()
+		tick = t.C
+	}
+	received := 0
+	for reason == "" {
+		select {
+		case r := <-results:
+			received++
+			reason = proxy.EndUpstreamClosed
+			if r.fromClient {
+				reason = proxy.EndClientClosed
+			}
+			if r.fromClient && errors.Is(r.err, errTerminated) {
+				// The server's side stays open: stop its copy, which may
+				// be writing to the client (closing the client ends that).
+				close(stopServer)
+				client.Close()
+				other := <-results
+				keep = (other.wrote || errors.Is(other.err, errStopped)) && cf.clean() && sf.idleAfter(cf.syncs)
+				return reason, keep
+			}
+			if r.err != nil && !errors.Is(r.err, io.EOF) && !errors.Is(r.err, net.ErrClosed) {
+				reason += ": " + r.err.Error()
+			}
+		case <-tick:
+			if time.Since(time.Unix(0, last.Load())) >= s.IdleTimeout {
+				reason = proxy.EndIdle
+			}
+		case <-s.Done:
+			reason = proxy.EndShutdown
+		}
+	}
+	close(stopServer)
+	client.Close()
+	up.conn.Close()
+	for ; received < 2; received++ {
+		<-results
+	}
+	return reason, false
+}
+
+// clientFramer follows the frontend's messages as they pass.
+type clientFramer struct {
+	hdr    [5]byte
+	nh     int // header bytes seen of the current message
+	left   int // body bytes still to pass
+	syncs  int // Query, Sync and FunctionCall messages: each is answered by one ReadyForQuery
+	after  bool
+	broken bool
+}
+
+// feed walks b and returns how many bytes to pass on: all of b, or those
+// before a Terminate, which ends the client's side.
+func (f *clientFramer) feed(b []byte) (n int, terminated bool) {
+	if f.broken {
+		return len(b), false
+	}
+	for i := 0; i < len(b); {
+		if f.left > 0 {
+			k := min(f.left, len(b)-i)
+			i += k
+			f.left -= k
+			continue
+		}
+		if f.nh == 0 && b[i] == 'X' {
+			return i, true
+		}
+		f.hdr[f.nh] = b[i]
+		f.nh++
+		i++
+		if f.nh < 5 {
+			continue
+		}
+		f.nh = 0
+		length := int32(binary.BigEndian.Uint32(f.hdr[1:]))
+		if length < 4 {
+			f.broken = true
+			return len(b), false
+		}
+		f.left = int(length) - 4
+		switch f.hdr[0] {
+		case 'Q', 'S', 'F':
+			f.syncs++
+			f.after = false
+		case 'd', 'c', 'f': // COPY data belongs to the Query or Execute before it
+		default:
+			f.after = true
+		}
+	}
+	return len(b), false
+}
+
+// clean reports whether the client ended at a message boundary with
+// nothing sent after its last Query, Sync or FunctionCall.
+func (f *clientFramer) clean() bool {
+	return !f.broken && f.nh == 0 && f.left == 0 && !f.after
+}
+
+// serverFramer follows the backend's messages as they pass, counting
+// ReadyForQuery and keeping each ParameterStatus in params.
+type serverFramer struct {
+	hdr     [5]byte
+	nh      int
+	left    int
+	typ     byte
+	body    []byte
+	keep    bool // the current message's body is kept (ReadyForQuery, ParameterStatus)
+	readies int
+	idle    bool // the last message was ReadyForQuery 'I'
+	params  *[]param
+	broken  bool
+}
+
+func (f *serverFramer) feed(b []byte) {
+	if f.broken {
+		return
+	}
+	for i := 0; i < len(b); {
+		if f.nh < 5 {
+			f.hdr[f.nh] = b[i]
+			f.nh++
+			i++
+			if f.nh < 5 {
+				continue
+			}
+			length := int32(binary.BigEndian.Uint32(f.hdr[1:]))
+			if length < 4 || f.hdr[0] == 'S' && length-4 > maxParamStatus {
+				f.broken = true
+				return
+			}
+			f.typ, f.left, f.idle = f.hdr[0], int(length)-4, false
+			f.keep = f.typ == 'Z' || f.typ == 'S'
+			f.body = f.body[:0]
+			if f.left == 0 {
+				f.end()
+			}
+			continue
+		}
+		k := min(f.left, len(b)-i)
+		if f.keep {
+			f.body = append(f.body, b[i:i+k]...)
+		}
+		i += k
+		f.left -= k
+		if f.left == 0 {
+			f.end()
+		}
+	}
+}
+
+// end finishes the current message.
+func (f *serverFramer) end() {
+	f.nh = 0
+	switch f.typ {
+	case 'Z':
+		f.readies++
+		f.idle = len(f.body) == 1 && f.body[0] == 'I'
+	case 'S':
+		var err error
+		if *f.params, err = setParam(*f.params, f.body); err != nil {
+			f.broken = true
+		}
+	}
+}
+
+// idleAfter reports whether the server answered all of the client's syncs
+// and is idle, at a message boundary.
+func (f *serverFramer) idleAfter(syncs int) bool {
+	return !f.broken && f.nh == 0 && f.left == 0 && f.idle && f.readies == syncs
+}
