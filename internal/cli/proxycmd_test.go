@@ -271,3 +271,51 @@ func TestProxyAtTheSessionQuota(t *testing.T) {
 		t.Errorf("the quota is said %d times, want once:\n%s", k, errOut.String())
 	}
 }
+
+// TestProxyReuseLogins: with --reuse-logins a client that reconnects over
+// the ssm route gets the session its last connection left, reset, and
+// without the flag it gets a new one.
+func TestProxyReuseLogins(t *testing.T) {
+	useSandbox(t, []string{"postgres"})
+	for _, tt := range []struct {
+		flags []string
+		reuse bool
+	}{{[]string{"--reuse-logins"}, true}, {nil, false}} {
+		var out, errOut safeBuf
+		a := &app{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, getenv: os.Getenv, getwd: os.Getwd}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan int, 1)
+		go func() { done <- a.main(ctx, append([]string{"proxy", "demo-pg=0", "--via", "ssm"}, tt.flags...)) }()
+		waitOutput(t, &errOut, "proxy ready")
+		m := regexp.MustCompile(`on 127\.0\.0\.1:(\d+) -> `).FindStringSubmatch(out.String())
+		if m == nil {
+			t.Fatalf("no address in:\n%s", out.String())
+		}
+		var pids []int
+		for i := range 2 {
+			c, err := pgx.Connect(context.Background(), "host=127.0.0.1 port="+m[1]+" user=app_user dbname=demo sslmode=disable")
+			if err != nil {
+				t.Fatalf("client %d: %v\n%s", i+1, err, errOut.String())
+			}
+			var pid int
+			var path string
+			if err := c.QueryRow(context.Background(), "select pg_backend_pid(), current_setting('search_path')").Scan(&pid, &path); err != nil {
+				t.Fatal(err)
+			}
+			if path != `"$user", public` {
+				t.Errorf("client %d: search_path %q: the last client's setting carried over", i+1, path)
+			}
+			if _, err := c.Exec(context.Background(), "SET search_path = pg_catalog"); err != nil {
+				t.Fatal(err)
+			}
+			pids = append(pids, pid)
+			c.Close(context.Background())
+			time.Sleep(300 * time.Millisecond) // the proxy reads the Terminate and resets the session
+		}
+		cancel()
+		waitExit(t, done, &errOut)
+		if same := pids[0] == pids[1]; same != tt.reuse {
+			t.Errorf("%v: backends %v; want the same one: %v", tt.flags, pids, tt.reuse)
+		}
+	}
+}
