@@ -239,18 +239,19 @@ func (r *reusePool) put(key string, up *upstreamConn) {
 		defer r.wg.Done()
 		err := reset(up)
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		r.resetting[key]--
 		delete(r.busy, up.conn)
 		r.broadcast()
 		if err != nil || r.closed || len(r.idle[key]) >= r.cfg.MaxIdle || time.Since(up.loggedIn) > r.cfg.MaxAge {
-			go up.close() // not under mu: close waits for the pump
+			r.mu.Unlock()
+			up.close() // not under mu: close waits for the pump
 			return
 		}
 		l := &idleLogin{up: up, stop: make(chan struct{}), done: make(chan bool, 1)}
 		r.idle[key] = append(r.idle[key], l)
 		r.wg.Add(1)
 		go r.watch(key, l)
+		r.mu.Unlock()
 	}()
 }
 
