@@ -135,14 +135,7 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	// probe, a killed client) ends it, wherever it is, and frees its slot.
 	lctx, stop := s.LoginContext(ctx)
 	reuseKey := e.reuseKey(startup, s.Record.Principal)
-	var up *upstreamConn
-	if reuseKey != "" {
-		up = e.reuse.take(lctx, reuseKey)
-	}
-	reused := up != nil
-	if !reused {
-		up, err = e.login(lctx, s, startup, log)
-	}
+	up, reused, err := e.loginOrReuse(lctx, s, startup, reuseKey, log)
 	stop()
 	if err != nil && proxy.ClientGone(lctx) {
 		log.Debug("client left before its login", "err", err)
@@ -186,6 +179,16 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	if reuseKey == "" {
 		return proxy.Relay(proxy.Leg{R: client, Conn: client}, proxy.Leg{R: up.r, Conn: up.conn}, s.Counter, inspect, s.IdleTimeout, s.Done), nil
 	}
+	var reason string
+	reason, keep = e.relayForReuse(s, client, up, reuseKey, inspect, key)
+	return reason, nil
+}
+
+// relayForReuse relays a session whose login may serve another client
+// after this one, and keeps it for reuseKey when it can, after forgetting
+// this client's cancel key (which must not reach the next client's
+// queries).
+func (e *Engine) relayForReuse(s *proxy.Session, client net.Conn, up *upstreamConn, reuseKey string, inspect proxy.Inspector, key cancelKey) (reason string, kept bool) {
 	if up.pump == nil {
 		up.pump = startPump(up.r)
 	}
@@ -196,11 +199,25 @@ func (e *Engine) Serve(ctx context.Context, s *proxy.Session) (string, error) {
 	})
 	switch {
 	case keep:
+		e.forget(key)
 		e.reuse.put(reuseKey, up)
 	case expected:
 		e.reuse.unexpect(reuseKey)
 	}
-	return reason, nil
+	return reason, keep
+}
+
+// loginOrReuse takes a login kept for reuseKey, if any, else logs in.
+func (e *Engine) loginOrReuse(ctx context.Context, s *proxy.Session, startup *pgwire.StartupMessage, reuseKey string, log interface {
+	Warn(string, ...any)
+}) (up *upstreamConn, reused bool, err error) {
+	if reuseKey != "" {
+		if up := e.reuse.take(ctx, reuseKey); up != nil {
+			return up, true, nil
+		}
+	}
+	up, err = e.login(ctx, s, startup, log)
+	return up, false, err
 }
 
 // upstreamConn is a logged-in upstream session: the TLS conn and the reader

@@ -23,86 +23,111 @@ var errTerminated = errors.New("client sent Terminate")
 // closed and so is up's connection (Serve closes up). onTerminate is
 // called as soon as the client's Terminate is read.
 func relayKeeping(s *proxy.Session, client net.Conn, up *upstreamConn, inspect proxy.Inspector, onTerminate func()) (reason string, keep bool) {
-	type result struct {
-		fromClient bool
-		err        error
-		wrote      bool // the error is the write's, not the read's
-	}
-	results := make(chan result, 2)
-	var last atomic.Int64 // unix nanoseconds of the last byte either way
-	touch := func() {
-		if s.IdleTimeout > 0 {
-			last.Store(time.Now().UnixNano())
-		}
-	}
-	touch()
-	var cf clientFramer
-	sf := serverFramer{params: &up.params}
-	go func() {
-		bp := chunkPool.Get().(*[]byte)
-		defer chunkPool.Put(bp)
-		for {
-			n, err := client.Read(*bp)
-			if n > 0 {
-				touch()
-				m, term := cf.feed((*bp)[:n])
-				s.Counter.AddIn(m)
-				if inspect != nil {
-					inspect((*bp)[:m])
-				}
-				if m > 0 {
-					if _, werr := up.conn.Write((*bp)[:m]); werr != nil {
-						results <- result{true, werr, true}
-						return
-					}
-				}
-				if term {
-					onTerminate()
-					results <- result{true, errTerminated, false}
-					return
-				}
-			}
-			if err != nil {
-				results <- result{true, err, false}
-				return
-			}
-		}
-	}()
-	stopServer := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case c, ok := <-up.pump.ch:
-				if !ok {
-					results <- result{false, up.pump.err, false}
-					return
-				}
-				touch()
-				sf.feed(c.b)
-				s.Counter.AddOut(len(c.b))
-				_, werr := client.Write(c.b)
-				up.pump.release(c)
-				if werr != nil {
-					results <- result{false, werr, true}
-					return
-				}
-			case <-stopServer:
-				results <- result{false, errStopped, false}
-				return
-			}
-		}
-	}()
+	k := &keepRelay{s: s, client: client, up: up, inspect: inspect, results: make(chan relayResult, 2), stopServer: make(chan struct{})}
+	k.sf.params = &up.params
+	k.touch()
+	go k.fromClient(onTerminate)
+	go k.fromServer()
+	return k.wait()
+}
 
+// keepRelay is one relayKeeping: its two copies and what they saw.
+type keepRelay struct {
+	s          *proxy.Session
+	client     net.Conn
+	up         *upstreamConn
+	inspect    proxy.Inspector
+	results    chan relayResult
+	last       atomic.Int64 // unix nanoseconds of the last byte either way
+	cf         clientFramer // fromClient's until it ends
+	sf         serverFramer // fromServer's until it ends
+	stopServer chan struct{}
+}
+
+// relayResult is how one copy ended.
+type relayResult struct {
+	fromClient bool
+	err        error
+	wrote      bool // the error is the write's, not the read's
+}
+
+func (k *keepRelay) touch() {
+	if k.s.IdleTimeout > 0 {
+		k.last.Store(time.Now().UnixNano())
+	}
+}
+
+// fromClient copies the client's messages to the server up to its
+// Terminate, which is not sent.
+func (k *keepRelay) fromClient(onTerminate func()) {
+	bp := chunkPool.Get().(*[]byte)
+	defer chunkPool.Put(bp)
+	for {
+		n, err := k.client.Read(*bp)
+		if n > 0 {
+			k.touch()
+			m, term := k.cf.feed((*bp)[:n])
+			k.s.Counter.AddIn(m)
+			if k.inspect != nil {
+				k.inspect((*bp)[:m])
+			}
+			if m > 0 {
+				if _, werr := k.up.conn.Write((*bp)[:m]); werr != nil {
+					k.results <- relayResult{true, werr, true}
+					return
+				}
+			}
+			if term {
+				onTerminate()
+				k.results <- relayResult{true, errTerminated, false}
+				return
+			}
+		}
+		if err != nil {
+			k.results <- relayResult{true, err, false}
+			return
+		}
+	}
+}
+
+// fromServer copies what the pump reads to the client until stopServer.
+func (k *keepRelay) fromServer() {
+	for {
+		select {
+		case c, ok := <-k.up.pump.ch:
+			if !ok {
+				k.results <- relayResult{false, k.up.pump.err, false}
+				return
+			}
+			k.touch()
+			k.sf.feed(c.b)
+			k.s.Counter.AddOut(len(c.b))
+			_, werr := k.client.Write(c.b)
+			k.up.pump.release(c)
+			if werr != nil {
+				k.results <- relayResult{false, werr, true}
+				return
+			}
+		case <-k.stopServer:
+			k.results <- relayResult{false, errStopped, false}
+			return
+		}
+	}
+}
+
+// wait ends the relay when either copy ends, it is idle too long, or the
+// proxy shuts down, and decides whether the server's side is kept.
+func (k *keepRelay) wait() (reason string, keep bool) {
 	var tick <-chan time.Time
-	if s.IdleTimeout > 0 {
-		t := time.NewTicker(s.IdleTimeout / 4)
+	if k.s.IdleTimeout > 0 {
+		t := time.NewTicker(k.s.IdleTimeout / 4)
 		defer t.Stop()
 		tick = t.C
 	}
 	received := 0
 	for reason == "" {
 		select {
-		case r := <-results:
+		case r := <-k.results:
 			received++
 			reason = proxy.EndUpstreamClosed
 			if r.fromClient {
@@ -111,28 +136,28 @@ func relayKeeping(s *proxy.Session, client net.Conn, up *upstreamConn, inspect p
 			if r.fromClient && errors.Is(r.err, errTerminated) {
 				// The server's side stays open: stop its copy, which may
 				// be writing to the client (closing the client ends that).
-				close(stopServer)
-				client.Close()
-				other := <-results
-				keep = (other.wrote || errors.Is(other.err, errStopped)) && cf.clean() && sf.idleAfter(cf.syncs)
+				close(k.stopServer)
+				k.client.Close()
+				other := <-k.results
+				keep = (other.wrote || errors.Is(other.err, errStopped)) && k.cf.clean() && k.sf.idleAfter(k.cf.syncs)
 				return reason, keep
 			}
 			if r.err != nil && !errors.Is(r.err, io.EOF) && !errors.Is(r.err, net.ErrClosed) {
 				reason += ": " + r.err.Error()
 			}
 		case <-tick:
-			if time.Since(time.Unix(0, last.Load())) >= s.IdleTimeout {
+			if time.Since(time.Unix(0, k.last.Load())) >= k.s.IdleTimeout {
 				reason = proxy.EndIdle
 			}
-		case <-s.Done:
+		case <-k.s.Done:
 			reason = proxy.EndShutdown
 		}
 	}
-	close(stopServer)
-	client.Close()
-	up.conn.Close()
+	close(k.stopServer)
+	k.client.Close()
+	k.up.conn.Close()
 	for ; received < 2; received++ {
-		<-results
+		<-k.results
 	}
 	return reason, false
 }
