@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,31 @@ func TestReuseLogins(t *testing.T) {
 		var pgErr *pgconn.PgError
 		if !(errors.As(err, &pgErr) && pgErr.Code == pgwire.CodeQueryCanceled) && !errors.Is(err, context.Canceled) {
 			t.Errorf("cancel on a reused login: %v", err)
+		}
+	})
+
+	t.Run("the last client's cancel key does not reach the next one", func(t *testing.T) {
+		c1 := connectApp(t, e, "keys")
+		pid := backendPID(t, c1)
+		oldPID, oldKey := c1.PgConn().PID(), c1.PgConn().SecretKey()
+		closeConn(t, c1)
+		waitIdle(t, e, "keys")
+		c2 := connectApp(t, e, "keys")
+		if backendPID(t, c2) != pid {
+			t.Fatal("not reused")
+		}
+		time.AfterFunc(200*time.Millisecond, func() {
+			c, err := net.Dial("tcp", e.proxy.Addr().String())
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			pkt, _ := (&pgwire.CancelRequest{ProcessID: oldPID, SecretKey: oldKey}).AppendTo(nil)
+			_, _ = c.Write(pkt)
+			_, _ = c.Read(make([]byte, 1)) // the proxy closes it when done
+		})
+		if _, err := c2.Exec(ctx, "select pg_sleep(1)"); err != nil {
+			t.Errorf("the first client's cancel key cancelled the second client's query: %v", err)
 		}
 	})
 
