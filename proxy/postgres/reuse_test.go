@@ -75,6 +75,7 @@ func TestReuseLogins(t *testing.T) {
 			"SET DateStyle = 'German'", "SET search_path = pg_catalog", "SET application_name = 'changed'",
 			"SET statement_timeout = '1234s'", "CREATE TEMP TABLE scratch (x int)", "PREPARE p1 AS SELECT 1",
 			"LISTEN channel1", "SELECT pg_advisory_lock(42)", "DECLARE held CURSOR WITH HOLD FOR SELECT 1",
+			"SET ROLE rds_iam",
 		} {
 			if _, err := c1.Exec(ctx, sql); err != nil {
 				t.Fatalf("%s: %v", sql, err)
@@ -103,6 +104,7 @@ func TestReuseLogins(t *testing.T) {
 		}
 		for sql, want := range map[string]string{
 			"show DateStyle": "ISO, MDY", "show search_path": path, "show application_name": app, "show statement_timeout": "0",
+			"select current_user::text": "app_user",
 		} {
 			if got := queryString(t, c2, sql); got != want {
 				t.Errorf("%s: %q, want %q", sql, got, want)
