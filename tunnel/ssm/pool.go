@@ -17,7 +17,9 @@ import (
 // least-loaded session if that one carries fewer than
 // Config.StreamsPerSession connections; otherwise it joins a session being
 // started that has room, or starts another one while the pool is below
-// its bound; otherwise it goes to the least-loaded session anyway. A
+// its bound; otherwise it goes to the least-loaded session anyway, ready
+// or being started (so that a burst on a route whose first session is
+// open does not pile its overflow on that one). A
 // session beyond the last one left that carries no connection for
 // Config.SessionIdle is terminated. When StartSession is refused because
 // the account's session quota is reached (or fails for another reason)
@@ -149,16 +151,19 @@ func (d *Dialer) pick(ctx context.Context, address string) (*session, error) {
 			}
 			continue
 		}
-		if join == nil && best != nil {
-			d.reserveLocked(best)
-			d.mu.Unlock()
-			return best, nil
-		}
-		if join == nil { // only starts in progress (p.has), all full: share the least loaded
+		if join == nil {
+			// Every session, ready or being started, is full and the pool
+			// may not grow: share the least loaded of them all (a start's
+			// load is the dials waiting for it), the ready one on a tie.
 			for _, c := range p.pending {
 				if join == nil || c.waiters < join.waiters {
 					join = c
 				}
+			}
+			if best != nil && (join == nil || best.active <= join.waiters) {
+				d.reserveLocked(best)
+				d.mu.Unlock()
+				return best, nil
 			}
 		}
 		join.waiters++

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -202,4 +203,48 @@ func TestPoolSessionLimit(t *testing.T) {
 		t.Fatalf("stats %+v over the quota: want no session", st)
 	}
 	t.Log(strings.SplitN(err.Error(), "\n", 2)[0])
+}
+
+// TestPoolBurstOnAnOpenRoute: a burst of connections on a route whose
+// first session is already open (a tunnel or proxy opens it at start)
+// spreads evenly over the sessions ready and being started, rather than
+// piling the overflow on the session that was there first.
+func TestPoolBurstOnAnOpenRoute(t *testing.T) {
+	e := newEnv(t, ssmagent.Options{})
+	d := e.dialer(t, Config{Sessions: 4})
+	if err := parallel(d, e.dest(), 1, 1); err != nil { // the route's first session
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conns := make([]net.Conn, 8)
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conns[i], errs[i] = d.DialContext(ctx, "tcp", e.dest())
+		}()
+	}
+	wg.Wait()
+	defer func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	var loads []int
+	for _, s := range d.pools[e.dest()].live {
+		loads = append(loads, s.active)
+	}
+	d.mu.Unlock()
+	if len(loads) != 4 || slices.Max(loads) != 2 {
+		t.Fatalf("8 connections over sessions with loads %v: want 4 sessions of 2", loads)
+	}
 }
