@@ -178,7 +178,7 @@ func (r *reusePool) take(ctx context.Context, key string) *upstreamConn {
 		}
 		if ls := r.idle[key]; len(ls) > 0 {
 			l := ls[len(ls)-1] // the newest: the oldest expire
-			r.idle[key] = ls[:len(ls)-1]
+			r.setIdle(key, ls[:len(ls)-1])
 			l.taken = true
 			r.mu.Unlock()
 			close(l.stop)
@@ -210,14 +210,14 @@ func (r *reusePool) take(ctx context.Context, key string) *upstreamConn {
 // relay that sees it leave).
 func (r *reusePool) expect(key string) {
 	r.mu.Lock()
-	r.resetting[key]++
+	r.addResetting(key, 1)
 	r.mu.Unlock()
 }
 
 // unexpect withdraws an expect whose login is not coming back.
 func (r *reusePool) unexpect(key string) {
 	r.mu.Lock()
-	r.resetting[key]--
+	r.addResetting(key, -1)
 	r.broadcast()
 	r.mu.Unlock()
 }
@@ -227,7 +227,7 @@ func (r *reusePool) unexpect(key string) {
 func (r *reusePool) put(key string, up *upstreamConn) {
 	r.mu.Lock()
 	if r.closed {
-		r.resetting[key]--
+		r.addResetting(key, -1)
 		r.mu.Unlock()
 		up.close()
 		return
@@ -239,7 +239,7 @@ func (r *reusePool) put(key string, up *upstreamConn) {
 		defer r.wg.Done()
 		err := reset(up)
 		r.mu.Lock()
-		r.resetting[key]--
+		r.addResetting(key, -1)
 		delete(r.busy, up.conn)
 		r.broadcast()
 		if err != nil || r.closed || len(r.idle[key]) >= r.cfg.MaxIdle || time.Since(up.loggedIn) > r.cfg.MaxAge {
@@ -277,15 +277,28 @@ func (r *reusePool) watch(key string, l *idleLogin) {
 		l.done <- false
 		return
 	}
-	ls := r.idle[key]
-	for i := range ls {
-		if ls[i] == l {
-			r.idle[key] = append(ls[:i], ls[i+1:]...)
-			break
-		}
-	}
+	r.setIdle(key, slices.DeleteFunc(r.idle[key], func(x *idleLogin) bool { return x == l }))
 	r.mu.Unlock()
 	l.up.close()
+}
+
+// setIdle sets key's idle logins, dropping the key when there are none
+// (every distinct startup would otherwise leave one behind). Called with
+// mu held.
+func (r *reusePool) setIdle(key string, ls []*idleLogin) {
+	if len(ls) == 0 {
+		delete(r.idle, key)
+		return
+	}
+	r.idle[key] = ls
+}
+
+// addResetting adds n to key's logins being reset or expected back,
+// dropping the key at zero. Called with mu held.
+func (r *reusePool) addResetting(key string, n int) {
+	if r.resetting[key] += n; r.resetting[key] <= 0 {
+		delete(r.resetting, key)
+	}
 }
 
 // close closes every idle login and every login being reset, and waits.

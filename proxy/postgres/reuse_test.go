@@ -271,6 +271,11 @@ func TestReuseLimits(t *testing.T) {
 	waitServerSessions(t, e, "limits", 1) // MaxIdle: the second was closed
 	waitIdleCount(t, e, "limits", 0)      // IdleTimeout
 	waitServerSessions(t, e, "limits", 0)
+	e.engine.reuse.mu.Lock()
+	defer e.engine.reuse.mu.Unlock()
+	if len(e.engine.reuse.idle) != 0 || len(e.engine.reuse.resetting) != 0 {
+		t.Errorf("the pool keeps keys with nothing in them: %d idle, %d resetting", len(e.engine.reuse.idle), len(e.engine.reuse.resetting))
+	}
 }
 
 func TestEngineCloseEndsIdleLogins(t *testing.T) {
