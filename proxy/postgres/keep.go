@@ -162,132 +162,136 @@ func (k *keepRelay) wait() (reason string, keep bool) {
 	return reason, false
 }
 
-// clientFramer follows the frontend's messages as they pass.
-type clientFramer struct {
+// framer follows a stream of typed messages (type byte, int32 length
+// including itself, body) fed in pieces of any size. A length below 4, or
+// a hook's refusal, breaks it: it then follows nothing more.
+type framer struct {
 	hdr    [5]byte
 	nh     int // header bytes seen of the current message
-	left   int // body bytes still to pass
-	syncs  int // Query, Sync and FunctionCall messages: each is answered by one ReadyForQuery
-	after  bool
+	left   int // body bytes still to come
+	keep   bool
+	body   []byte
 	broken bool
 }
 
-// feed walks b and returns how many bytes to pass on: all of b, or those
-// before a Terminate, which ends the client's side.
-func (f *clientFramer) feed(b []byte) (n int, terminated bool) {
-	if f.broken {
-		return len(b), false
-	}
+// frameHooks are what a framer's user does at each message: stop (may be
+// nil) ends the walk before a message, at its type byte; start says
+// whether to keep the body (false, false: break); end gets a kept body
+// (false: break).
+type frameHooks struct {
+	stop  func(typ byte) bool
+	start func(typ byte, length int) (keep, ok bool)
+	end   func(typ byte, body []byte) bool
+}
+
+// feed walks b and returns how many bytes it walked: all of b, or those
+// before the message stop ended the walk at.
+func (f *framer) feed(b []byte, h frameHooks) (n int, stopped bool) {
 	for i := 0; i < len(b); {
-		if f.left > 0 {
-			k := min(f.left, len(b)-i)
-			i += k
-			f.left -= k
-			continue
-		}
-		if f.nh == 0 && b[i] == 'X' {
-			return i, true
-		}
-		f.hdr[f.nh] = b[i]
-		f.nh++
-		i++
-		if f.nh < 5 {
-			continue
-		}
-		f.nh = 0
-		length := int32(binary.BigEndian.Uint32(f.hdr[1:]))
-		if length < 4 {
-			f.broken = true
+		if f.broken {
 			return len(b), false
 		}
-		f.left = int(length) - 4
-		switch f.hdr[0] {
-		case 'Q', 'S', 'F':
-			f.syncs++
-			f.after = false
-		case 'd', 'c', 'f': // COPY data belongs to the Query or Execute before it
-		default:
-			f.after = true
-		}
-	}
-	return len(b), false
-}
-
-// clean reports whether the client ended at a message boundary with
-// nothing sent after its last Query, Sync or FunctionCall.
-func (f *clientFramer) clean() bool {
-	return !f.broken && f.nh == 0 && f.left == 0 && !f.after
-}
-
-// serverFramer follows the backend's messages as they pass, counting
-// ReadyForQuery and keeping each ParameterStatus in params.
-type serverFramer struct {
-	hdr     [5]byte
-	nh      int
-	left    int
-	typ     byte
-	body    []byte
-	keep    bool // the current message's body is kept (ReadyForQuery, ParameterStatus)
-	readies int
-	idle    bool // the last message was ReadyForQuery 'I'
-	params  *[]param
-	broken  bool
-}
-
-func (f *serverFramer) feed(b []byte) {
-	if f.broken {
-		return
-	}
-	for i := 0; i < len(b); {
 		if f.nh < 5 {
+			if f.nh == 0 && h.stop != nil && h.stop(b[i]) {
+				return i, true
+			}
 			f.hdr[f.nh] = b[i]
 			f.nh++
 			i++
 			if f.nh < 5 {
 				continue
 			}
-			length := int32(binary.BigEndian.Uint32(f.hdr[1:]))
-			if length < 4 || f.hdr[0] == 'S' && length-4 > maxParamStatus {
+			length := int(int32(binary.BigEndian.Uint32(f.hdr[1:]))) - 4
+			keep, ok := false, length >= 0
+			if ok {
+				keep, ok = h.start(f.hdr[0], length)
+			}
+			if !ok {
 				f.broken = true
-				return
+				continue
 			}
-			f.typ, f.left, f.idle = f.hdr[0], int(length)-4, false
-			f.keep = f.typ == 'Z' || f.typ == 'S'
-			f.body = f.body[:0]
-			if f.left == 0 {
-				f.end()
+			f.left, f.keep, f.body = length, keep, f.body[:0]
+		} else {
+			k := min(f.left, len(b)-i)
+			if f.keep {
+				f.body = append(f.body, b[i:i+k]...)
 			}
-			continue
+			i += k
+			f.left -= k
 		}
-		k := min(f.left, len(b)-i)
-		if f.keep {
-			f.body = append(f.body, b[i:i+k]...)
-		}
-		i += k
-		f.left -= k
 		if f.left == 0 {
-			f.end()
+			f.nh = 0
+			if f.keep && !h.end(f.hdr[0], f.body) {
+				f.broken = true
+			}
 		}
 	}
+	return len(b), false
 }
 
-// end finishes the current message.
-func (f *serverFramer) end() {
-	f.nh = 0
-	switch f.typ {
-	case 'Z':
-		f.readies++
-		f.idle = len(f.body) == 1 && f.body[0] == 'I'
-	case 'S':
-		var err error
-		if *f.params, err = setParam(*f.params, f.body); err != nil {
-			f.broken = true
-		}
-	}
+// between reports whether the stream is between two messages.
+func (f *framer) between() bool { return !f.broken && f.nh == 0 && f.left == 0 }
+
+// clientFramer follows the frontend's messages as they pass.
+type clientFramer struct {
+	framer
+	syncs int // Query, Sync and FunctionCall messages: each is answered by one ReadyForQuery
+	after bool
+}
+
+// feed walks b and returns how many bytes to pass on: all of b, or those
+// before a Terminate, which ends the client's side.
+func (f *clientFramer) feed(b []byte) (n int, terminated bool) {
+	return f.framer.feed(b, frameHooks{
+		stop: func(typ byte) bool { return typ == 'X' },
+		start: func(typ byte, _ int) (bool, bool) {
+			switch typ {
+			case 'Q', 'S', 'F':
+				f.syncs++
+				f.after = false
+			case 'd', 'c', 'f': // COPY data belongs to the Query or Execute before it
+			default:
+				f.after = true
+			}
+			return false, true
+		},
+	})
+}
+
+// clean reports whether the client ended at a message boundary with
+// nothing sent after its last Query, Sync or FunctionCall.
+func (f *clientFramer) clean() bool { return f.between() && !f.after }
+
+// serverFramer follows the backend's messages as they pass, counting
+// ReadyForQuery and keeping each ParameterStatus in params.
+type serverFramer struct {
+	framer
+	readies int
+	idle    bool // the last message was ReadyForQuery 'I'
+	params  *[]param
+}
+
+func (f *serverFramer) feed(b []byte) {
+	f.framer.feed(b, frameHooks{
+		start: func(typ byte, length int) (bool, bool) {
+			f.idle = false
+			return typ == 'Z' || typ == 'S', typ != 'S' || length <= maxParamStatus
+		},
+		end: func(typ byte, body []byte) bool {
+			if typ == 'Z' {
+				f.readies++
+				f.idle = len(body) == 1 && body[0] == 'I'
+				return true
+			}
+			var err error
+			*f.params, err = setParam(*f.params, body)
+			return err == nil
+		},
+	})
 }
 
 // idleAfter reports whether the server answered all of the client's syncs
 // and is idle, at a message boundary.
 func (f *serverFramer) idleAfter(syncs int) bool {
-	return !f.broken && f.nh == 0 && f.left == 0 && f.idle && f.readies == syncs
+	return f.between() && f.idle && f.readies == syncs
 }
